@@ -1,0 +1,405 @@
+"""Kaldi data directories.
+
+A data dir holds tables keyed by utterance (wav.scp, text, utt2spk, feats.scp, utt2*, ...) or by speaker
+(spk2utt, cmvn.scp, spk2*). Keys are sorted in C order; utterance ids start with their speaker id so that
+sorting by utterance also groups speakers. When `segments` exists, wav.scp is keyed by recording instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import DataError
+from ..fileio import Stamp, write_key_value
+
+log = logging.getLogger(__name__)
+
+SPEAKER_TABLES = ("spk2utt", "cmvn.scp", "spk2gender")
+# Files a data dir may hold that are neither utterance- nor speaker-indexed tables.
+NOT_TABLES = ("frame_shift", "conf", "log", "split", ".backup", "bad_utts", "reco2file_and_channel", "phones")
+
+
+def table_kind(name: str) -> str | None:
+    """'utt', 'spk', 'reco' or None (not a table) for a file name inside a data dir."""
+    if name.startswith(".") or name.startswith(NOT_TABLES) or name.endswith((".tmp", ".log", ".json")):
+        return None
+    if name in SPEAKER_TABLES or name.startswith("spk2"):
+        return "spk"
+    if name in ("text", "segments") or name.startswith("utt2") or name.endswith(".scp"):
+        return "utt"
+    return None
+
+
+@dataclass(frozen=True)
+class ValidationIssue:
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"
+
+
+class DataDir:
+    """Read access to a data dir's tables, each parsed once."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise DataError(self.path, "data directory does not exist")
+        self._tables: dict[str, OrderedDict[str, str]] = {}
+
+    def has(self, name: str) -> bool:
+        return (self.path / name).is_file()
+
+    def table(self, name: str) -> OrderedDict[str, str]:
+        """The table `name` as key -> rest of line, in file order. DataError if missing or malformed."""
+        if name not in self._tables:
+            self._tables[name] = _read_table_lines(self.path / name)[0]
+        return self._tables[name]
+
+    @property
+    def utt2spk(self) -> OrderedDict[str, str]:
+        return self.table("utt2spk")
+
+    @property
+    def utts(self) -> list[str]:
+        return list(self.utt2spk)
+
+    @property
+    def spk2utt(self) -> OrderedDict[str, list[str]]:
+        out: OrderedDict[str, list[str]] = OrderedDict()
+        for utt, spk in self.utt2spk.items():
+            out.setdefault(spk, []).append(utt)
+        return OrderedDict(sorted(out.items()))
+
+    @property
+    def speakers(self) -> list[str]:
+        return list(self.spk2utt)
+
+    def text(self) -> OrderedDict[str, list[str]]:
+        return OrderedDict((u, t.split()) for u, t in self.table("text").items())
+
+    def tables(self) -> list[str]:
+        return sorted(p.name for p in self.path.iterdir() if p.is_file() and table_kind(p.name))
+
+
+def _read_table_lines(path: Path) -> tuple[OrderedDict[str, str], dict[str, int], list[ValidationIssue]]:
+    """Parse a table; return it, each key's line number, and ordering issues (not raised)."""
+    table: OrderedDict[str, str] = OrderedDict()
+    lines: dict[str, int] = {}
+    issues: list[ValidationIssue] = []
+    try:
+        f = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(path, "file does not exist") from None
+    previous = None
+    with f:
+        for n, raw in enumerate(f, 1):
+            if not raw.strip():
+                raise DataError(path, "empty line", n)
+            key, *rest = raw.split(maxsplit=1)
+            if key in table:
+                raise DataError(path, f"duplicate key {key!r} (first on line {lines[key]})", n)
+            if previous is not None and key < previous:
+                issues.append(ValidationIssue(str(path), n, f"not sorted: {key!r} comes after {previous!r} "
+                                              "(sort with LC_ALL=C, or run fix_data_dir.py)"))
+            previous = key
+            table[key] = rest[0].strip() if rest else ""
+            lines[key] = n
+    return table, lines, issues
+
+
+def validate_data_dir(path: str | os.PathLike, need_text: bool = True, need_wav: bool = True,
+                      need_feats: bool = False) -> list[ValidationIssue]:
+    """Every problem found in a data dir, each naming the file and line. Empty when the dir is valid."""
+    path = Path(path)
+    issues: list[ValidationIssue] = []
+    if not path.is_dir():
+        return [ValidationIssue(str(path), None, "data directory does not exist")]
+
+    def load(name: str, required: bool, fields: int | None = None):
+        p = path / name
+        if not p.is_file():
+            if required:
+                issues.append(ValidationIssue(str(p), None, "required file is missing"))
+            return None, None
+        try:
+            table, lines, order = _read_table_lines(p)
+        except DataError as e:
+            issues.append(ValidationIssue(e.path, e.line, e.message))
+            return None, None
+        issues.extend(order)
+        if fields is not None:
+            for key, value in table.items():
+                if len(value.split()) != fields - 1:
+                    issues.append(ValidationIssue(str(p), lines[key], f"expected {fields} fields, found "
+                                                  f"{len(value.split()) + 1}"))
+        for key, value in table.items():
+            if not value and name != "text":
+                issues.append(ValidationIssue(str(p), lines[key], f"{key!r} has no value"))
+        return table, lines
+
+    utt2spk, utt_lines = load("utt2spk", True, fields=2)
+    if utt2spk is None:
+        return issues
+    # Kaldi needs speaker-prefixed utterance ids: sorting by utterance must also group speakers.
+    by_speaker = sorted(utt2spk.items(), key=lambda kv: (kv[1], kv[0]))
+    if [u for u, _ in by_speaker] != sorted(utt2spk):
+        bad = next(s for (u, _), s in zip(by_speaker, sorted(utt2spk)) if u != s)
+        issues.append(ValidationIssue(str(path / "utt2spk"), utt_lines[bad],
+                                      f"utterance {bad!r} is out of order when sorted by speaker: utterance "
+                                      "ids must begin with their speaker id"))
+    utts = set(utt2spk)
+    speakers = set(utt2spk.values())
+
+    def same_keys(name: str, table, lines, expected: set[str], what: str, against: str):
+        if table is None:
+            return
+        for key in table:
+            if key not in expected:
+                issues.append(ValidationIssue(str(path / name), lines[key], f"{what} {key!r} is not in {against}"))
+        missing = sorted(expected - set(table))
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            issues.append(ValidationIssue(str(path / name), None, f"{len(missing)} {what}s of {against} are "
+                                          f"missing here: {shown}"))
+
+    spk2utt, spk_lines = load("spk2utt", True)
+    if spk2utt is not None:
+        same_keys("spk2utt", spk2utt, spk_lines, speakers, "speaker", "utt2spk")
+        for spk, value in spk2utt.items():
+            listed = value.split()
+            expected = [u for u, s in utt2spk.items() if s == spk]
+            if spk in speakers and sorted(listed) != sorted(expected):
+                issues.append(ValidationIssue(str(path / "spk2utt"), spk_lines[spk],
+                                              f"speaker {spk!r} lists utterances that disagree with utt2spk"))
+
+    text, text_lines = load("text", need_text)
+    same_keys("text", text, text_lines, utts, "utterance", "utt2spk")
+    if text is not None:
+        for utt, value in text.items():
+            if not value.split():
+                issues.append(ValidationIssue(str(path / "text"), text_lines[utt], f"utterance {utt!r} has an "
+                                              "empty transcript"))
+
+    segments, seg_lines = load("segments", False, fields=4)
+    same_keys("segments", segments, seg_lines, utts, "utterance", "utt2spk")
+    wav, wav_lines = load("wav.scp", need_wav)
+    if wav is not None:
+        if segments is not None:
+            for utt, value in segments.items():
+                reco = value.split()[0]
+                if reco not in wav:
+                    issues.append(ValidationIssue(str(path / "segments"), seg_lines[utt],
+                                                  f"recording {reco!r} is not in wav.scp"))
+                start, end = value.split()[1:3]
+                try:
+                    if float(end) <= float(start) and float(end) != -1:
+                        raise ValueError
+                except ValueError:
+                    issues.append(ValidationIssue(str(path / "segments"), seg_lines[utt],
+                                                  f"bad segment times {start} {end}"))
+        else:
+            same_keys("wav.scp", wav, wav_lines, utts, "utterance", "utt2spk")
+
+    feats, feat_lines = load("feats.scp", need_feats)
+    same_keys("feats.scp", feats, feat_lines, utts, "utterance", "utt2spk")
+    cmvn, cmvn_lines = load("cmvn.scp", False)
+    same_keys("cmvn.scp", cmvn, cmvn_lines, speakers, "speaker", "utt2spk")
+    gender, gender_lines = load("spk2gender", False, fields=2)
+    same_keys("spk2gender", gender, gender_lines, speakers, "speaker", "utt2spk")
+    if gender is not None:
+        for spk, g in gender.items():
+            if g not in ("m", "f"):
+                issues.append(ValidationIssue(str(path / "spk2gender"), gender_lines[spk],
+                                              f"gender must be m or f, found {g!r}"))
+    checked = {"utt2spk", "spk2utt", "text", "segments", "wav.scp", "feats.scp", "cmvn.scp", "spk2gender"}
+    for p in sorted(path.iterdir()):
+        if p.name in checked or not p.is_file():
+            continue
+        kind = table_kind(p.name)
+        if kind == "utt":
+            table, lines = load(p.name, True)
+            same_keys(p.name, table, lines, utts, "utterance", "utt2spk")
+        elif kind == "spk":
+            table, lines = load(p.name, True)
+            same_keys(p.name, table, lines, speakers, "speaker", "utt2spk")
+    for name in ("utt2dur", "utt2num_frames"):
+        table = DataDir(path).table(name) if (path / name).is_file() else None
+        for utt, value in (table or {}).items():
+            try:
+                if float(value) <= 0:
+                    raise ValueError
+            except ValueError:
+                issues.append(ValidationIssue(str(path / name), None, f"utterance {utt!r}: value {value!r} is "
+                                              "not a positive number"))
+    return issues
+
+
+def check_data_dir(path: str | os.PathLike, **kwargs) -> DataDir:
+    """Validate and return the data dir; raise DataError listing every issue otherwise."""
+    issues = validate_data_dir(path, **kwargs)
+    if issues:
+        shown = "\n  ".join(str(i) for i in issues[:20])
+        more = f"\n  ... and {len(issues) - 20} more" if len(issues) > 20 else ""
+        raise DataError(path, f"invalid data directory ({len(issues)} problems):\n  {shown}{more}")
+    return DataDir(path)
+
+
+def _write_filtered(src: Path, dst: Path, utts: set[str]) -> None:
+    """Copy every table of src into dst keeping only `utts` and their speakers (and recordings)."""
+    data = DataDir(src)
+    dst.mkdir(parents=True, exist_ok=True)
+    speakers = {data.utt2spk[u] for u in utts}
+    recordings = None
+    if data.has("segments"):
+        recordings = {v.split()[0] for u, v in data.table("segments").items() if u in utts}
+    for name in data.tables():
+        kind = table_kind(name)
+        if name == "spk2utt":
+            continue
+        if name == "wav.scp" and recordings is not None:
+            keep = recordings
+        else:
+            keep = utts if kind == "utt" else speakers
+        write_key_value(dst / name, ((k, v) for k, v in data.table(name).items() if k in keep))
+    _write_spk2utt(dst)
+    for extra in ("frame_shift",):
+        if (src / extra).is_file():
+            shutil.copy(src / extra, dst / extra)
+
+
+def _write_spk2utt(path: Path) -> None:
+    data = DataDir(path)
+    write_key_value(path / "spk2utt", ((s, " ".join(u)) for s, u in data.spk2utt.items()))
+
+
+def subset_data_dir(src: str | os.PathLike, dst: str | os.PathLike, utts: Iterable[str] | None = None,
+                    speakers: Iterable[str] | None = None, first: int | None = None) -> DataDir:
+    """A new data dir with the given utterances, the given speakers' utterances, or the first N."""
+    src, dst = Path(src), Path(dst)
+    data = check_data_dir(src, need_text=False, need_wav=False)
+    if sum(x is not None for x in (utts, speakers, first)) != 1:
+        raise ValueError("give exactly one of utts, speakers, first")
+    if utts is not None:
+        keep = set(utts)
+        unknown = sorted(keep - set(data.utts))
+        if unknown:
+            raise DataError(src / "utt2spk", f"{len(unknown)} requested utterances are not in the data dir, "
+                                             f"e.g. {unknown[0]!r}")
+    elif speakers is not None:
+        wanted = set(speakers)
+        unknown = sorted(wanted - set(data.speakers))
+        if unknown:
+            raise DataError(src / "spk2utt", f"{len(unknown)} requested speakers are not in the data dir, "
+                                             f"e.g. {unknown[0]!r}")
+        keep = {u for u, s in data.utt2spk.items() if s in wanted}
+    else:
+        keep = set(data.utts[:first])
+    _write_filtered(src, dst, keep)
+    return DataDir(dst)
+
+
+def combine_data_dirs(dst: str | os.PathLike, srcs: Iterable[str | os.PathLike]) -> DataDir:
+    """Concatenate data dirs. Tables present in only some sources are dropped (with a warning)."""
+    srcs = [Path(s) for s in srcs]
+    dst = Path(dst)
+    dirs = [check_data_dir(s, need_text=False, need_wav=False) for s in srcs]
+    names = set.intersection(*(set(d.tables()) for d in dirs)) - {"spk2utt"}
+    for d in dirs:
+        for dropped in sorted(set(d.tables()) - names - {"spk2utt"}):
+            log.warning("combine: %s is not in every source; dropping it", d.path / dropped)
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in sorted(names):
+        merged: dict[str, str] = {}
+        for d in dirs:
+            for key, value in d.table(name).items():
+                if key in merged and merged[key] != value:
+                    raise DataError(d.path / name, f"key {key!r} also appears with a different value in "
+                                                   "another source")
+                merged[key] = value
+        write_key_value(dst / name, merged)
+    _write_spk2utt(dst)
+    return DataDir(dst)
+
+
+def fix_data_dir(path: str | os.PathLike) -> list[str]:
+    """Sort every table and keep only utterances present in all utterance tables (and their speakers).
+
+    Originals are kept in <dir>/.backup. Returns the removed utterance ids (also logged).
+    """
+    path = Path(path)
+    data = DataDir(path)
+    names = data.tables()
+    utt_names = [n for n in names if table_kind(n) == "utt" and not (n == "wav.scp" and data.has("segments"))]
+    keep = set(data.utts)
+    for name in utt_names:
+        keep &= set(data.table(name))
+    if data.has("segments"):
+        recordings = set(data.table("wav.scp"))
+        keep = {u for u in keep if data.table("segments")[u].split()[0] in recordings}
+    if data.has("text"):
+        keep = {u for u in keep if data.table("text")[u].split()}
+    removed = sorted(set(data.utts) - keep)
+    backup = path / ".backup"
+    backup.mkdir(exist_ok=True)
+    for name in names:
+        shutil.copy(path / name, backup / name)
+    speakers = {data.utt2spk[u] for u in keep}
+    for name in names:
+        if name == "spk2utt":
+            continue
+        kind = table_kind(name)
+        table = data.table(name)
+        if name == "wav.scp" and data.has("segments"):
+            used = {data.table("segments")[u].split()[0] for u in keep}
+            write_key_value(path / name, ((k, v) for k, v in table.items() if k in used))
+        else:
+            allowed = keep if kind == "utt" else speakers
+            write_key_value(path / name, ((k, v) for k, v in table.items() if k in allowed))
+    _write_spk2utt(path)
+    if removed:
+        log.warning("fix_data_dir %s: removed %d utterances missing from some table: %s%s", path, len(removed),
+                    " ".join(removed[:10]), " ..." if len(removed) > 10 else "")
+    return removed
+
+
+def split_data_dir(path: str | os.PathLike, num_jobs: int, per_utt: bool = False) -> list[Path]:
+    """Split into <dir>/split<N>[utt]/{1..N}, keeping each speaker in one part (unless per_utt).
+
+    Parts hold contiguous runs of speakers with utterance counts as even as possible. An up-to-date
+    split is reused.
+    """
+    path = Path(path)
+    data = check_data_dir(path, need_text=False, need_wav=False)
+    split_root = path / f"split{num_jobs}{'utt' if per_utt else ''}"
+    parts = [split_root / str(i) for i in range(1, num_jobs + 1)]
+    stamp = Stamp(split_root / ".done", [path / n for n in data.tables()], num_jobs=num_jobs, per_utt=per_utt)
+    if stamp.is_current():
+        return parts
+    units = [[u] for u in data.utts] if per_utt else list(data.spk2utt.values())
+    if num_jobs > len(units):
+        raise DataError(path, f"cannot split into {num_jobs} parts: only {len(units)} "
+                              f"{'utterances' if per_utt else 'speakers'}")
+    total = sum(len(u) for u in units)
+    groups: list[list[str]] = [[] for _ in range(num_jobs)]
+    done, part = 0, 0
+    for i, unit in enumerate(units):
+        # Move to the next part once this one has its share, leaving at least one unit per later part.
+        left_units = len(units) - i
+        if part < num_jobs - 1 and groups[part] and (done >= total * (part + 1) / num_jobs
+                                                    or left_units <= num_jobs - 1 - part):
+            part += 1
+        groups[part].extend(unit)
+        done += len(unit)
+    for part_dir, utts in zip(parts, groups):
+        _write_filtered(path, part_dir, set(utts))
+    stamp.write()
+    return parts

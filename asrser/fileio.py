@@ -1,0 +1,136 @@
+"""Small file helpers shared by every stage: atomic writes, Kaldi tables, completion stamps."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import DataError
+
+
+def temp_name(path: str | os.PathLike) -> Path:
+    """The temporary sibling a file is written to before it is renamed into place."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator:
+    """Open `path` for writing so that readers see either the old file or the complete new one.
+
+    The data go to a temporary sibling that is renamed over `path` only when the block ends without
+    an exception; on an exception the temporary file is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    kwargs = {} if "b" in mode else {"encoding": encoding}
+    try:
+        with open(tmp, mode, **kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def read_table(path: str | os.PathLike, min_fields: int = 2, max_fields: int | None = None,
+               ) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line_number, fields) for each line of a Kaldi-style whitespace table.
+
+    Raises DataError naming the file and line for a line with too few or too many fields.
+    """
+    path = Path(path)
+    try:
+        f = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(path, "file does not exist") from None
+    with f:
+        for n, line in enumerate(f, 1):
+            fields = line.split()
+            if len(fields) < min_fields or (max_fields is not None and len(fields) > max_fields):
+                expect = (f"{min_fields}" if max_fields == min_fields else
+                          f"at least {min_fields}" if max_fields is None else f"{min_fields}-{max_fields}")
+                raise DataError(path, f"expected {expect} fields, found {len(fields)}: {line.rstrip()!r}", n)
+            yield n, fields
+
+
+def read_key_value(path: str | os.PathLike) -> dict[str, str]:
+    """Read a table of `key rest-of-line` (utt2spk, wav.scp, text, ...) into an ordered dict.
+
+    Duplicate keys are an error naming both lines.
+    """
+    table: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    path = Path(path)
+    try:
+        f = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(path, "file does not exist") from None
+    with f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                raise DataError(path, "empty line", n)
+            key, *rest = line.split(maxsplit=1)
+            if key in table:
+                raise DataError(path, f"duplicate key {key!r} (first on line {first_line[key]})", n)
+            table[key] = rest[0].strip() if rest else ""
+            first_line[key] = n
+    return table
+
+
+def write_key_value(path: str | os.PathLike, table: dict[str, str] | Iterable[tuple[str, str]],
+                    sort: bool = True) -> None:
+    """Write `key value` lines atomically, sorted by key in C order unless told otherwise."""
+    items = list(table.items()) if isinstance(table, dict) else list(table)
+    if sort:
+        items.sort(key=lambda kv: kv[0])
+    with atomic_write(path) as f:
+        for key, value in items:
+            f.write(f"{key} {value}\n" if value != "" else f"{key}\n")
+
+
+def file_digest(*paths: str | os.PathLike) -> str:
+    """SHA-256 over the contents of the given files (missing files count as empty)."""
+    h = hashlib.sha256()
+    for p in paths:
+        p = Path(p)
+        h.update(str(p.name).encode())
+        if p.exists():
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+    return h.hexdigest()
+
+
+class Stamp:
+    """A completion marker: a stage is done when its stamp exists and records the same inputs.
+
+    The record holds digests of input files and the stage's parameters, so changing either makes
+    the stage run again, while re-running an unchanged stage does no work.
+    """
+
+    def __init__(self, path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), **params):
+        self.path = Path(path)
+        self.record = {"inputs": {str(p): file_digest(p) for p in inputs},
+                       "params": json.loads(json.dumps(params, default=str, sort_keys=True))}
+
+    def is_current(self) -> bool:
+        try:
+            return json.loads(self.path.read_text()) == self.record
+        except (FileNotFoundError, json.JSONDecodeError):
+            return False
+
+    def write(self) -> None:
+        with atomic_write(self.path) as f:
+            json.dump(self.record, f, indent=1, sort_keys=True)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)

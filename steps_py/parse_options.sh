@@ -1,0 +1,45 @@
+# Kaldi-style option parsing for recipes. Source it after declaring every option as a shell variable with its
+# default:   stage=0; nj=4; . parse_options.sh
+# Then "--stop-stage 3" sets stop_stage=3, "--nj=8" sets nj=8, "--config FILE" sources FILE first.
+# An option with no variable of that name is an error. "--help" prints $help_message and, when the
+# recipe declares stages with   if stage N "what it does"; then   the numbered stage list.
+# Positional arguments that follow the options stay in "$@".
+
+_asrser_print_stages() {
+  # The stage list is read from the recipe itself so that it cannot drift from what the recipe does.
+  sed -nE 's/^[[:space:]]*if stage ([0-9]+) "([^"]*)".*/  \1  \2/p' "$0"
+}
+
+while true; do
+  [ $# -eq 0 ] && break
+  case "$1" in
+    --help|-h)
+      [ -n "${help_message:-}" ] && printf '%s\n' "$help_message" || echo "Usage: $0 [options]"
+      if grep -qE '^[[:space:]]*if stage [0-9]+ "' "$0"; then
+        echo "Stages:"; _asrser_print_stages
+      fi
+      exit 0 ;;
+    --config)
+      [ $# -ge 2 ] || { echo "$0: --config needs a file" >&2; exit 1; }
+      [ -f "$2" ] || { echo "$0: config file $2 does not exist" >&2; exit 1; }
+      # shellcheck disable=SC1090
+      . "$2"; shift 2 ;;
+    --*=*)
+      _name=${1%%=*}; _value=${1#*=}
+      _name=${_name#--}; _name=${_name//-/_}
+      if ! declare -p "$_name" >/dev/null 2>&1; then
+        echo "$0: invalid option ${1%%=*} (the recipe has no variable $_name)" >&2; exit 1
+      fi
+      printf -v "$_name" '%s' "$_value"; shift ;;
+    --*)
+      _name=${1#--}; _name=${_name//-/_}
+      if ! declare -p "$_name" >/dev/null 2>&1; then
+        echo "$0: invalid option $1 (the recipe has no variable $_name)" >&2; exit 1
+      fi
+      [ $# -ge 2 ] || { echo "$0: option $1 needs a value" >&2; exit 1; }
+      printf -v "$_name" '%s' "$2"; shift 2 ;;
+    *) break ;;
+  esac
+done
+unset _name _value
+true

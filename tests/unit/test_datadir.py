@@ -1,0 +1,160 @@
+"""Data-dir validation (every error names its file and line), split, subset, combine, fix."""
+
+from pathlib import Path
+
+import pytest
+
+from asrser.data import (DataDir, check_data_dir, combine_data_dirs, fix_data_dir, split_data_dir,
+                         subset_data_dir, validate_data_dir)
+from asrser.errors import DataError
+from helpers import run_step
+
+
+def test_valid_dir_has_no_issues(data_dir):
+    assert validate_data_dir(data_dir) == []
+
+
+def edit(path: Path, old: str, new: str):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def append(path: Path, line: str):
+    with open(path, "a") as f:
+        f.write(line)
+
+
+# (description, mutation, expected file, expected line or None, expected message fragment)
+CASES = [
+    ("missing utt2spk", lambda d: (d / "utt2spk").unlink(), "utt2spk", None, "required file is missing"),
+    ("missing spk2utt", lambda d: (d / "spk2utt").unlink(), "spk2utt", None, "required file is missing"),
+    ("missing text", lambda d: (d / "text").unlink(), "text", None, "required file is missing"),
+    ("unsorted", lambda d: (d / "text").write_text("".join(sorted((d / "text").read_text().splitlines(True),
+                                                                  reverse=True))),
+     "text", 2, "not sorted"),
+    ("duplicate key", lambda d: edit(d / "utt2spk", "spkA_u1 spkA", "spkA_u0 spkA"),
+     "utt2spk", 2, "duplicate key 'spkA_u0' (first on line 1)"),
+    ("wrong field count", lambda d: edit(d / "utt2spk", "spkB_u0 spkB", "spkB_u0 spkB extra"),
+     "utt2spk", 3, "expected 2 fields, found 3"),
+    ("utterance not speaker-prefixed", lambda d: (edit(d / "utt2spk", "spkA_u1 spkA", "spkA_u1 spkC"),
+                                                   edit(d / "spk2utt", "spkA spkA_u0 spkA_u1", "spkA spkA_u0"),
+                                                   edit(d / "spk2utt", "spkC spkC_u0 spkC_u1",
+                                                        "spkC spkA_u1 spkC_u0 spkC_u1")),
+     "utt2spk", 2, "out of order when sorted by speaker"),
+    ("spk2utt disagrees", lambda d: edit(d / "spk2utt", "spkB spkB_u0 spkB_u1", "spkB spkB_u0"),
+     "spk2utt", 2, "disagree with utt2spk"),
+    ("text has unknown utterance", lambda d: append(d / "text", "spkZ_u9 a b\n"),
+     "text", 7, "utterance 'spkZ_u9' is not in utt2spk"),
+    ("text lacks an utterance", lambda d: edit(d / "text", "spkC_u1 sil a b sil\n", ""),
+     "text", None, "1 utterances of utt2spk are missing here: spkC_u1"),
+    ("empty transcript", lambda d: edit(d / "text", "spkB_u1 sil a b sil", "spkB_u1"),
+     "text", 4, "empty transcript"),
+    ("empty line", lambda d: edit(d / "wav.scp", "spkB_u0", "\nspkB_u0"), "wav.scp", 3, "empty line"),
+    ("wav.scp lacks an utterance", lambda d: (d / "wav.scp").write_text(
+        "".join((d / "wav.scp").read_text().splitlines(True)[:-1])),
+     "wav.scp", None, "missing here: spkC_u1"),
+    ("feats.scp extra utterance", lambda d: (d / "feats.scp").write_text(
+        "".join(f"{u} x.ark:{i}\n" for i, u in enumerate(DataDir(d).utts + ["spkD_u0"]))),
+     "feats.scp", 7, "utterance 'spkD_u0' is not in utt2spk"),
+    ("cmvn.scp unknown speaker", lambda d: (d / "cmvn.scp").write_text(
+        "spkA c.ark:1\nspkB c.ark:2\nspkC c.ark:3\nspkX c.ark:4\n"), "cmvn.scp", 4, "speaker 'spkX'"),
+    ("bad gender", lambda d: (d / "spk2gender").write_text("spkA m\nspkB x\nspkC f\n"),
+     "spk2gender", 2, "gender must be m or f"),
+    ("segments refer to unknown recording", lambda d: (d / "segments").write_text(
+        "".join(f"{u} {u if i else 'nowhere'} 0.0 0.5\n" for i, u in enumerate(DataDir(d).utts))),
+     "segments", 1, "recording 'nowhere' is not in wav.scp"),
+    ("utt2dur not positive", lambda d: (d / "utt2dur").write_text(
+        "".join(f"{u} {-1 if i == 2 else 1.0}\n" for i, u in enumerate(DataDir(d).utts))),
+     "utt2dur", None, "'spkB_u0': value '-1' is not a positive number"),
+    ("extra utt2 table", lambda d: (d / "utt2emo").write_text("spkA_u0 ang\n"),
+     "utt2emo", None, "5 utterances of utt2spk are missing here"),
+]
+
+
+@pytest.mark.parametrize("what,mutate,fname,line,message", CASES, ids=[c[0] for c in CASES])
+def test_each_validation_error_names_file_and_line(data_dir, what, mutate, fname, line, message):
+    mutate(data_dir)
+    issues = validate_data_dir(data_dir)
+    matching = [i for i in issues if message in i.message]
+    assert matching, f"{what}: no issue containing {message!r} in {[str(i) for i in issues]}"
+    issue = matching[0]
+    assert Path(issue.path).name == fname
+    assert issue.line == line
+    prefix = f"{data_dir / fname}:{line}:" if line else f"{data_dir / fname}:"
+    assert str(issue).startswith(prefix)
+
+
+def test_feats_required_when_asked(data_dir):
+    issues = validate_data_dir(data_dir, need_feats=True)
+    assert [i.message for i in issues] == ["required file is missing"]
+    assert issues[0].path.endswith("feats.scp")
+
+
+def test_missing_directory(tmp_path):
+    assert "does not exist" in validate_data_dir(tmp_path / "nope")[0].message
+
+
+def test_check_data_dir_raises_listing_problems(data_dir):
+    edit(data_dir / "utt2spk", "spkB_u0 spkB", "spkB_u0 spkB extra")
+    with pytest.raises(DataError, match=r"utt2spk:3: expected 2 fields"):
+        check_data_dir(data_dir)
+
+
+def test_validate_program_exit_status(data_dir):
+    assert run_step("validate_data_dir.py", data_dir).returncode == 0
+    (data_dir / "text").write_text("spkA_u0 a\n")
+    proc = run_step("validate_data_dir.py", data_dir, check=False)
+    assert proc.returncode == 1
+    assert f"{data_dir / 'text'}: 5 utterances of utt2spk are missing here" in proc.stderr
+
+
+def test_split_keeps_speakers_whole_and_balances(tmp_path):
+    from helpers import make_data_dir
+    d = make_data_dir(tmp_path, speakers=[f"s{i}" for i in range(7)], utts_per_speaker=2, seconds=0.1)
+    parts = split_data_dir(d, 3)
+    assert [p.name for p in parts] == ["1", "2", "3"]
+    seen = []
+    for p in parts:
+        assert validate_data_dir(p) == []
+        spk = DataDir(p).speakers
+        seen += spk
+        assert 2 <= len(spk) <= 3
+    assert seen == DataDir(d).speakers     # contiguous, each speaker once
+    with pytest.raises(DataError, match="only 7 speakers"):
+        split_data_dir(d, 8)
+    assert len(split_data_dir(d, 14, per_utt=True)) == 14
+
+
+def test_split_is_reused_when_current(data_dir):
+    parts = split_data_dir(data_dir, 2)
+    mtime = (parts[0] / "utt2spk").stat().st_mtime_ns
+    split_data_dir(data_dir, 2)
+    assert (parts[0] / "utt2spk").stat().st_mtime_ns == mtime
+
+
+def test_subset_by_speaker_utts_and_first(data_dir, tmp_path):
+    sub = subset_data_dir(data_dir, tmp_path / "sub", speakers=["spkB"])
+    assert sub.utts == ["spkB_u0", "spkB_u1"]
+    assert validate_data_dir(sub.path) == []
+    assert subset_data_dir(data_dir, tmp_path / "first", first=3).utts == ["spkA_u0", "spkA_u1", "spkB_u0"]
+    with pytest.raises(DataError, match="not in the data dir, e.g. 'bogus'"):
+        subset_data_dir(data_dir, tmp_path / "bad", utts=["bogus"])
+
+
+def test_combine_round_trip(data_dir, tmp_path):
+    a = subset_data_dir(data_dir, tmp_path / "a", speakers=["spkA", "spkC"])
+    b = subset_data_dir(data_dir, tmp_path / "b", speakers=["spkB"])
+    combined = combine_data_dirs(tmp_path / "all", [a.path, b.path])
+    for name in ("utt2spk", "spk2utt", "text", "wav.scp"):
+        assert (combined.path / name).read_text() == (data_dir / name).read_text()
+
+
+def test_fix_drops_incomplete_utterances_and_sorts(data_dir):
+    lines = (data_dir / "text").read_text().splitlines(True)
+    (data_dir / "text").write_text("".join(reversed(lines[:-2])))   # drop spkC, unsorted
+    removed = fix_data_dir(data_dir)
+    assert removed == ["spkC_u0", "spkC_u1"]
+    assert validate_data_dir(data_dir) == []
+    assert DataDir(data_dir).speakers == ["spkA", "spkB"]
+    assert (data_dir / ".backup" / "text").exists()

@@ -1,0 +1,145 @@
+"""Features: agreement with an independent Kaldi-compatible implementation, config errors, the make_feats
+program through the runner, bad input, idempotence and resume."""
+
+import os
+import warnings
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import pytest
+import torch
+
+from asrser.data import DataDir, validate_data_dir
+from asrser.errors import DataError
+from asrser.features import FeatureConfig, add_deltas, apply_cmvn, cmvn_stats, compute_part, splice
+from helpers import REPO, make_data_dir, run_step, synth_speechlike
+
+X = synth_speechlike(1.0, seed=3).astype(np.float32)
+
+
+def lhotse_reference(kind: str, **kw):
+    from lhotse.features.kaldi.layers import Wav2LogFilterBank, Wav2MFCC
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layer = (Wav2LogFilterBank(num_filters=40, window_type="hamming", **kw) if kind == "fbank"
+                 else Wav2MFCC(**kw))
+        return layer(torch.from_numpy(X)[None])[0].numpy()
+
+
+@pytest.mark.parametrize("kind", ["fbank", "mfcc"])
+def test_matches_lhotse_kaldi_layers(kind):
+    config = FeatureConfig.from_file(kind, REPO / f"conf/{kind}.conf")
+    ours = FeatureConfig(kind, {k: v for k, v in config.options.items() if k != "dither"}).compute(X)
+    ref = lhotse_reference(kind, snip_edges=True, high_freq=0.0, dither=0.0)
+    assert ours.shape == ref.shape == (98, 40 if kind == "fbank" else 13)
+    assert np.abs(ours - ref).max() < 2e-3
+
+
+def test_dither_is_seeded_by_utterance():
+    config = FeatureConfig.from_file("fbank", REPO / "conf/fbank.conf")
+    a, b = config.compute(X, "utt1"), config.compute(X, "utt1")
+    c = config.compute(X, "utt2")
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_config_errors_name_file_and_line(tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text("# comment\n--num-mel-bins=40\n--num-mel-bnis=40\n")
+    with pytest.raises(DataError, match=r"bad.conf:3: unknown fbank option --num-mel-bnis"):
+        FeatureConfig.from_file("fbank", conf)
+    conf.write_text("--num-mel-bins 40\n")
+    with pytest.raises(DataError, match=r"bad.conf:1: expected --name=value"):
+        FeatureConfig.from_file("fbank", conf)
+    conf.write_text("--snip-edges=maybe\n")
+    with pytest.raises(DataError, match=r"--snip-edges=maybe: expected true or false"):
+        FeatureConfig.from_file("fbank", conf)
+
+
+def test_cmvn_deltas_splice():
+    feats = np.random.default_rng(0).standard_normal((50, 4)).astype(np.float32) * 3 + 5
+    stats = cmvn_stats(feats)
+    assert stats.shape == (2, 5) and stats[0, -1] == 50
+    normed = apply_cmvn(feats, stats, norm_vars=True)
+    assert np.allclose(normed.mean(0), 0, atol=1e-4) and np.allclose(normed.std(0), 1, atol=1e-3)
+    d = add_deltas(feats)
+    assert d.shape == (50, 12)
+    assert np.allclose(d[10, 4:8], sum(j * (feats[10 + j] - feats[10 - j]) for j in (1, 2)) / 10, atol=1e-5)
+    s = splice(feats, 2, 3)
+    assert s.shape == (50, 24)
+    assert np.array_equal(s[0, :4], feats[0]) and np.array_equal(s[0, 8:12], feats[0])   # edge repeats
+    assert np.array_equal(s[10, 20:24], feats[13])
+
+
+def make_feats(data, tmp_path, runner_cmd, *extra, check=True):
+    return run_step("make_feats.py", "--feat-type", "fbank", "--nj", 2, "--cmd", runner_cmd, *extra,
+                    data, tmp_path / "exp/make_fbank", tmp_path / "fbank", check=check)
+
+
+def test_make_feats_end_to_end(data_dir, tmp_path, runner_cmd):
+    make_feats(data_dir, tmp_path, runner_cmd)
+    assert validate_data_dir(data_dir, need_feats=True) == []
+    feats = dict(kaldiio.load_scp_sequential(str(data_dir / "feats.scp")))
+    assert sorted(feats) == DataDir(data_dir).utts
+    assert all(m.shape[1] == 40 for m in feats.values())
+    nframes = DataDir(data_dir).table("utt2num_frames")
+    assert all(int(nframes[u]) == m.shape[0] for u, m in feats.items())
+    for job in (1, 2):
+        assert (tmp_path / f"exp/make_fbank/make_fbank_data.{job}.log").is_file()
+    run_step("compute_cmvn_stats.py", data_dir, tmp_path / "cmvn")
+    cmvn = dict(kaldiio.load_scp_sequential(str(data_dir / "cmvn.scp")))
+    assert np.allclose(cmvn["spkB"], cmvn_stats(feats["spkB_u0"]) + cmvn_stats(feats["spkB_u1"]))
+    run_step("compute_global_cmvn.py", data_dir, tmp_path / "global.stats")
+    total = kaldiio.load_mat(str(tmp_path / "global.stats"))
+    assert total[0, -1] == sum(m.shape[0] for m in feats.values())
+
+
+def test_rerun_does_no_work(data_dir, tmp_path, runner_cmd):
+    make_feats(data_dir, tmp_path, runner_cmd)
+    arks = sorted((tmp_path / "fbank").glob("*.ark"))
+    before = [p.stat().st_mtime_ns for p in arks]
+    proc = make_feats(data_dir, tmp_path, runner_cmd)
+    assert "up to date; nothing to do" in proc.stderr
+    assert [p.stat().st_mtime_ns for p in arks] == before
+
+
+def break_one_file(data_dir: Path) -> tuple[str, str]:
+    utt, path = (data_dir / "wav.scp").read_text().splitlines()[3].split()
+    Path(path).write_bytes(Path(path).read_bytes()[:300])     # truncated mid-data
+    return utt, path
+
+
+def test_broken_file_is_named_and_leaves_no_feats(data_dir, tmp_path, runner_cmd):
+    utt, path = break_one_file(data_dir)
+    proc = make_feats(data_dir, tmp_path, runner_cmd, check=False)
+    assert proc.returncode == 1
+    assert f"utterance {utt} ({path}): truncated" in proc.stderr
+    assert "job 1 exited with code 1; its log is" in proc.stderr   # spkB is in the first part
+    assert "make_fbank_data.1.log" in proc.stderr
+    assert not (data_dir / "feats.scp").exists()
+    assert not list((tmp_path / "fbank").glob("*1.scp"))     # no partial output of the failed job
+    assert not list((tmp_path / "fbank").glob(".*tmp*"))
+
+
+def test_skip_bad_logs_and_drops(data_dir, tmp_path, runner_cmd):
+    utt, path = break_one_file(data_dir)
+    make_feats(data_dir, tmp_path, runner_cmd, "--skip-bad")
+    assert (data_dir / "bad_utts").read_text().startswith(f"{utt} truncated")
+    assert utt not in DataDir(data_dir).utts
+    assert validate_data_dir(data_dir, need_feats=True) == []
+
+
+def test_killed_stage_resumes_without_redoing_finished_jobs(data_dir, tmp_path, runner_cmd):
+    from asrser.data import split_data_dir
+    config = FeatureConfig.from_file("fbank", REPO / "conf/fbank.conf")
+    parts = split_data_dir(data_dir, 2)
+    # As if killed: job 1 finished, job 2 left a partial temporary ark behind.
+    compute_part(parts[0], config, tmp_path / "fbank/raw_fbank_data.1")
+    (tmp_path / "fbank/.raw_fbank_data.2.ark.tmp999").write_bytes(b"partial")
+    done_ark = tmp_path / "fbank/raw_fbank_data.1.ark"
+    mtime = done_ark.stat().st_mtime_ns
+    make_feats(data_dir, tmp_path, runner_cmd, "--config", REPO / "conf/fbank.conf")
+    assert done_ark.stat().st_mtime_ns == mtime
+    assert "already complete" in (tmp_path / "exp/make_fbank/make_fbank_data.1.log").read_text()
+    assert validate_data_dir(data_dir, need_feats=True) == []
+    assert len(dict(kaldiio.load_scp_sequential(str(data_dir / "feats.scp")))) == 6

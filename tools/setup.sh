@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Prepares a machine for asrser: Debian tools (apt when root), then a .venv with the pinned Python packages.
+# Idempotent: when everything is in place it returns in well under a second.
+# Environment: ASRSER_PYTHON (interpreter for the venv, default python3),
+#              ASRSER_PIP_ARGS (extra pip arguments, e.g. a CPU-only torch index).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv="$root/.venv"
+stamp="$venv/.asrser-installed"
+debian_packages=(sctk espeak-ng libespeak-ng1 espeak-ng-data sox libfst-tools)
+
+missing=()
+for pkg in "${debian_packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+if (( ${#missing[@]} )); then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian packages: ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  else
+    echo "setup: missing Debian packages: ${missing[*]}" >&2
+    echo "setup: install them as root:  apt-get update && apt-get install --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# The stamp records the package spec the venv was built from (pyproject's [project] tables: pins and entry
+# points); changing them reinstalls. The package itself is installed editable, so code changes need nothing.
+want=$(sed -n '/^\[project/,/^\[tool/p' "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$venv/bin/python" ]]; then
+  exit 0
+fi
+python=${ASRSER_PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+  echo "setup: $python is missing or older than 3.10; set ASRSER_PYTHON to a newer interpreter" >&2
+  exit 1
+fi
+[[ -x "$venv/bin/python" ]] || { echo "setup: creating $venv" >&2; "$python" -m venv "$venv"; }
+echo "setup: installing pinned Python packages into $venv (about a minute)" >&2
+# One pip call: torch must be resolved together with lhotse, otherwise lhotse pulls a CUDA build of torch.
+# shellcheck disable=SC2086
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check ${ASRSER_PIP_ARGS:-} -e "$root[test]" >&2
+echo "$want" > "$stamp"
+echo "setup: done" >&2
