@@ -1,0 +1,210 @@
+"""Speech with exact phone boundaries from libespeak-ng (through ctypes).
+
+espeak-ng reports a phoneme event with the exact start sample of every phone it synthesises. This module
+returns 16 kHz audio with those boundaries (in 16 kHz samples). Custom voices (vocal-tract scaling, pitch,
+voice quality) are espeak "variant" files written into a private copy of the data dir.
+
+libespeak-ng cannot be re-initialised in one process (terminate-then-initialise hangs), so there is one
+synthesiser per process, and all custom voices must be known when it starts.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from ..errors import AsrserError
+
+OUTPUT_RATE = 16000
+_ESPEAK_RATE = 22050
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INIT_PHONEME_EVENTS = 0x0001
+_INIT_DONT_EXIT = 0x8000
+_EVENT_WORD, _EVENT_PHONEME, _EVENT_END_OF_LIST = 1, 7, 0
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 1
+_PHONEMES_INPUT = 0x100        # espeakPHONEMES: accept [[phoneme]] mnemonics in the text
+# espeak_PARAMETER values
+RATE, VOLUME, PITCH, RANGE, WORDGAP = 1, 2, 3, 4, 7
+MAX_VARIANTS = 240             # espeak keeps at most ~349 voices in all; stay well below
+
+
+class _Id(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
+                ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+                ("user_data", ctypes.c_void_p), ("id", _Id)]
+
+
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+
+
+@dataclass
+class Voice:
+    """An espeak voice variant: a base voice plus formant scaling, pitch and voice-quality settings.
+
+    formants: {n: (freq%, height%, width%)}; pitch: (base Hz, high Hz) as espeak's `pitch` line.
+    """
+
+    name: str
+    gender: str = "male"
+    formants: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    pitch: tuple[int, int] | None = None
+    flutter: int | None = None
+    roughness: int | None = None
+    breath: tuple[int, ...] | None = None
+    tone: tuple[int, ...] | None = None
+    extra: tuple[str, ...] = ()
+
+    def variant_text(self) -> str:
+        lines = ["language variant", f"name {self.name}", f"gender {self.gender}"]
+        if self.pitch:
+            lines.append(f"pitch {self.pitch[0]} {self.pitch[1]}")
+        for n, (freq, height, width) in sorted(self.formants.items()):
+            lines.append(f"formant {n} {freq} {height} {width}")
+        if self.flutter is not None:
+            lines.append(f"flutter {self.flutter}")
+        if self.roughness is not None:
+            lines.append(f"roughness {self.roughness}")
+        if self.breath:
+            lines.append("breath " + " ".join(map(str, self.breath)))
+        if self.tone:
+            lines.append("tone " + " ".join(map(str, self.tone)))
+        lines.extend(self.extra)
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Synthesis:
+    samples: np.ndarray                      # int16 at OUTPUT_RATE
+    phones: list[tuple[str, int]]            # (espeak phoneme mnemonic, start sample), in order
+    words: list[tuple[int, int, int]]        # (text position (1-based chars), length, start sample)
+    sample_rate: int = OUTPUT_RATE
+
+
+def _system_data_dir(lib) -> Path:
+    path = ctypes.c_char_p()
+    lib.espeak_Info.restype = ctypes.c_char_p
+    lib.espeak_Info(ctypes.byref(path))
+    if path.value:
+        return Path(path.value.decode())
+    for candidate in ("/usr/lib/x86_64-linux-gnu/espeak-ng-data", "/usr/lib/aarch64-linux-gnu/espeak-ng-data",
+                      "/usr/share/espeak-ng-data", "/usr/lib/espeak-ng-data"):
+        if Path(candidate).is_dir():
+            return Path(candidate)
+    raise AsrserError("cannot find espeak-ng-data; install the Debian package espeak-ng-data")
+
+
+def _private_data_dir(system: Path, voices: list[Voice], root: Path) -> Path:
+    """A data dir that links the system's files and adds our variants under voices/!v."""
+    data = root / "espeak-ng-data"
+    (data / "voices" / "!v").mkdir(parents=True)
+    for entry in system.iterdir():
+        if entry.name != "voices":
+            (data / entry.name).symlink_to(entry)
+    for entry in (system / "voices").iterdir():
+        if entry.name != "!v":
+            (data / "voices" / entry.name).symlink_to(entry)
+    for voice in voices:
+        (data / "voices" / "!v" / voice.name).write_text(voice.variant_text())
+    return data
+
+
+class Synthesizer:
+    """The process's espeak-ng instance. Use Synthesizer.get(voices) rather than the constructor."""
+
+    _instance: "Synthesizer | None" = None
+
+    @classmethod
+    def get(cls, voices: list[Voice] = ()) -> "Synthesizer":
+        if cls._instance is None:
+            cls._instance = cls(list(voices))
+        else:
+            missing = {v.name for v in voices} - cls._instance.voice_names
+            if missing:
+                raise AsrserError(f"espeak-ng is already initialised in this process without voices "
+                                  f"{sorted(missing)[:3]}; create all voices before the first synthesis")
+        return cls._instance
+
+    def __init__(self, voices: list[Voice]):
+        if len(voices) > MAX_VARIANTS:
+            raise AsrserError(f"{len(voices)} voice variants exceed espeak's limit of about {MAX_VARIANTS} "
+                              "per data dir")
+        try:
+            self._lib = ctypes.CDLL("libespeak-ng.so.1")
+        except OSError:
+            raise AsrserError("libespeak-ng is not installed (Debian packages libespeak-ng1 espeak-ng-data)") \
+                from None
+        self.voice_names = {v.name for v in voices}
+        self._tmp = tempfile.TemporaryDirectory(prefix="asrser-espeak-")
+        data_dir = None
+        if voices:
+            data_dir = _private_data_dir(_system_data_dir(self._lib), voices, Path(self._tmp.name))
+            # espeak_Initialize takes the directory that *contains* espeak-ng-data
+        rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0,
+                                           str(data_dir.parent).encode() if data_dir else None,
+                                           _INIT_PHONEME_EVENTS | _INIT_DONT_EXIT)
+        if rate != _ESPEAK_RATE:
+            raise AsrserError(f"espeak_Initialize failed or gave an unexpected sample rate ({rate})")
+        self._chunks: list[np.ndarray] = []
+        self._phones: list[tuple[str, int]] = []
+        self._words: list[tuple[int, int, int]] = []
+        self._callback = _CALLBACK(self._on_audio)      # keep a reference: espeak calls it later
+        self._lib.espeak_SetSynthCallback(self._callback)
+        self._current_voice = None
+
+    def _on_audio(self, wav, n, events):
+        if n > 0:
+            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+        i = 0
+        while events[i].type != _EVENT_END_OF_LIST:
+            e = events[i]
+            if e.type == _EVENT_PHONEME:
+                self._phones.append((e.id.string.decode("ascii", errors="replace"), e.sample))
+            elif e.type == _EVENT_WORD:
+                self._words.append((e.text_position, e.length, e.sample))
+            i += 1
+        return 0
+
+    def synthesize(self, text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50,
+                   pitch_range: int = 50, volume: int = 100, wordgap: int = 0) -> Synthesis:
+        """Speak `text` (may contain [[phoneme]] input) and return 16 kHz audio with phone boundaries."""
+        if voice != self._current_voice:
+            if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+                raise AsrserError(f"espeak-ng has no voice {voice!r}")
+            self._current_voice = voice
+        for param, value in ((RATE, rate), (PITCH, pitch), (RANGE, pitch_range), (VOLUME, volume),
+                             (WORDGAP, wordgap)):
+            self._lib.espeak_SetParameter(param, int(value), 0)
+        self._chunks, self._phones, self._words = [], [], []
+        data = text.encode("utf-8")
+        err = self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _PHONEMES_INPUT,
+                                     None, None)
+        if err != 0:
+            raise AsrserError(f"espeak_Synth failed with code {err} for text {text!r}")
+        self._lib.espeak_Synchronize()
+        raw = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+        resampled = resample_poly(raw.astype(np.float64), OUTPUT_RATE // 50, _ESPEAK_RATE // 50)
+        samples = np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
+        scale = OUTPUT_RATE / _ESPEAK_RATE
+        phones = [(name, min(int(round(s * scale)), len(samples))) for name, s in self._phones]
+        words = [(pos, length, min(int(round(s * scale)), len(samples))) for pos, length, s in self._words]
+        return Synthesis(samples, phones, words)
+
+
+def available() -> bool:
+    """True when libespeak-ng can be loaded."""
+    try:
+        ctypes.CDLL("libespeak-ng.so.1")
+        return True
+    except OSError:
+        return False
