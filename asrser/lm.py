@@ -31,6 +31,7 @@ class BigramLM:
     unigram: dict[str, float]                    # P(w); BOS absent (never predicted)
     bigram: dict[str, dict[str, float]]          # P(w | h) for seen (h, w)
     backoff: dict[str, float]                    # alpha(h)
+    training_perplexity: float = float("nan")
 
     def prob(self, word: str, history: str) -> float:
         seen = self.bigram.get(history, {})
@@ -161,5 +162,6 @@ def train_phone_lm(text_path: str | os.PathLike, lang: Lang, arpa_out: str | os.
             raise DataError(text_path, f"utterance {utt}: {bad[0]!r} is not a word of {lang.path}", n)
         sentences.append(words)
     lm = witten_bell_bigram(sentences, vocab)
+    lm.training_perplexity = lm.perplexity(sentences)
     lm.write_arpa(arpa_out)
     return lm

@@ -1,0 +1,1 @@
+"""GMM-HMM acoustic models on the Kaldi wheels: training, alignment, graphs, decoding."""

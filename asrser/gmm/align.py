@@ -1,0 +1,170 @@
+"""Training graphs, equal and Viterbi forced alignment, alignment archives and their conversions.
+
+Alignments are Kaldi's: per utterance an int32 vector of transition-ids, stored as `ali.JOB.ark` (+ scp).
+Kaldi's compile-train-graphs adds no transition probabilities (scales 0); gmm-align-compiled adds them at
+alignment time with --transition-scale=1.0 --self-loop-scale=0.1 and --acoustic-scale=0.1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import kaldi_decoder
+import kaldi_hmm_gmm as khg
+import kaldifst
+import kaldiio
+import numpy as np
+
+from ..errors import AsrserError
+from ..fileio import temp_name
+from ..lang import Lang
+from .model import AcousticModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AlignOptions:
+    beam: float = 10.0
+    retry_beam: float = 40.0
+    acoustic_scale: float = 0.1
+    transition_scale: float = 1.0
+    self_loop_scale: float = 0.1
+    boost_silence: float = 1.0      # Kaldi's gmm-boost-silence factor on silence pdfs (mono: 1.25)
+
+
+class GraphCompiler:
+    """compile-train-graphs: one linear-in-words training FST per transcript."""
+
+    def __init__(self, model: AcousticModel, lang: Lang):
+        opts = khg.TrainingGraphCompilerOptions()
+        opts.transition_scale = 0.0
+        opts.self_loop_scale = 0.0
+        lex = lang.lexicon_fst()
+        kaldifst.arcsort(lex, sort_type="olabel")
+        self.lang = lang
+        self.compiler = khg.TrainingGraphCompiler(trans_model=model.trans_model, ctx_dep=model.tree,
+                                                  lex_fst=lex, disambig_syms=lang.disambig_phone_ids,
+                                                  opts=opts)
+
+    def compile(self, words: list[str], where: str = "") -> kaldifst.StdVectorFst:
+        return self.compiler.compile_graph_from_text(self.lang.word_ids(words, where))
+
+
+def equal_alignment(graph: kaldifst.StdVectorFst, num_frames: int, utt: str) -> list[int] | None:
+    """align-equal-compiled: a random path through the graph with frames shared out equally (seeded by utt)."""
+    ok, path = kaldifst.equal_align(ifst=graph, length=num_frames, rand_seed=zlib.crc32(utt.encode()) & 0x7FFFFFFF,
+                                    num_retries=10)
+    if not ok:
+        return None
+    ok, tids, _, _ = kaldifst.get_linear_symbol_sequence(path)
+    return list(tids) if ok and len(tids) == num_frames else None
+
+
+def scaled_tid_loglik(model: AcousticModel, pdf_loglik: np.ndarray, acoustic_scale: float) -> np.ndarray:
+    """Matrix for the wheels' DecodableCtc, which reads column tid-1: acwt * loglik[:, pdf(tid)]."""
+    return np.ascontiguousarray(acoustic_scale * pdf_loglik[:, model.tid2pdf[1:]], dtype=np.float32)
+
+
+def boost_silence(pdf_loglik: np.ndarray, silence_pdfs: np.ndarray, factor: float) -> np.ndarray:
+    if factor != 1.0 and len(silence_pdfs):
+        pdf_loglik = pdf_loglik.copy()
+        pdf_loglik[:, silence_pdfs] += np.log(factor)
+    return pdf_loglik
+
+
+def viterbi_align(model: AcousticModel, graph: kaldifst.StdVectorFst, pdf_loglik: np.ndarray, utt: str,
+                  opts: AlignOptions) -> tuple[list[int] | None, bool, float]:
+    """gmm-align-compiled for one utterance: (alignment or None, whether the retry beam was needed, loglik)."""
+    fst = graph.copy()
+    khg.add_transition_probs(trans_model=model.trans_model, transition_scale=opts.transition_scale,
+                             self_loop_scale=opts.self_loop_scale, fst=fst)
+    decodable = khg.DecodableCtc(scaled_tid_loglik(model, pdf_loglik, opts.acoustic_scale))
+    config = khg.AlignConfig()
+    config.beam, config.retry_beam, config.careful = opts.beam, opts.retry_beam, False
+    done, error, retried, like, _, alignment, _ = khg.align_utterance_wrapper(
+        config=config, utt=utt, acoustic_scale=opts.acoustic_scale, fst=fst, decodable=decodable,
+        num_done=0, num_error=0, num_retried=0, tot_like=0.0, frame_count=0)
+    if not done or len(alignment) != len(pdf_loglik):
+        return None, bool(retried), 0.0
+    return list(alignment), bool(retried), like / opts.acoustic_scale
+
+
+class AlignmentWriter:
+    """Writes ali.JOB.ark/.scp under temporary names; `close()` renames both when the job is complete."""
+
+    def __init__(self, prefix: str | os.PathLike):
+        self.ark = Path(f"{prefix}.ark")
+        self.scp = Path(f"{prefix}.scp")
+        self._tmp_ark, self._tmp_scp = temp_name(self.ark), temp_name(self.scp)
+        self._writer = kaldiio.WriteHelper(f"ark,scp:{self._tmp_ark},{self._tmp_scp}")
+
+    def __call__(self, utt: str, alignment: Iterable[int]) -> None:
+        self._writer(utt, np.asarray(alignment, dtype=np.int32))
+
+    def close(self) -> None:
+        self._writer.close()
+        # the scp names the temporary ark; point it at the final name before publishing both
+        text = self._tmp_scp.read_text().replace(str(self._tmp_ark), str(self.ark))
+        self._tmp_scp.write_text(text)
+        os.replace(self._tmp_ark, self.ark)
+        os.replace(self._tmp_scp, self.scp)
+
+    def __enter__(self) -> "AlignmentWriter":
+        return self
+
+    def __exit__(self, exc_type, *rest) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._writer.close()
+            for p in (self._tmp_ark, self._tmp_scp):
+                p.unlink(missing_ok=True)
+
+
+def read_alignments(ali_dir: str | os.PathLike) -> Iterator[tuple[str, np.ndarray]]:
+    """All alignments of a directory (ali.*.scp), in job order."""
+    scps = sorted(Path(ali_dir).glob("ali.*.scp"), key=lambda p: int(p.name.split(".")[1]))
+    if not scps:
+        raise AsrserError(f"{ali_dir}: no alignments (ali.*.scp)")
+    for scp in scps:
+        for utt, ali in kaldiio.load_scp_sequential(str(scp)):
+            yield utt, np.asarray(ali, dtype=np.int64)
+
+
+def load_alignments(ali_dir: str | os.PathLike) -> dict[str, np.ndarray]:
+    return dict(read_alignments(ali_dir))
+
+
+# -- conversions (ali-to-pdf, ali-to-phones --per-frame / --write-lengths, monophone state targets) --------
+
+def alignment_to_pdfs(model: AcousticModel, alignment: np.ndarray) -> np.ndarray:
+    return model.tid2pdf[alignment]
+
+
+def tid_tables(model: AcousticModel) -> tuple[np.ndarray, np.ndarray]:
+    """Per transition-id: its phone and its HMM state (position in the phone's topology)."""
+    tm = model.trans_model
+    tuples = [t.__getstate__() for t in tm.tuples]          # (phone, hmm_state, forward_pdf, self_loop_pdf)
+    tstate = np.asarray(tm.id2state, dtype=np.int64)         # transition-id -> transition state (1-based)
+    phone = np.array([0] + [tuples[s - 1][0] for s in tstate[1:]], dtype=np.int64)
+    state = np.array([0] + [tuples[s - 1][1] for s in tstate[1:]], dtype=np.int64)
+    return phone, state
+
+
+def alignment_to_phone_segments(phone_of: np.ndarray, state_of: np.ndarray, alignment: np.ndarray
+                                ) -> list[tuple[int, int]]:
+    """ali-to-phones --write-lengths: [(phone id, number of frames)]. A new phone starts where the phone
+    changes or state 0 is entered (no topology returns to its state 0 except through a new phone instance;
+    silence's inner states do loop back), so identical consecutive phones are kept apart."""
+    phones = phone_of[alignment]
+    states = state_of[alignment]
+    boundary = np.r_[True, (phones[1:] != phones[:-1]) | ((states[1:] == 0) & (states[:-1] != 0))]
+    starts = np.flatnonzero(boundary)
+    lengths = np.diff(np.r_[starts, len(alignment)])
+    return [(int(phones[s]), int(n)) for s, n in zip(starts, lengths)]

@@ -1,0 +1,82 @@
+"""The feature pipeline a GMM system was trained on (Kaldi's `$feats` string in steps/train_*.sh).
+
+`delta`: per-speaker CMVN (means) + deltas and delta-deltas (mono, tri1).
+`lda`:   per-speaker CMVN + splicing +-context + a linear transform (LDA, then LDA+MLLT; tri2), Kaldi's
+         final.mat. Stored in the experiment dir so alignment and decoding apply exactly what training did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import kaldiio
+import numpy as np
+
+from ..data import check_data_dir
+from ..errors import AsrserError
+from ..features import add_deltas, apply_cmvn, splice
+from ..fileio import atomic_write
+
+
+@dataclass
+class FeaturePipeline:
+    kind: str = "delta"                 # delta | lda | splice (spliced, before an LDA exists)
+    delta_order: int = 2
+    splice_context: int = 3
+    norm_vars: bool = False
+
+    def __post_init__(self):
+        if self.kind not in ("delta", "lda", "splice"):
+            raise AsrserError(f"unknown feature pipeline kind {self.kind!r}")
+        self.transform: np.ndarray | None = None
+
+    def apply(self, feats: np.ndarray, cmvn: np.ndarray | None) -> np.ndarray:
+        x = apply_cmvn(feats, cmvn, self.norm_vars) if cmvn is not None else np.asarray(feats, np.float32)
+        if self.kind == "delta":
+            return add_deltas(x, self.delta_order) if self.delta_order else x
+        x = splice(x, self.splice_context, self.splice_context)
+        if self.kind == "lda":
+            if self.transform is None:
+                raise AsrserError("lda feature pipeline without a transform (final.mat)")
+            t = self.transform
+            x = x @ t[:, :x.shape[1]].T + (t[:, x.shape[1]] if t.shape[1] > x.shape[1] else 0.0)
+        return x.astype(np.float32)
+
+    def save(self, exp_dir: str | os.PathLike) -> None:
+        exp_dir = Path(exp_dir)
+        if self.transform is not None:
+            with atomic_write(exp_dir / "final.mat.npy", "wb", encoding=None) as f:
+                np.save(f, self.transform)
+        with atomic_write(exp_dir / "feature_pipeline.json") as f:
+            json.dump(asdict(self), f, indent=1)
+
+    @classmethod
+    def load(cls, exp_dir: str | os.PathLike) -> "FeaturePipeline":
+        exp_dir = Path(exp_dir)
+        path = exp_dir / "feature_pipeline.json"
+        if not path.exists():
+            raise AsrserError(f"{exp_dir}: no feature_pipeline.json (is this a trained GMM system?)")
+        pipe = cls(**json.loads(path.read_text()))
+        if pipe.kind == "lda":
+            pipe.transform = np.load(exp_dir / "final.mat.npy")
+        return pipe
+
+
+def iter_features(data_dir: str | os.PathLike, pipeline: FeaturePipeline) -> Iterator[tuple[str, np.ndarray]]:
+    """(utt, transformed features) over a data dir with feats.scp (and cmvn.scp when present)."""
+    data = check_data_dir(data_dir, need_text=False, need_wav=False, need_feats=True)
+    feats = data.table("feats.scp")
+    cmvn = data.table("cmvn.scp") if (Path(data_dir) / "cmvn.scp").exists() else None
+    cmvn_cache: dict[str, np.ndarray] = {}
+    for utt, spk in data.utt2spk.items():
+        stats = None
+        if cmvn is not None:
+            if spk not in cmvn_cache:
+                cmvn_cache.clear()
+                cmvn_cache[spk] = kaldiio.load_mat(cmvn[spk])
+            stats = cmvn_cache[spk]
+        yield utt, pipeline.apply(kaldiio.load_mat(feats[utt]), stats)

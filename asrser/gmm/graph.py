@@ -1,0 +1,89 @@
+"""HCLG decoding graphs, built the way Kaldi's utils/mkgraph.sh does with the wheels' OpenFst operations.
+
+    LG    = minimize(determinize*(L_disambig o G))                  (fsttablecompose, fstdeterminizestar)
+    CLG   = compose-context(LG)  -> ilabels                          (fstcomposecontext)
+    Ha    = make-h-transducer(ilabels, tree, model)                  (transition-scale 1.0, no self-loops)
+    HCLGa = minimize(rm-eps(rm-disambig(determinize*(Ha o CLG))))
+    HCLG  = add-self-loops(HCLGa, self-loop-scale 0.1, reorder)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import kaldi_hmm_gmm as khg
+import kaldifst
+
+from ..errors import AsrserError
+from ..fileio import Stamp, temp_name
+from ..lang import Lang
+from .model import AcousticModel
+
+log = logging.getLogger(__name__)
+
+
+def remove_input_symbols(fst: kaldifst.StdVectorFst, symbols: set[int]) -> kaldifst.StdVectorFst:
+    """fstrmsymbols: replace the given input labels by epsilon."""
+    lines = []
+    for line in str(fst).splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and int(fields[2]) in symbols:
+            fields[2] = "0"
+        lines.append(" ".join(fields))
+    return kaldifst.compile("\n".join(lines) + "\n", acceptor=False)
+
+
+def make_hclg(lang: Lang, model: AcousticModel, self_loop_scale: float = 0.1,
+              transition_scale: float = 1.0) -> kaldifst.StdVectorFst:
+    g_path = lang.path / "G.fst"
+    if not g_path.exists():
+        raise AsrserError(f"{lang.path}: no G.fst (make the test lang with an LM first)")
+    lexicon = kaldifst.StdVectorFst.read(str(lang.path / "L_disambig.fst"))
+    kaldifst.arcsort(lexicon, sort_type="olabel")
+    grammar = kaldifst.StdVectorFst.read(str(g_path))
+    kaldifst.arcsort(grammar, sort_type="ilabel")
+    lg = kaldifst.compose(lexicon, grammar)
+    kaldifst.determinize_star(lg, use_log=True)
+    kaldifst.minimize_encoded(lg)
+    tree = model.tree
+    clg, ilabels = kaldifst.compose_context(disambig_syms=lang.disambig_phone_ids,
+                                            context_width=tree.context_width,
+                                            central_position=tree.central_position, ifst=lg)
+    kaldifst.arcsort(clg, sort_type="ilabel")
+    ha, disambig_tids = khg.get_h_transducer(ilabel_info=ilabels, ctx_dep=tree, trans_model=model.trans_model,
+                                             config=khg.HTransducerConfig(transition_scale=transition_scale))
+    hclga = kaldifst.compose(ha, clg)
+    kaldifst.determinize_star(hclga, use_log=True)
+    hclga = remove_input_symbols(hclga, set(disambig_tids))
+    kaldifst.rmepsilon(hclga)
+    kaldifst.minimize_encoded(hclga)
+    hclg = khg.add_self_loops(self_loop_scale=self_loop_scale, disambig_syms=[], reorder=True,
+                              trans_model=model.trans_model, ifst=hclga)
+    kaldifst.arcsort(hclg, sort_type="ilabel")
+    return hclg
+
+
+def mkgraph(lang_dir: str | os.PathLike, model_dir: str | os.PathLike, graph_dir: str | os.PathLike) -> Path:
+    """utils/mkgraph.sh: <graph_dir>/{HCLG.fst, words.txt, phones.txt, phones/}; skipped when up to date."""
+    lang = Lang.load(lang_dir)
+    model_dir, graph_dir = Path(model_dir), Path(graph_dir)
+    stamp = Stamp(graph_dir / "graph.done", [lang.path / "G.fst", lang.path / "L_disambig.fst",
+                                             model_dir / "final.mdl"])
+    if stamp.is_current():
+        log.info("%s is up to date", graph_dir)
+        return graph_dir
+    model = AcousticModel.load(model_dir / "final.mdl")
+    hclg = make_hclg(lang, model)
+    graph_dir.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(graph_dir / "HCLG.fst")
+    hclg.write(str(tmp))
+    os.replace(tmp, graph_dir / "HCLG.fst")
+    for name in ("words.txt", "phones.txt"):
+        shutil.copyfile(lang.path / name, graph_dir / name)
+    shutil.copytree(lang.path / "phones", graph_dir / "phones", dirs_exist_ok=True)
+    log.info("%s: HCLG with %d states", graph_dir, hclg.num_states)
+    stamp.write()
+    return graph_dir

@@ -1,0 +1,139 @@
+"""The per-job work of GMM training and alignment, run in parallel through the job runner:
+
+    python -m asrser.gmm.jobs align  <model> <lang> <data> <exp> <out-prefix> [--equal] [--beam B ...]
+    python -m asrser.gmm.jobs acc    <model> <data> <exp> <ali-prefix> <stats.npz>
+
+`<exp>` holds the feature pipeline (feature_pipeline.json, final.mat). Each job writes its outputs under
+temporary names and renames them when complete. Utterances that cannot be aligned (no graph, empty
+transcript, unknown phone, or no path even with the retry beam) are logged and skipped; their ids go to
+`<out-prefix>.failed` so the driver can count them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+
+from ..data import DataDir
+from ..errors import AsrserError, DataError
+from ..fileio import atomic_write
+from ..lang import Lang
+from .align import AlignmentWriter, AlignOptions, GraphCompiler, boost_silence, equal_alignment, viterbi_align
+from .feats import FeaturePipeline, iter_features
+from .model import AcousticModel
+
+log = logging.getLogger("asrser.gmm.jobs")
+
+
+def align_job(model_path: str, lang_dir: str, data_dir: str, exp_dir: str, out_prefix: str,
+              opts: AlignOptions, equal: bool = False) -> dict:
+    """Align every utterance of a data dir; return counts {done, retried, failed, frames, loglik}."""
+    model = AcousticModel.load(model_path)
+    lang = Lang.load(lang_dir)
+    compiler = GraphCompiler(model, lang)
+    pipeline = FeaturePipeline.load(exp_dir)
+    text = DataDir(data_dir).text()
+    silence_pdfs = np.unique(model.tid2pdf[1:][np.isin(_tid_phones(model), lang.silence_ids)])
+    counts = dict(done=0, retried=0, failed=0, frames=0, loglik=0.0)
+    failed: list[str] = []
+    with AlignmentWriter(out_prefix) as write:
+        for utt, feats in iter_features(data_dir, pipeline):
+            words = text.get(utt)
+            try:
+                if not words:
+                    raise DataError(Path(data_dir) / "text", f"utterance {utt}: empty or missing transcript")
+                graph = compiler.compile(words, where=f"{data_dir}/text, utterance {utt}")
+            except DataError as e:
+                log.warning("skipping %s: %s", utt, e)
+                failed.append(utt)
+                continue
+            if equal:
+                alignment, retried, like = equal_alignment(graph, len(feats), utt), False, 0.0
+            else:
+                loglik = boost_silence(model.pdf_loglik(feats), silence_pdfs, opts.boost_silence)
+                alignment, retried, like = viterbi_align(model, graph, loglik, utt, opts)
+            if alignment is None:
+                log.warning("skipping %s: no alignment of %d frames to its transcript (%d phones)%s",
+                            utt, len(feats), len(words), "" if equal else f" with retry beam {opts.retry_beam}")
+                failed.append(utt)
+                continue
+            write(utt, alignment)
+            counts["done"] += 1
+            counts["retried"] += retried
+            counts["frames"] += len(feats)
+            counts["loglik"] += like
+    counts["failed"] = len(failed)
+    with atomic_write(f"{out_prefix}.failed") as f:
+        f.writelines(f"{u}\n" for u in failed)
+    log.info("aligned %d utterances (%d needed the retry beam), skipped %d; log-likelihood per frame %.3f",
+             counts["done"], counts["retried"], counts["failed"], counts["loglik"] / max(counts["frames"], 1))
+    return counts
+
+
+def _tid_phones(model: AcousticModel) -> np.ndarray:
+    from .align import tid_tables
+    return tid_tables(model)[0][1:]
+
+
+def acc_job(model_path: str, data_dir: str, exp_dir: str, ali_prefix: str, stats_out: str) -> None:
+    """gmm-acc-stats-ali: GMM statistics and transition counts from alignments."""
+    model = AcousticModel.load(model_path)
+    pipeline = FeaturePipeline.load(exp_dir)
+    alignments = dict(kaldiio.load_scp_sequential(f"{ali_prefix}.scp"))
+    stats = model.gmms.zero_stats()
+    tid_counts = np.zeros(model.trans_model.num_transition_ids + 1)
+    feats_list, pdfs_list, n_missing = [], [], 0
+    for utt, feats in iter_features(data_dir, pipeline):
+        ali = alignments.get(utt)
+        if ali is None:
+            n_missing += 1
+            continue
+        if len(ali) != len(feats):
+            raise AsrserError(f"{ali_prefix}.scp: alignment of {utt} has {len(ali)} frames, features {len(feats)}")
+        feats_list.append(feats)
+        pdfs_list.append(model.tid2pdf[ali])
+        tid_counts += np.bincount(ali, minlength=len(tid_counts))
+    if feats_list:
+        model.gmms.accumulate(stats, np.concatenate(feats_list), np.concatenate(pdfs_list))
+    with atomic_write(stats_out, "wb", encoding=None) as f:
+        np.savez(f, occupancy=stats.occupancy, sum_x=stats.sum_x, sum_x2=stats.sum_x2,
+                 loglik=stats.loglik, frames=stats.frames, tid_counts=tid_counts)
+    log.info("accumulated %d frames of %d utterances (%d without alignment); log-likelihood per frame %.3f",
+             stats.frames, len(feats_list), n_missing, stats.loglik / max(stats.frames, 1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..cli import setup_logging
+
+    p = argparse.ArgumentParser(prog="python -m asrser.gmm.jobs")
+    sub = p.add_subparsers(dest="what", required=True)
+    a = sub.add_parser("align")
+    for name in ("model", "lang", "data", "exp", "out_prefix"):
+        a.add_argument(name)
+    a.add_argument("--equal", action="store_true")
+    a.add_argument("--options", default="{}", help="AlignOptions as JSON")
+    c = sub.add_parser("acc")
+    for name in ("model", "data", "exp", "ali_prefix", "stats_out"):
+        c.add_argument(name)
+    args = p.parse_args(argv)
+    setup_logging()
+    try:
+        if args.what == "align":
+            align_job(args.model, args.lang, args.data, args.exp, args.out_prefix,
+                      AlignOptions(**json.loads(args.options)), args.equal)
+        else:
+            acc_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
+    except AsrserError as e:
+        print(f"ERROR (asrser.gmm.jobs {args.what}): {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""GMM-HMM acoustic model: Kaldi's TransitionModel and tree (from the wheels) + diagonal GMMs held in numpy.
+
+The GMM arithmetic (likelihoods, statistics, re-estimation, mixing up) is vectorised numpy so that it is
+fast, parallel over jobs through plain `.npz` statistics, and reproducible: the wheels' Gaussian splitting
+draws from std::random_device, so mixing up here uses a seeded generator instead. The HMM side (topology,
+transition probabilities, training graphs, alignment, decoding) stays in Kaldi's C++ through the wheels.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import kaldi_hmm_gmm as khg
+import numpy as np
+
+from ..errors import AsrserError
+from ..fileio import atomic_write
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+@dataclass
+class MleOptions:
+    """Kaldi's MleDiagGmmOptions defaults (gmm-est)."""
+    min_gaussian_occupancy: float = 10.0
+    min_gaussian_weight: float = 1e-5
+    variance_floor: float = 1e-3
+    remove_low_count_gaussians: bool = True
+
+
+@dataclass
+class DiagGmms:
+    """One diagonal GMM per pdf, stored flat: Gaussian g belongs to pdf owner[g]."""
+    owner: np.ndarray          # (G,) int pdf index, non-decreasing
+    weights: np.ndarray        # (G,)
+    means: np.ndarray          # (G, D)
+    variances: np.ndarray      # (G, D)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def single(cls, num_pdfs: int, mean: np.ndarray, var: np.ndarray) -> "DiagGmms":
+        return cls(np.arange(num_pdfs), np.ones(num_pdfs), np.tile(mean, (num_pdfs, 1)),
+                   np.tile(var, (num_pdfs, 1)))
+
+    @property
+    def num_pdfs(self) -> int:
+        return int(self.owner[-1]) + 1
+
+    @property
+    def num_gauss(self) -> int:
+        return len(self.owner)
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    def gauss_per_pdf(self) -> np.ndarray:
+        return np.bincount(self.owner, minlength=self.num_pdfs)
+
+    def _params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(2D, G) projection and (G,) constants so that component loglik = [x, x^2] @ P + c."""
+        if "proj" not in self._cache:
+            inv = 1.0 / self.variances
+            proj = np.concatenate([(self.means * inv).T, -0.5 * inv.T]).astype(np.float32)
+            with np.errstate(divide="ignore"):
+                const = (np.log(self.weights) - 0.5 * (self.dim * LOG_2PI + np.log(self.variances).sum(1)
+                                                       + (self.means ** 2 * inv).sum(1)))
+            starts = np.flatnonzero(np.r_[True, np.diff(self.owner) != 0])
+            self._cache.update(proj=proj, const=const.astype(np.float32), starts=starts)
+        return self._cache["proj"], self._cache["const"], self._cache["starts"]
+
+    def component_loglik(self, feats: np.ndarray) -> np.ndarray:
+        """(T, G) log w_g + log N(x_t; g)."""
+        proj, const, _ = self._params()
+        x = np.asarray(feats, dtype=np.float32)
+        return np.concatenate([x, x * x], axis=1) @ proj + const
+
+    def loglik(self, feats: np.ndarray) -> np.ndarray:
+        """(T, num_pdfs) per-pdf log-likelihoods (log-sum-exp over each pdf's Gaussians)."""
+        comp = self.component_loglik(feats)
+        _, _, starts = self._params()
+        top = np.maximum.reduceat(comp, starts, axis=1)
+        expd = np.exp(comp - top[:, self.owner])
+        return top + np.log(np.add.reduceat(expd, starts, axis=1))
+
+    # -- statistics -----------------------------------------------------------------------------------
+    def zero_stats(self) -> "GmmStats":
+        return GmmStats(np.zeros(self.num_gauss), np.zeros((self.num_gauss, self.dim)),
+                        np.zeros((self.num_gauss, self.dim)), 0.0, 0)
+
+    def accumulate(self, stats: "GmmStats", feats: np.ndarray, pdfs: np.ndarray) -> None:
+        """Add the statistics of frames `feats` aligned to `pdfs` (one pdf per frame)."""
+        order = np.argsort(pdfs, kind="stable")
+        pdf_sorted = pdfs[order]
+        bounds = np.flatnonzero(np.r_[True, np.diff(pdf_sorted) != 0, True])
+        first = np.searchsorted(self.owner, np.arange(self.num_pdfs + 1))
+        x_all = np.asarray(feats, dtype=np.float64)[order]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            pdf = pdf_sorted[a]
+            g0, g1 = first[pdf], first[pdf + 1]
+            x = x_all[a:b]
+            sub = DiagGmms(np.zeros(g1 - g0, dtype=int), self.weights[g0:g1], self.means[g0:g1],
+                           self.variances[g0:g1])
+            comp = sub.component_loglik(x).astype(np.float64)
+            top = comp.max(1, keepdims=True)
+            post = np.exp(comp - top)
+            norm = post.sum(1, keepdims=True)
+            stats.loglik += float((top + np.log(norm)).sum())
+            post /= norm
+            stats.occupancy[g0:g1] += post.sum(0)
+            stats.sum_x[g0:g1] += post.T @ x
+            stats.sum_x2[g0:g1] += post.T @ (x * x)
+        stats.frames += len(pdfs)
+
+    # -- re-estimation --------------------------------------------------------------------------------
+    def updated(self, stats: "GmmStats", opts: MleOptions = MleOptions()) -> "DiagGmms":
+        """Kaldi's MleDiagGmmUpdate for every pdf: ML means/variances/weights; rare Gaussians removed."""
+        occ = stats.occupancy
+        means, variances = self.means.copy(), self.variances.copy()
+        ok = occ > opts.min_gaussian_occupancy
+        means[ok] = stats.sum_x[ok] / occ[ok, None]
+        variances[ok] = np.maximum(stats.sum_x2[ok] / occ[ok, None] - means[ok] ** 2, opts.variance_floor)
+        pdf_occ = np.bincount(self.owner, weights=occ, minlength=self.num_pdfs)
+        weights = self.weights.copy()
+        seen = pdf_occ[self.owner] > 0
+        weights[seen] = np.maximum(occ[seen] / pdf_occ[self.owner][seen], opts.min_gaussian_weight)
+        keep = np.ones(self.num_gauss, dtype=bool)
+        if opts.remove_low_count_gaussians:
+            keep = ~((occ < opts.min_gaussian_occupancy) & seen)
+            emptied = np.bincount(self.owner, weights=keep, minlength=self.num_pdfs) == 0
+            for pdf in np.flatnonzero(emptied):  # a pdf keeps at least its best-occupied Gaussian
+                members = np.flatnonzero(self.owner == pdf)
+                keep[members[np.argmax(occ[members])]] = True
+        out = DiagGmms(self.owner[keep], weights[keep], means[keep], variances[keep])
+        out._renormalise()
+        return out
+
+    def _renormalise(self) -> None:
+        total = np.bincount(self.owner, weights=self.weights, minlength=self.num_pdfs)
+        self.weights = self.weights / total[self.owner]
+
+    def mixed_up(self, target: int, occupancy: np.ndarray, rng: np.random.Generator, power: float = 0.2,
+                 min_count: float = 20.0, perturb: float = 0.01) -> "DiagGmms":
+        """Kaldi's SplitByCount + DiagGmm::Split with a seeded RNG.
+
+        Each pdf gets a number of Gaussians proportional to occupancy**power (at most occupancy/min_count,
+        at least its current number); within a pdf the heaviest Gaussian is split repeatedly, the two halves'
+        means moved apart by +-perturb standard deviations along a random direction.
+        """
+        current = self.gauss_per_pdf()
+        if target <= current.sum():
+            return self
+        pdf_occ = np.asarray(occupancy, dtype=np.float64)
+        share = pdf_occ ** power
+        alloc = np.maximum(current, np.floor(target * share / max(share.sum(), 1e-20)).astype(int))
+        alloc = np.maximum(current, np.minimum(alloc, np.floor(pdf_occ / min_count).astype(int)))
+        owner, weights, means, variances = [], [], [], []
+        first = np.searchsorted(self.owner, np.arange(self.num_pdfs + 1))
+        for pdf in range(self.num_pdfs):
+            w = list(self.weights[first[pdf]:first[pdf + 1]])
+            m = list(self.means[first[pdf]:first[pdf + 1]])
+            v = list(self.variances[first[pdf]:first[pdf + 1]])
+            while len(w) < alloc[pdf]:
+                k = int(np.argmax(w))
+                shift = perturb * rng.standard_normal(self.dim) * np.sqrt(v[k])
+                w[k] /= 2
+                w.append(w[k]), v.append(v[k].copy()), m.append(m[k] - shift)
+                m[k] = m[k] + shift
+            owner += [pdf] * len(w)
+            weights += w
+            means += m
+            variances += v
+        return DiagGmms(np.array(owner), np.array(weights), np.array(means), np.array(variances))
+
+    # -- exchange with the wheels ---------------------------------------------------------------------
+    def to_am(self) -> khg.AmDiagGmm:
+        am = khg.AmDiagGmm()
+        first = np.searchsorted(self.owner, np.arange(self.num_pdfs + 1))
+        for pdf in range(self.num_pdfs):
+            g0, g1 = first[pdf], first[pdf + 1]
+            gmm = khg.DiagGmm(nmix=g1 - g0, dim=self.dim)
+            gmm.set_weights(self.weights[g0:g1].astype(np.float32))
+            gmm.set_invvars_and_means((1 / self.variances[g0:g1]).astype(np.float64),
+                                      self.means[g0:g1].astype(np.float64))
+            gmm.compute_gconsts()
+            am.add_pdf(gmm)
+        return am
+
+    @classmethod
+    def from_am(cls, am: khg.AmDiagGmm) -> "DiagGmms":
+        owner, weights, means, variances = [], [], [], []
+        for pdf in range(am.num_pdfs()):
+            gmm = am.get_pdf(pdf)
+            owner += [pdf] * gmm.num_gauss()
+            weights.append(np.asarray(gmm.weights()))
+            means.append(np.asarray(gmm.means()))
+            variances.append(np.asarray(gmm.vars()))
+        return cls(np.array(owner), np.concatenate(weights).astype(np.float64),
+                   np.concatenate(means).astype(np.float64), np.concatenate(variances).astype(np.float64))
+
+
+@dataclass
+class GmmStats:
+    """Sufficient statistics per Gaussian (mergeable across jobs) + total log-likelihood and frames."""
+    occupancy: np.ndarray
+    sum_x: np.ndarray
+    sum_x2: np.ndarray
+    loglik: float
+    frames: int
+
+    def __iadd__(self, other: "GmmStats") -> "GmmStats":
+        self.occupancy += other.occupancy
+        self.sum_x += other.sum_x
+        self.sum_x2 += other.sum_x2
+        self.loglik += other.loglik
+        self.frames += other.frames
+        return self
+
+
+@dataclass
+class AcousticModel:
+    """Kaldi's final.mdl content: transition model + GMMs; the tree travels with it (Kaldi keeps it apart)."""
+    trans_model: khg.TransitionModel
+    tree: khg.ContextDependency
+    gmms: DiagGmms
+
+    @property
+    def tid2pdf(self) -> np.ndarray:
+        return np.asarray(self.trans_model.transition_id_to_pdf_array(), dtype=np.int64)
+
+    def pdf_loglik(self, feats: np.ndarray) -> np.ndarray:
+        return self.gmms.loglik(feats)
+
+    def save(self, path: str | os.PathLike) -> None:
+        with atomic_write(path, "wb", encoding=None) as f:
+            np.savez(f, format=np.array("asrser-gmm-hmm-1"),
+                     trans_model=np.frombuffer(pickle.dumps(self.trans_model), dtype=np.uint8),
+                     tree=np.frombuffer(pickle.dumps(self.tree), dtype=np.uint8),
+                     owner=self.gmms.owner, weights=self.gmms.weights, means=self.gmms.means,
+                     variances=self.gmms.variances)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "AcousticModel":
+        try:
+            z = np.load(path, allow_pickle=False)
+            if str(z["format"]) != "asrser-gmm-hmm-1":
+                raise ValueError("unknown format")
+            return cls(pickle.loads(z["trans_model"].tobytes()), pickle.loads(z["tree"].tobytes()),
+                       DiagGmms(z["owner"], z["weights"], z["means"], z["variances"]))
+        except (OSError, ValueError, KeyError) as e:
+            raise AsrserError(f"{path}: not an asrser GMM-HMM model ({e})") from None
+
+    def write_tree(self, path: str | os.PathLike) -> None:
+        """The tree in Kaldi's binary format (readable by Kaldi's tree-info, draw-tree)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        self.tree.write(True, str(tmp))
+        os.replace(tmp, path)

@@ -1,0 +1,223 @@
+"""GMM-HMM training drivers (Kaldi's steps/train_mono.sh, align_si.sh; the EM loop shared by tri systems).
+
+Each EM iteration fans out over the data dir's `split<nj>` parts through the job runner: (re)alignment
+jobs when the iteration is in the realignment schedule, then statistics jobs; the driver sums the
+statistics, re-estimates transitions and GMMs, mixes up with a seeded RNG and writes `<iter+1>.mdl`.
+A killed run resumes from the last complete model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import kaldi_hmm_gmm as khg
+import numpy as np
+import yaml
+from tqdm import tqdm
+
+from ..data import split_data_dir
+from ..errors import AsrserError
+from ..fileio import Stamp, atomic_write
+from ..lang import Lang
+from ..runner import run_jobs
+from .align import AlignOptions
+from .feats import FeaturePipeline, iter_features
+from .model import AcousticModel, DiagGmms, GmmStats, MleOptions
+
+log = logging.getLogger(__name__)
+PY = sys.executable
+
+
+@dataclass
+class TrainConfig:
+    num_iters: int = 40
+    max_iter_inc: int = 30
+    total_gauss: int = 1000
+    realign_iters: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20,
+                                                               23, 26, 29, 32, 35, 38])
+    beam: float = 6.0
+    retry_beam: float = 24.0
+    boost_silence: float = 1.25
+    power: float = 0.2
+    init_utts: int = 1000            # utterances for the global mean/variance of gmm-init-mono
+    seed: int = 0
+    num_leaves: int = 0              # tri systems
+    mllt_iters: list[int] = field(default_factory=list)
+    lda_dim: int = 40
+    splice_context: int = 3
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike, section: str) -> "TrainConfig":
+        doc = yaml.safe_load(Path(path).read_text()) or {}
+        if section not in doc:
+            raise AsrserError(f"{path}: no section {section!r}")
+        unknown = set(doc[section]) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise AsrserError(f"{path}: unknown option(s) in {section}: {', '.join(sorted(unknown))}")
+        return cls(**doc[section])
+
+    def align_options(self) -> AlignOptions:
+        return AlignOptions(beam=self.beam, retry_beam=self.retry_beam, boost_silence=self.boost_silence)
+
+
+class Trainer:
+    """Shared plumbing: split data, run align/acc jobs, sum statistics."""
+
+    def __init__(self, data_dir, lang_dir, exp_dir, nj: int, cmd: str):
+        self.data_dir, self.lang_dir, self.exp = Path(data_dir), Path(lang_dir), Path(exp_dir)
+        self.nj, self.cmd = nj, cmd
+        self.exp.mkdir(parents=True, exist_ok=True)
+        (self.exp / "log").mkdir(exist_ok=True)
+        self.split = split_data_dir(self.data_dir, nj)[0].parent
+
+    def align(self, model_path: Path, opts: AlignOptions, out_dir: Path, equal: bool = False,
+              name: str = "align") -> dict:
+        argv = [PY, "-m", "asrser.gmm.jobs", "align", model_path, self.lang_dir, self.split / "JOB", self.exp,
+                out_dir / "ali.JOB", "--options", json.dumps(asdict(opts))] + (["--equal"] if equal else [])
+        run_jobs(self.cmd, self.exp / "log" / f"{name}.JOB.log", argv, self.nj)
+        failed = sum(len((out_dir / f"ali.{j}.failed").read_text().split()) for j in range(1, self.nj + 1))
+        if failed:
+            log.warning("%s: %d utterance(s) could not be aligned and were skipped (see %s)", out_dir, failed,
+                        self.exp / "log" / f"{name}.*.log")
+        return {"failed": failed}
+
+    def accumulate(self, model_path: Path, it: int) -> tuple[GmmStats, np.ndarray]:
+        argv = [PY, "-m", "asrser.gmm.jobs", "acc", model_path, self.split / "JOB", self.exp,
+                self.exp / "ali.JOB", self.exp / f"{it}.JOB.acc.npz"]
+        run_jobs(self.cmd, self.exp / "log" / f"acc.{it}.JOB.log", argv, self.nj)
+        total, tid_counts = None, None
+        for j in range(1, self.nj + 1):
+            path = self.exp / f"{it}.{j}.acc.npz"
+            z = np.load(path)
+            s = GmmStats(z["occupancy"], z["sum_x"], z["sum_x2"], float(z["loglik"]), int(z["frames"]))
+            total = s if total is None else total.__iadd__(s)
+            tid_counts = z["tid_counts"] if tid_counts is None else tid_counts + z["tid_counts"]
+            path.unlink()
+        return total, tid_counts
+
+
+def reestimate(model: AcousticModel, stats: GmmStats, tid_counts: np.ndarray, target_gauss: int,
+               rng: np.random.Generator, power: float) -> AcousticModel:
+    """gmm-est: transitions and GMMs by maximum likelihood, then mixing up towards target_gauss."""
+    model.trans_model.mle_update(tid_counts.astype(np.float64), khg.MleTransitionUpdateConfig())
+    gmms = model.gmms.updated(stats, MleOptions())
+    pdf_occ = np.bincount(model.gmms.owner, weights=stats.occupancy, minlength=model.gmms.num_pdfs)
+    gmms = gmms.mixed_up(target_gauss, pdf_occ, rng, power=power)
+    return AcousticModel(model.trans_model, model.tree, gmms)
+
+
+def gauss_schedule(initial: int, config: TrainConfig, it: int) -> int:
+    """Kaldi's numgauss after iteration `it`: grows linearly to total_gauss over max_iter_inc iterations."""
+    inc = max((config.total_gauss - initial) // max(config.max_iter_inc, 1), 0)
+    return initial + inc * min(it, config.max_iter_inc)
+
+
+def run_em(trainer: Trainer, config: TrainConfig, first_iter: int) -> AcousticModel:
+    """Iterations first_iter..num_iters-1 from <first_iter>.mdl, realigning per schedule; final.mdl.
+
+    Mixing up starts from one Gaussian per pdf, as the initial models have."""
+    exp = trainer.exp
+    initial_gauss = AcousticModel.load(exp / f"{first_iter}.mdl").gmms.num_pdfs
+    for it in tqdm(range(first_iter, config.num_iters), desc=f"{exp.name} EM", unit="iter", file=sys.stderr):
+        model_path = exp / f"{it}.mdl"
+        if (exp / f"{it + 1}.mdl").exists():
+            continue
+        if it in config.realign_iters:
+            trainer.align(model_path, config.align_options(), exp, name=f"align.{it}")
+        stats, tid_counts = trainer.accumulate(model_path, it)
+        model = AcousticModel.load(model_path)
+        rng = np.random.default_rng([config.seed, it])
+        model = reestimate(model, stats, tid_counts, gauss_schedule(initial_gauss, config, it + 1), rng,
+                           config.power)
+        model.save(exp / f"{it + 1}.mdl")
+        log.info("%s iteration %d: log-likelihood per frame %.4f over %d frames; %d Gaussians", exp.name, it,
+                 stats.loglik / max(stats.frames, 1), stats.frames, model.gmms.num_gauss)
+    final = exp / f"{config.num_iters}.mdl"
+    shutil.copyfile(final, exp / ".final.mdl.tmp")
+    os.replace(exp / ".final.mdl.tmp", exp / "final.mdl")
+    return AcousticModel.load(exp / "final.mdl")
+
+
+def global_mean_var(data_dir: Path, pipeline: FeaturePipeline, max_utts: int) -> tuple[np.ndarray, np.ndarray]:
+    total, total_sq, n = 0.0, 0.0, 0
+    for i, (_, feats) in enumerate(iter_features(data_dir, pipeline)):
+        if i >= max_utts:
+            break
+        x = feats.astype(np.float64)
+        total, total_sq, n = total + x.sum(0), total_sq + (x * x).sum(0), n + len(x)
+    if n == 0:
+        raise AsrserError(f"{data_dir}: no features to initialise the model")
+    mean = total / n
+    return mean, np.maximum(total_sq / n - mean ** 2, 1e-3)
+
+
+def train_mono(data_dir, lang_dir, exp_dir, config: TrainConfig, nj: int, cmd: str) -> AcousticModel:
+    """steps/train_mono.sh: flat start, equal alignment, EM with realignment and mixing up."""
+    trainer = Trainer(data_dir, lang_dir, exp_dir, nj, cmd)
+    exp = trainer.exp
+    stamp = Stamp(exp / "train.done", [Path(data_dir) / "feats.scp", Path(data_dir) / "text",
+                                       Path(lang_dir) / "phones.txt"], config=asdict(config))
+    if stamp.is_current():
+        log.info("%s is up to date", exp / "final.mdl")
+        return AcousticModel.load(exp / "final.mdl")
+    start_fresh_unless_resuming(exp, stamp)
+    lang = Lang.load(lang_dir)
+    pipeline = FeaturePipeline("delta")
+    pipeline.save(exp)
+    if _latest_iter(exp) < 1:
+        topo = lang.topology()
+        tree = khg.monophone_context_dependency(phones=topo.phones,
+                                                phone2num_pdf_classes=topo.get_phone_to_num_pdf_classes())
+        trans_model = khg.TransitionModel(ctx_dep=tree, hmm_topo=topo)
+        mean, var = global_mean_var(trainer.data_dir, pipeline, config.init_utts)
+        model = AcousticModel(trans_model, tree, DiagGmms.single(tree.num_pdfs, mean, var))
+        model.save(exp / "0.mdl")
+        model.write_tree(exp / "tree")
+        trainer.align(exp / "0.mdl", config.align_options(), exp, equal=True, name="align.0")
+        stats, tid_counts = trainer.accumulate(exp / "0.mdl", 0)
+        model = reestimate(model, stats, tid_counts, gauss_schedule(tree.num_pdfs, config, 1),
+                           np.random.default_rng([config.seed, 0]), config.power)
+        model.save(exp / "1.mdl")
+    model = run_em(trainer, config, max(_latest_iter(exp), 1))
+    stamp.write()
+    return model
+
+
+def start_fresh_unless_resuming(exp: Path, stamp: Stamp) -> None:
+    """Models left by a killed run with the same inputs and config are resumed; any others are removed."""
+    started = Stamp(exp / "train.started", [], same_as=stamp.record)
+    if not started.is_current():
+        for p in [*exp.glob("*.mdl"), *exp.glob("ali.*")]:
+            p.unlink()
+        started.write()
+
+
+def _latest_iter(exp: Path) -> int:
+    its = [int(p.name.split(".")[0]) for p in exp.glob("*.mdl") if p.name.split(".")[0].isdigit()]
+    return max(its, default=0)
+
+
+def align_si(data_dir, lang_dir, model_dir, out_dir, nj: int, cmd: str, opts: AlignOptions) -> dict:
+    """steps/align_si.sh: align a data dir with a trained system into out_dir (with its model and tree)."""
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    stamp = Stamp(out_dir / "ali.done", [model_dir / "final.mdl", Path(data_dir) / "feats.scp",
+                                         Path(data_dir) / "text"], options=asdict(opts), nj=nj)
+    if stamp.is_current():
+        log.info("%s is up to date", out_dir)
+        return json.loads((out_dir / "ali_counts.json").read_text())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("final.mdl", "tree", "feature_pipeline.json", "final.mat.npy"):
+        if (model_dir / name).exists():
+            shutil.copyfile(model_dir / name, out_dir / name)
+    trainer = Trainer(data_dir, lang_dir, out_dir, nj, cmd)
+    counts = trainer.align(out_dir / "final.mdl", opts, out_dir)
+    with atomic_write(out_dir / "ali_counts.json") as f:
+        json.dump(counts, f)
+    stamp.write()
+    return counts

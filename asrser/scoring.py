@@ -1,0 +1,129 @@
+"""Phone error rate with NIST sclite (Debian's sctk), as Kaldi's TIMIT local/score.sh does.
+
+For every LM weight of a decode: hypotheses and references are mapped (48 -> 39 phones for TIMIT; silence is
+scored as a phone, as in Kaldi's TIMIT recipe), written as sclite `trn` files, and scored by `sctk sclite`
+(sum, rsum, pra, dtl reports in <decode>/scoring/score_<LMWT>/). The best weight goes to <decode>/scoring/best_per
+in Kaldi's best_wer format; the per-weight table to <decode>/scoring/per_by_lmwt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AsrserError, DataError
+from .fileio import atomic_write, read_table
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SclitResult:
+    lmwt: float
+    utterances: int
+    ref_words: int
+    correct: int
+    substitutions: int
+    deletions: int
+    insertions: int
+    errors: int
+
+    @property
+    def error_rate(self) -> float:
+        return 100.0 * self.errors / max(self.ref_words, 1)
+
+
+def sclite_command() -> list[str]:
+    if shutil.which("sclite"):
+        return ["sclite"]
+    if shutil.which("sctk"):
+        return ["sctk", "sclite"]
+    raise AsrserError("sclite not found: install the Debian package 'sctk' (apt-get install sctk)")
+
+
+def map_phones(phones: list[str], phone_map: dict[str, str | None] | None, drop: set[str]) -> list[str]:
+    out = []
+    for p in phones:
+        q = phone_map.get(p, p) if phone_map else p
+        if q is not None and q not in drop:
+            out.append(q)
+    return out
+
+
+def write_trn(path: Path, transcripts: dict[str, list[str]]) -> None:
+    with atomic_write(path) as f:
+        for utt, phones in sorted(transcripts.items()):
+            f.write(f"{' '.join(phones)} ({utt})\n")
+
+
+def read_transcripts(path: Path) -> dict[str, list[str]]:
+    return {fields[0]: fields[1:] for _, fields in read_table(path, min_fields=1)}
+
+
+def run_sclite(ref_trn: Path, hyp_trn: Path, out_dir: Path, name: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cmd = sclite_command() + ["-r", str(ref_trn), "trn", "-h", str(hyp_trn), "trn", "-i", "rm",
+                              "-o", "sum", "rsum", "pra", "dtl", "-n", name, "-O", str(out_dir)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AsrserError(f"sclite failed on {hyp_trn} (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
+
+
+_RAW_SUM = re.compile(r"^\|\s*Sum\s*\|\s*(\d+)\s+(\d+)\s*\|\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s*\|")
+
+
+def parse_raw_sum(path: Path, lmwt: float) -> SclitResult:
+    """Counts from sclite's `.raw` report (rsum): the Sum line's sentences, words, corr/sub/del/ins/err."""
+    for line in path.read_text().splitlines():
+        m = _RAW_SUM.match(line.strip())
+        if m:
+            return SclitResult(lmwt, *(int(m.group(i)) for i in range(1, 8)))
+    raise DataError(path, "no Sum line in sclite's raw report")
+
+
+def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
+                 phone_map: dict[str, str | None] | None = None, drop: frozenset[str] = frozenset(),
+                 name: str = "39phn") -> SclitResult:
+    """Score every hyp/<lmwt>.*.txt of a decode dir with sclite; return the best (lowest error) weight."""
+    decode_dir = Path(decode_dir)
+    scoring = decode_dir / "scoring"
+    scoring.mkdir(parents=True, exist_ok=True)
+    refs = {u: map_phones(p, phone_map, drop) for u, p in read_transcripts(Path(ref_text)).items()}
+    ref_trn = scoring / f"ref.{name}.trn"
+    write_trn(ref_trn, refs)
+    # hyp/<lmwt>.<job>.txt
+    weights = sorted({float(p.name.removesuffix(".txt").rsplit(".", 1)[0]) for p in (decode_dir / "hyp").glob("*.txt")})
+    if not weights:
+        raise AsrserError(f"{decode_dir}/hyp: no hypotheses to score")
+    results = []
+    for w in weights:
+        hyps: dict[str, list[str]] = {}
+        for part in sorted((decode_dir / "hyp").glob(f"{w:g}.*.txt")):
+            hyps.update({u: map_phones(p, phone_map, drop) for u, p in read_transcripts(part).items()})
+        missing = set(refs) - set(hyps)
+        for utt in missing:  # an utterance the decoder lost counts as all deletions, as in Kaldi
+            hyps[utt] = []
+        unknown = set(hyps) - set(refs)
+        if unknown:
+            raise AsrserError(f"{decode_dir}: hypotheses for utterances without reference, e.g. {min(unknown)}")
+        out = scoring / f"score_{w:g}"
+        hyp_trn = out / f"hyp.{name}.trn"
+        out.mkdir(parents=True, exist_ok=True)
+        write_trn(hyp_trn, hyps)
+        run_sclite(ref_trn, hyp_trn, out, name)
+        results.append(parse_raw_sum(out / f"{name}.raw", w))
+    best = min(results, key=lambda r: (r.errors, r.lmwt))
+    with atomic_write(scoring / "per_by_lmwt") as f:
+        f.write("# LMWT PER% ref_phones sub del ins\n")
+        for r in results:
+            f.write(f"{r.lmwt:g} {r.error_rate:.2f} {r.ref_words} {r.substitutions} {r.deletions} {r.insertions}\n")
+    with atomic_write(scoring / "best_per") as f:
+        f.write(f"%PER {best.error_rate:.2f} [ {best.errors} / {best.ref_words}, {best.insertions} ins, "
+                f"{best.deletions} del, {best.substitutions} sub ] {scoring}/score_{best.lmwt:g}/{name}.sys\n")
+    log.info("%s: best PER %.2f%% at LM weight %g", decode_dir, best.error_rate, best.lmwt)
+    return best

@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Decode a data dir with a GMM system and score it with sclite (Kaldi's steps/decode.sh + local/score.sh).
+
+Usage: decode.py [--nj N] [--cmd CMD] [--acwt A] [--beam B] [--phone-map timit39] <graph-dir> <data-dir> <exp-dir> <decode-dir>
+  e.g. decode.py --nj 4 --cmd "$decode_cmd" --phone-map timit39 exp/mono/graph data/dev exp/mono exp/mono/decode_dev
+Hypotheses per LM weight go to <decode-dir>/hyp, sclite reports to <decode-dir>/scoring.
+"""
+from asrser import cli
+
+p = cli.parser(__doc__)
+p.add_argument("--nj", type=int, default=4)
+p.add_argument("--cmd", default="asrser-run")
+p.add_argument("--acwt", type=float, default=0.1)
+p.add_argument("--beam", type=float, default=13.0)
+p.add_argument("--lattice-beam", type=float, default=6.0)
+p.add_argument("--min-lmwt", type=int, default=1)
+p.add_argument("--max-lmwt", type=int, default=10)
+p.add_argument("--phone-map", choices=["none", "timit39"], default="none", help="mapping applied before scoring")
+p.add_argument("graph_dir")
+p.add_argument("data_dir")
+p.add_argument("exp_dir")
+p.add_argument("decode_dir")
+
+
+def main(a):
+    import logging
+    from pathlib import Path
+    from asrser.gmm.decode import DecodeOptions, decode
+    from asrser.scoring import score_decode
+
+    opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam,
+                         lm_weights=[float(w) for w in range(a.min_lmwt, a.max_lmwt + 1)])
+    counts = decode(a.graph_dir, a.data_dir, a.exp_dir, a.decode_dir, a.nj, a.cmd, opts)
+    logging.getLogger("decode").info("%s: %d utterances, %d failed, real-time factor %.4f", a.decode_dir,
+                                     counts["utterances"], counts["failed"], counts["rtf"])
+    phone_map = None
+    if a.phone_map == "timit39":
+        from asrser.phones import FOLD_48_TO_39
+        phone_map = dict(FOLD_48_TO_39)
+    score_decode(a.decode_dir, Path(a.data_dir) / "text", phone_map,
+                 name="39phn" if a.phone_map == "timit39" else "phn")
+
+
+cli.run(main, p.parse_args())
