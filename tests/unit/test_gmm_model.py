@@ -1,0 +1,105 @@
+"""Numpy GMMs against the wheels' DiagGmm; ML re-estimation; seeded mixing up; decodable equivalence."""
+
+from __future__ import annotations
+
+import kaldi_hmm_gmm as khg
+import numpy as np
+import pytest
+
+from asrser.gmm.align import scaled_tid_loglik
+from asrser.gmm.model import AcousticModel, DiagGmms, MleOptions
+from asrser.lang import topology_text
+
+
+def random_gmms(num_pdfs=4, per_pdf=3, dim=5, seed=0):
+    rng = np.random.default_rng(seed)
+    owner = np.repeat(np.arange(num_pdfs), per_pdf)
+    weights = rng.uniform(0.2, 1.0, len(owner))
+    gmms = DiagGmms(owner, weights, rng.normal(size=(len(owner), dim)), rng.uniform(0.5, 2.0, (len(owner), dim)))
+    gmms._renormalise()
+    return gmms
+
+
+def test_loglik_matches_wheel_diag_gmm():
+    gmms = random_gmms()
+    x = np.random.default_rng(1).normal(size=(20, 5)).astype(np.float32)
+    am = gmms.to_am()
+    ours = gmms.loglik(x)
+    for pdf in range(gmms.num_pdfs):
+        theirs = [am.get_pdf(pdf).log_likelihood(row) for row in x]
+        np.testing.assert_allclose(ours[:, pdf], theirs, rtol=1e-4, atol=1e-3)
+    back = DiagGmms.from_am(am)
+    np.testing.assert_allclose(back.means, gmms.means, rtol=1e-5)
+    np.testing.assert_allclose(back.variances, gmms.variances, rtol=1e-4)
+
+
+def test_single_gaussian_update_is_maximum_likelihood():
+    rng = np.random.default_rng(0)
+    x = rng.normal(loc=[1.0, -2.0], scale=[0.5, 2.0], size=(5000, 2))
+    gmms = DiagGmms.single(1, np.zeros(2), np.ones(2))
+    stats = gmms.zero_stats()
+    gmms.accumulate(stats, x, np.zeros(len(x), dtype=int))
+    new = gmms.updated(stats)
+    np.testing.assert_allclose(new.means[0], x.mean(0), rtol=1e-9)
+    np.testing.assert_allclose(new.variances[0], x.var(0), rtol=1e-9)
+    assert stats.frames == 5000
+
+
+def test_em_increases_likelihood_and_removes_rare_gaussians():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-3, 1, (400, 1)), rng.normal(3, 1, (400, 1))])
+    gmms = DiagGmms(np.array([0, 0, 0]), np.array([0.45, 0.45, 0.1]), np.array([[-1.0], [1.0], [50.0]]),
+                    np.ones((3, 1)))
+    pdfs = np.zeros(len(x), dtype=int)
+    previous = -np.inf
+    for _ in range(5):
+        stats = gmms.zero_stats()
+        gmms.accumulate(stats, x, pdfs)
+        assert stats.loglik >= previous - 1e-5 * abs(previous)  # float32 likelihoods at convergence
+        previous = stats.loglik
+        gmms = gmms.updated(stats, MleOptions(min_gaussian_occupancy=10))
+    assert gmms.num_gauss == 2  # the far-away Gaussian got no data and was removed
+    assert sorted(np.round(gmms.means[:, 0])) == [-3, 3]
+
+
+def test_mixup_is_seeded_and_allocates_by_occupancy():
+    gmms = random_gmms(num_pdfs=3, per_pdf=1)
+    occ = np.array([10000.0, 100.0, 1000.0])
+    a = gmms.mixed_up(20, occ, np.random.default_rng(7))
+    b = gmms.mixed_up(20, occ, np.random.default_rng(7))
+    c = gmms.mixed_up(20, occ, np.random.default_rng(8))
+    np.testing.assert_array_equal(a.means, b.means)
+    assert not np.array_equal(a.means, c.means)
+    per_pdf = a.gauss_per_pdf()
+    assert per_pdf[0] > per_pdf[2] > per_pdf[1] >= 1
+    assert per_pdf[1] <= 100 / 20  # at most occupancy / min_count
+    np.testing.assert_allclose(np.bincount(a.owner, weights=a.weights), 1.0)
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    topo = khg.HmmTopology()
+    topo.read(topology_text([2, 3], [1]))
+    tree = khg.monophone_context_dependency(phones=topo.phones,
+                                            phone2num_pdf_classes=topo.get_phone_to_num_pdf_classes())
+    tm = khg.TransitionModel(ctx_dep=tree, hmm_topo=topo)
+    return AcousticModel(tm, tree, random_gmms(num_pdfs=tree.num_pdfs, per_pdf=2, dim=5))
+
+
+def test_mapped_decodable_equals_wheel_gmm_decodable(small_model):
+    x = np.random.default_rng(3).normal(size=(6, 5)).astype(np.float32)
+    ours = khg.DecodableCtc(scaled_tid_loglik(small_model, small_model.pdf_loglik(x), 0.1))
+    am = small_model.gmms.to_am()  # the decodable keeps a pointer: keep the object alive
+    theirs = khg.DecodableAmDiagGmmScaled(am=am, tm=small_model.trans_model, feats=x, scale=0.1)
+    for t in range(len(x)):
+        for tid in range(1, small_model.trans_model.num_transition_ids + 1):
+            assert ours.log_likelihood(t, tid) == pytest.approx(theirs.log_likelihood(t, tid), abs=1e-3)
+
+
+def test_model_save_load_round_trip(small_model, tmp_path):
+    small_model.save(tmp_path / "1.mdl")
+    back = AcousticModel.load(tmp_path / "1.mdl")
+    np.testing.assert_array_equal(back.gmms.means, small_model.gmms.means)
+    np.testing.assert_array_equal(back.tid2pdf, small_model.tid2pdf)
+    small_model.write_tree(tmp_path / "tree")
+    assert (tmp_path / "tree").read_bytes().startswith(b"\0B")
