@@ -127,3 +127,28 @@ def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
                 f"{best.deletions} del, {best.substitutions} sub ] {scoring}/score_{best.lmwt:g}/{name}.sys\n")
     log.info("%s: best PER %.2f%% at LM weight %g", decode_dir, best.error_rate, best.lmwt)
     return best
+
+
+def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: str) -> list[dict]:
+    """RESULTS.md from every <exp>/<system>/decode_<set>/scoring/best_per (Kaldi's best_wer lines)."""
+    exp_dir = Path(exp_dir)
+    rows = []
+    for best in sorted(exp_dir.glob("*/decode_*/scoring/best_per")):
+        decode_dir = best.parent.parent
+        line = best.read_text().strip()
+        m = re.match(r"%PER ([\d.]+) \[ (\d+) / (\d+), (\d+) ins, (\d+) del, (\d+) sub \] .*score_([\d.]+)/", line)
+        if not m:
+            raise DataError(best, f"not a best_per line: {line!r}")
+        rows.append(dict(system=decode_dir.parent.name, set=decode_dir.name.removeprefix("decode_"),
+                         per=float(m.group(1)), errors=int(m.group(2)), phones=int(m.group(3)),
+                         ins=int(m.group(4)), dels=int(m.group(5)), sub=int(m.group(6)), lmwt=m.group(7),
+                         line=line))
+    with atomic_write(out) as f:
+        f.write(f"# {title}\n\nPhone error rate (39 phones, sclite), best LM weight per system and set.\n\n")
+        f.write("| system | set | PER % | errors / phones | ins | del | sub | LM weight |\n")
+        f.write("|---|---|---:|---:|---:|---:|---:|---:|\n")
+        for r in rows:
+            f.write(f"| {r['system']} | {r['set']} | {r['per']:.2f} | {r['errors']} / {r['phones']} | {r['ins']} | "
+                    f"{r['dels']} | {r['sub']} | {r['lmwt']} |\n")
+        f.write("\n```\n" + "\n".join(r["line"] for r in rows) + "\n```\n")
+    return rows

@@ -403,3 +403,23 @@ def split_data_dir(path: str | os.PathLike, num_jobs: int, per_utt: bool = False
         _write_filtered(path, part_dir, set(utts))
     stamp.write()
     return parts
+
+
+FEATURE_FILES = ("feats.scp", "cmvn.scp", "utt2num_frames", "bad_utts")
+
+
+def copy_data_dir(src: str | os.PathLike, dst: str | os.PathLike) -> DataDir:
+    """utils/copy_data_dir.sh: the same data dir without its features (to compute other ones)."""
+    src, dst = Path(src), Path(dst)
+    check_data_dir(src, need_text=False)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    for path in src.iterdir():
+        if path.is_file() and path.name not in FEATURE_FILES:
+            shutil.copy(path, tmp / path.name)
+    if dst.exists():
+        shutil.rmtree(dst)
+    os.replace(tmp, dst)
+    return DataDir(dst)

@@ -192,12 +192,12 @@ class DiagGmms:
     @classmethod
     def from_am(cls, am: khg.AmDiagGmm) -> "DiagGmms":
         owner, weights, means, variances = [], [], [], []
-        for pdf in range(am.num_pdfs()):
+        for pdf in range(am.num_pdfs):
             gmm = am.get_pdf(pdf)
-            owner += [pdf] * gmm.num_gauss()
-            weights.append(np.asarray(gmm.weights()))
-            means.append(np.asarray(gmm.means()))
-            variances.append(np.asarray(gmm.vars()))
+            owner += [pdf] * gmm.num_gauss
+            weights.append(np.asarray(gmm.weights))
+            means.append(np.asarray(gmm.means))
+            variances.append(np.asarray(gmm.vars))
         return cls(np.array(owner), np.concatenate(weights).astype(np.float64),
                    np.concatenate(means).astype(np.float64), np.concatenate(variances).astype(np.float64))
 

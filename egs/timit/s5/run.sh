@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# TIMIT phone recognition as in Fayek, Lech & Cavedon (2016): GMM-HMM alignments (mono -> tri1 -> tri2),
+# a phone bigram HCLG, and the hybrid ConvNet-HMM; 48 phones for training, 39 for scoring with sclite.
+# Without --timit it runs on the embedded mini-TIMIT, generated in stage 0.
+cd "$(dirname "$0")"
+. ./path.sh
+. ./cmd.sh
+
+stage=0
+stop_stage=100
+nj=2
+timit=                 # the LDC TIMIT directory (with TRAIN/ and TEST/); empty: the embedded mini-TIMIT
+corpus_size=default    # mini-TIMIT size: tiny | default
+corpus_seed=0
+gmm_config=conf/gmm.yaml
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default]"
+. recipe.sh
+
+[ -n "$timit" ] || timit=corpora/mini_timit/TIMIT
+
+if stage 0 "embedded mini-TIMIT (skipped with --timit)"; then
+  [ -d "$timit" ] && [ "$timit" != corpora/mini_timit/TIMIT ] || \
+    make_mini_timit.py --size "$corpus_size" --seed "$corpus_seed" --nj "$nj" corpora/mini_timit
+fi
+
+if stage 1 "data dirs train/dev/test (SA excluded, 48-phone text, reference segmentation)"; then
+  timit_data_prep.py "$timit" data
+fi
+
+if stage 2 "lang (48 phones, Kaldi topology) and Witten-Bell phone bigram G.fst"; then
+  prepare_lang.py --phone-set timit48 data/lang
+  train_phone_lm.py data/train/text data/lang data/lang_test_bg
+fi
+
+if stage 3 "features: MFCC + CMVN for GMMs (data/), 40 log-mel fbank for the ConvNet (data-fbank/)"; then
+  for x in train dev test; do
+    make_feats.py --feat-type mfcc --nj "$nj" --cmd "$train_cmd" data/$x exp/make_mfcc/$x mfcc
+    compute_cmvn_stats.py data/$x mfcc
+    copy_data_dir.py data/$x data-fbank/$x
+    make_feats.py --feat-type fbank --nj "$nj" --cmd "$train_cmd" data-fbank/$x exp/make_fbank/$x fbank
+  done
+fi
+
+if stage 4 "monophone GMM-HMM"; then
+  train_mono.py --nj "$nj" --cmd "$train_cmd" --config "$gmm_config" data/train data/lang exp/mono
+fi
+
+if stage 5 "monophone graph and decoding of dev and test"; then
+  mkgraph.py data/lang_test_bg exp/mono exp/mono/graph
+  for x in dev test; do
+    decode.py --nj "$nj" --cmd "$decode_cmd" --phone-map timit39 exp/mono/graph data/$x exp/mono exp/mono/decode_$x
+  done
+fi
+
+if stage 20 "RESULTS.md"; then
+  collect_results.py --title "TIMIT ($timit)" exp RESULTS.md
+fi
