@@ -23,6 +23,7 @@ from ..errors import AsrserError
 
 OUTPUT_RATE = 16000
 _ESPEAK_RATE = 22050
+RAW_RATE = _ESPEAK_RATE
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INIT_PHONEME_EVENTS = 0x0001
 _INIT_DONT_EXIT = 0x8000
@@ -89,6 +90,7 @@ class Synthesis:
     phones: list[tuple[str, int]]            # (espeak phoneme mnemonic, start sample), in order
     words: list[tuple[int, int, int]]        # (text position (1-based chars), length, start sample)
     sample_rate: int = OUTPUT_RATE
+    raw: np.ndarray | None = None            # espeak's own int16 output at RAW_RATE (exact-zero stop closures)
 
 
 def _system_data_dir(lib) -> Path:
@@ -198,7 +200,7 @@ class Synthesizer:
         scale = OUTPUT_RATE / _ESPEAK_RATE
         phones = [(name, min(int(round(s * scale)), len(samples))) for name, s in self._phones]
         words = [(pos, length, min(int(round(s * scale)), len(samples))) for pos, length, s in self._words]
-        return Synthesis(samples, phones, words)
+        return Synthesis(samples, phones, words, raw=raw)
 
 
 def available() -> bool:

@@ -1,0 +1,347 @@
+"""mini-TIMIT: a license-free corpus synthesised with espeak-ng, in the LDC TIMIT layout.
+
+    TIMIT/{TRAIN,TEST}/DR1..DR8/<SPK>/<UTT>.{WAV,PHN,WRD,TXT}
+
+`.WAV` is NIST SPHERE (1024-byte NIST_1A header, int16 little-endian); `.PHN`/`.WRD` are `start end label` in
+samples; `.TXT` is `0 N Text.`. Phone boundaries come from espeak's phoneme events (exact start samples);
+espeak mnemonics are mapped to the TIMIT-61 labels with the rules of `espeak_to_timit`. Speakers are distinct
+espeak voice variants (formant scaling, pitch, rate, voice quality); each reads the two shared sentences (SA),
+five sentences shared with other speakers (SX) and three of their own (SI), as in TIMIT. The TEST side uses the
+speaker ids of the standard 24-speaker core test set and the 50-speaker dev set, plus a few others that the
+standard splits exclude. Same size and seed give a byte-identical corpus.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..audio import sphere_bytes
+from ..errors import AsrserError
+from ..fileio import atomic_write
+from .espeak import RAW_RATE, OUTPUT_RATE, Synthesizer, Voice
+from .text_grammar import SHARED_SENTENCES, sentence
+from .timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS
+
+log = logging.getLogger(__name__)
+
+SIZES = {
+    # train speakers, dev speakers used, core-test speakers used, other test speakers, SX sentence pool
+    "tiny": dict(train=12, dev=4, core=4, other=1, sx_pool=20),
+    "default": dict(train=120, dev=50, core=24, other=4, sx_pool=160),
+}
+SX_PER_SPEAKER, SI_PER_SPEAKER = 5, 3
+
+# espeak-ng mnemonic -> TIMIT-61 label(s); stops get their closures from the signal (see _stop_closures)
+_DIRECT = {
+    "p": "p", "b": "b", "t": "t", "t2": "t", "d": "d", "k": "k", "g": "g", "t#": "dx", "?": "q", "tS": "ch",
+    "dZ": "jh", "T": "th", "D": "dh", "S": "sh", "Z": "zh", "h": "hh", "x": "k", "N": "ng", "n-": "en",
+    "m-": "em", "l": "l", "l#": "l", "@L": "el", "r": "r", "r-": "r", "j": "y", "f": "f", "v": "v", "s": "s",
+    "z": "z", "m": "m", "n": "n", "w": "w", "i:": "iy", "i": "iy", "I": "ih", "I#": "ix", "I2": "ix",
+    "E": "eh", "a": "ae", "aa": "ae", "a#": "ax", "A:": "aa", "0": "aa", "A~": "aa", "V": "ah", "O:": "ao",
+    "O": "ao", "O2": "ao", "U": "uh", "u:": "uw", "@": "ax", "@-": "ax", "@2": "ax", "@5": "ax", "3": "axr",
+    "3:": "er", "eI": "ey", "aI": "ay", "OI": "oy", "aU": "aw", "oU": "ow", "_": "pau", "_:": "pau",
+}
+_SPLIT = {  # diphthongs with r/schwa offglides: two labels, 55% / 45% of the duration
+    "A@": ("aa", "r"), "o@": ("ao", "r"), "O@": ("ao", "r"), "e@": ("eh", "r"), "U@": ("uh", "r"),
+    "i@3": ("ih", "r"), "i@": ("iy", "ax"), "aI@": ("ay", "ax"), "aI3": ("ay", "axr"), "aU@": ("aw", "axr"),
+}
+_IGNORED = {";"}  # espeak's palatalisation marker: no duration of its own
+_CLOSURE = {"p": "pcl", "t": "tcl", "k": "kcl", "ch": "tcl", "b": "bcl", "d": "dcl", "g": "gcl", "jh": "dcl"}
+_VOICELESS_STOPS = {"p", "t", "k", "ch"}
+VOWELS = set("iy ih eh ey ae aa aw ay ah ao oy ow uh uw ux er ax ix axr ax-h el en em".split())
+_VOICED = VOWELS | set("b d g jh dh v z zh m n ng l r w y dx nx".split())
+_VOICELESS = set("p t k ch f th s sh hh pcl tcl kcl".split())
+_CORONAL = set("t d n s z l sh zh ch jh th dh dx".split())
+_FRICATIVES = set("s z sh f".split())
+
+
+@dataclass
+class Segment:
+    label: str
+    start: int
+    end: int
+
+
+def _energy_rise(x: np.ndarray) -> int | None:
+    """Sample index of the largest 2 ms energy jump in x (a stop burst), or None if x is too short."""
+    hop = OUTPUT_RATE // 500
+    n = len(x) // hop
+    if n < 4:
+        return None
+    e = np.log1p((x[:n * hop].astype(np.float64).reshape(n, hop) ** 2).mean(1))
+    lo = max(1, int(n * 0.3))
+    hi = max(lo + 1, int(n * 0.9))
+    k = lo + int(np.argmax(e[lo:hi] - e[lo - 1:hi - 1]))
+    return k * hop
+
+
+def espeak_to_timit(phones: list[tuple[str, int]], samples: np.ndarray, raw: np.ndarray, lead: int,
+                    total: int) -> list[Segment]:
+    """TIMIT-61 segmentation from espeak phoneme events (starts in 16 kHz samples, before `lead` padding).
+
+    Rules: leading/trailing pauses and padding -> h#; inner pauses -> pau; p/t/k/ch: the closure is the run
+    of exact-zero samples in espeak's 22.05 kHz output before the burst event (else the first 30% of the
+    stop); b/d/g/jh: the event starts the closure, the burst is the largest energy rise; h -> hv between a
+    voiced sound and a vowel; uw -> ux after a coronal; a short ax between voiceless sounds -> ax-h;
+    n between vowels before an unstressed vowel -> nx; ax m after a fricative -> em; a fricative before
+    a nasal or l ends in 15 ms of epi."""
+    events = [(name, s + lead) for name, s in phones if name not in _IGNORED]
+    segs: list[Segment] = []
+    for i, (name, start) in enumerate(events):
+        end = events[i + 1][1] if i + 1 < len(events) else None
+        if end is None:  # the last event runs to the end of the speech
+            end = start if name.startswith("_") else lead + len(samples)
+        if end <= start:
+            continue
+        if name in _SPLIT:
+            a, b = _SPLIT[name]
+            mid = start + int(round(0.55 * (end - start)))
+            segs += [Segment(a, start, mid), Segment(b, mid, end)]
+        elif name in _DIRECT:
+            segs.append(Segment(_DIRECT[name], start, end))
+        else:
+            raise AsrserError(f"espeak phoneme {name!r} has no TIMIT mapping")
+    # leading and trailing silence -> h#
+    while segs and segs[0].label == "pau":
+        segs.pop(0)
+    while segs and segs[-1].label == "pau":
+        segs.pop()
+    if not segs:
+        raise AsrserError("espeak produced no phones")
+    segs.insert(0, Segment("h#", 0, segs[0].start))
+    segs.append(Segment("h#", segs[-1].end, total))
+    segs = [s for s in segs if s.end > s.start]
+    return _context_rules(_stop_closures(segs, samples, raw, lead))
+
+
+def _stop_closures(segs: list[Segment], samples: np.ndarray, raw: np.ndarray, lead: int) -> list[Segment]:
+    out: list[Segment] = []
+    scale = RAW_RATE / OUTPUT_RATE
+    for seg in segs:
+        if seg.label not in _CLOSURE:
+            out.append(seg)
+            continue
+        closure = _CLOSURE[seg.label]
+        if seg.label in _VOICELESS_STOPS:
+            burst_raw = int(round((seg.start - lead) * scale))
+            j = burst_raw
+            while j > 0 and raw[j - 1] == 0:
+                j -= 1
+            zero_start = lead + int(round(j / scale))
+            prev = out[-1] if out else None
+            if seg.start - zero_start >= OUTPUT_RATE // 200 and prev is not None and \
+                    prev.start < zero_start < seg.start and prev.label != "h#":
+                prev.end = zero_start
+                out.append(Segment(closure, zero_start, seg.start))
+                out.append(seg)
+                continue
+            cut = seg.start + int(0.3 * (seg.end - seg.start))
+        else:
+            rise = _energy_rise(samples[seg.start:seg.end])
+            cut = seg.start + (rise if rise is not None else int(0.6 * (seg.end - seg.start)))
+        if seg.start < cut < seg.end:
+            out += [Segment(closure, seg.start, cut), Segment(seg.label, cut, seg.end)]
+        else:
+            out.append(seg)
+    return out
+
+
+def _context_rules(segs: list[Segment]) -> list[Segment]:
+    out: list[Segment] = []
+    for i, seg in enumerate(segs):
+        prev = out[-1].label if out else "h#"
+        nxt = segs[i + 1].label if i + 1 < len(segs) else "h#"
+        dur = seg.end - seg.start
+        label = seg.label
+        if label == "hh" and prev in _VOICED and nxt in VOWELS:
+            label = "hv"
+        elif label == "uw" and prev in _CORONAL:
+            label = "ux"
+        elif label == "ax" and prev in _VOICELESS and nxt in _VOICELESS and dur < 0.04 * OUTPUT_RATE:
+            label = "ax-h"
+        elif label == "n" and prev in VOWELS and nxt in {"ax", "ix", "axr", "er"}:
+            label = "nx"
+        elif label == "m" and prev == "ax" and len(out) >= 2 and out[-2].label in {"z", "s", "dh"}:
+            out[-1] = Segment("em", out[-1].start, seg.end)
+            continue
+        if label in _FRICATIVES and nxt in {"m", "n", "l"} and dur > 0.06 * OUTPUT_RATE:
+            cut = seg.end - int(0.015 * OUTPUT_RATE)
+            out += [Segment(label, seg.start, cut), Segment("epi", cut, seg.end)]
+            continue
+        out.append(Segment(label, seg.start, seg.end))
+    return out
+
+
+# -- speakers ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Speaker:
+    id: str                 # TIMIT form, e.g. FCJF0
+    region: int             # dialect region 1..8
+    side: str               # TRAIN or TEST
+    voice: Voice
+    rate: int
+    pitch: int
+    pitch_range: int
+
+
+def _random_speaker_id(rng: np.random.Generator, sex: str, taken: set[str]) -> str:
+    letters = "ABCDEFGHIJKLMNOPRSTW"
+    while True:
+        sid = sex + "".join(rng.choice(list(letters), 3)) + str(int(rng.integers(0, 2)))
+        if sid.lower() not in taken:
+            taken.add(sid.lower())
+            return sid
+
+
+def make_speakers(size: str, seed: int) -> list[Speaker]:
+    if size not in SIZES:
+        raise AsrserError(f"unknown mini-TIMIT size {size!r} ({', '.join(SIZES)})")
+    spec = SIZES[size]
+    rng = np.random.default_rng([seed, 1])
+    taken = {s.lower() for s in [*CORE_TEST_SPEAKERS, *DEV_SPEAKERS]}
+    plan: list[tuple[str, int, str]] = []
+    core = sorted(CORE_TEST_SPEAKERS.items(), key=lambda kv: (kv[1], kv[0]))
+    core = [core[i] for i in np.linspace(0, len(core) - 1, spec["core"]).round().astype(int)]
+    plan += [(spk.upper(), region, "TEST") for spk, region in core]
+    dev = [DEV_SPEAKERS[i] for i in np.linspace(0, len(DEV_SPEAKERS) - 1, spec["dev"]).round().astype(int)]
+    plan += [(spk.upper(), 1 + i % 8, "TEST") for i, spk in enumerate(dev)]
+    for i in range(spec["other"]):
+        plan.append((_random_speaker_id(rng, "MF"[i % 2], taken), 1 + i % 8, "TEST"))
+    for i in range(spec["train"]):
+        plan.append((_random_speaker_id(rng, "FM"[i % 2] if i % 3 else "M", taken), 1 + i % 8, "TRAIN"))
+    speakers = []
+    for sid, region, side in plan:
+        female = sid[0] == "F"
+        tract = rng.normal(1.10 if female else 1.0, 0.05)
+        formants = {n: (int(round(100 * tract * rng.normal(1.0, 0.02))), int(rng.integers(85, 116)),
+                        int(rng.integers(85, 116))) for n in (1, 2, 3, 4)}
+        base = int(rng.integers(165, 225) if female else rng.integers(85, 135))
+        voice = Voice(name=f"mt{sid.lower()}", gender="female" if female else "male", formants=formants,
+                      pitch=(base, base + int(rng.integers(40, 90))), flutter=0,
+                      roughness=int(rng.integers(0, 4)), breath=(int(rng.integers(0, 3)),) * 2)
+        speakers.append(Speaker(sid, region, side, voice, rate=int(rng.integers(150, 195)),
+                                pitch=int(rng.integers(35, 66)), pitch_range=int(rng.integers(30, 71))))
+    return speakers
+
+
+@dataclass
+class Job:
+    path: str                # output path without extension
+    text: str
+    speaker: Speaker
+    seed: int
+
+
+def plan_corpus(out_dir: str | os.PathLike, size: str, seed: int) -> list[Job]:
+    speakers = make_speakers(size, seed)
+    rng = np.random.default_rng([seed, 2])
+    sx_pool = [sentence(rng) for _ in range(SIZES[size]["sx_pool"])]
+    jobs, si_number = [], 1000
+    root = Path(out_dir) / "TIMIT"
+    for k, spk in enumerate(speakers):
+        spk_dir = root / spk.side / f"DR{spk.region}" / spk.id
+        items = [(f"SA{i + 1}", text) for i, text in enumerate(SHARED_SENTENCES)]
+        for j in rng.choice(len(sx_pool), SX_PER_SPEAKER, replace=False):
+            items.append((f"SX{3 + int(j)}", sx_pool[int(j)]))
+        for _ in range(SI_PER_SPEAKER):
+            si_number += 1
+            items.append((f"SI{si_number}", sentence(rng)))
+        for n, (name, text) in enumerate(items):
+            jobs.append(Job(str(spk_dir / name), text, spk, seed * 1_000_003 + k * 101 + n))
+    return jobs
+
+
+# -- synthesis and writing --------------------------------------------------------------------------------
+
+_VOICES: list[Voice] = []
+
+
+def _init_worker(voices: list[Voice]) -> None:
+    Synthesizer.get(voices)
+
+
+def _words(text: str, synthesis, segs: list[Segment], lead: int) -> list[tuple[int, int, str]]:
+    """Word segments: each WORD event's span split over the words it covers (espeak can merge words)."""
+    words_in_text = text.rstrip(".").split()
+    bounds, pos = [], 0
+    for w in words_in_text:
+        pos = text.index(w, pos)
+        bounds.append((pos + 1, pos + 1 + len(w), w))
+        pos += len(w)
+    speech = [s for s in segs if s.label not in ("h#", "pau", "epi")]
+    events = sorted(synthesis.words, key=lambda e: e[2])
+    out = []
+    for i, (tpos, length, sample) in enumerate(events):
+        covered = [w for w in bounds if tpos <= w[0] < tpos + max(length, 1)]
+        if not covered:
+            continue
+        start = sample + lead
+        end = events[i + 1][2] + lead if i + 1 < len(events) else speech[-1].end
+        inner = [s for s in speech if start <= s.start < end]
+        if inner:
+            start, end = inner[0].start, inner[-1].end
+        weights = np.cumsum([len(w[2]) for w in covered]) / sum(len(w[2]) for w in covered)
+        cuts = [start] + [start + int(round(wt * (end - start))) for wt in weights]
+        out += [(cuts[k], cuts[k + 1], w[2].lower().strip(",")) for k, w in enumerate(covered)]
+    return out
+
+
+def synthesize_job(job: Job) -> str:
+    syn = Synthesizer.get()
+    spk = job.speaker
+    rng = np.random.default_rng(job.seed)
+    s = syn.synthesize(job.text, voice=f"en-us+{spk.voice.name}", rate=spk.rate + int(rng.integers(-8, 9)),
+                       pitch=spk.pitch, pitch_range=spk.pitch_range)
+    lead = int(rng.integers(int(0.1 * OUTPUT_RATE), int(0.25 * OUTPUT_RATE)))
+    tail = int(rng.integers(int(0.1 * OUTPUT_RATE), int(0.25 * OUTPUT_RATE)))
+    speech = s.samples.astype(np.float64)
+    gain = 10 ** (rng.uniform(-4, 2) / 20)
+    audio = np.concatenate([np.zeros(lead), speech * gain, np.zeros(tail)])
+    audio += rng.normal(0, 10 ** (rng.uniform(-66, -58) / 20) * 32768, len(audio))  # recording noise floor
+    samples = np.clip(np.round(audio), -32768, 32767).astype(np.int16)
+    segs = espeak_to_timit(s.phones, samples[lead:lead + len(s.samples)], s.raw, lead, len(samples))
+    base = Path(job.path)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    utt_id = f"{spk.id[1:].lower()}_{base.name.lower()}"
+    fields = {"database_id": "TIMIT", "database_version": "1.0", "utterance_id": utt_id}
+    with atomic_write(base.with_suffix(".WAV"), "wb", encoding=None) as f:
+        f.write(sphere_bytes(samples, OUTPUT_RATE, fields))
+    with atomic_write(base.with_suffix(".PHN")) as f:
+        f.writelines(f"{g.start} {g.end} {g.label}\n" for g in segs)
+    with atomic_write(base.with_suffix(".WRD")) as f:
+        f.writelines(f"{a} {b} {w}\n" for a, b, w in _words(job.text, s, segs, lead))
+    with atomic_write(base.with_suffix(".TXT")) as f:
+        f.write(f"0 {len(samples)} {job.text}\n")
+    return job.path
+
+
+def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, nj: int = 1,
+             progress: bool = True) -> int:
+    """Write the corpus under <out_dir>/TIMIT; returns the number of utterances. Skips finished files."""
+    from tqdm import tqdm
+
+    jobs = plan_corpus(out_dir, size, seed)
+    todo = [j for j in jobs if not all(Path(j.path).with_suffix(e).exists() for e in (".WAV", ".PHN", ".WRD",
+                                                                                      ".TXT"))]
+    voices = sorted({j.speaker.voice.name: j.speaker.voice for j in jobs}.values(), key=lambda v: v.name)
+    bar = tqdm(total=len(todo), desc=f"mini-TIMIT ({size})", unit="utt", disable=not progress)
+    if nj <= 1:
+        _init_worker(voices)
+        for job in todo:
+            synthesize_job(job)
+            bar.update()
+    else:
+        with ProcessPoolExecutor(nj, initializer=_init_worker, initargs=(voices,)) as pool:
+            for _ in pool.map(synthesize_job, todo, chunksize=8):
+                bar.update()
+    bar.close()
+    log.info("mini-TIMIT %s (seed %d): %d utterances (%d new) in %s", size, seed, len(jobs), len(todo),
+             Path(out_dir) / "TIMIT")
+    return len(jobs)

@@ -1,0 +1,237 @@
+"""TIMIT data preparation (the LDC corpus, its lower-case and Kaggle `data/` copies, and mini-TIMIT alike).
+
+Output, per split train / dev / test (Kaldi's egs/timit/s5 conventions):
+  <data>/<split>/{wav.scp, text, utt2spk, spk2utt, spk2gender}   wav.scp names the SPHERE files directly
+  <data>/<split>/ref_phones.ctm   reference segmentation, 48 labels: `utt 1 start duration phone` (seconds)
+  <data>/<split>/text            48-phone sequences (61 -> 48 folding, q deleted)
+  <data>/manifests/timit_{recordings,supervisions}_<split>.jsonl.gz   lhotse manifests
+Utterance ids are `<speaker>_<sentence>` in lower case (fadg0_si1279). SA sentences are excluded; train = every
+TRAIN speaker, dev = the standard 50 speakers, test = the 24-speaker core test set (3696 / 400 / 192
+utterances on the real corpus).
+
+Bad input: a malformed .PHN (times not increasing, gaps, unknown label) or a SPHERE header that disagrees with
+its file is an error naming the file and line. A .PHN without its .WAV (or the reverse) is skipped, logged and
+counted, as Kaldi's preparation would leave such utterances out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..audio import parse_sphere_header
+from ..errors import AsrserError, AudioError, DataError
+from ..fileio import atomic_write, write_key_value
+from ..phones import FOLD_61_TO_48, TIMIT61
+
+log = logging.getLogger(__name__)
+
+# The standard speaker lists (facts about the corpus, as in the TIMIT documentation and Kaldi's conf/).
+CORE_TEST_SPEAKERS: dict[str, int] = {  # speaker -> dialect region
+    "mdab0": 1, "mwbt0": 1, "felc0": 1, "mtas1": 2, "mwew0": 2, "fpas0": 2, "mjmp0": 3, "mlnt0": 3, "fpkt0": 3,
+    "mlll0": 4, "mtls0": 4, "fjlm0": 4, "mbpm0": 5, "mklt0": 5, "fnlp0": 5, "mcmj0": 6, "mjdh0": 6, "fmgd0": 6,
+    "mgrt0": 7, "mnjm0": 7, "fdhc0": 7, "mjln0": 8, "mpam0": 8, "fmld0": 8,
+}
+DEV_SPEAKERS: list[str] = (
+    "faks0 fdac1 fjem0 mgwt0 mjar0 mmdb1 mmdm2 mpdf0 fcmh0 fkms0 mbdg0 mbwm0 mcsh0 fadg0 fdms0 fedw0 mgjf0 "
+    "mglb0 mrtk0 mtaa0 mtdt0 mthc0 mwjg0 fnmr0 frew0 fsem0 mbns0 mmjr0 mdls0 mdlf0 mdvc0 mers0 fmah0 fdrw0 "
+    "mrcs0 mrjm4 fcal1 mmwh0 fjsj0 majc0 mjsw0 mreb0 fgjd0 fjmg0 mroa0 mteb0 mjfc0 mrjr0 fmml0 mrws1").split()
+SAMPLE_RATE = 16000
+
+
+@dataclass
+class Utterance:
+    id: str
+    speaker: str
+    gender: str
+    wav: Path
+    phn: Path
+    segments: list[tuple[str, int, int]]   # TIMIT-61 (label, start, end) in samples
+    num_samples: int
+
+
+def _child(parent: Path, name: str) -> Path | None:
+    """parent/name matched case-insensitively."""
+    for entry in parent.iterdir():
+        if entry.name.lower() == name.lower():
+            return entry
+    return None
+
+
+def find_timit_root(path: str | os.PathLike) -> Path:
+    """The directory holding TRAIN and TEST (any case), given it, its parent, or a Kaggle-style data/ parent."""
+    path = Path(path)
+    if not path.is_dir():
+        raise AsrserError(f"{path}: TIMIT directory does not exist")
+    for candidate in (path, path / "data", path / "TIMIT", path / "timit", path / "data" / "TIMIT"):
+        if candidate.is_dir() and _child(candidate, "train") and _child(candidate, "test"):
+            return candidate
+    raise AsrserError(f"{path}: no TRAIN and TEST directories found (looked in it, data/ and TIMIT/)")
+
+
+def read_phn(path: Path, num_samples: int | None = None) -> list[tuple[str, int, int]]:
+    """A .PHN file: `start end label` lines, contiguous, increasing, TIMIT-61 labels, within the audio."""
+    segments: list[tuple[str, int, int]] = []
+    text = path.read_text(encoding="ascii", errors="replace")
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split()
+        if len(fields) != 3:
+            raise DataError(path, f"expected 'start end label', found {line.strip()!r}", n)
+        try:
+            start, end = int(fields[0]), int(fields[1])
+        except ValueError:
+            raise DataError(path, f"start/end are not sample numbers: {line.strip()!r}", n) from None
+        label = fields[2].lower()
+        if label not in FOLD_61_TO_48:
+            raise DataError(path, f"unknown phone label {fields[2]!r} (not one of the 61 TIMIT labels)", n)
+        if end <= start:
+            raise DataError(path, f"phone {label!r} ends ({end}) before it starts ({start})", n)
+        if segments and start != segments[-1][2]:
+            raise DataError(path, f"phone {label!r} starts at {start} but the previous one ended at "
+                                  f"{segments[-1][2]} (segments must be contiguous)", n)
+        segments.append((label, start, end))
+    if not segments:
+        raise DataError(path, "no phones")
+    if num_samples is not None and segments[-1][2] > num_samples:
+        raise DataError(path, f"last phone ends at sample {segments[-1][2]} but the audio holds {num_samples} "
+                              "samples", len(segments))
+    return segments
+
+
+def sphere_num_samples(path: Path) -> int:
+    """Sample count from a SPHERE header, checked against the file size (without decoding the audio)."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if not head.startswith(b"NIST_1A"):
+        raise AudioError(None, str(path), "not a NIST SPHERE file (no NIST_1A header)")
+    fields, header_bytes = parse_sphere_header(head, str(path))
+    if int(fields.get("sample_rate", 0)) != SAMPLE_RATE:
+        raise AudioError(None, str(path), f"sample_rate {fields.get('sample_rate')} (TIMIT is {SAMPLE_RATE} Hz)")
+    width = int(fields.get("sample_n_bytes", 2)) * int(fields.get("channel_count", 1))
+    held = (path.stat().st_size - header_bytes) // width
+    declared = fields.get("sample_count")
+    if declared is None or int(declared) != held:
+        raise AudioError(None, str(path), f"SPHERE header says sample_count {declared} but the file holds "
+                                          f"{held} samples")
+    return held
+
+
+def scan_speakers(root: Path, side: str, speakers: set[str] | None) -> tuple[list[Utterance], Counter]:
+    """Non-SA utterances of the given speakers (all when None) on one side (TRAIN/TEST)."""
+    side_dir = _child(root, side)
+    if side_dir is None:
+        raise AsrserError(f"{root}: no {side} directory")
+    utts, skipped = [], Counter()
+    for region in sorted(p for p in side_dir.iterdir() if p.is_dir() and p.name.lower().startswith("dr")):
+        for spk_dir in sorted(p for p in region.iterdir() if p.is_dir()):
+            spk = spk_dir.name.lower()
+            if speakers is not None and spk not in speakers:
+                continue
+            files = {p.name.lower(): p for p in spk_dir.iterdir() if p.is_file()}
+            stems = {n[:-4] for n in files if n.endswith((".phn", ".wav")) and not n.endswith(".wav.wav")}
+            for stem in sorted(stems):
+                if stem.startswith("sa"):
+                    continue
+                phn, wav = files.get(stem + ".phn"), files.get(stem + ".wav")
+                if phn is None or wav is None:
+                    missing = ".PHN" if phn is None else ".WAV"
+                    log.warning("skipping %s/%s: no %s file", spk_dir, stem.upper(), missing)
+                    skipped[f"no {missing}"] += 1
+                    continue
+                num_samples = sphere_num_samples(wav)
+                utts.append(Utterance(f"{spk}_{stem}", spk, spk[0], wav, phn, read_phn(phn, num_samples),
+                                      num_samples))
+    return utts, skipped
+
+
+def fold_segments(segments: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """61 -> 48 labels; a deleted label's (q) time goes to the phone before it (or after, at the start)."""
+    out: list[list] = []
+    pending_start = None
+    for label, start, end in segments:
+        folded = FOLD_61_TO_48[label]
+        if folded is None:
+            if out:
+                out[-1][2] = end
+            else:
+                pending_start = start
+            continue
+        out.append([folded, pending_start if pending_start is not None else start, end])
+        pending_start = None
+    return [tuple(s) for s in out]
+
+
+def split_speakers(root: Path) -> dict[str, tuple[str, set[str] | None]]:
+    return {"train": ("train", None), "dev": ("test", set(DEV_SPEAKERS)), "test": ("test", set(CORE_TEST_SPEAKERS))}
+
+
+def write_split(utts: list[Utterance], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    utts = sorted(utts, key=lambda u: u.id)
+    folded = {u.id: fold_segments(u.segments) for u in utts}
+    write_key_value(out / "wav.scp", ((u.id, str(u.wav.resolve())) for u in utts))
+    write_key_value(out / "text", ((u.id, " ".join(p for p, _, _ in folded[u.id])) for u in utts))
+    write_key_value(out / "utt2spk", ((u.id, u.speaker) for u in utts))
+    spk2utt: dict[str, list[str]] = {}
+    for u in utts:
+        spk2utt.setdefault(u.speaker, []).append(u.id)
+    write_key_value(out / "spk2utt", ((s, " ".join(us)) for s, us in sorted(spk2utt.items())))
+    write_key_value(out / "spk2gender", sorted({(u.speaker, u.gender) for u in utts}))
+    with atomic_write(out / "ref_phones.ctm") as f:
+        for u in utts:
+            for p, a, b in folded[u.id]:
+                f.write(f"{u.id} 1 {a / SAMPLE_RATE:.4f} {(b - a) / SAMPLE_RATE:.4f} {p}\n")
+
+
+def write_lhotse_manifests(utts: list[Utterance], out_dir: Path, split: str) -> None:
+    from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
+    from lhotse.audio import AudioSource
+
+    recordings, supervisions = [], []
+    for u in sorted(utts, key=lambda u: u.id):
+        recordings.append(Recording(id=u.id, sources=[AudioSource(type="file", channels=[0], source=str(u.wav))],
+                                    sampling_rate=SAMPLE_RATE, num_samples=u.num_samples,
+                                    duration=u.num_samples / SAMPLE_RATE))
+        supervisions.append(SupervisionSegment(id=u.id, recording_id=u.id, start=0.0,
+                                               duration=u.num_samples / SAMPLE_RATE, channel=0,
+                                               text=" ".join(p for p, _, _ in fold_segments(u.segments)),
+                                               speaker=u.speaker, gender=u.gender, language="English"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, manifest in (("recordings", RecordingSet.from_recordings(recordings)),
+                           ("supervisions", SupervisionSet.from_segments(supervisions))):
+        path = out_dir / f"timit_{name}_{split}.jsonl.gz"
+        tmp = path.with_name(f".{path.name}.tmp.jsonl.gz")
+        manifest.to_file(tmp)
+        os.replace(tmp, path)
+
+
+def prepare_timit(timit_dir: str | os.PathLike, data_dir: str | os.PathLike) -> dict[str, int]:
+    """Kaldi data dirs data/{train,dev,test} (+ reference segmentation, lhotse manifests); utterance counts."""
+    root = find_timit_root(timit_dir)
+    data_dir = Path(data_dir)
+    counts = {}
+    for split, (side, speakers) in split_speakers(root).items():
+        utts, skipped = scan_speakers(root, side, speakers)
+        if not utts:
+            raise AsrserError(f"{root}: no utterances for the {split} set")
+        write_split(utts, data_dir / split)
+        write_lhotse_manifests(utts, data_dir / "manifests", split)
+        phones = Counter(p for u in utts for p, _, _ in fold_segments(u.segments))
+        found = {u.speaker for u in utts}
+        note = f", {sum(skipped.values())} skipped ({dict(skipped)})" if skipped else ""
+        log.info("%s: %d utterances, %d speakers, %d phones (%d of the 48 labels)%s", data_dir / split, len(utts),
+                 len(found), sum(phones.values()), len(phones), note)
+        if speakers is not None and len(found) < len(speakers):
+            log.info("%s: %d of the %d standard %s speakers are present", data_dir / split, len(found),
+                     len(speakers), split)
+        counts[split] = len(utts)
+    return counts
+
+
+__all__ = ["CORE_TEST_SPEAKERS", "DEV_SPEAKERS", "TIMIT61", "prepare_timit", "read_phn", "fold_segments",
+           "find_timit_root", "sphere_num_samples"]
