@@ -23,7 +23,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     """Open `path` for writing so that readers see either the old file or the complete new one.
 
     The data go to a temporary sibling that is renamed over `path` only when the block ends without
-    an exception; on an exception the temporary file is removed.
+    an exception; on an exception the temporary file is removed. (No fsync: this guards against killed
+    processes, as Kaldi's tools do, not against power loss; syncing every small file costs more than it saves.)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,8 +33,6 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     try:
         with open(tmp, mode, **kwargs) as f:
             yield f
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():

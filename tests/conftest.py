@@ -16,3 +16,23 @@ def data_dir(tmp_path) -> Path:
 @pytest.fixture
 def runner_cmd() -> str:
     return f"{Path(sys.executable).parent / 'asrser-run'} --backend local --max-jobs 2"
+
+
+@pytest.fixture(scope="session")
+def tiny_timit(tmp_path_factory) -> Path:
+    """The tiny mini-TIMIT, generated once per test session (about 3 s): <dir>/TIMIT/{TRAIN,TEST}/..."""
+    from asrser.corpora.mini_timit import generate
+
+    out = tmp_path_factory.mktemp("mini_timit")
+    generate(out, "tiny", seed=0, nj=1, progress=False)
+    return out / "TIMIT"
+
+
+@pytest.fixture(scope="session")
+def tiny_timit_data(tiny_timit, tmp_path_factory) -> Path:
+    """Kaldi data dirs train/dev/test prepared from the tiny mini-TIMIT."""
+    from asrser.corpora.timit import prepare_timit
+
+    out = tmp_path_factory.mktemp("timit_data")
+    prepare_timit(tiny_timit, out)
+    return out

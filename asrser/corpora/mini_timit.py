@@ -24,7 +24,7 @@ import numpy as np
 from ..audio import sphere_bytes
 from ..errors import AsrserError
 from ..fileio import atomic_write
-from .espeak import RAW_RATE, OUTPUT_RATE, Synthesizer, Voice
+from .espeak import OUTPUT_RATE, RAW_RATE, Synthesizer, Voice, run_isolated
 from .text_grammar import SHARED_SENTENCES, sentence
 from .timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS
 
@@ -143,7 +143,7 @@ def _stop_closures(segs: list[Segment], samples: np.ndarray, raw: np.ndarray, le
                 continue
             cut = seg.start + int(0.3 * (seg.end - seg.start))
         else:
-            rise = _energy_rise(samples[seg.start:seg.end])
+            rise = _energy_rise(samples[seg.start - lead:seg.end - lead])
             cut = seg.start + (rise if rise is not None else int(0.6 * (seg.end - seg.start)))
         if seg.start < cut < seg.end:
             out += [Segment(closure, seg.start, cut), Segment(seg.label, cut, seg.end)]
@@ -242,14 +242,17 @@ class Job:
 def plan_corpus(out_dir: str | os.PathLike, size: str, seed: int) -> list[Job]:
     speakers = make_speakers(size, seed)
     rng = np.random.default_rng([seed, 2])
-    sx_pool = [sentence(rng) for _ in range(SIZES[size]["sx_pool"])]
+    # as in TIMIT's core test design, no SX text is read on both sides
+    sx_pools = {side: [sentence(rng) for _ in range(SIZES[size]["sx_pool"])] for side in ("TRAIN", "TEST")}
+    sx_offset = {"TRAIN": 3, "TEST": 3 + SIZES[size]["sx_pool"]}
     jobs, si_number = [], 1000
     root = Path(out_dir) / "TIMIT"
     for k, spk in enumerate(speakers):
         spk_dir = root / spk.side / f"DR{spk.region}" / spk.id
         items = [(f"SA{i + 1}", text) for i, text in enumerate(SHARED_SENTENCES)]
-        for j in rng.choice(len(sx_pool), SX_PER_SPEAKER, replace=False):
-            items.append((f"SX{3 + int(j)}", sx_pool[int(j)]))
+        pool = sx_pools[spk.side]
+        for j in rng.choice(len(pool), SX_PER_SPEAKER, replace=False):
+            items.append((f"SX{sx_offset[spk.side] + int(j)}", pool[int(j)]))
         for _ in range(SI_PER_SPEAKER):
             si_number += 1
             items.append((f"SI{si_number}", sentence(rng)))
@@ -293,7 +296,35 @@ def _words(text: str, synthesis, segs: list[Segment], lead: int) -> list[tuple[i
     return out
 
 
+def _recording_conditions(audio: np.ndarray, lead: int, speech_len: int, rng: np.random.Generator) -> np.ndarray:
+    """A room and a microphone: random spectral tilt, a short exponential reverberation tail (RT60 0.1-0.35
+    s), pink noise at 8-25 dB SNR, and a level; so that the task is not the clean-TTS toy it would be."""
+    from scipy.signal import fftconvolve, lfilter
+
+    tilt = rng.uniform(-0.5, 0.9)
+    audio = lfilter([1.0, -tilt], [1.0], audio)
+    rt60 = rng.uniform(0.1, 0.35)
+    t = np.arange(int(rt60 * OUTPUT_RATE)) / OUTPUT_RATE
+    rir = rng.normal(size=len(t)) * np.exp(-6.9 * t / rt60) * 0.3
+    rir[0] = 1.0
+    audio = fftconvolve(audio, rir)[:len(audio)]
+    speech_power = np.mean(audio[lead:lead + speech_len] ** 2) + 1e-9
+    white = rng.normal(size=len(audio) + 1)
+    pink = lfilter([0.049922, -0.095993, 0.050612, -0.004408], [1, -2.494956, 2.017265, -0.522189], white)[1:]
+    snr_db = rng.uniform(8, 25)
+    audio = audio + pink * np.sqrt(speech_power / 10 ** (snr_db / 10) / (np.mean(pink ** 2) + 1e-12))
+    peak = 10 ** (rng.uniform(-9, -3) / 20) * 32767
+    audio *= peak / (np.abs(audio).max() + 1e-9)
+    return np.clip(np.round(audio), -32768, 32767).astype(np.int16)
+
+
 def synthesize_job(job: Job) -> str:
+    """Synthesise and write one utterance, in a child process with a pristine espeak state (run_isolated)."""
+    run_isolated(_synthesize_and_write, job)
+    return job.path
+
+
+def _synthesize_and_write(job: Job) -> None:
     syn = Synthesizer.get()
     spk = job.speaker
     rng = np.random.default_rng(job.seed)
@@ -301,12 +332,9 @@ def synthesize_job(job: Job) -> str:
                        pitch=spk.pitch, pitch_range=spk.pitch_range)
     lead = int(rng.integers(int(0.1 * OUTPUT_RATE), int(0.25 * OUTPUT_RATE)))
     tail = int(rng.integers(int(0.1 * OUTPUT_RATE), int(0.25 * OUTPUT_RATE)))
-    speech = s.samples.astype(np.float64)
-    gain = 10 ** (rng.uniform(-4, 2) / 20)
-    audio = np.concatenate([np.zeros(lead), speech * gain, np.zeros(tail)])
-    audio += rng.normal(0, 10 ** (rng.uniform(-66, -58) / 20) * 32768, len(audio))  # recording noise floor
-    samples = np.clip(np.round(audio), -32768, 32767).astype(np.int16)
-    segs = espeak_to_timit(s.phones, samples[lead:lead + len(s.samples)], s.raw, lead, len(samples))
+    audio = np.concatenate([np.zeros(lead), s.samples.astype(np.float64), np.zeros(tail)])
+    samples = _recording_conditions(audio, lead, len(s.samples), rng)
+    segs = espeak_to_timit(s.phones, s.samples, s.raw, lead, len(samples))
     base = Path(job.path)
     base.parent.mkdir(parents=True, exist_ok=True)
     utt_id = f"{spk.id[1:].lower()}_{base.name.lower()}"
@@ -319,7 +347,6 @@ def synthesize_job(job: Job) -> str:
         f.writelines(f"{a} {b} {w}\n" for a, b, w in _words(job.text, s, segs, lead))
     with atomic_write(base.with_suffix(".TXT")) as f:
         f.write(f"0 {len(samples)} {job.text}\n")
-    return job.path
 
 
 def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, nj: int = 1,

@@ -1,0 +1,102 @@
+"""mini-TIMIT: the LDC layout and file formats at byte level, labels, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asrser.corpora import mini_timit
+from asrser.corpora.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS
+from asrser.phones import FOLD_48_TO_39, FOLD_61_TO_48, PHONES39, PHONES48, TIMIT61
+
+
+def test_phone_set_sizes():
+    assert len(TIMIT61) == 61 and len(PHONES48) == 48 and len(PHONES39) == 39
+    assert {v for v in FOLD_61_TO_48.values() if v} == set(PHONES48)
+    assert set(FOLD_48_TO_39.values()) == set(PHONES39)
+    assert FOLD_61_TO_48["q"] is None
+
+
+def test_layout(tiny_timit):
+    assert (tiny_timit / "TRAIN").is_dir() and (tiny_timit / "TEST").is_dir()
+    speakers = {p.parent.name: p for p in tiny_timit.glob("*/DR*/*/SA1.WAV")}
+    assert all(len(s) == 5 and s[0] in "FM" and s[-1].isdigit() for s in speakers)
+    test_speakers = {p.parent.name.lower() for p in (tiny_timit / "TEST").glob("DR*/*/SA1.WAV")}
+    assert test_speakers & set(CORE_TEST_SPEAKERS) and test_speakers & set(DEV_SPEAKERS)
+    assert test_speakers - set(CORE_TEST_SPEAKERS) - set(DEV_SPEAKERS)  # others the splits must exclude
+    for name in ("SA1", "SA2"):
+        assert len(list(tiny_timit.glob(f"*/DR*/*/{name}.PHN"))) == len(speakers)
+    one = next(iter(speakers.values())).parent
+    kinds = sorted(p.name[:2] for p in one.glob("*.PHN"))
+    assert kinds.count("SA") == 2 and kinds.count("SX") == 5 and kinds.count("SI") == 3
+    for p in one.glob("SA1.*"):
+        assert p.suffix in {".WAV", ".PHN", ".WRD", ".TXT"}
+
+
+def test_sphere_bytes_and_transcripts(tiny_timit):
+    wav = next(tiny_timit.glob("TRAIN/DR*/*/SX*.WAV"))
+    data = wav.read_bytes()
+    assert data.startswith(b"NIST_1A\n   1024\n")
+    header = data[:1024].decode("ascii")
+    fields = dict(line.split(None, 2)[0::2] for line in header.split("\n")[2:] if line.strip()
+                  and line.strip() != "end_head" and not line.startswith(" "))
+    assert list(fields)[:3] == ["database_id", "database_version", "utterance_id"]
+    count = int(fields["sample_count"])
+    assert len(data) == 1024 + 2 * count and fields["sample_byte_format"] == "01"
+    phn = [line.split() for line in wav.with_suffix(".PHN").read_text().splitlines()]
+    assert phn[0][0] == "0" and phn[0][2] == "h#" and phn[-1][2] == "h#" and int(phn[-1][1]) == count
+    for (a, b, _), (c, _, _) in zip(phn, phn[1:]):
+        assert int(a) < int(b) == int(c)                      # contiguous, increasing
+    assert {p for _, _, p in phn} <= set(TIMIT61)
+    txt = wav.with_suffix(".TXT").read_text().split()
+    assert txt[:2] == ["0", str(count)] and txt[-1].endswith(".")
+    words = [line.split() for line in wav.with_suffix(".WRD").read_text().splitlines()]
+    assert [w for _, _, w in words] == [w.lower().strip(".,") for w in txt[2:]]
+    assert all(int(phn[0][1]) <= int(a) < int(b) <= int(phn[-1][0]) for a, b, _ in words)
+
+
+def test_stops_have_closures_and_label_coverage(tiny_timit):
+    labels = []
+    for phn in tiny_timit.glob("*/DR*/*/*.PHN"):
+        labels += [line.split()[2] for line in phn.read_text().splitlines()]
+    closures = {"p": "pcl", "t": "tcl", "k": "kcl", "b": "bcl", "d": "dcl", "g": "gcl"}
+    with_closure = sum(1 for a, b in zip(labels, labels[1:]) if b in closures and a == closures[b])
+    assert with_closure / sum(1 for x in labels if x in closures) > 0.9
+    assert len(set(labels)) >= 55
+
+
+def _job_bytes(tmp_path: Path, seed: int, n: int = 3) -> list[bytes]:
+    jobs = mini_timit.plan_corpus(tmp_path / f"s{seed}", "tiny", seed)[:n]
+    voices = sorted({j.speaker.voice.name: j.speaker.voice for j in mini_timit.plan_corpus(
+        tmp_path, "tiny", 0)}.values(), key=lambda v: v.name)
+    mini_timit._init_worker(voices)
+    out = []
+    for job in jobs:
+        mini_timit.synthesize_job(job)
+        out += [Path(job.path).with_suffix(e).read_bytes() for e in (".WAV", ".PHN")]
+    return out
+
+
+def test_same_seed_same_bytes(tmp_path, tiny_timit):
+    again = _job_bytes(tmp_path, 0)
+    jobs = mini_timit.plan_corpus(tiny_timit.parent, "tiny", 0)[:3]
+    original = [Path(j.path).with_suffix(e).read_bytes() for j in jobs for e in (".WAV", ".PHN")]
+    assert again == original
+
+
+def test_unknown_size_is_an_error():
+    with pytest.raises(Exception, match="unknown mini-TIMIT size"):
+        mini_timit.make_speakers("huge", 0)
+
+
+def test_espeak_mapping_rules():
+    silence = np.zeros(16000, dtype=np.int16)
+    segs = mini_timit.espeak_to_timit([("_:", 0), ("h", 100), ("E", 900), ("n", 2000), ("@", 3000), ("_", 4000)],
+                                      silence, np.zeros(22050, dtype=np.int16), 500, 6000)
+    labels = [s.label for s in segs]
+    assert labels[0] == labels[-1] == "h#"
+    assert "nx" in labels  # n between a vowel and an unstressed vowel
+    assert segs[0].start == 0 and segs[-1].end == 6000
+    assert all(a.end == b.start for a, b in zip(segs, segs[1:]))
