@@ -1,0 +1,183 @@
+"""TIMIT preparation on the tiny mini-TIMIT and on copies of it in the other real layouts; bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from asrser.corpora.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS, prepare_timit
+from asrser.data import validate_data_dir
+from asrser.errors import AsrserError, AudioError, DataError
+from asrser.phones import PHONES48
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def test_splits_and_files(tiny_timit, tiny_timit_data):
+    counts = {s: len(_lines(tiny_timit_data / s / "text")) for s in ("train", "dev", "test")}
+    n_train_spk = len(list((tiny_timit / "TRAIN").glob("DR*/*")))
+    assert counts == {"train": 8 * n_train_spk, "dev": 32, "test": 32}   # SA excluded: 5 SX + 3 SI each
+    for split in ("train", "dev", "test"):
+        assert validate_data_dir(tiny_timit_data / split) == []
+        for line in _lines(tiny_timit_data / split / "text"):
+            utt, *phones = line.split()
+            assert utt == utt.lower() and "_s" in utt and not utt.split("_")[1].startswith("sa")
+            assert phones[0] == phones[-1] == "sil" and set(phones) <= set(PHONES48)
+    dev_spk = {line.split()[0] for line in _lines(tiny_timit_data / "dev" / "spk2utt")}
+    test_spk = {line.split()[0] for line in _lines(tiny_timit_data / "test" / "spk2utt")}
+    assert dev_spk <= set(DEV_SPEAKERS) and test_spk <= set(CORE_TEST_SPEAKERS) and not dev_spk & test_spk
+    genders = dict(line.split() for line in _lines(tiny_timit_data / "dev" / "spk2gender"))
+    assert all(g == s[0] for s, g in genders.items())
+    wav = _lines(tiny_timit_data / "dev" / "wav.scp")[0].split()[1]
+    assert wav.endswith(".WAV") and Path(wav).is_file()
+
+
+def test_reference_segmentation_matches_text(tiny_timit_data):
+    ctm: dict[str, list[str]] = {}
+    for line in _lines(tiny_timit_data / "test" / "ref_phones.ctm"):
+        utt, _, start, dur, phone = line.split()
+        ctm.setdefault(utt, []).append(phone)
+        assert float(dur) > 0
+    text = {line.split()[0]: line.split()[1:] for line in _lines(tiny_timit_data / "test" / "text")}
+    assert ctm == text
+
+
+def test_lhotse_manifests(tiny_timit_data):
+    with gzip.open(tiny_timit_data / "manifests" / "timit_supervisions_dev.jsonl.gz", "rt") as f:
+        sups = [json.loads(line) for line in f]
+    assert len(sups) == 32 and all(s["text"].startswith("sil") for s in sups)
+
+
+def test_lhotse_prepare_timit_agrees(tiny_timit, tiny_timit_data, tmp_path):
+    """The peer implementation reads the same corpus (in the Kaggle layout it expects): same utterances
+    (lhotse keeps SA) and the same number of 48-set phones per utterance (q -> '' there, deleted here)."""
+    from lhotse.recipes.timit import prepare_timit as lhotse_prepare
+
+    (tmp_path / "kaggle" / "data").mkdir(parents=True)
+    for side in ("TRAIN", "TEST"):
+        (tmp_path / "kaggle" / "data" / side).symlink_to(tiny_timit / side)
+    manifests = lhotse_prepare(tmp_path / "kaggle", num_phones=48)
+    ours = {s: {line.split()[0]: line.split()[1:] for line in _lines(tiny_timit_data / s / "text")}
+            for s in ("train", "dev", "test")}
+    for part, split in (("TRAIN", "train"), ("DEV", "dev"), ("TEST", "test")):
+        theirs = {}
+        for sup in manifests[part]["supervisions"]:
+            spk, utt = sup.id.split("-")
+            if utt.upper().startswith("SA"):
+                continue
+            phones = [a.symbol for a in sup.alignment["phone"] if a.symbol]
+            theirs[f"{spk.lower()}_{utt.lower()}"] = phones
+        assert set(theirs) == set(ours[split])
+        assert {u: len(p) for u, p in theirs.items()} == {u: len(p) for u, p in ours[split].items()}
+
+
+def _copy_layout(src: Path, dst: Path, lower: bool) -> None:
+    for path in src.rglob("*"):
+        rel = path.relative_to(src)
+        target = dst / (str(rel).lower() if lower else str(rel))
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(path)
+
+
+@pytest.mark.parametrize("layout", ["lower", "kaggle"])
+def test_other_layouts(tiny_timit, tiny_timit_data, tmp_path, layout):
+    root = tmp_path / "corpus"
+    if layout == "lower":
+        _copy_layout(tiny_timit, root / "timit", lower=True)
+    else:
+        _copy_layout(tiny_timit, root / "data", lower=False)
+        # the Kaggle copy also holds converted RIFF files, which must be ignored
+        for wav in list((root / "data").rglob("SI*.WAV"))[:3]:
+            (wav.parent / (wav.name + ".wav")).write_bytes(b"RIFF")
+    counts = prepare_timit(root, tmp_path / "data")
+    assert counts == {s: len(_lines(tiny_timit_data / s / "text")) for s in ("train", "dev", "test")}
+
+
+@pytest.fixture
+def small_copy(tiny_timit, tmp_path):
+    """A writable copy of the TEST side of one core-test speaker plus a TRAIN and a dev speaker."""
+    root = tmp_path / "TIMIT"
+    for side in ("TRAIN", "TEST"):
+        for spk in sorted((tiny_timit / side).glob("DR*/*"))[:2 if side == "TEST" else 1]:
+            shutil.copytree(spk, root / side / spk.parent.name / spk.name)
+    core = next(p for p in (tiny_timit / "TEST").glob("DR*/*") if p.name.lower() in CORE_TEST_SPEAKERS)
+    dev = next(p for p in (tiny_timit / "TEST").glob("DR*/*") if p.name.lower() in DEV_SPEAKERS)
+    for spk in (core, dev):
+        shutil.copytree(spk, root / "TEST" / spk.parent.name / spk.name, dirs_exist_ok=True)
+    return root
+
+
+def _first(root: Path, pattern: str) -> Path:
+    return sorted(root.glob(pattern))[0]
+
+
+def test_phn_times_not_increasing(small_copy, tmp_path):
+    phn = _first(small_copy, "TRAIN/DR*/*/SX*.PHN")
+    lines = _lines(phn)
+    a, b, label = lines[3].split()
+    lines[3] = f"{a} {a} {label}"
+    phn.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=rf"{phn.name}:4: phone .* ends"):
+        prepare_timit(small_copy, tmp_path / "data")
+
+
+def test_phn_unknown_label(small_copy, tmp_path):
+    phn = _first(small_copy, "TRAIN/DR*/*/SI*.PHN")
+    lines = _lines(phn)
+    a, b, _ = lines[2].split()
+    lines[2] = f"{a} {b} xx"
+    phn.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=rf"{phn.name}:3: unknown phone label 'xx'"):
+        prepare_timit(small_copy, tmp_path / "data")
+
+
+def test_phn_gap(small_copy, tmp_path):
+    phn = _first(small_copy, "TRAIN/DR*/*/SI*.PHN")
+    lines = _lines(phn)
+    a, b, label = lines[5].split()
+    lines[5] = f"{int(a) + 7} {b} {label}"
+    phn.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="contiguous"):
+        prepare_timit(small_copy, tmp_path / "data")
+
+
+def test_sphere_sample_count_disagrees(small_copy, tmp_path):
+    wav = _first(small_copy, "TRAIN/DR*/*/SX*.WAV")
+    wav.write_bytes(wav.read_bytes()[:-100])
+    with pytest.raises(AudioError, match="sample_count"):
+        prepare_timit(small_copy, tmp_path / "data")
+
+
+def test_phn_longer_than_audio(small_copy, tmp_path):
+    phn = _first(small_copy, "TRAIN/DR*/*/SX*.PHN")
+    lines = _lines(phn)
+    a, b, label = lines[-1].split()
+    lines[-1] = f"{a} {int(b) + 500} {label}"
+    phn.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="audio holds"):
+        prepare_timit(small_copy, tmp_path / "data")
+
+
+def test_phn_without_wav_is_a_counted_skip(small_copy, tmp_path, caplog):
+    wav = _first(small_copy, "TRAIN/DR*/*/SI*.WAV")
+    wav.unlink()
+    with caplog.at_level(logging.INFO):
+        counts = prepare_timit(small_copy, tmp_path / "data")
+    assert counts["train"] == 7
+    assert any("no .WAV" in r.message and wav.stem in r.message for r in caplog.records)
+    assert any("1 skipped" in r.message for r in caplog.records)
+
+
+def test_not_a_timit_dir(tmp_path):
+    with pytest.raises(AsrserError, match="no TRAIN and TEST"):
+        prepare_timit(tmp_path, tmp_path / "data")
