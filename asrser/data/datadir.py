@@ -183,8 +183,8 @@ def validate_data_dir(path: str | os.PathLike, need_text: bool = True, need_wav:
 
     text, text_lines = load("text", need_text)
     same_keys("text", text, text_lines, utts, "utterance", "utt2spk")
-    if text is not None:
-        for utt, value in text.items():
+    if text is not None and need_text:   # stages that only carry text along (split, subset) let a trainer
+        for utt, value in text.items():   # skip and count empty transcripts instead
             if not value.split():
                 issues.append(ValidationIssue(str(path / "text"), text_lines[utt], f"utterance {utt!r} has an "
                                               "empty transcript"))

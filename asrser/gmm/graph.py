@@ -87,3 +87,65 @@ def mkgraph(lang_dir: str | os.PathLike, model_dir: str | os.PathLike, graph_dir
     log.info("%s: HCLG with %d states", graph_dir, hclg.num_states)
     stamp.write()
     return graph_dir
+
+
+def graph_properties(fst: kaldifst.StdVectorFst) -> dict:
+    """Sanity figures for a decoding graph, as fstinfo and fstisstochastic would report them.
+
+    `stochastic_deviation` is the largest |log sum of outgoing probabilities| over states after pushing the
+    weights towards the initial state in the log semiring; a graph from a proper LM pushes to ~0. The push
+    solves beta = final + A beta exactly, so it also fails (inf/nan) when the total path weight diverges.
+    """
+    import numpy as np
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    src, dst, ilabel, weight, final = [], [], [], [], {}
+    for line in str(fst).splitlines():
+        fields = line.split()
+        if len(fields) >= 4:
+            src.append(int(fields[0]))
+            dst.append(int(fields[1]))
+            ilabel.append(int(fields[2]))
+            weight.append(float(fields[4]) if len(fields) > 4 else 0.0)
+        elif fields:
+            final[int(fields[0])] = float(fields[1]) if len(fields) > 1 else 0.0
+    n = fst.num_states
+    src_a, dst_a, ilabel_a = np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64), np.array(ilabel)
+    prob = np.exp(-np.array(weight))
+    final_prob = np.zeros(n)
+    for state, w in final.items():
+        final_prob[state] = np.exp(-w)
+
+    transitions = sp.csr_matrix((prob, (src_a, dst_a)), shape=(n, n))
+    beta = spla.spsolve((sp.identity(n, format="csc") - transitions.tocsc()), final_prob)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out_mass = np.bincount(src_a, weights=prob * beta[dst_a], minlength=n) + final_prob
+        deviation = np.abs(np.log(out_mass / beta))
+
+    # coaccessible: states from which a final state is reachable (reverse search from the final states)
+    reverse = sp.csr_matrix((np.ones(len(src_a)), (dst_a, src_a)), shape=(n, n))
+    reached = np.zeros(n, dtype=bool)
+    frontier = np.array(sorted(final), dtype=np.int64)
+    reached[frontier] = True
+    while frontier.size:
+        nxt = np.unique(reverse[frontier].indices)
+        frontier = nxt[~reached[nxt]]
+        reached[frontier] = True
+
+    # epsilon cycles: a cycle in the subgraph of input-epsilon arcs (Kahn's algorithm leaves it unsorted)
+    eps = ilabel_a == 0
+    eps_graph = sp.csr_matrix((np.ones(eps.sum()), (src_a[eps], dst_a[eps])), shape=(n, n))
+    indegree = np.asarray((eps_graph != 0).sum(axis=0)).ravel()
+    ready = list(np.flatnonzero(indegree == 0))
+    removed = 0
+    while ready:
+        state = ready.pop()
+        removed += 1
+        for t in eps_graph[state].indices:
+            indegree[t] -= 1
+            if indegree[t] == 0:
+                ready.append(t)
+    return {"states": n, "arcs": len(src), "final_states": len(final), "coaccessible": int(reached.sum()),
+            "epsilon_arcs": int(eps.sum()), "epsilon_cycles": removed < n,
+            "stochastic_deviation": float(np.nanmax(deviation)) if n else 0.0}

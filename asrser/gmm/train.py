@@ -15,6 +15,7 @@ import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import kaldi_hmm_gmm as khg
 import numpy as np
@@ -118,18 +119,26 @@ def gauss_schedule(initial: int, config: TrainConfig, it: int) -> int:
     return initial + inc * min(it, config.max_iter_inc)
 
 
-def run_em(trainer: Trainer, config: TrainConfig, first_iter: int) -> AcousticModel:
+def run_em(trainer: Trainer, config: TrainConfig, first_iter: int,
+           initial_alignment: Callable[[], None]) -> AcousticModel:
     """Iterations first_iter..num_iters-1 from <first_iter>.mdl, realigning per schedule; final.mdl.
 
-    Mixing up starts from one Gaussian per pdf, as the initial models have."""
+    Mixing up starts from one Gaussian per pdf, as the initial models have. The alignments in the exp dir
+    are tagged with the iteration whose model made them (0: the initial alignment), so that a resumed run
+    re-creates exactly the alignments an uninterrupted run would have used."""
     exp = trainer.exp
     initial_gauss = AcousticModel.load(exp / f"{first_iter}.mdl").gmms.num_pdfs
     for it in tqdm(range(first_iter, config.num_iters), desc=f"{exp.name} EM", unit="iter", file=sys.stderr):
         model_path = exp / f"{it}.mdl"
         if (exp / f"{it + 1}.mdl").exists():
             continue
-        if it in config.realign_iters:
-            trainer.align(model_path, config.align_options(), exp, name=f"align.{it}")
+        wanted = max([r for r in config.realign_iters if r <= it], default=0)
+        if alignment_iter(exp) != wanted:
+            if wanted == 0:
+                initial_alignment()
+            else:
+                trainer.align(exp / f"{wanted}.mdl", config.align_options(), exp, name=f"align.{wanted}")
+            set_alignment_iter(exp, wanted)
         stats, tid_counts = trainer.accumulate(model_path, it)
         model = AcousticModel.load(model_path)
         rng = np.random.default_rng([config.seed, it])
@@ -142,6 +151,16 @@ def run_em(trainer: Trainer, config: TrainConfig, first_iter: int) -> AcousticMo
     shutil.copyfile(final, exp / ".final.mdl.tmp")
     os.replace(exp / ".final.mdl.tmp", exp / "final.mdl")
     return AcousticModel.load(exp / "final.mdl")
+
+
+def alignment_iter(exp: Path) -> int | None:
+    path = exp / "ali.iter"
+    return int(path.read_text()) if path.exists() else None
+
+
+def set_alignment_iter(exp: Path, it: int) -> None:
+    with atomic_write(exp / "ali.iter") as f:
+        f.write(f"{it}\n")
 
 
 def global_mean_var(data_dir: Path, pipeline: FeaturePipeline, max_utts: int) -> tuple[np.ndarray, np.ndarray]:
@@ -170,6 +189,10 @@ def train_mono(data_dir, lang_dir, exp_dir, config: TrainConfig, nj: int, cmd: s
     lang = Lang.load(lang_dir)
     pipeline = FeaturePipeline("delta")
     pipeline.save(exp)
+
+    def equal_alignment() -> None:
+        trainer.align(exp / "0.mdl", config.align_options(), exp, equal=True, name="align.0")
+        set_alignment_iter(exp, 0)
     if _latest_iter(exp) < 1:
         topo = lang.topology()
         tree = khg.monophone_context_dependency(phones=topo.phones,
@@ -179,12 +202,12 @@ def train_mono(data_dir, lang_dir, exp_dir, config: TrainConfig, nj: int, cmd: s
         model = AcousticModel(trans_model, tree, DiagGmms.single(tree.num_pdfs, mean, var))
         model.save(exp / "0.mdl")
         model.write_tree(exp / "tree")
-        trainer.align(exp / "0.mdl", config.align_options(), exp, equal=True, name="align.0")
+        equal_alignment()
         stats, tid_counts = trainer.accumulate(exp / "0.mdl", 0)
         model = reestimate(model, stats, tid_counts, gauss_schedule(tree.num_pdfs, config, 1),
                            np.random.default_rng([config.seed, 0]), config.power)
         model.save(exp / "1.mdl")
-    model = run_em(trainer, config, max(_latest_iter(exp), 1))
+    model = run_em(trainer, config, max(_latest_iter(exp), 1), equal_alignment)
     stamp.write()
     return model
 

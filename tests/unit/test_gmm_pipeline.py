@@ -1,0 +1,112 @@
+"""The GMM-HMM pipeline on the tiny mini-TIMIT: monophone training through the job runner, HCLG, decoding,
+sclite PER, alignment of known utterances against their reference segmentation, skipped utterances."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import kaldifst
+import numpy as np
+import pytest
+
+from asrser.features import FeatureConfig, compute_cmvn_stats, make_features
+from asrser.gmm.align import AlignOptions, load_alignments, monophone_state_classes, write_targets
+from asrser.gmm.boundaries import alignment_accuracy
+from asrser.gmm.decode import DecodeOptions, decode
+from asrser.gmm.graph import graph_properties, mkgraph
+from asrser.gmm.model import AcousticModel
+from asrser.gmm.train import TrainConfig, align_si, train_mono
+from asrser.lang import Lang, prepare_phone_lang
+from asrser.lm import make_lang_test, train_phone_lm
+from asrser.phones import FOLD_48_TO_39, PHONES48
+from asrser.scoring import score_decode
+from helpers import REPO
+
+pytestmark = pytest.mark.slow
+CONFIG = TrainConfig(num_iters=10, max_iter_inc=6, total_gauss=250, realign_iters=[1, 2, 3, 4, 6, 8], seed=0)
+
+
+@pytest.fixture(scope="module")
+def system(tiny_timit_data, tmp_path_factory, runner_cmd_session):
+    root = tmp_path_factory.mktemp("gmm")
+    data = root / "data"
+    shutil.copytree(tiny_timit_data, data)
+    config = FeatureConfig.from_file("mfcc", REPO / "conf" / "mfcc.conf")
+    for split in ("train", "test"):
+        make_features(data / split, root / "log", root / "mfcc", config, REPO / "conf" / "mfcc.conf", 2,
+                      runner_cmd_session)
+        compute_cmvn_stats(data / split, root / "mfcc")
+    prepare_phone_lang(data / "lang", ["sil"] + [p for p in PHONES48 if p != "sil"], ["sil"])
+    train_phone_lm(data / "train" / "text", Lang.load(data / "lang"), root / "lm.arpa")
+    make_lang_test(data / "lang", root / "lm.arpa", data / "lang_test")
+    train_mono(data / "train", data / "lang", root / "exp" / "mono", CONFIG, 2, runner_cmd_session)
+    return root
+
+
+@pytest.fixture(scope="module")
+def runner_cmd_session():
+    import sys
+    return f"{Path(sys.executable).parent / 'asrser-run'} --backend local --max-jobs 2"
+
+
+def test_training_is_seeded_and_resumable(system, runner_cmd_session):
+    exp = system / "exp" / "mono"
+    final = AcousticModel.load(exp / "final.mdl")
+    assert final.gmms.num_gauss > final.gmms.num_pdfs          # mixed up
+    # a killed run resumes from the last complete model and ends with the same model
+    for it in range(6, CONFIG.num_iters + 1):
+        (exp / f"{it}.mdl").unlink()
+    (exp / "train.done").unlink()
+    (exp / "final.mdl").unlink()
+    again = train_mono(system / "data" / "train", system / "data" / "lang", exp, CONFIG, 2, runner_cmd_session)
+    np.testing.assert_array_equal(again.gmms.means, final.gmms.means)
+
+
+def test_decode_and_sclite_per(system, runner_cmd_session):
+    exp = system / "exp" / "mono"
+    graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
+    props = graph_properties(kaldifst.StdVectorFst.read(str(graph / "HCLG.fst")))
+    assert props["states"] > 50 and props["coaccessible"] == props["states"]     # no dead ends
+    assert not props["epsilon_cycles"]
+    assert props["stochastic_deviation"] < 1e-3                                 # after pushing in log
+    counts = decode(graph, system / "data" / "test", exp, exp / "decode_test", 2, runner_cmd_session,
+                    DecodeOptions(lm_weights=[3.0, 6.0, 9.0]))
+    assert counts["utterances"] == 32 and counts["failed"] == 0 and counts["rtf"] < 0.1
+    best = score_decode(exp / "decode_test", system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+    assert best.error_rate < 50.0           # a no-acoustics guess (all 'sil') scores about 100%
+    assert (exp / "decode_test" / "scoring" / f"score_{best.lmwt:g}" / "39phn.pra").exists()
+
+
+def test_alignment_against_reference(system, runner_cmd_session):
+    ali = system / "exp" / "mono_ali_test"
+    counts = align_si(system / "data" / "test", system / "data" / "lang", system / "exp" / "mono", ali, 2,
+                      runner_cmd_session, AlignOptions())
+    assert counts["failed"] == 0
+    acc = alignment_accuracy(ali, system / "data" / "lang", system / "data" / "test" / "ref_phones.ctm")
+    assert acc["utterances"] == 32 and acc["within_40ms"] > 80 and acc["within_20ms"] > 40
+    classes, n = monophone_state_classes(AcousticModel.load(ali / "final.mdl"))
+    assert n == 144 and classes[1:].max() < 144
+    assert write_targets(ali, ali / "targets") == 144
+    alignments = load_alignments(ali)
+    assert len(alignments) == 32
+
+
+def test_unalignable_utterances_are_skipped_and_counted(system, runner_cmd_session, tmp_path):
+    data = tmp_path / "bad"
+    shutil.copytree(system / "data" / "test", data)
+    lines = (data / "text").read_text().splitlines()
+    utts = [line.split()[0] for line in lines]
+    lines[0] = utts[0]                                   # empty transcript
+    lines[1] = f"{utts[1]} sil zz sil"                   # a phone missing from phones.txt
+    lines[2] = f"{utts[2]} " + " ".join(["aa"] * 400)    # more HMM states than frames: no alignment
+    (data / "text").write_text("\n".join(lines) + "\n")
+    shutil.rmtree(data / "split2", ignore_errors=True)
+    counts = align_si(data, system / "data" / "lang", system / "exp" / "mono", tmp_path / "ali", 2,
+                      runner_cmd_session, AlignOptions())
+    assert counts["failed"] == 3
+    failed = sorted((tmp_path / "ali").glob("ali.*.failed"))
+    assert sorted(u for f in failed for u in f.read_text().split()) == sorted(utts[:3])
+    logs = " ".join(p.read_text() for p in (tmp_path / "ali" / "log").glob("*.log"))
+    assert "empty or missing transcript" in logs and "'zz'" in logs and "no alignment" in logs
+    assert len(load_alignments(tmp_path / "ali")) == 29
