@@ -133,3 +133,24 @@ class Stamp:
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def captured_native_stderr() -> Iterator[list[str]]:
+    """Collect what C/C++ code writes to file descriptor 2 (e.g. kaldilm's per-section info lines) instead of
+    letting it flood the logs; the lines are in the yielded list after the block."""
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    lines: list[str] = []
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines += sink.read().decode(errors="replace").splitlines()

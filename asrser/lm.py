@@ -8,6 +8,7 @@ backoff form the weight of history h is T(h) / (c(h) + T(h)), T(h) being the num
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
@@ -20,8 +21,10 @@ import kaldifst  # noqa: F401  (before kaldilm: import-order deadlock otherwise)
 import kaldilm
 
 from .errors import DataError
-from .fileio import atomic_write
+from .fileio import atomic_write, captured_native_stderr
 from .lang import BOS, DISAMBIG, EOS, Lang
+
+log = logging.getLogger(__name__)
 
 LOG10_ZERO = -99.0
 
@@ -143,8 +146,12 @@ def make_lang_test(lang_dir: str | os.PathLike, arpa: str | os.PathLike, out_dir
     if tmp.exists():
         shutil.rmtree(tmp)
     shutil.copytree(lang_dir, tmp)
-    kaldilm.arpa2fst(input_arpa=str(arpa), output_fst=str(tmp / "G.fst"), disambig_symbol=DISAMBIG,
-                     read_symbol_table=str(lang_dir / "words.txt"), max_arpa_warnings=0)
+    with captured_native_stderr() as messages:
+        kaldilm.arpa2fst(input_arpa=str(arpa), output_fst=str(tmp / "G.fst"), disambig_symbol=DISAMBIG,
+                         read_symbol_table=str(lang_dir / "words.txt"), max_arpa_warnings=0)
+    for line in messages:
+        if "[W]" in line or "[E]" in line or "WARNING" in line or "ERROR" in line:
+            log.warning("arpa2fst: %s", line)
     shutil.copy(arpa, tmp / "lm.arpa")
     if out_dir.exists():
         shutil.rmtree(out_dir)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import json
 import re
 import shutil
 import subprocess
@@ -151,4 +152,13 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
             f.write(f"| {r['system']} | {r['set']} | {r['per']:.2f} | {r['errors']} / {r['phones']} | {r['ins']} | "
                     f"{r['dels']} | {r['sub']} | {r['lmwt']} |\n")
         f.write("\n```\n" + "\n".join(r["line"] for r in rows) + "\n```\n")
+        accuracies = sorted(exp_dir.glob("*/boundary_accuracy.json"))
+        if accuracies:
+            f.write("\nForced-alignment phone boundaries against the reference segmentation.\n\n"
+                    "| alignment | utterances | boundaries | within 10 ms | within 20 ms | within 40 ms |\n"
+                    "|---|---:|---:|---:|---:|---:|\n")
+            for path in accuracies:
+                a = json.loads(path.read_text())
+                f.write(f"| {path.parent.name} | {a['utterances']} | {a['boundaries']} | {a['within_10ms']:.1f}% | "
+                        f"{a['within_20ms']:.1f}% | {a['within_40ms']:.1f}% |\n")
     return rows

@@ -33,7 +33,7 @@ _CHARS_UTF8 = 1
 _PHONEMES_INPUT = 0x100        # espeakPHONEMES: accept [[phoneme]] mnemonics in the text
 # espeak_PARAMETER values
 RATE, VOLUME, PITCH, RANGE, WORDGAP = 1, 2, 3, 4, 7
-MAX_VARIANTS = 240             # espeak keeps at most ~349 voices in all; stay well below
+MAX_VARIANTS = 320             # espeak keeps at most ~349 voices in all (languages included); stay below
 
 
 class _Id(ctypes.Union):
@@ -111,8 +111,12 @@ def _private_data_dir(system: Path, voices: list[Voice], root: Path) -> Path:
     data = root / "espeak-ng-data"
     (data / "voices" / "!v").mkdir(parents=True)
     for entry in system.iterdir():
-        if entry.name != "voices":
+        if entry.name not in ("voices", "lang"):
             (data / entry.name).symlink_to(entry)
+    # Only the West Germanic language files (English): espeak lists at most ~349 voices including the
+    # variants, and warns on every voice selection when the ~130 languages and our variants exceed that.
+    (data / "lang").mkdir()
+    (data / "lang" / "gmw").symlink_to(system / "lang" / "gmw")
     for entry in (system / "voices").iterdir():
         if entry.name != "!v":
             (data / "voices" / entry.name).symlink_to(entry)

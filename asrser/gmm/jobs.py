@@ -2,6 +2,10 @@
 
     python -m asrser.gmm.jobs align  <model> <lang> <data> <exp> <out-prefix> [--equal] [--beam B ...]
     python -m asrser.gmm.jobs acc    <model> <data> <exp> <ali-prefix> <stats.npz>
+    python -m asrser.gmm.jobs tree-stats <ali-model> <data> <exp> <ali-prefix> <stats.npz>
+    python -m asrser.gmm.jobs lda-stats  <ali-model> <lang> <data> <exp> <ali-prefix> <stats.npz>
+    python -m asrser.gmm.jobs mllt-stats <model> <data> <exp> <ali-prefix> <stats.npz>
+    python -m asrser.gmm.jobs convert    <old-model> <new-model> <old-ali-prefix> <new-ali-prefix>
 
 `<exp>` holds the feature pipeline (feature_pipeline.json, final.mat). Each job writes its outputs under
 temporary names and renames them when complete. Utterances that cannot be aligned (no graph, empty
@@ -108,6 +112,99 @@ def acc_job(model_path: str, data_dir: str, exp_dir: str, ali_prefix: str, stats
              stats.frames, len(feats_list), n_missing, stats.loglik / max(stats.frames, 1))
 
 
+def _aligned_features(data_dir: str, exp_dir: str, ali_prefix: str):
+    """(utt, features, alignment) for the utterances that have an alignment."""
+    pipeline = FeaturePipeline.load(exp_dir)
+    alignments = dict(kaldiio.load_scp_sequential(f"{ali_prefix}.scp"))
+    for utt, feats in iter_features(data_dir, pipeline):
+        ali = alignments.get(utt)
+        if ali is None:
+            continue
+        if len(ali) != len(feats):
+            raise AsrserError(f"{ali_prefix}.scp: alignment of {utt} has {len(ali)} frames, features {len(feats)}")
+        yield utt, feats, np.asarray(ali)
+
+
+def tree_stats_job(ali_model: str, data_dir: str, exp_dir: str, ali_prefix: str, stats_out: str) -> None:
+    """acc-tree-stats: Gaussian statistics per (left, centre, right, pdf-class) event."""
+    from .align import tid_tables
+    from .tree import TreeStats, frame_events
+
+    phone_of, state_of = tid_tables(AcousticModel.load(ali_model))
+    events, feats = [], []
+    for _, x, ali in _aligned_features(data_dir, exp_dir, ali_prefix):
+        events.append(frame_events(phone_of, state_of, ali))
+        feats.append(x)
+    stats = TreeStats.from_frames(np.concatenate(events), np.concatenate(feats))
+    with atomic_write(stats_out, "wb", encoding=None) as f:
+        stats.save(f)
+    log.info("tree statistics: %d events from %d frames of %d utterances", len(stats.events),
+             int(stats.count.sum()), len(feats))
+
+
+def lda_stats_job(ali_model: str, lang_dir: str, data_dir: str, exp_dir: str, ali_prefix: str,
+                  stats_out: str) -> None:
+    """acc-lda: per-pdf counts and sums and the total scatter of spliced features (silence weighted 0)."""
+    from .align import tid_tables
+
+    model = AcousticModel.load(ali_model)
+    silence = np.isin(tid_tables(model)[0], Lang.load(lang_dir).silence_ids)
+    num_pdfs = model.trans_model.num_pdfs
+    count, sums, scatter = np.zeros(num_pdfs), None, None
+    for _, x, ali in _aligned_features(data_dir, exp_dir, ali_prefix):
+        keep = ~silence[ali]
+        x = x[keep].astype(np.float64)
+        pdfs = model.tid2pdf[ali[keep]]
+        if sums is None:
+            sums, scatter = np.zeros((num_pdfs, x.shape[1])), np.zeros((x.shape[1], x.shape[1]))
+        count += np.bincount(pdfs, minlength=num_pdfs)
+        np.add.at(sums, pdfs, x)
+        scatter += x.T @ x
+    with atomic_write(stats_out, "wb", encoding=None) as f:
+        np.savez(f, count=count, sums=sums, scatter=scatter)
+
+
+def mllt_stats_job(model_path: str, data_dir: str, exp_dir: str, ali_prefix: str, stats_out: str) -> None:
+    """gmm-acc-mllt with Viterbi Gaussian selection: G_i = sum_t (x_t - mu)(x_t - mu)^T / var_i of the best
+    Gaussian of the frame's pdf, for each dimension i."""
+    model = AcousticModel.load(model_path)
+    gmms = model.gmms
+    dim = gmms.dim
+    g_stats, frames = np.zeros((dim, dim, dim)), 0
+    for _, x, ali in _aligned_features(data_dir, exp_dir, ali_prefix):
+        pdfs = model.tid2pdf[ali]
+        comp = gmms.component_loglik(x)
+        masked = np.where(gmms.owner[None, :] == pdfs[:, None], comp, -np.inf)
+        best = np.argmax(masked, axis=1)
+        err = x.astype(np.float64) - gmms.means[best]
+        weights = 1.0 / gmms.variances[best]                                   # (T, D)
+        outer = (weights[:, :, None] * err[:, None, :]).reshape(len(x), dim * dim)
+        g_stats += (outer.T @ err).reshape(dim, dim, dim)
+        frames += len(x)
+    with atomic_write(stats_out, "wb", encoding=None) as f:
+        np.savez(f, g=g_stats, frames=frames)
+
+
+def convert_job(old_model: str, new_model: str, old_prefix: str, new_prefix: str) -> None:
+    """convert-ali from the old model's transition-ids to the new model's (new tree)."""
+    from .align import tid_tables
+    from .tree import convert_alignment, transition_tables
+
+    old, new = AcousticModel.load(old_model), AcousticModel.load(new_model)
+    phone_of, state_of = tid_tables(old)
+    old_index, _ = transition_tables(old.trans_model)
+    _, new_tid = transition_tables(new.trans_model)
+    n = 0
+    with AlignmentWriter(new_prefix) as write:
+        for utt, ali in kaldiio.load_scp_sequential(f"{old_prefix}.scp"):
+            write(utt, convert_alignment(phone_of, state_of, old_index, new_tid, new.tree, np.asarray(ali)))
+            n += 1
+    failed = Path(f"{old_prefix}.failed")
+    with atomic_write(f"{new_prefix}.failed") as f:
+        f.write(failed.read_text() if failed.exists() else "")
+    log.info("converted %d alignments", n)
+
+
 def main(argv: list[str] | None = None) -> int:
     from ..cli import setup_logging
 
@@ -121,14 +218,29 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("acc")
     for name in ("model", "data", "exp", "ali_prefix", "stats_out"):
         c.add_argument(name)
+    for what, names in (("tree-stats", ("model", "data", "exp", "ali_prefix", "stats_out")),
+                        ("lda-stats", ("model", "lang", "data", "exp", "ali_prefix", "stats_out")),
+                        ("mllt-stats", ("model", "data", "exp", "ali_prefix", "stats_out")),
+                        ("convert", ("old_model", "new_model", "old_prefix", "new_prefix"))):
+        sp = sub.add_parser(what)
+        for name in names:
+            sp.add_argument(name)
     args = p.parse_args(argv)
     setup_logging()
     try:
         if args.what == "align":
             align_job(args.model, args.lang, args.data, args.exp, args.out_prefix,
                       AlignOptions(**json.loads(args.options)), args.equal)
-        else:
+        elif args.what == "acc":
             acc_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
+        elif args.what == "tree-stats":
+            tree_stats_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
+        elif args.what == "lda-stats":
+            lda_stats_job(args.model, args.lang, args.data, args.exp, args.ali_prefix, args.stats_out)
+        elif args.what == "mllt-stats":
+            mllt_stats_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
+        else:
+            convert_job(args.old_model, args.new_model, args.old_prefix, args.new_prefix)
     except AsrserError as e:
         print(f"ERROR (asrser.gmm.jobs {args.what}): {e}", file=sys.stderr)
         return 1

@@ -119,8 +119,19 @@ def gauss_schedule(initial: int, config: TrainConfig, it: int) -> int:
     return initial + inc * min(it, config.max_iter_inc)
 
 
+class IterationHooks:
+    """Per-iteration feature-transform updates (MLLT); the default does nothing."""
+
+    def features_after(self, it: int) -> None:
+        """Make the exp dir's feature pipeline the one in force after iteration `it`."""
+
+    def model_for_accumulation(self, it: int) -> Path:
+        """The model whose statistics iteration `it` accumulates (after any transform update)."""
+        raise NotImplementedError
+
+
 def run_em(trainer: Trainer, config: TrainConfig, first_iter: int,
-           initial_alignment: Callable[[], None]) -> AcousticModel:
+           initial_alignment: Callable[[], None], hooks: IterationHooks | None = None) -> AcousticModel:
     """Iterations first_iter..num_iters-1 from <first_iter>.mdl, realigning per schedule; final.mdl.
 
     Mixing up starts from one Gaussian per pdf, as the initial models have. The alignments in the exp dir
@@ -137,8 +148,12 @@ def run_em(trainer: Trainer, config: TrainConfig, first_iter: int,
             if wanted == 0:
                 initial_alignment()
             else:
+                if hooks:
+                    hooks.features_after(wanted - 1)
                 trainer.align(exp / f"{wanted}.mdl", config.align_options(), exp, name=f"align.{wanted}")
             set_alignment_iter(exp, wanted)
+        if hooks:
+            model_path = hooks.model_for_accumulation(it)
         stats, tid_counts = trainer.accumulate(model_path, it)
         model = AcousticModel.load(model_path)
         rng = np.random.default_rng([config.seed, it])
@@ -147,6 +162,8 @@ def run_em(trainer: Trainer, config: TrainConfig, first_iter: int,
         model.save(exp / f"{it + 1}.mdl")
         log.info("%s iteration %d: log-likelihood per frame %.4f over %d frames; %d Gaussians", exp.name, it,
                  stats.loglik / max(stats.frames, 1), stats.frames, model.gmms.num_gauss)
+    if hooks:
+        hooks.features_after(config.num_iters)
     final = exp / f"{config.num_iters}.mdl"
     shutil.copyfile(final, exp / ".final.mdl.tmp")
     os.replace(exp / ".final.mdl.tmp", exp / "final.mdl")
@@ -216,7 +233,7 @@ def start_fresh_unless_resuming(exp: Path, stamp: Stamp) -> None:
     """Models left by a killed run with the same inputs and config are resumed; any others are removed."""
     started = Stamp(exp / "train.started", [], same_as=stamp.record)
     if not started.is_current():
-        for p in [*exp.glob("*.mdl"), *exp.glob("ali.*")]:
+        for p in [*exp.glob("*.mdl"), *exp.glob("ali.*"), *exp.glob("*.mat.npy"), *exp.glob("tree*")]:
             p.unlink()
         started.write()
 
@@ -224,6 +241,146 @@ def start_fresh_unless_resuming(exp: Path, stamp: Stamp) -> None:
 def _latest_iter(exp: Path) -> int:
     its = [int(p.name.split(".")[0]) for p in exp.glob("*.mdl") if p.name.split(".")[0].isdigit()]
     return max(its, default=0)
+
+
+def _sum_job_outputs(paths: list[Path]) -> dict[str, np.ndarray]:
+    total: dict[str, np.ndarray] = {}
+    for path in paths:
+        with np.load(path) as z:
+            for k in z.files:
+                total[k] = total[k] + z[k] if k in total else z[k].copy()
+    for path in paths:
+        path.unlink()
+    return total
+
+
+def _check_alignment_jobs(ali_dir: Path, nj: int) -> None:
+    found = len(list(ali_dir.glob("ali.*.scp")))
+    if found != nj:
+        raise AsrserError(f"{ali_dir}: {found} alignment jobs but --nj {nj}; align with the same --nj "
+                          "(the jobs must see the same split of the data)")
+
+
+class MlltHooks(IterationHooks):
+    """steps/train_lda_mllt.sh: at the MLLT iterations, estimate A on the current features and model,
+    transform the model's means (and diagonal variances) and compose A with the feature transform.
+
+    Transforms are kept per iteration (<it>.mat.npy; 0 = LDA) so a resumed run uses exactly the features of
+    an uninterrupted one."""
+
+    def __init__(self, trainer: Trainer, config: TrainConfig, pipeline: FeaturePipeline):
+        self.trainer, self.config, self.pipeline = trainer, config, pipeline
+
+    def _transform_after(self, it: int) -> np.ndarray:
+        its = [int(p.name.split(".")[0]) for p in self.trainer.exp.glob("*.mat.npy")
+               if p.name.split(".")[0].isdigit()]
+        return np.load(self.trainer.exp / f"{max(i for i in its if i <= it)}.mat.npy")
+
+    def features_after(self, it: int) -> None:
+        transform = self._transform_after(it)
+        if self.pipeline.transform is None or not np.array_equal(transform, self.pipeline.transform):
+            self.pipeline.transform = transform
+            self.pipeline.save(self.trainer.exp)
+
+    def model_for_accumulation(self, it: int) -> Path:
+        from .lda import estimate_mllt
+
+        exp = self.trainer.exp
+        if it not in self.config.mllt_iters:
+            self.features_after(it)
+            return exp / f"{it}.mdl"
+        if not (exp / f"{it}.mat.npy").exists():
+            self.features_after(it - 1)
+            argv = [PY, "-m", "asrser.gmm.jobs", "mllt-stats", exp / f"{it}.mdl", self.trainer.split / "JOB", exp,
+                    exp / "ali.JOB", exp / f"mllt.{it}.JOB.npz"]
+            run_jobs(self.trainer.cmd, exp / "log" / f"mllt.{it}.JOB.log", argv, self.trainer.nj)
+            stats = _sum_job_outputs([exp / f"mllt.{it}.{j}.npz" for j in range(1, self.trainer.nj + 1)])
+            a = estimate_mllt(stats["g"], float(stats["frames"]))
+            model = AcousticModel.load(exp / f"{it}.mdl")
+            gmms = model.gmms
+            gmms = DiagGmms(gmms.owner, gmms.weights, gmms.means @ a.T, gmms.variances @ (a ** 2).T)
+            AcousticModel(model.trans_model, model.tree, gmms).save(exp / f"{it}.mllt.mdl")
+            with atomic_write(exp / f"{it}.mat.npy", "wb", encoding=None) as f:
+                np.save(f, a @ self._transform_after(it - 1))
+        self.features_after(it)
+        return exp / f"{it}.mllt.mdl"
+
+
+def train_tri(data_dir, lang_dir, ali_dir, exp_dir, config: TrainConfig, nj: int, cmd: str,
+              kind: str = "delta") -> AcousticModel:
+    """steps/train_deltas.sh (kind delta: tri1) and steps/train_lda_mllt.sh (kind lda: tri2).
+
+    Tree statistics from the given alignments, phone questions, a tree with config.num_leaves leaves, one
+    Gaussian per leaf, the alignments converted to the new tree, then EM with realignment and mixing up
+    (and MLLT updates for lda)."""
+    from .lda import estimate_lda
+    from .tree import BuildOptions, TreeStats, build_tree, cluster_phones, leaf_gaussians
+
+    if kind not in ("delta", "lda"):
+        raise AsrserError(f"unknown triphone system kind {kind!r} (delta or lda)")
+    trainer = Trainer(data_dir, lang_dir, exp_dir, nj, cmd)
+    exp, ali_dir = trainer.exp, Path(ali_dir)
+    _check_alignment_jobs(ali_dir, nj)
+    stamp = Stamp(exp / "train.done", [Path(data_dir) / "feats.scp", Path(data_dir) / "text",
+                                       Path(lang_dir) / "phones.txt", *sorted(ali_dir.glob("ali.*.ark"))],
+                  config=asdict(config), kind=kind)
+    if stamp.is_current():
+        log.info("%s is up to date", exp / "final.mdl")
+        return AcousticModel.load(exp / "final.mdl")
+    start_fresh_unless_resuming(exp, stamp)
+    lang = Lang.load(lang_dir)
+    ali_model = ali_dir / "final.mdl"
+
+    def run(what: str, *args, outputs: str) -> dict[str, np.ndarray]:
+        argv = [PY, "-m", "asrser.gmm.jobs", what, *args]
+        run_jobs(cmd, exp / "log" / f"{what}.JOB.log", argv, nj)
+        return _sum_job_outputs([Path(str(outputs).replace("JOB", str(j))) for j in range(1, nj + 1)])
+
+    if kind == "lda":
+        pipeline = FeaturePipeline("lda", splice_context=config.splice_context)
+        if not (exp / "0.mat.npy").exists():
+            FeaturePipeline("splice", splice_context=config.splice_context).save(exp)
+            lda = run("lda-stats", ali_model, lang_dir, trainer.split / "JOB", exp, ali_dir / "ali.JOB",
+                      exp / "lda.JOB.npz", outputs=exp / "lda.JOB.npz")
+            with atomic_write(exp / "0.mat.npy", "wb", encoding=None) as f:
+                np.save(f, estimate_lda(lda["count"], lda["sums"], lda["scatter"], config.lda_dim))
+        hooks: IterationHooks | None = MlltHooks(trainer, config, pipeline)
+        hooks.features_after(0)
+    else:
+        FeaturePipeline("delta").save(exp)
+        hooks = None
+
+    if _latest_iter(exp) < 1:
+        parts = []
+        argv = [PY, "-m", "asrser.gmm.jobs", "tree-stats", ali_model, trainer.split / "JOB", exp,
+                ali_dir / "ali.JOB", exp / "treeacc.JOB.npz"]
+        run_jobs(cmd, exp / "log" / "acc_tree.JOB.log", argv, nj)
+        for j in range(1, nj + 1):
+            parts.append(TreeStats.load(exp / f"treeacc.{j}.npz"))
+            (exp / f"treeacc.{j}.npz").unlink()
+        stats = TreeStats.merge(parts)
+        topo = lang.topology()
+        num_classes = dict(zip(topo.phones, (topo.num_pdf_classes(p) for p in topo.phones)))
+        questions = cluster_phones(stats, [[p] for p in topo.phones])
+        questions.append(sorted(lang.silence_ids))
+        with atomic_write(exp / "questions.txt") as f:
+            f.writelines(" ".join(lang.id2phone[p] for p in q) + "\n" for q in questions)
+        tree = build_tree(stats, questions, num_classes, BuildOptions(num_leaves=config.num_leaves))
+        ctx_dep = tree.to_context_dependency()
+        _, means, variances = leaf_gaussians(tree, stats)
+        model = AcousticModel(khg.TransitionModel(ctx_dep=ctx_dep, hmm_topo=topo), ctx_dep,
+                              DiagGmms(np.arange(tree.num_leaves), np.ones(tree.num_leaves), means, variances))
+        model.write_tree(exp / "tree")
+        model.save(exp / "1.mdl")
+
+    def converted_alignment() -> None:
+        argv = [PY, "-m", "asrser.gmm.jobs", "convert", ali_model, exp / "1.mdl", ali_dir / "ali.JOB",
+                exp / "ali.JOB"]
+        run_jobs(cmd, exp / "log" / "convert.JOB.log", argv, nj)
+
+    model = run_em(trainer, config, max(_latest_iter(exp), 1), converted_alignment, hooks)
+    stamp.write()
+    return model
 
 
 def align_si(data_dir, lang_dir, model_dir, out_dir, nj: int, cmd: str, opts: AlignOptions) -> dict:

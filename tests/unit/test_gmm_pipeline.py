@@ -16,7 +16,7 @@ from asrser.gmm.boundaries import alignment_accuracy
 from asrser.gmm.decode import DecodeOptions, decode
 from asrser.gmm.graph import graph_properties, mkgraph
 from asrser.gmm.model import AcousticModel
-from asrser.gmm.train import TrainConfig, align_si, train_mono
+from asrser.gmm.train import TrainConfig, align_si, train_mono, train_tri
 from asrser.lang import Lang, prepare_phone_lang
 from asrser.lm import make_lang_test, train_phone_lm
 from asrser.phones import FOLD_48_TO_39, PHONES48
@@ -110,3 +110,41 @@ def test_unalignable_utterances_are_skipped_and_counted(system, runner_cmd_sessi
     logs = " ".join(p.read_text() for p in (tmp_path / "ali" / "log").glob("*.log"))
     assert "empty or missing transcript" in logs and "'zz'" in logs and "no alignment" in logs
     assert len(load_alignments(tmp_path / "ali")) == 29
+
+
+TRI_CONFIG = TrainConfig(num_iters=8, max_iter_inc=5, num_leaves=250, total_gauss=700, realign_iters=[4],
+                         beam=10.0, retry_beam=40.0, mllt_iters=[2, 4], seed=1)
+
+
+@pytest.fixture(scope="module")
+def mono_ali_train(system, runner_cmd_session):
+    ali = system / "exp" / "mono_ali"
+    align_si(system / "data" / "train", system / "data" / "lang", system / "exp" / "mono", ali, 2,
+             runner_cmd_session, AlignOptions())
+    return ali
+
+
+@pytest.mark.parametrize("kind", ["delta", "lda"])
+def test_triphone_tree_and_training(system, mono_ali_train, runner_cmd_session, kind):
+    exp = system / "exp" / f"tri_{kind}"
+    model = train_tri(system / "data" / "train", system / "data" / "lang", mono_ali_train, exp, TRI_CONFIG, 2,
+                      runner_cmd_session, kind=kind)
+    lang = Lang.load(system / "data" / "lang")
+    # leaves: the roots (47 phones x 3 states + silence x 5) split towards num_leaves
+    assert 146 < model.trans_model.num_pdfs <= TRI_CONFIG.num_leaves
+    assert model.tree.context_width == 3 and model.tree.central_position == 1
+    questions = [q.split() for q in (exp / "questions.txt").read_text().splitlines()]
+    assert ["sil"] in questions and max(map(len, questions)) == len(lang.real_phones)
+    # the tree the wheels read answers as the tree that was built: same pdf for each context seen
+    stats_model = AcousticModel.load(exp / "1.mdl")
+    assert stats_model.gmms.num_gauss == model.trans_model.num_pdfs
+    assert model.gmms.num_gauss > model.trans_model.num_pdfs               # mixed up
+    if kind == "lda":
+        transform = np.load(exp / "final.mat.npy")
+        assert transform.shape == (40, 13 * 7)
+        assert (exp / "2.mat.npy").exists() and (exp / "4.mat.npy").exists()
+    graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
+    decode(graph, system / "data" / "test", exp, exp / "decode_test", 2, runner_cmd_session,
+           DecodeOptions(lm_weights=[3.0, 6.0]))
+    best = score_decode(exp / "decode_test", system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+    assert best.error_rate < 50.0

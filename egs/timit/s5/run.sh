@@ -52,6 +52,42 @@ if stage 5 "monophone graph and decoding of dev and test"; then
   done
 fi
 
+if stage 6 "tri1: triphones on deltas (tree from the monophone alignments)"; then
+  align_si.py --nj "$nj" --cmd "$train_cmd" data/train data/lang exp/mono exp/mono_ali
+  train_deltas.py --nj "$nj" --cmd "$train_cmd" --config "$gmm_config" data/train data/lang exp/mono_ali exp/tri1
+fi
+
+if stage 7 "tri1 graph and decoding"; then
+  mkgraph.py data/lang_test_bg exp/tri1 exp/tri1/graph
+  for x in dev test; do
+    decode.py --nj "$nj" --cmd "$decode_cmd" --phone-map timit39 exp/tri1/graph data/$x exp/tri1 exp/tri1/decode_$x
+  done
+fi
+
+if stage 8 "tri2: LDA+MLLT triphones (from the tri1 alignments)"; then
+  align_si.py --nj "$nj" --cmd "$train_cmd" data/train data/lang exp/tri1 exp/tri1_ali
+  train_lda_mllt.py --nj "$nj" --cmd "$train_cmd" --config "$gmm_config" data/train data/lang exp/tri1_ali exp/tri2
+fi
+
+if stage 9 "tri2 graph and decoding"; then
+  mkgraph.py data/lang_test_bg exp/tri2 exp/tri2/graph
+  for x in dev test; do
+    decode.py --nj "$nj" --cmd "$decode_cmd" --phone-map timit39 exp/tri2/graph data/$x exp/tri2 exp/tri2/decode_$x
+  done
+fi
+
+if stage 10 "tri2 alignments of train/dev/test, boundary accuracy, 144-class frame targets for the nets"; then
+  for x in train dev test; do
+    align_si.py --nj "$nj" --cmd "$train_cmd" data/$x data/lang exp/tri2 exp/tri2_ali_$x
+    alignment_accuracy.py exp/tri2_ali_$x data/lang data/$x/ref_phones.ctm
+    ali_to_targets.py exp/tri2_ali_$x exp/tri2_ali_$x/targets
+  done
+  for sys in mono tri1; do
+    align_si.py --nj "$nj" --cmd "$train_cmd" data/test data/lang exp/$sys exp/${sys}_ali_test
+    alignment_accuracy.py exp/${sys}_ali_test data/lang data/test/ref_phones.ctm
+  done
+fi
+
 if stage 20 "RESULTS.md"; then
   collect_results.py --title "TIMIT ($timit)" exp RESULTS.md
 fi

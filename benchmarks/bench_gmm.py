@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""GMM-HMM speed on a trained recipe: one forced-alignment pass and one training (statistics) iteration per
+100k frames, and the decoding real-time factor, each on one core (one job), on the recipe's own data.
+
+Also prints the GMM likelihood evaluation's arithmetic rate over the machine's float32 matmul rate measured
+in the same run, so the figures say how close the numpy GMM code runs to the hardware.
+
+Usage: benchmarks/bench_gmm.py [--recipe egs/timit/s5] [--system tri2] [--utts 200]
+  (run the recipe through stage 9 first: ./run.sh --stop-stage 9)
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from asrser.data import subset_data_dir  # noqa: E402
+from asrser.gmm.align import AlignOptions  # noqa: E402
+from asrser.gmm.decode import DecodeOptions, decode_job  # noqa: E402
+from asrser.gmm.feats import FeaturePipeline, iter_features  # noqa: E402
+from asrser.gmm.jobs import acc_job, align_job  # noqa: E402
+from asrser.gmm.model import AcousticModel  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def matmul_gflops(n: int = 1024, reps: int = 5) -> float:
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    a @ a
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        a @ a
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--recipe", default=str(REPO / "egs/timit/s5"))
+    p.add_argument("--system", default="tri2")
+    p.add_argument("--utts", type=int, default=200, help="training utterances to time")
+    a = p.parse_args()
+    recipe = Path(a.recipe)
+    exp = recipe / "exp" / a.system
+    if not (exp / "final.mdl").exists() or not (exp / "graph" / "HCLG.fst").exists():
+        sys.exit(f"{exp}: no trained system with a graph; run the recipe through its decoding stage first")
+    model = AcousticModel.load(exp / "final.mdl")
+    peak = matmul_gflops()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        subset_data_dir(recipe / "data/train", tmp / "train", first=a.utts)
+        data = tmp / "train"
+        frames = sum(len(f) for _, f in iter_features(data, FeaturePipeline.load(exp)))
+        per_100k = 1e5 / frames
+
+        t0 = time.perf_counter()
+        for _ in iter_features(data, FeaturePipeline.load(exp)):
+            pass
+        t_feats = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for _, f in iter_features(data, FeaturePipeline.load(exp)):
+            model.pdf_loglik(f)
+        t_like = time.perf_counter() - t0 - t_feats
+        gflops = 2 * 2 * model.gmms.dim * model.gmms.num_gauss * frames / max(t_like, 1e-9) / 1e9
+
+        t0 = time.perf_counter()
+        counts = align_job(str(exp / "final.mdl"), str(recipe / "data/lang"), str(data), str(exp),
+                           str(tmp / "ali.1"), AlignOptions(beam=10, retry_beam=40))
+        t_align = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        acc_job(str(exp / "final.mdl"), str(data), str(exp), str(tmp / "ali.1"), str(tmp / "acc.npz"))
+        t_acc = time.perf_counter() - t0
+
+        test = recipe / "data/test"
+        t0 = time.perf_counter()
+        dec = decode_job(str(exp / "graph"), str(exp), str(test), str(tmp / "decode"), 1,
+                         DecodeOptions(lm_weights=[5.0]))
+        t_dec = time.perf_counter() - t0
+    print(f"system {a.system}: {model.trans_model.num_pdfs} pdfs, {model.gmms.num_gauss} Gaussians, "
+          f"dim {model.gmms.dim}; {counts['done']} utterances, {frames} frames; one core")
+    print(f"alignment pass:        {t_align * per_100k:6.2f} s per 100k frames "
+          f"({frames / 100 / t_align:5.0f}x real time; GMM likelihoods are {100 * t_like / t_align:.0f}% of it)")
+    print(f"training iteration:    {t_acc * per_100k:6.2f} s per 100k frames (statistics accumulation)")
+    print(f"decoding (test set):   real-time factor {t_dec / (dec['frames'] / 100):.4f} over {dec['frames']} "
+          f"frames, search alone {dec['rtf']:.4f}; goal under 0.02")
+    print(f"GMM likelihoods:       {gflops:.1f} GFLOP/s = {100 * gflops / peak:.0f}% of this core's float32 "
+          f"matmul rate ({peak:.0f} GFLOP/s)")
+    print(json.dumps({"align_s_per_100k": t_align * per_100k, "acc_s_per_100k": t_acc * per_100k,
+                      "decode_rtf": t_dec / (dec["frames"] / 100), "gmm_gflops": gflops, "matmul_gflops": peak}))
+
+
+if __name__ == "__main__":
+    main()
