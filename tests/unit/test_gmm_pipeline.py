@@ -9,6 +9,7 @@ from pathlib import Path
 import kaldifst
 import numpy as np
 import pytest
+import torch
 
 from asrser.features import FeatureConfig, compute_cmvn_stats, make_features
 from asrser.gmm.align import AlignOptions, load_alignments, monophone_state_classes, write_targets
@@ -148,3 +149,103 @@ def test_triphone_tree_and_training(system, mono_ali_train, runner_cmd_session, 
            DecodeOptions(lm_weights=[3.0, 6.0]))
     best = score_decode(exp / "decode_test", system / "data" / "test" / "text", dict(FOLD_48_TO_39))
     assert best.error_rate < 50.0
+
+
+SMALL_NET = """
+input: {context: 5, dim: 13}
+layers:
+  - {type: conv, channels: 8, kernel: [3, 3], pool: [2, 2], l2: 1.0e-3}
+  - {type: fc, units: 64, dropout: 0.2}
+  - {type: output}
+training: {optimizer: sgd, learning_rate: 0.05, momentum: 0.9, batch_size: 64, max_epochs: 3, min_epochs: 1,
+           seed: 3, precision: fp32}
+"""
+
+
+@pytest.fixture(scope="module")
+def nnet_frames(system, mono_ali_train, runner_cmd_session):
+    """Frames of the tiny corpus (13 MFCCs, global mean/variance) with monophone-state targets."""
+    import kaldiio
+
+    from asrser.features import global_cmvn_stats
+    from asrser.nnet.data import prepare_frames
+
+    out = system / "exp" / "nnet"
+    out.mkdir(parents=True, exist_ok=True)
+    kaldiio.save_mat(str(out / "global_cmvn.stats"), global_cmvn_stats(system / "data" / "train" / "feats.scp"))
+    ali_test = system / "exp" / "mono_ali_test_nnet"
+    align_si(system / "data" / "test", system / "data" / "lang", system / "exp" / "mono", ali_test, 2,
+             runner_cmd_session, AlignOptions())
+    for name, ali in (("train", mono_ali_train), ("test", ali_test)):
+        write_targets(ali, ali / "targets")
+        prepare_frames(system / "data" / name, ali / "targets" / "targets.scp", out / "global_cmvn.stats",
+                       out / f"frames_{name}")
+    (out / "net.yaml").write_text(SMALL_NET)
+    return out
+
+
+def test_nnet_training_loss_falls_and_resume_is_exact(nnet_frames):
+    from asrser.nnet.model import NetConfig
+    from asrser.nnet.train import load_checkpoint, train_net
+
+    config = NetConfig.from_yaml(nnet_frames / "net.yaml")
+    frames_train, frames_test = nnet_frames / "frames_train", nnet_frames / "frames_test"
+    history = train_net(frames_train, frames_test, nnet_frames / "whole", config, 144, progress=False)
+    assert history[-1]["loss"] < history[0]["loss"] and history[-1]["valid_fer"] < 90.0
+    # killed after epoch 1: the resumed run ends exactly where the uninterrupted one did
+    train_net(frames_train, frames_test, nnet_frames / "killed", NetConfig.from_yaml(nnet_frames / "net.yaml",
+                                                                                      max_epochs=1), 144,
+              progress=False)
+    for name in ("final.pt", "history.json"):
+        (nnet_frames / "killed" / name).unlink()
+    train_net(frames_train, frames_test, nnet_frames / "killed", config, 144, progress=False)
+    whole = load_checkpoint(nnet_frames / "whole" / "epoch_3.pt")["model"]
+    resumed = load_checkpoint(nnet_frames / "killed" / "epoch_3.pt")["model"]
+    for key in whole:
+        assert torch.equal(whole[key], resumed[key]), key
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(nnet_frames, tmp_path):
+    from asrser.errors import AsrserError
+    from asrser.nnet.model import NetConfig
+    from asrser.nnet.train import load_checkpoint, train_net
+
+    frames = tmp_path / "frames"
+    shutil.copytree(nnet_frames / "frames_train", frames)
+    good = NetConfig.from_yaml(nnet_frames / "net.yaml", max_epochs=1)
+    train_net(frames, nnet_frames / "frames_test", tmp_path / "net", good, 144, progress=False)
+    (tmp_path / "net" / "final.pt").unlink()
+    feats = np.load(frames / "feats.npy", mmap_mode="r+")
+    feats[:] = np.nan
+    feats.flush()
+    with pytest.raises(AsrserError, match="loss is nan at epoch 2.*epoch_1.pt"):
+        train_net(frames, nnet_frames / "frames_test", tmp_path / "net", NetConfig.from_yaml(
+            nnet_frames / "net.yaml", max_epochs=2), 144, progress=False)
+    assert load_checkpoint(tmp_path / "net" / "epoch_1.pt")["state"]["epoch"] == 1
+
+
+def test_hybrid_decoding_equals_gmm_decoding_on_gmm_likelihoods(system):
+    """Scores per monophone-state class, mapped through transition-id -> class, decode exactly as the same
+    scores expanded to pdfs and mapped through transition-id -> pdf (the GMM path)."""
+    from asrser.gmm.decode import Decoder
+    from asrser.gmm.feats import FeaturePipeline, iter_features
+
+    exp = system / "exp" / "mono"
+    graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
+    model = AcousticModel.load(exp / "final.mdl")
+    tid2class, num_classes = monophone_state_classes(model)
+    pdf2class = np.zeros(model.trans_model.num_pdfs, dtype=np.int64)
+    pdf2class[model.tid2pdf[1:]] = tid2class[1:]
+    first_pdf = {int(c): int(p) for p, c in reversed(list(enumerate(pdf2class)))}
+    class_decoder = Decoder(graph / "HCLG.fst", tid2class, DecodeOptions(lm_weights=[5.0]))
+    pdf_decoder = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions(lm_weights=[5.0]))
+    for n, (_, feats) in enumerate(iter_features(system / "data" / "test", FeaturePipeline.load(exp))):
+        pdf_loglik = model.pdf_loglik(feats)
+        class_scores = np.full((len(feats), num_classes), -1e10, dtype=np.float32)
+        for c, p in first_pdf.items():
+            class_scores[:, c] = pdf_loglik[:, p]
+        expanded = class_scores[:, pdf2class]
+        hyp = class_decoder.decode(class_scores)
+        assert hyp == pdf_decoder.decode(expanded) and hyp[5.0]
+        if n == 5:
+            break

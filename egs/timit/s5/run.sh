@@ -13,6 +13,8 @@ timit=                 # the LDC TIMIT directory (with TRAIN/ and TEST/); empty:
 corpus_size=default    # mini-TIMIT size: tiny | default
 corpus_seed=0
 gmm_config=conf/gmm.yaml
+nnet_config=conf/convnet.yaml
+device=auto            # auto (CUDA when present) | cpu | cuda
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default]"
 . recipe.sh
 
@@ -85,6 +87,26 @@ if stage 10 "tri2 alignments of train/dev/test, boundary accuracy, 144-class fra
   for sys in mono tri1; do
     align_si.py --nj "$nj" --cmd "$train_cmd" data/test data/lang exp/$sys exp/${sys}_ali_test
     alignment_accuracy.py exp/${sys}_ali_test data/lang data/test/ref_phones.ctm
+  done
+fi
+
+if stage 11 "ConvNet frames: fbank normalised by the training set's mean/variance, 144-class tri2 targets"; then
+  compute_global_cmvn.py data-fbank/train exp/convnet/global_cmvn.stats
+  for x in train dev test; do
+    nnet_prepare_frames.py --targets exp/tri2_ali_$x/targets/targets.scp data-fbank/$x \
+      exp/convnet/global_cmvn.stats exp/convnet/frames_$x
+  done
+fi
+
+if stage 12 "ConvNet acoustic model (the paper's table), validated on dev"; then
+  nnet_train.py --config "$nnet_config" --device "$device" exp/convnet/frames_train exp/convnet/frames_dev \
+    exp/tri2_ali_train/targets/num_classes exp/convnet
+fi
+
+if stage 13 "hybrid ConvNet-HMM decoding of dev and test with the monophone HCLG; FER and PER"; then
+  for x in dev test; do
+    nnet_decode.py --phone-map timit39 --device "$device" exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt \
+      exp/convnet/frames_$x exp/convnet/frames_train data/$x/text exp/convnet/decode_$x
   done
 fi
 

@@ -1,0 +1,126 @@
+"""Frame-level training data: a data dir's features normalised by a global mean/variance, stored once as a
+memory-mapped float32 matrix with per-frame targets, and spliced into (2c+1)-frame windows per mini-batch by
+index arithmetic (edge frames repeat, as Kaldi's splice-feats) -- never 31 materialised copies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+
+from ..data import check_data_dir
+from ..errors import AsrserError
+from ..fileio import Stamp, atomic_write, temp_name
+
+log = logging.getLogger(__name__)
+
+
+def global_mean_std(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kaldi CMVN stats (2, D+1) -> mean, standard deviation."""
+    count = stats[0, -1]
+    mean = stats[0, :-1] / count
+    var = np.maximum(stats[1, :-1] / count - mean ** 2, 1e-8)
+    return mean.astype(np.float32), np.sqrt(var).astype(np.float32)
+
+
+def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike | None,
+                   global_cmvn: str | os.PathLike, out_dir: str | os.PathLike) -> dict:
+    """<out_dir>/{feats.npy, targets.npy, utts.json}: normalised features of every utterance that has targets,
+    concatenated. Utterances without targets are skipped and counted; a length mismatch of one frame is
+    trimmed (Kaldi's tolerance), more is an error naming the utterance."""
+    data = check_data_dir(data_dir, need_text=False, need_wav=False, need_feats=True)
+    out_dir = Path(out_dir)
+    inputs = [Path(data_dir) / "feats.scp", Path(global_cmvn)] + ([Path(targets_scp)] if targets_scp else [])
+    stamp = Stamp(out_dir / "frames.done", inputs)
+    if stamp.is_current():
+        return json.loads((out_dir / "utts.json").read_text())["counts"]
+    mean, std = global_mean_std(kaldiio.load_mat(str(global_cmvn)))
+    feats_scp = data.table("feats.scp")
+    targets = dict(kaldiio.load_scp(str(targets_scp))) if targets_scp else None
+    lengths, names, skipped = [], [], []
+    for utt in feats_scp:
+        if targets is not None and utt not in targets:
+            skipped.append(utt)
+            continue
+        n = int(kaldiio.load_mat(feats_scp[utt]).shape[0])
+        if targets is not None:
+            t = len(targets[utt])
+            if abs(t - n) > 1:
+                raise AsrserError(f"{targets_scp}: utterance {utt} has {t} targets but {n} feature frames "
+                                  f"({feats_scp[utt]})")
+            n = min(n, t)
+        names.append(utt)
+        lengths.append(n)
+    if skipped:
+        log.warning("%s: %d utterance(s) have no targets (no alignment) and are skipped, e.g. %s", data_dir,
+                    len(skipped), ", ".join(skipped[:3]))
+    total = int(sum(lengths))
+    dim = int(mean.shape[0])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    feats_tmp, targets_tmp = temp_name(out_dir / "feats.npy"), temp_name(out_dir / "targets.npy")
+    feats_out = np.lib.format.open_memmap(feats_tmp, mode="w+", dtype=np.float32, shape=(total, dim))
+    targets_out = np.full(total, -1, dtype=np.int64)
+    start = 0
+    for utt, n in zip(names, lengths):
+        x = kaldiio.load_mat(feats_scp[utt])[:n]
+        if x.shape[1] != dim:
+            raise AsrserError(f"{data_dir}/feats.scp: {utt} has dimension {x.shape[1]}, the statistics {dim}")
+        feats_out[start:start + n] = (x - mean) / std
+        if targets is not None:
+            targets_out[start:start + n] = np.asarray(targets[utt])[:n]
+        start += n
+    feats_out.flush()
+    del feats_out
+    with open(targets_tmp, "wb") as f:
+        np.save(f, targets_out)
+    os.replace(feats_tmp, out_dir / "feats.npy")
+    os.replace(targets_tmp, out_dir / "targets.npy")
+    counts = {"utterances": len(names), "skipped": len(skipped), "frames": total}
+    with atomic_write(out_dir / "utts.json") as f:
+        json.dump({"utts": names, "lengths": lengths, "counts": counts}, f)
+    stamp.write()
+    log.info("%s: %d frames of %d utterances (%d skipped) in %s", data_dir, total, len(names), len(skipped),
+             out_dir)
+    return counts
+
+
+class FrameData:
+    """Memory-mapped frames of prepare_frames(), spliced on demand."""
+
+    def __init__(self, frames_dir: str | os.PathLike, context: int):
+        frames_dir = Path(frames_dir)
+        if not (frames_dir / "frames.done").exists():
+            raise AsrserError(f"{frames_dir}: no prepared frames (run prepare_frames first)")
+        self.feats = np.load(frames_dir / "feats.npy", mmap_mode="r")
+        self.targets = np.load(frames_dir / "targets.npy")
+        meta = json.loads((frames_dir / "utts.json").read_text())
+        self.utts, self.lengths = meta["utts"], np.asarray(meta["lengths"], dtype=np.int64)
+        self.starts = np.r_[0, np.cumsum(self.lengths)[:-1]].astype(np.int64)
+        ends = self.starts + self.lengths
+        owner = np.repeat(np.arange(len(self.lengths)), self.lengths)
+        self._first, self._last = self.starts[owner], ends[owner] - 1       # per frame: its utterance's span
+        self.offsets = np.arange(-context, context + 1, dtype=np.int64)
+        self.context = context
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def windows(self, frames: np.ndarray) -> np.ndarray:
+        """(B, 2c+1, D) windows centred on the given global frame indices, edges repeated."""
+        rows = np.clip(frames[:, None] + self.offsets[None], self._first[frames, None], self._last[frames, None])
+        return np.asarray(self.feats[rows.ravel()]).reshape(len(frames), len(self.offsets), -1)
+
+    def utterance(self, i: int) -> tuple[str, np.ndarray]:
+        return self.utts[i], np.arange(self.starts[i], self.starts[i] + self.lengths[i])
+
+
+def class_log_priors(targets: np.ndarray, num_classes: int, floor: float = 1e-8) -> np.ndarray:
+    """log p(class) from training targets (Kaldi's priors from alignment counts); unseen classes floored."""
+    counts = np.bincount(targets[targets >= 0], minlength=num_classes).astype(np.float64)
+    prior = np.maximum(counts / max(counts.sum(), 1.0), floor)
+    return np.log(prior / prior.sum()).astype(np.float32)

@@ -1,0 +1,89 @@
+"""Hybrid decoding: network log posteriors minus log priors are the HMM-state log-likelihoods (scaled
+likelihoods), mapped onto the graph's transition-ids and decoded with the same HCLG and lattice decoder as
+the GMMs; frame error rates against forced alignments."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..fileio import Stamp, atomic_write
+from ..gmm.align import monophone_state_classes
+from ..gmm.decode import DecodeOptions, Decoder, decode_utterances
+from ..gmm.model import AcousticModel
+from .data import FrameData, class_log_priors
+from .train import _batch, autocast_dtype, load_model, select_device
+
+log = logging.getLogger(__name__)
+
+
+def utterance_log_likelihoods(model, data: FrameData, log_priors: np.ndarray, device: torch.device,
+                              precision: str = "auto", batch_size: int = 4096):
+    """(utt, (T, classes) log p(x|s) up to a constant) for every utterance, in corpus order."""
+    dtype = autocast_dtype(device, precision)
+    model = model.to(device).to(memory_format=torch.channels_last).eval()
+    with torch.no_grad(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        for i in range(len(data.utts)):
+            utt, frames = data.utterance(i)
+            out = [torch.log_softmax(model(_batch(data, frames[j:j + batch_size], device)).float(), dim=1)
+                   for j in range(0, len(frames), batch_size)]
+            yield utt, torch.cat(out).cpu().numpy() - log_priors
+
+
+def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, net_path: str | os.PathLike,
+                  frames_dir: str | os.PathLike, train_frames_dir: str | os.PathLike,
+                  decode_dir: str | os.PathLike, opts: DecodeOptions, device: str = "auto") -> dict:
+    """Decode prepared frames with a trained net and the graph of the HMM model whose states it predicts
+    (monophone-state targets: the monophone graph). Also writes the FER against the frames' targets."""
+    decode_dir = Path(decode_dir)
+    stamp = Stamp(decode_dir / "decode.done", [Path(graph_dir) / "HCLG.fst", Path(net_path),
+                                               Path(frames_dir) / "feats.npy"], options=asdict(opts))
+    if stamp.is_current():
+        return json.loads((decode_dir / "counts.1.json").read_text())
+    model = load_model(net_path)
+    hmm = AcousticModel.load(hmm_model)
+    tid2class, num_classes = monophone_state_classes(hmm)
+    if num_classes != model.num_classes:
+        raise ValueError(f"{net_path} predicts {model.num_classes} classes, the HMM has {num_classes} states")
+    train_targets = FrameData(train_frames_dir, model.config.context).targets
+    log_priors = class_log_priors(train_targets, num_classes)
+    data = FrameData(frames_dir, model.config.context)
+    decoder = Decoder(Path(graph_dir) / "HCLG.fst", tid2class, opts)
+    dev = select_device(device)
+    start = time.perf_counter()
+    wrong = total = 0
+    targets = data.targets
+
+    def scored():
+        nonlocal wrong, total
+        for i, (utt, loglik) in enumerate(utterance_log_likelihoods(model, data, log_priors, dev)):
+            _, frames = data.utterance(i)
+            ref = targets[frames]
+            ok = ref >= 0
+            wrong += int((loglik.argmax(1)[ok] != ref[ok]).sum())
+            total += int(ok.sum())
+            yield utt, loglik
+
+    decode_dir.mkdir(parents=True, exist_ok=True)
+    if (decode_dir / "hyp").exists():
+        for p in (decode_dir / "hyp").iterdir():
+            p.unlink()
+    counts = decode_utterances(decoder, scored(), Path(graph_dir) / "words.txt", decode_dir, 1)
+    counts["seconds"] = time.perf_counter() - start
+    counts["rtf"] = counts["seconds"] / max(counts["frames"] / 100.0, 1e-9)
+    counts["fer"] = 100.0 * wrong / max(total, 1)
+    with atomic_write(decode_dir / "counts.1.json") as f:
+        json.dump(counts, f)
+    with atomic_write(decode_dir / "fer") as f:
+        f.write(f"%FER {counts['fer']:.2f} [ {wrong} / {total} frames ]\n")
+    stamp.write()
+    log.info("%s: %d utterances, FER %.2f%%, real-time factor %.4f", decode_dir, counts["utterances"],
+             counts["fer"], counts["rtf"])
+    return counts

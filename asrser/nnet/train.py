@@ -1,0 +1,204 @@
+"""Frame classifier training: shuffled mini-batches of spliced windows, cross-entropy, SGD with momentum or
+RMSProp, validation frame error rate (FER) each epoch with newbob learning-rate halving and early stopping,
+a checkpoint per epoch and exact resumption after a kill (the shuffle and dropout randomness of epoch e are
+seeded by (seed, e), so a resumed run equals an uninterrupted one).
+
+Speed: bf16 autocast and channels_last where the CPU (AVX-512 BF16 / AMX) or GPU supports bf16; batches are
+gathered by numpy index arithmetic, with no per-frame Python. Multi-process data parallel under torchrun
+(gloo on CPU, NCCL on CUDA): each rank takes every world-size-th frame of the shared permutation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..errors import AsrserError
+from ..fileio import atomic_write
+from .data import FrameData
+from .model import LayeredNet, NetConfig
+
+log = logging.getLogger(__name__)
+
+
+def select_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    if precision == "fp32" or (precision == "auto" and not bf16_supported(device)):
+        return None
+    return torch.bfloat16
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    with atomic_write(path, "wb", encoding=None) as f:
+        torch.save(payload, f)
+
+
+def load_checkpoint(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated or foreign file: say which
+        raise AsrserError(f"{path}: cannot load checkpoint ({e})") from None
+
+
+def load_model(path: str | os.PathLike) -> LayeredNet:
+    """A trained network from final.pt (or any epoch checkpoint)."""
+    ckpt = load_checkpoint(Path(path))
+    config = NetConfig(**{**ckpt["config"], "training": None})
+    model = LayeredNet(config, int(ckpt["num_classes"]))
+    model.load_state_dict(ckpt["model"])
+    return model.eval()
+
+
+def frame_error_rate(model: nn.Module, data: FrameData, device: torch.device, dtype: torch.dtype | None,
+                     batch_size: int = 2048) -> float:
+    model.eval()
+    wrong, total = 0, 0
+    frames = np.flatnonzero(data.targets >= 0)
+    with torch.no_grad(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        for i in range(0, len(frames), batch_size):
+            idx = frames[i:i + batch_size]
+            x = _batch(data, idx, device)
+            pred = model(x).argmax(1).cpu().numpy()
+            wrong += int((pred != data.targets[idx]).sum())
+            total += len(idx)
+    return 100.0 * wrong / max(total, 1)
+
+
+def _batch(data: FrameData, idx: np.ndarray, device: torch.device) -> torch.Tensor:
+    x = torch.from_numpy(data.windows(idx)).unsqueeze(1)
+    return x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+
+
+def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_dir: str | os.PathLike,
+              config: NetConfig, num_classes: int, init: str | os.PathLike | None = None, freeze: int = 0,
+              device: str = "auto", progress: bool = True) -> dict:
+    """Train into out_dir (epoch_<n>.pt, final.pt = best validation FER, history.json); resumes."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tc = config.training
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    dev = select_device(device)
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    dtype = autocast_dtype(dev, tc.precision)
+    if (out_dir / "final.pt").exists():
+        log.info("%s is up to date", out_dir / "final.pt")
+        return json.loads((out_dir / "history.json").read_text())
+    train, valid = FrameData(train_dir, config.context), FrameData(valid_dir, config.context)
+    if train.targets.max() >= num_classes:
+        raise AsrserError(f"{train_dir}: target {int(train.targets.max())} >= number of classes {num_classes}")
+
+    model = LayeredNet(config, num_classes)
+    model.reset_parameters(tc.seed)
+    if init:
+        source = load_checkpoint(Path(init))["model"]
+        own = model.state_dict()
+        keep = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(keep, strict=False)
+        log.info("initialised %d of %d tensors from %s", len(keep), len(own), init)
+    model.freeze(freeze)
+    model = model.to(dev).to(memory_format=torch.channels_last)
+    params = [g | {"params": [p for p in g["params"] if p.requires_grad]} for g in model.parameter_groups()]
+    params = [g for g in params if g["params"]]
+    if tc.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=tc.learning_rate, momentum=tc.momentum)
+    elif tc.optimizer == "rmsprop":
+        opt = torch.optim.RMSprop(params, lr=tc.learning_rate, momentum=tc.momentum)
+    else:
+        raise AsrserError(f"unknown optimizer {tc.optimizer!r} (sgd or rmsprop)")
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+
+    state = {"epoch": 0, "lr": tc.learning_rate, "halvings": 0, "best_fer": math.inf, "best_epoch": 0,
+             "history": []}
+    done = sorted(int(p.stem.split("_")[1]) for p in out_dir.glob("epoch_*.pt"))
+    if done:
+        ckpt = load_checkpoint(out_dir / f"epoch_{done[-1]}.pt")
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        state = ckpt["state"]
+        log.info("resuming after epoch %d (lr %g)", state["epoch"], state["lr"])
+
+    loss_fn = nn.CrossEntropyLoss()
+    usable = np.flatnonzero(train.targets >= 0)
+    stop = False
+    while not stop and state["epoch"] < tc.max_epochs:
+        epoch = state["epoch"] + 1
+        for g in opt.param_groups:
+            g["lr"] = state["lr"]
+        order = usable[np.random.default_rng([tc.seed, epoch]).permutation(len(usable))][rank::world]
+        torch.manual_seed(tc.seed * 1000 + epoch)
+        net.train()
+        total_loss, seen, start = 0.0, 0, time.perf_counter()
+        batches = range(0, len(order) - tc.batch_size + 1, tc.batch_size)
+        bar = tqdm(batches, desc=f"{out_dir.name} epoch {epoch}", unit="batch", file=sys.stderr,
+                   disable=not progress or rank != 0, mininterval=2)
+        for i in bar:
+            idx = order[i:i + tc.batch_size]
+            x = _batch(train, idx, dev)
+            y = torch.from_numpy(train.targets[idx]).to(dev)
+            with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                loss = loss_fn(net(x), y)
+            if not torch.isfinite(loss):
+                raise AsrserError(f"{out_dir}: loss is {loss.item()} at epoch {epoch}, batch {i // tc.batch_size}; "
+                                  f"stopped (the last good checkpoint is epoch_{epoch - 1}.pt)")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total_loss += float(loss.detach()) * len(idx)
+            seen += len(idx)
+            if seen % (50 * tc.batch_size) == 0:
+                bar.set_postfix(loss=f"{total_loss / seen:.3f}")
+        seconds = time.perf_counter() - start
+        fer = frame_error_rate(model, valid, dev, dtype)
+        improvement = state["best_fer"] - fer if math.isfinite(state["best_fer"]) else math.inf
+        record = {"epoch": epoch, "loss": total_loss / max(seen, 1), "valid_fer": fer, "lr": state["lr"],
+                  "frames_per_second": seen * world / seconds, "seconds": seconds}
+        state["history"].append(record)
+        log.info("%s epoch %d: loss %.4f, validation FER %.2f%%, lr %g, %.0f frames/s", out_dir.name, epoch,
+                 record["loss"], fer, state["lr"], record["frames_per_second"])
+        if fer < state["best_fer"]:
+            state["best_fer"], state["best_epoch"] = fer, epoch
+        if epoch >= 2 and improvement < tc.halving_threshold:
+            state["halvings"] += 1
+            state["lr"] /= 2
+        stop = state["halvings"] > tc.stop_after_halvings and epoch >= tc.min_epochs
+        state["epoch"] = epoch
+        if rank == 0:
+            save_checkpoint(out_dir / f"epoch_{epoch}.pt", {"model": model.state_dict(),
+                                                            "optimizer": opt.state_dict(), "state": state})
+    if rank == 0:
+        best = load_checkpoint(out_dir / f"epoch_{state['best_epoch']}.pt")
+        config_dict = asdict(config)
+        config_dict.pop("training")
+        with atomic_write(out_dir / "history.json") as f:
+            json.dump(state["history"], f, indent=1)
+        save_checkpoint(out_dir / "final.pt", {"model": best["model"], "config": config_dict,
+                                               "num_classes": num_classes, "best_epoch": state["best_epoch"],
+                                               "valid_fer": state["best_fer"]})
+        log.info("%s: best validation FER %.2f%% at epoch %d", out_dir, state["best_fer"], state["best_epoch"])
+    return state["history"]

@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Hybrid decoding: a trained net's scaled likelihoods (log posterior - log prior) decoded with the HCLG of
+the HMM whose states it predicts, LM-weight sweep, sclite scoring; frame error rate against the frames'
+targets in <decode-dir>/fer.
+
+Usage: nnet_decode.py [--acwt A] [--phone-map timit39] <graph-dir> <hmm-model> <net> <frames> <train-frames> <text> <decode-dir>
+  e.g. nnet_decode.py --phone-map timit39 exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt \
+         exp/convnet/frames_dev exp/convnet/frames_train data/dev/text exp/convnet/decode_dev
+"""
+from asrser import cli
+
+p = cli.parser(__doc__)
+p.add_argument("--acwt", type=float, default=0.1)
+p.add_argument("--beam", type=float, default=13.0)
+p.add_argument("--lattice-beam", type=float, default=6.0)
+p.add_argument("--min-lmwt", type=int, default=1)
+p.add_argument("--max-lmwt", type=int, default=10)
+p.add_argument("--phone-map", choices=["none", "timit39"], default="none")
+p.add_argument("--device", default="auto")
+for name in ("graph_dir", "hmm_model", "net", "frames", "train_frames", "text", "decode_dir"):
+    p.add_argument(name)
+
+
+def main(a):
+    from asrser.gmm.decode import DecodeOptions
+    from asrser.nnet.decode import decode_hybrid
+    from asrser.scoring import score_decode
+
+    opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam,
+                         lm_weights=[float(w) for w in range(a.min_lmwt, a.max_lmwt + 1)])
+    decode_hybrid(a.graph_dir, a.hmm_model, a.net, a.frames, a.train_frames, a.decode_dir, opts, a.device)
+    phone_map = None
+    if a.phone_map == "timit39":
+        from asrser.phones import FOLD_48_TO_39
+        phone_map = dict(FOLD_48_TO_39)
+    score_decode(a.decode_dir, a.text, phone_map, name="39phn" if a.phone_map == "timit39" else "phn")
+
+
+cli.run(main, p.parse_args())

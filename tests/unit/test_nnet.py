@@ -1,0 +1,110 @@
+"""The ConvNet of the paper's table, frame data with on-the-fly splicing, priors, bad input."""
+
+import json
+
+import kaldiio
+import numpy as np
+import pytest
+import torch
+
+from asrser.errors import AsrserError
+from asrser.features import splice
+from asrser.nnet.data import FrameData, class_log_priors, global_mean_std, prepare_frames
+from asrser.nnet.model import LayeredNet, NetConfig
+from helpers import REPO
+
+
+def test_convnet_matches_the_papers_table():
+    config = NetConfig.from_yaml(REPO / "conf" / "convnet.yaml")
+    net = LayeredNet(config, 144)
+    assert len(net.layers) == 6                                   # numbered 1..6 as in the table
+    assert net(torch.zeros(3, 1, 31, 40)).shape == (3, 144)
+    conv1 = 64 * 5 * 4 + 2 * 64                                   # no bias before BatchNorm
+    conv2 = 128 * 64 * 3 * 3 + 2 * 128
+    flat = 128 * 5 * 8                                            # 31x40 -> 27x37 -> 13x18 -> 11x16 -> 5x8
+    fc = flat * 1024 + 2 * 1024 + 2 * (1024 * 1024 + 2 * 1024)
+    assert sum(p.numel() for p in net.parameters()) == conv1 + conv2 + fc + 1024 * 144 + 144
+    assert 40e6 < net.flops_per_frame() < 47e6
+    decays = sorted({g["weight_decay"] for g in net.parameter_groups()})
+    assert decays == [0.0, 1e-3]                                  # L2 on the conv layers only
+    net.reset_parameters(0)
+    w = net.layers[2].linear.weight
+    assert w.std().item() == pytest.approx((2.0 / flat) ** 0.5, rel=0.02)
+
+
+def test_freezing_keeps_layers_and_batchnorm_statistics():
+    net = LayeredNet(NetConfig.from_yaml(REPO / "conf" / "convnet.yaml"), 5)
+    net.freeze(2)
+    net.train()
+    before = net.layers[0].norm.running_mean.clone()
+    net(torch.randn(8, 1, 31, 40))
+    assert torch.equal(before, net.layers[0].norm.running_mean)
+    assert not any(p.requires_grad for p in net.layers[1].parameters())
+    assert all(p.requires_grad for p in net.layers[2].parameters())
+
+
+def test_malformed_network_config_is_named(tmp_path):
+    bad = tmp_path / "net.yaml"
+    bad.write_text("input: {context: 2, dim: 4}\nlayers:\n  - {type: lstm}\n  - {type: output}\n")
+    with pytest.raises(AsrserError, match="layer 1 has unknown type 'lstm'"):
+        NetConfig.from_yaml(bad)
+
+
+def make_frames(tmp_path, lengths=(7, 3, 12), dim=4, target_lengths=None, missing=()):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data"
+    data.mkdir()
+    feats = {f"s1-u{i}": rng.normal(size=(n, dim)).astype(np.float32) for i, n in enumerate(lengths)}
+    with kaldiio.WriteHelper(f"ark,scp:{tmp_path}/feats.ark,{data}/feats.scp") as w:
+        for utt, x in feats.items():
+            w(utt, x)
+    (data / "utt2spk").write_text("".join(f"{u} s1\n" for u in feats))
+    (data / "spk2utt").write_text("s1 " + " ".join(feats) + "\n")
+    target_lengths = target_lengths or lengths
+    with kaldiio.WriteHelper(f"ark,scp:{tmp_path}/t.ark,{tmp_path}/targets.scp") as w:
+        for (utt, x), n in zip(feats.items(), target_lengths):
+            if utt not in missing:
+                w(utt, np.arange(n, dtype=np.int32) % 3)
+    all_x = np.concatenate(list(feats.values())).astype(np.float64)
+    stats = np.zeros((2, dim + 1))
+    stats[0, :dim], stats[1, :dim], stats[0, dim] = all_x.sum(0), (all_x ** 2).sum(0), len(all_x)
+    kaldiio.save_mat(str(tmp_path / "cmvn.ark"), stats)
+    return data, feats
+
+
+def test_windows_are_kaldi_splicing_of_normalised_features(tmp_path):
+    data, feats = make_frames(tmp_path)
+    counts = prepare_frames(data, tmp_path / "targets.scp", tmp_path / "cmvn.ark", tmp_path / "frames")
+    assert counts == {"utterances": 3, "skipped": 0, "frames": 22}
+    frames = FrameData(tmp_path / "frames", context=2)
+    mean, std = global_mean_std(kaldiio.load_mat(str(tmp_path / "cmvn.ark")))
+    for i, (utt, x) in enumerate(feats.items()):
+        name, idx = frames.utterance(i)
+        expected = splice((x - mean) / std, 2, 2).reshape(len(x), 5, -1)  # edge frames repeat
+        assert name == utt
+        np.testing.assert_allclose(frames.windows(idx), expected, atol=1e-5)
+    normalised = np.asarray(frames.feats)
+    np.testing.assert_allclose(normalised.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(normalised.std(0), 1, atol=1e-4)
+
+
+def test_missing_targets_are_skipped_and_long_mismatches_named(tmp_path):
+    data, _ = make_frames(tmp_path, target_lengths=(8, 3, 12), missing=("s1-u1",))
+    counts = prepare_frames(data, tmp_path / "targets.scp", tmp_path / "cmvn.ark", tmp_path / "frames")
+    assert counts["skipped"] == 1 and counts["frames"] == 19       # one extra target frame is tolerated
+    assert not (tmp_path / "frames" / "feats.npy.tmp").exists()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    data2, _ = make_frames(bad, target_lengths=(7, 3, 9))
+    with pytest.raises(AsrserError, match="s1-u2 has 9 targets but 12 feature frames"):
+        prepare_frames(data2, bad / "targets.scp", bad / "cmvn.ark", bad / "frames")
+    assert not (bad / "frames" / "feats.npy").exists() and not (bad / "frames" / "frames.done").exists()
+
+
+def test_priors_from_alignment_counts():
+    targets = np.array([0, 0, 0, 1, 2, 2, -1])
+    log_priors = class_log_priors(targets, 4)
+    assert np.exp(log_priors).sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(np.exp(log_priors[:3]), [0.5, 1 / 6, 1 / 3], rtol=1e-5)
+    assert log_priors[3] < -15                                      # unseen class: floored, not -inf
+    json.dumps(log_priors.tolist())
