@@ -27,6 +27,7 @@ drawn in the plan, and each turn is synthesised in a child forked from a pristin
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import struct
 from concurrent.futures import ProcessPoolExecutor
@@ -472,13 +473,20 @@ def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, n
     todo = [t for t in turns if not t.wav.exists()]
     voices = all_voices(dialogs)
     bar = tqdm(total=len(todo), desc=f"mini-IEMOCAP ({size})", unit="utt", disable=not progress)
-    if nj <= 1:
+    # This process's synthesiser (if any) never speaks itself: children forked from it start pristine. One
+    # made for other voices (another corpus generated in the same process) cannot be re-initialised, so the
+    # work then goes to fresh spawned processes.
+    existing = Synthesizer._instance
+    own = existing is None or {v.name for v in voices} <= existing.voice_names
+    if todo and nj <= 1 and own:
         _init_worker(voices)
         for turn in todo:
             synthesize_turn(turn)
             bar.update()
-    else:
-        with ProcessPoolExecutor(nj, initializer=_init_worker, initargs=(voices,)) as pool:
+    elif todo:
+        context = multiprocessing.get_context("fork" if own else "spawn")
+        with ProcessPoolExecutor(max(1, nj), mp_context=context, initializer=_init_worker,
+                                 initargs=(voices,)) as pool:
             for _ in pool.map(synthesize_turn, todo, chunksize=8):
                 bar.update()
     bar.close()
