@@ -168,8 +168,9 @@ class Room:
 
 def make_rooms(seed: int) -> dict[int, Room]:
     rng = np.random.default_rng([seed, 4])
-    return {s: Room(rt60=float(rng.uniform(0.15, 0.45)), drr_db=float(rng.uniform(2, 12)), mic_tilt=float(rng.uniform(-0.3, 0.6)),
-                    level_dbfs=float(rng.uniform(-30, -22)), noise_dbfs=float(rng.uniform(-58, -45)))
+    return {s: Room(rt60=float(rng.uniform(0.15, 0.45)), drr_db=float(rng.uniform(2, 12)),
+                    mic_tilt=float(rng.uniform(-0.3, 0.6)), level_dbfs=float(rng.uniform(-30, -22)),
+                    noise_dbfs=float(rng.uniform(-58, -45)))
             for s in SESSIONS}
 
 

@@ -175,7 +175,8 @@ def format_report(result: dict) -> str:
     lines.append("confusion (rows true, columns predicted):")
     lines.append(f"{'':6s}" + "".join(f"{c:>6s}" for c in classes) + f"{'recall':>8s}")
     for c, row in zip(classes, result["confusion"]["matrix"]):
-        lines.append(f"{c:6s}" + "".join(f"{v:6d}" for v in row) + f"{100 * row[classes.index(c)] / max(1, sum(row)):7.1f}%")
+        recall = 100 * row[classes.index(c)] / max(1, sum(row))
+        lines.append(f"{c:6s}" + "".join(f"{v:6d}" for v in row) + f"{recall:7.1f}%")
     return "\n".join(lines)
 
 
