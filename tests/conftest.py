@@ -36,3 +36,23 @@ def tiny_timit_data(tiny_timit, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("timit_data")
     prepare_timit(tiny_timit, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_iemocap(tmp_path_factory) -> Path:
+    """The tiny mini-IEMOCAP, generated once per test session (about 3 s): <dir>/IEMOCAP_full_release/..."""
+    from asrser.corpora.mini_iemocap import generate
+
+    out = tmp_path_factory.mktemp("mini_iemocap")
+    generate(out, "tiny", seed=0, nj=1, progress=False)
+    return out / "IEMOCAP_full_release"
+
+
+@pytest.fixture(scope="session")
+def tiny_iemocap_data(tiny_iemocap, tmp_path_factory) -> Path:
+    """The 4-class Kaldi data dir prepared from the tiny mini-IEMOCAP (<dir>/iemocap)."""
+    from asrser.corpora.iemocap import prepare_iemocap
+
+    out = tmp_path_factory.mktemp("iemocap_data")
+    prepare_iemocap(tiny_iemocap, out, print_counts=False)
+    return out / "iemocap"

@@ -1,0 +1,219 @@
+"""IEMOCAP data preparation (the real release and mini-IEMOCAP alike) for 4-class speech emotion recognition.
+
+Reads IEMOCAP_full_release/Session{1..5}/dialog/EmoEvaluation/<dialog>.txt (one labelled turn per block),
+the turn audio Session{k}/sentences/wav/<dialog>/<turn>.wav and the transcripts
+Session{k}/dialog/transcriptions/<dialog>.txt, and writes one Kaldi data dir:
+
+  <data>/iemocap/{wav.scp, text, utt2spk, spk2utt, spk2gender, utt2emo, utt2session}
+
+Speakers are the 10 actors, session + sex of the turn's speaker (the letter in the turn's last part:
+Ses01M_impro01_F003 is spoken by Ses01F). Utterance ids start with the speaker: Ses01F-Ses01M_impro01_F003.
+Classes are the usual four, neu ang hap sad, with exc merged into hap; fru sur fea dis oth xxx are dropped
+(5531 utterances on the real corpus: 1708 neu, 1103 ang, 1636 hap+exc, 1084 sad).
+
+Bad input: an EmoEvaluation line that does not parse or an unknown emotion code is a DataError naming the
+file and line. A labelled turn without its wav file is skipped, logged and counted. Transcript lines that are
+not turns (the real files have some, e.g. Ses03F_impro05_MXX0 for unlabelled talk) are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import AsrserError, DataError
+from ..fileio import write_key_value
+
+log = logging.getLogger(__name__)
+
+EMOTION_CODES = ("neu", "hap", "exc", "sad", "ang", "fru", "sur", "fea", "dis", "oth", "xxx")
+FOUR_CLASS = {"neu": "neu", "hap": "hap", "exc": "hap", "sad": "sad", "ang": "ang"}
+CLASSES = ("ang", "hap", "neu", "sad")
+SESSIONS = (1, 2, 3, 4, 5)
+
+# `[6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]`
+TURN_LINE = re.compile(r"^\[(?P<start>\d+(?:\.\d+)?) - (?P<end>\d+(?:\.\d+)?)\]\t(?P<turn>\S+)\t(?P<emo>\S+)\t"
+                       r"\[(?P<v>\d+(?:\.\d+)?), (?P<a>\d+(?:\.\d+)?), (?P<d>\d+(?:\.\d+)?)\]$")
+# `C-E2:<TAB>Neutral;<TAB>()`, `A-E1:<TAB>val 3; act 2; dom  3;<TAB>()`, self-evaluations C-F1, A-M1, ...
+EVALUATOR_LINE = re.compile(r"^[CA]-[A-Z]+\d*:")
+HEADER_LINE = re.compile(r"^%")
+# Ses01F_impro01_F000, Ses01F_script01_1_M012, Ses03M_impro05a_F001: session, marked sex, dialog, speaker sex
+TURN_NAME = re.compile(r"^(?P<session>Ses0(?P<k>[1-5]))(?P<marked>[FM])_(?P<rest>\S+)_(?P<sex>[FM])(?P<n>\d+)$")
+# `Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me.`
+TRANSCRIPT_LINE = re.compile(r"^(?P<turn>\S+) \[(?P<start>\d+(?:\.\d+)?)-(?P<end>\d+(?:\.\d+)?)\]:\s?(?P<text>.*)$")
+
+
+@dataclass
+class Turn:
+    name: str             # Ses01F_impro01_F000
+    dialog: str           # Ses01F_impro01
+    session: int
+    speaker: str          # Ses01F
+    emotion: str          # the EmoEvaluation code
+    start: float
+    end: float
+    vad: tuple[float, float, float]
+    source: str           # file:line, for messages
+
+    @property
+    def utt_id(self) -> str:
+        return f"{self.speaker}-{self.name}"
+
+
+def find_iemocap_root(path: str | os.PathLike) -> Path:
+    """The directory holding Session1..5: the given one, or its IEMOCAP_full_release subdirectory."""
+    path = Path(path)
+    if not path.is_dir():
+        raise AsrserError(f"{path}: IEMOCAP directory does not exist")
+    for candidate in (path, path / "IEMOCAP_full_release"):
+        if any((candidate / f"Session{k}").is_dir() for k in SESSIONS):
+            return candidate
+    raise AsrserError(f"{path}: no Session1..Session5 directories found (looked in it and in "
+                      "IEMOCAP_full_release/)")
+
+
+def read_emo_evaluation(path: Path, session: int | None = None) -> list[Turn]:
+    """The labelled turns of one EmoEvaluation file, strictly parsed."""
+    turns = []
+    text = path.read_text(encoding="utf-8", errors="replace")
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.rstrip()
+        if not line or HEADER_LINE.match(line) or EVALUATOR_LINE.match(line):
+            continue
+        m = TURN_LINE.match(line)
+        if m is None:
+            what = "turn line" if line.startswith("[") else "line"
+            raise DataError(path, f"{what} does not parse (expected '[START - END]<TAB>TURN<TAB>EMO<TAB>[V, A, D]' "
+                                  f"or an evaluator line): {line!r}", n)
+        emo = m["emo"]
+        if emo not in EMOTION_CODES:
+            raise DataError(path, f"unknown emotion code {emo!r} for turn {m['turn']} (known: "
+                                  f"{' '.join(EMOTION_CODES)})", n)
+        name = TURN_NAME.match(m["turn"])
+        if name is None:
+            raise DataError(path, f"turn name {m['turn']!r} does not say its session and speaker "
+                                  "(expected e.g. Ses01F_impro01_F000)", n)
+        k = int(name["k"])
+        if session is not None and k != session:
+            raise DataError(path, f"turn {m['turn']} belongs to session {k} but the file is in Session{session}", n)
+        start, end = float(m["start"]), float(m["end"])
+        if end < start:
+            raise DataError(path, f"turn {m['turn']} ends ({end}) before it starts ({start})", n)
+        turns.append(Turn(m["turn"], m["turn"].rsplit("_", 1)[0], k, name["session"] + name["sex"], emo, start, end,
+                          (float(m["v"]), float(m["a"]), float(m["d"])), f"{path}:{n}"))
+    return turns
+
+
+def read_transcriptions(path: Path) -> dict[str, str]:
+    """turn -> text; lines that are not `TURN [start-end]: text` are ignored (counted at debug level)."""
+    texts, other = {}, 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = TRANSCRIPT_LINE.match(line.strip())
+        if m is None:
+            other += line.strip() != ""
+            continue
+        texts[m["turn"]] = m["text"].strip()
+    if other:
+        log.debug("%s: %d lines that are not turn transcripts ignored", path, other)
+    return texts
+
+
+def _txt_files(folder: Path) -> list[Path]:
+    """The dialog files of a folder (real releases also hold subfolders and '._' resource-fork files)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix == ".txt" and not p.name.startswith("."))
+
+
+def scan_iemocap(root: Path) -> tuple[list[Turn], dict[str, Path], dict[str, str], Counter, Counter]:
+    """(4-class turns with audio, wav per turn, text per turn, dropped codes, skip reasons)."""
+    kept, wavs, texts = [], {}, {}
+    dropped, skipped = Counter(), Counter()
+    seen: dict[str, str] = {}
+    sessions = [k for k in SESSIONS if (root / f"Session{k}").is_dir()]
+    for k in sessions:
+        session_dir = root / f"Session{k}"
+        evaluations = _txt_files(session_dir / "dialog" / "EmoEvaluation")
+        if not evaluations:
+            raise AsrserError(f"{session_dir}/dialog/EmoEvaluation: no label files")
+        transcripts: dict[str, str] = {}
+        for path in _txt_files(session_dir / "dialog" / "transcriptions"):
+            transcripts.update(read_transcriptions(path))
+        for path in evaluations:
+            for turn in read_emo_evaluation(path, k):
+                if turn.name in seen:
+                    raise DataError(path, f"turn {turn.name} is labelled twice (first at {seen[turn.name]})",
+                                    int(turn.source.rsplit(":", 1)[1]))
+                seen[turn.name] = turn.source
+                if turn.emotion not in FOUR_CLASS:
+                    dropped[turn.emotion] += 1
+                    continue
+                wav = session_dir / "sentences" / "wav" / turn.dialog / f"{turn.name}.wav"
+                if not wav.is_file():
+                    log.warning("skipping %s (%s): no audio file %s", turn.name, turn.source, wav)
+                    skipped["no wav"] += 1
+                    continue
+                if turn.name not in transcripts:
+                    log.warning("%s (%s): no transcript line; its text is empty", turn.name, turn.source)
+                    skipped["no transcript (kept, empty text)"] += 1
+                kept.append(turn)
+                wavs[turn.name] = wav
+                texts[turn.name] = transcripts.get(turn.name, "")
+    return kept, wavs, texts, dropped, skipped
+
+
+def write_data_dir(turns: list[Turn], wavs: dict[str, Path], texts: dict[str, str], out: Path) -> None:
+    turns = sorted(turns, key=lambda t: t.utt_id)
+    out.mkdir(parents=True, exist_ok=True)
+    write_key_value(out / "wav.scp", ((t.utt_id, str(wavs[t.name].resolve())) for t in turns))
+    write_key_value(out / "text", ((t.utt_id, texts[t.name]) for t in turns))
+    write_key_value(out / "utt2spk", ((t.utt_id, t.speaker) for t in turns))
+    write_key_value(out / "utt2emo", ((t.utt_id, FOUR_CLASS[t.emotion]) for t in turns))
+    write_key_value(out / "utt2session", ((t.utt_id, f"Ses{t.session:02d}") for t in turns))
+    spk2utt: dict[str, list[str]] = {}
+    for t in turns:
+        spk2utt.setdefault(t.speaker, []).append(t.utt_id)
+    write_key_value(out / "spk2utt", ((s, " ".join(us)) for s, us in sorted(spk2utt.items())))
+    write_key_value(out / "spk2gender", ((s, s[-1].lower()) for s in sorted(spk2utt)))
+
+
+def count_table(turns: list[Turn]) -> str:
+    """Utterances per speaker and class (exc counted as hap), with totals, as printable text."""
+    counts = Counter((t.speaker, FOUR_CLASS[t.emotion]) for t in turns)
+    speakers = sorted({t.speaker for t in turns})
+    rows = [f"{'speaker':8s}" + "".join(f"{c:>7s}" for c in CLASSES) + f"{'total':>7s}"]
+    for s in speakers:
+        rows.append(f"{s:8s}" + "".join(f"{counts[s, c]:7d}" for c in CLASSES)
+                    + f"{sum(counts[s, c] for c in CLASSES):7d}")
+    rows.append(f"{'total':8s}" + "".join(f"{sum(counts[s, c] for s in speakers):7d}" for c in CLASSES)
+                + f"{len(turns):7d}")
+    return "\n".join(rows)
+
+
+def prepare_iemocap(iemocap_dir: str | os.PathLike, data_dir: str | os.PathLike,
+                    print_counts: bool = True) -> dict[str, int]:
+    """Write <data_dir>/iemocap (4-class SER data dir); returns utterance counts per class (exc in hap)."""
+    root = find_iemocap_root(iemocap_dir)
+    turns, wavs, texts, dropped, skipped = scan_iemocap(root)
+    if not turns:
+        raise AsrserError(f"{root}: no 4-class utterances with audio found")
+    out = Path(data_dir) / "iemocap"
+    write_data_dir(turns, wavs, texts, out)
+    exc = sum(t.emotion == "exc" for t in turns)
+    counts = Counter(FOUR_CLASS[t.emotion] for t in turns)
+    note = f"; {sum(skipped.values())} skipped or incomplete ({dict(skipped)})" if skipped else ""
+    log.info("%s: %d utterances of %d speakers (%s; exc merged into hap: %d); dropped %d turns of other "
+             "classes (%s)%s", out, len(turns), len({t.speaker for t in turns}),
+             " ".join(f"{c} {counts[c]}" for c in CLASSES), exc, sum(dropped.values()),
+             " ".join(f"{k} {v}" for k, v in sorted(dropped.items())), note)
+    if print_counts:
+        print(count_table(turns))
+    return {c: counts[c] for c in CLASSES}
+
+
+__all__ = ["prepare_iemocap", "read_emo_evaluation", "read_transcriptions", "find_iemocap_root", "TURN_LINE",
+           "EMOTION_CODES", "FOUR_CLASS", "CLASSES"]

@@ -1,0 +1,1 @@
+"""Speech emotion recognition: baselines, folds and metrics."""
