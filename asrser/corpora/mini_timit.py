@@ -81,6 +81,32 @@ def _energy_rise(x: np.ndarray) -> int | None:
     return k * hop
 
 
+def _log_energy(x: np.ndarray, hop: int) -> np.ndarray:
+    n = len(x) // hop
+    return np.log(1e-3 + (x[:n * hop].astype(np.float64).reshape(n, hop) ** 2).mean(1))
+
+
+def _energy_drop(samples: np.ndarray, around: int, before: int, after: int) -> int | None:
+    """Sample index of the steepest 4 ms energy fall within [around - before, around + after] of `samples`."""
+    hop = OUTPUT_RATE // 500
+    lo, hi = max(around - before, hop), min(around + after, len(samples) - 2 * hop)
+    if hi - lo < 4 * hop:
+        return None
+    e = _log_energy(samples[lo - hop:hi + 2 * hop], hop)
+    fall = e[:-2] - e[2:]                  # energy 2 ms before minus 2 ms after each hop
+    return lo + int(np.argmax(fall)) * hop
+
+
+def _speech_edges(samples: np.ndarray, floor_db: float = 40.0) -> tuple[int, int]:
+    """First and last sample whose 4 ms energy is within floor_db of the loudest: where sound starts/ends."""
+    hop = OUTPUT_RATE // 250
+    e = _log_energy(samples, hop)
+    loud = np.flatnonzero(e > e.max() - floor_db * np.log(10) / 10)
+    if not len(loud):
+        return 0, len(samples)
+    return int(loud[0]) * hop, min(len(samples), int(loud[-1] + 1) * hop)
+
+
 def espeak_to_timit(phones: list[tuple[str, int]], samples: np.ndarray, raw: np.ndarray, lead: int,
                     total: int) -> list[Segment]:
     """TIMIT-61 segmentation from espeak phoneme events (starts in 16 kHz samples, before `lead` padding).
@@ -114,6 +140,12 @@ def espeak_to_timit(phones: list[tuple[str, int]], samples: np.ndarray, raw: np.
         segs.pop()
     if not segs:
         raise AsrserError("espeak produced no phones")
+    # h# ends where sound starts and starts where it ends (espeak's events leave fades outside the phones)
+    onset, offset = _speech_edges(samples)
+    if segs[0].start < lead + onset < segs[0].end:
+        segs[0].start = lead + onset
+    if segs[-1].start < lead + offset < segs[-1].end or segs[-1].end <= lead + offset < total:
+        segs[-1].end = max(segs[-1].start + 1, lead + offset)
     segs.insert(0, Segment("h#", 0, segs[0].start))
     segs.append(Segment("h#", segs[-1].end, total))
     segs = [s for s in segs if s.end > s.start]
@@ -143,6 +175,13 @@ def _stop_closures(segs: list[Segment], samples: np.ndarray, raw: np.ndarray, le
                 continue
             cut = seg.start + int(0.3 * (seg.end - seg.start))
         else:
+            # voiced stops: the closure starts where the preceding sound's energy falls (espeak's event comes
+            # after the fall), the burst is the largest energy rise
+            prev = out[-1] if out else None
+            if prev is not None and prev.label not in ("h#", "pau"):
+                drop = _energy_drop(samples, seg.start - lead, OUTPUT_RATE // 25, OUTPUT_RATE // 100)
+                if drop is not None and prev.start + OUTPUT_RATE // 100 < lead + drop < seg.start:
+                    prev.end = seg.start = lead + drop
             rise = _energy_rise(samples[seg.start - lead:seg.end - lead])
             cut = seg.start + (rise if rise is not None else int(0.6 * (seg.end - seg.start)))
         if seg.start < cut < seg.end:
@@ -297,17 +336,20 @@ def _words(text: str, synthesis, segs: list[Segment], lead: int) -> list[tuple[i
 
 
 def _recording_conditions(audio: np.ndarray, lead: int, speech_len: int, rng: np.random.Generator) -> np.ndarray:
-    """A room and a microphone: random spectral tilt, a short exponential reverberation tail (RT60 0.1-0.35
-    s), pink noise at 8-25 dB SNR, and a level; so that the task is not the clean-TTS toy it would be."""
+    """A close-talking microphone in a room, as TIMIT was recorded: random spectral tilt, a weak exponential
+    reverberation tail (RT60 0.1-0.35 s at a direct-to-reverberant ratio of 8-18 dB: the direct sound
+    dominates, so phone boundaries stay where they are), pink noise at 8-25 dB SNR, and a level; so that the
+    task is not the clean-TTS toy it would be."""
     from scipy.signal import fftconvolve, lfilter
 
     tilt = rng.uniform(-0.5, 0.9)
     audio = lfilter([1.0, -tilt], [1.0], audio)
     rt60 = rng.uniform(0.1, 0.35)
-    t = np.arange(int(rt60 * OUTPUT_RATE)) / OUTPUT_RATE
-    rir = rng.normal(size=len(t)) * np.exp(-6.9 * t / rt60) * 0.3
-    rir[0] = 1.0
-    audio = fftconvolve(audio, rir)[:len(audio)]
+    t = np.arange(1, int(rt60 * OUTPUT_RATE)) / OUTPUT_RATE
+    tail = rng.normal(size=len(t)) * np.exp(-6.9 * t / rt60)
+    drr_db = rng.uniform(8, 18)
+    tail *= np.sqrt(10 ** (-drr_db / 10) / np.sum(tail ** 2))
+    audio = fftconvolve(audio, np.r_[1.0, tail])[:len(audio)]
     speech_power = np.mean(audio[lead:lead + speech_len] ** 2) + 1e-9
     white = rng.normal(size=len(audio) + 1)
     pink = lfilter([0.049922, -0.095993, 0.050612, -0.004408], [1, -2.494956, 2.017265, -0.522189], white)[1:]
