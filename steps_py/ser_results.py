@@ -1,0 +1,21 @@
+#!/usr/bin/env python3
+"""Collect every SER system's leave-one-speaker-out results (<exp>/<system>/results.json) into RESULTS.md.
+
+Usage: ser_results.py [--title T] <exp-dir> <results-md>
+  e.g. ser_results.py exp RESULTS.md
+"""
+from asrser import cli
+
+p = cli.parser(__doc__)
+p.add_argument("--title", default="Results")
+p.add_argument("exp_dir")
+p.add_argument("out")
+
+
+def main(a):
+    from asrser.ser.report import collect_ser_results
+    for r in collect_ser_results(a.exp_dir, a.out, a.title):
+        print(f"{r['system']}: UA {100 * r['overall']['ua']:.1f}%, WA {100 * r['overall']['wa']:.1f}%")
+
+
+cli.run(main, p.parse_args())
