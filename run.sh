@@ -17,7 +17,7 @@ absolute() { [ -z "$1" ] || realpath "$1"; }
 timit=$(absolute "$timit")
 iemocap=$(absolute "$iemocap")
 
-if stage 1 "TIMIT phone recognition, GMM-HMM: data, lang + phone bigram, features, mono/tri1/tri2, alignments, targets"; then
+if stage 1 "TIMIT phone recognition: GMM-HMM mono/tri1/tri2, alignments, the hybrid ConvNet-HMM; sclite PER"; then
   egs/timit/s5/run.sh --nj "$nj" --timit "$timit"
 fi
 
