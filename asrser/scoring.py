@@ -152,6 +152,24 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
             f.write(f"| {r['system']} | {r['set']} | {r['per']:.2f} | {r['errors']} / {r['phones']} | {r['ins']} | "
                     f"{r['dels']} | {r['sub']} | {r['lmwt']} |\n")
         f.write("\n```\n" + "\n".join(r["line"] for r in rows) + "\n```\n")
+        hybrids = sorted({p.parent.parent.name for p in exp_dir.glob("*/decode_*/fer")})
+        if hybrids:
+            f.write("\nHybrid systems in the form of the paper's baseline row (frame error rate against the "
+                    "tri2 forced alignments, PER as above). The paper's figures are on real TIMIT: a different "
+                    "corpus, shown for orientation only.\n\n| system | FER dev | FER test | PER dev | PER test |\n"
+                    "|---|---:|---:|---:|---:|\n")
+            for system in hybrids:
+                cells = []
+                for kind in ("fer", "per"):
+                    for name in ("dev", "test"):
+                        if kind == "fer":
+                            path = exp_dir / system / f"decode_{name}" / "fer"
+                            cells.append(path.read_text().split()[1] + "%" if path.exists() else "-")
+                        else:
+                            cells.append(next((f"{r['per']:.2f}%" for r in rows if r["system"] == system
+                                               and r["set"] == name), "-"))
+                f.write(f"| {system} (this corpus) | " + " | ".join(cells) + " |\n")
+            f.write("| ConvNet, Fayek et al. 2016 (real TIMIT) | 30.53% | 31.61% | 18.71% | 20.18% |\n")
         accuracies = sorted(exp_dir.glob("*/boundary_accuracy.json"))
         if accuracies:
             f.write("\nForced-alignment phone boundaries against the reference segmentation.\n\n"
@@ -161,4 +179,9 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
                 a = json.loads(path.read_text())
                 f.write(f"| {path.parent.name} | {a['utterances']} | {a['boundaries']} | {a['within_10ms']:.1f}% | "
                         f"{a['within_20ms']:.1f}% | {a['within_40ms']:.1f}% |\n")
+        if rows:
+            f.write(f"\n![PER by system]({Path(out).with_suffix('.png').name})\n")
+    if rows:
+        from .plots import plot_error_rates
+        plot_error_rates(rows, Path(out).with_suffix(".png"), f"{title}: PER by system")
     return rows

@@ -200,5 +200,7 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
         save_checkpoint(out_dir / "final.pt", {"model": best["model"], "config": config_dict,
                                                "num_classes": num_classes, "best_epoch": state["best_epoch"],
                                                "valid_fer": state["best_fer"]})
+        from ..plots import plot_training
+        plot_training(state["history"], out_dir / "training.png", f"{out_dir.name}: training")
         log.info("%s: best validation FER %.2f%% at epoch %d", out_dir, state["best_fer"], state["best_epoch"])
     return state["history"]

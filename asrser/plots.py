@@ -1,0 +1,57 @@
+"""PNG figures for results: PER per system and set, neural-net training curves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .fileio import temp_name
+
+
+def _save(fig, out: str | os.PathLike) -> None:
+    out = Path(out)
+    tmp = temp_name(out).with_suffix(".png")
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    os.replace(tmp, out)
+
+
+def plot_error_rates(rows: list[dict], out: str | os.PathLike, title: str) -> None:
+    """Grouped bars: one group per system, one bar per set (rows: system, set, per)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    systems = list(dict.fromkeys(r["system"] for r in rows))
+    sets = list(dict.fromkeys(r["set"] for r in rows))
+    fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(systems), 3.2))
+    width = 0.8 / max(len(sets), 1)
+    for k, name in enumerate(sets):
+        values = [next((r["per"] for r in rows if r["system"] == s and r["set"] == name), 0.0) for s in systems]
+        bars = ax.bar([i + k * width for i in range(len(systems))], values, width, label=name)
+        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.set_xticks([i + width * (len(sets) - 1) / 2 for i in range(len(systems))], systems)
+    ax.set_ylabel("PER %")
+    ax.set_title(title)
+    ax.legend()
+    _save(fig, out)
+    plt.close(fig)
+
+
+def plot_training(history: list[dict], out: str | os.PathLike, title: str) -> None:
+    """Training loss and validation FER per epoch."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(epochs, [h["loss"] for h in history], "o-", label="training loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy")
+    ax2 = ax.twinx()
+    ax2.plot(epochs, [h["valid_fer"] for h in history], "s--", color="tab:red", label="validation FER %")
+    ax2.set_ylabel("FER %")
+    fig.legend(loc="upper right")
+    ax.set_title(title)
+    _save(fig, out)
+    plt.close(fig)
