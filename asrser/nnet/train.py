@@ -150,7 +150,8 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
         epoch = state["epoch"] + 1
         for g in opt.param_groups:
             g["lr"] = state["lr"]
-        order = usable[np.random.default_rng([tc.seed, epoch]).permutation(len(usable))][rank::world]
+        order = usable[np.random.default_rng([tc.seed, epoch]).permutation(len(usable))]
+        order = order[:len(order) // world * world][rank::world]       # equal shares: no rank waits forever
         torch.manual_seed(tc.seed * 1000 + epoch)
         net.train()
         total_loss, seen, start = 0.0, 0, time.perf_counter()

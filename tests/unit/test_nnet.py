@@ -108,3 +108,29 @@ def test_priors_from_alignment_counts():
     np.testing.assert_allclose(np.exp(log_priors[:3]), [0.5, 1 / 6, 1 / 3], rtol=1e-5)
     assert log_priors[3] < -15                                      # unseen class: floored, not -inf
     json.dumps(log_priors.tolist())
+
+
+@pytest.mark.slow
+def test_data_parallel_training_under_torchrun(tmp_path):
+    """Two processes (gloo on CPU) train one model; rank 0 writes the checkpoints and final.pt."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from asrser.nnet.train import load_checkpoint
+
+    data, _ = make_frames(tmp_path, lengths=(150, 90, 200))
+    prepare_frames(data, tmp_path / "targets.scp", tmp_path / "cmvn.ark", tmp_path / "frames")
+    (tmp_path / "net.yaml").write_text("input: {context: 2, dim: 4}\nlayers:\n  - {type: fc, units: 16}\n"
+                                       "  - {type: output}\ntraining: {batch_size: 32, max_epochs: 2, "
+                                       "min_epochs: 1, precision: fp32}\n")
+    torchrun = Path(sys.executable).parent / "torchrun"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", str(REPO / "steps_py/nnet_train.py"),
+                          "--config", str(tmp_path / "net.yaml"), "--device", "cpu", str(tmp_path / "frames"),
+                          str(tmp_path / "frames"), "3", str(tmp_path / "net")], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    final = load_checkpoint(tmp_path / "net" / "final.pt")
+    assert final["num_classes"] == 3 and (tmp_path / "net" / "epoch_2.pt").exists()
