@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from ..errors import AsrserError
 
@@ -184,6 +183,12 @@ class Synthesizer:
     def synthesize(self, text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50,
                    pitch_range: int = 50, volume: int = 100, wordgap: int = 0) -> Synthesis:
         """Speak `text` (may contain [[phoneme]] input) and return 16 kHz audio with phone boundaries."""
+        return to_output_rate(*self.synthesize_raw(text, voice, rate, pitch, pitch_range, volume, wordgap))
+
+    def synthesize_raw(self, text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50,
+                       pitch_range: int = 50, volume: int = 100, wordgap: int = 0
+                       ) -> tuple[np.ndarray, list[tuple[str, int]], list[tuple[int, int, int]]]:
+        """espeak's own output: 22.05 kHz samples, phone events and word events in its samples."""
         if voice != self._current_voice:
             if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise AsrserError(f"espeak-ng has no voice {voice!r}")
@@ -199,12 +204,120 @@ class Synthesizer:
             raise AsrserError(f"espeak_Synth failed with code {err} for text {text!r}")
         self._lib.espeak_Synchronize()
         raw = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
-        resampled = resample_poly(raw.astype(np.float64), OUTPUT_RATE // 50, _ESPEAK_RATE // 50)
-        samples = np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
-        scale = OUTPUT_RATE / _ESPEAK_RATE
-        phones = [(name, min(int(round(s * scale)), len(samples))) for name, s in self._phones]
-        words = [(pos, length, min(int(round(s * scale)), len(samples))) for pos, length, s in self._words]
-        return Synthesis(samples, phones, words, raw=raw)
+        return raw, list(self._phones), list(self._words)
+
+
+def to_output_rate(raw: np.ndarray, phones: list[tuple[str, int]], words: list[tuple[int, int, int]]
+                   ) -> Synthesis:
+    """espeak's 22.05 kHz output and event samples -> a 16 kHz Synthesis."""
+    from scipy.signal import resample_poly   # not at module level: keeps the synthesis server small
+
+    resampled = resample_poly(raw.astype(np.float64), OUTPUT_RATE // 50, _ESPEAK_RATE // 50)
+    samples = np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
+    scale = OUTPUT_RATE / _ESPEAK_RATE
+    phones = [(name, min(int(round(s * scale)), len(samples))) for name, s in phones]
+    words = [(pos, length, min(int(round(s * scale)), len(samples))) for pos, length, s in words]
+    return Synthesis(samples, phones, words, raw=raw)
+
+
+class IsolatedSynthesizer:
+    """espeak-ng in a small server process; every utterance is synthesised in a fresh fork of it.
+
+    espeak-ng keeps synthesis state from one utterance to the next, so each utterance must start from the
+    same pristine state (see run_isolated). Forking the caller costs several ms when it has loaded scipy
+    and friends (fork time grows with the address space); the server holds only numpy, ctypes and the
+    initialised synthesiser, so its forks are cheap, and the caller does the resampling."""
+
+    def __init__(self, voices: list[Voice]):
+        import subprocess
+        import sys
+
+        self._proc = subprocess.Popen([sys.executable, "-c", "from asrser.corpora.espeak import _serve; _serve()"],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._send(("init", list(voices)))
+        status = self._receive()
+        if status[0] != "ok":
+            raise AsrserError(f"espeak synthesis server failed to start: {status[1]}")
+
+    def _send(self, message) -> None:
+        import pickle
+        import struct
+
+        data = pickle.dumps(message)
+        self._proc.stdin.write(struct.pack("<Q", len(data)) + data)
+        self._proc.stdin.flush()
+
+    def _receive(self):
+        return _read_message(self._proc.stdout)
+
+    def synthesize(self, text: str, **params) -> Synthesis:
+        self._send(("synth", text, params))
+        reply = self._receive()
+        if reply is None or reply[0] != "ok":
+            raise AsrserError(f"espeak synthesis failed for {text!r:.200}: "
+                              f"{reply[1] if reply else 'the server exited'}")
+        _, raw, phones, words = reply
+        return to_output_rate(raw, phones, words)
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.stdin.close()
+            self._proc.wait(timeout=30)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _read_message(stream):
+    import pickle
+    import struct
+
+    head = stream.read(8)
+    if len(head) < 8:
+        return None
+    (n,) = struct.unpack("<Q", head)
+    return pickle.loads(stream.read(n))
+
+
+def _serve() -> None:
+    """The synthesis server's loop: requests on stdin, each answered by a forked child on stdout."""
+    import pickle
+    import struct
+    import sys
+    import traceback
+
+    stdin, out_fd = sys.stdin.buffer, sys.stdout.fileno()
+
+    def reply(message) -> None:
+        data = pickle.dumps(message)
+        os.write(out_fd, struct.pack("<Q", len(data)) + data)
+
+    synthesizer = None
+    while True:
+        message = _read_message(stdin)
+        if message is None:
+            return
+        if message[0] == "init":
+            try:
+                synthesizer = Synthesizer.get(message[1])
+                reply(("ok",))
+            except Exception as e:
+                reply(("error", str(e)))
+            continue
+        _, text, params = message
+        pid = os.fork()
+        if pid == 0:
+            try:
+                result = synthesizer.synthesize_raw(text, **params)
+                reply(("ok", *result))
+            except BaseException:
+                reply(("error", traceback.format_exc()))
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
 
 
 def available() -> bool:

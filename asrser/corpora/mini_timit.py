@@ -24,7 +24,7 @@ import numpy as np
 from ..audio import sphere_bytes
 from ..errors import AsrserError
 from ..fileio import atomic_write
-from .espeak import OUTPUT_RATE, RAW_RATE, Synthesizer, Voice, run_isolated
+from .espeak import OUTPUT_RATE, RAW_RATE, IsolatedSynthesizer, Voice
 from .text_grammar import SHARED_SENTENCES, sentence
 from .timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS
 
@@ -305,8 +305,12 @@ def plan_corpus(out_dir: str | os.PathLike, size: str, seed: int) -> list[Job]:
 _VOICES: list[Voice] = []
 
 
+_synthesizer: IsolatedSynthesizer | None = None
+
+
 def _init_worker(voices: list[Voice]) -> None:
-    Synthesizer.get(voices)
+    global _synthesizer
+    _synthesizer = IsolatedSynthesizer(voices)
 
 
 def _words(text: str, synthesis, segs: list[Segment], lead: int) -> list[tuple[int, int, str]]:
@@ -361,13 +365,13 @@ def _recording_conditions(audio: np.ndarray, lead: int, speech_len: int, rng: np
 
 
 def synthesize_job(job: Job) -> str:
-    """Synthesise and write one utterance, in a child process with a pristine espeak state (run_isolated)."""
-    run_isolated(_synthesize_and_write, job)
+    """Synthesise (from a pristine espeak state: IsolatedSynthesizer) and write one utterance."""
+    _synthesize_and_write(job)
     return job.path
 
 
 def _synthesize_and_write(job: Job) -> None:
-    syn = Synthesizer.get()
+    syn = _synthesizer
     spk = job.speaker
     rng = np.random.default_rng(job.seed)
     s = syn.synthesize(job.text, voice=f"en-us+{spk.voice.name}", rate=spk.rate + int(rng.integers(-8, 9)),
@@ -406,6 +410,7 @@ def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, n
         for job in todo:
             synthesize_job(job)
             bar.update()
+        _synthesizer.close()
     else:
         with ProcessPoolExecutor(nj, initializer=_init_worker, initargs=(voices,)) as pool:
             for _ in pool.map(synthesize_job, todo, chunksize=8):
