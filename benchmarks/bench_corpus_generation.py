@@ -6,10 +6,10 @@ planning, espeak-ng synthesis in a forked child per utterance, recording conditi
 and divides by the wall time and the number of jobs. Each corpus is made in a fresh process (espeak-ng can be
 initialised only once per process).
 
-Measured on the 2-core AMD EPYC VM (seed 0): mini-IEMOCAP tiny, nj 1: 80 turns in 2.0 s (41 utt/s, 111x real
-time); default, nj 1: 1300 turns (58 min) in 32.5 s (40 utt/s, 108x); default, nj 2: 32.2 s (20 utt/s per core,
-54x per core). A second job does not help on this VM: every utterance is synthesised in a forked child, and
-fork is serialised here (an empty fork costs 4 ms alone and about 12 ms with two processes forking at once).
+Measured on the 2-core AMD EPYC VM (seed 0, default sizes, nj 1): mini-TIMIT 1980 utterances in 44 s (45
+utt/s, 153x real time); mini-IEMOCAP 1300 turns in 21 s (62 utt/s). Every utterance is synthesised in a fork
+of a small espeak server process (IsolatedSynthesizer); forks are partly serialised on this VM, so a second
+job adds less than a second core would.
 
 Usage: benchmarks/bench_corpus_generation.py [--corpus iemocap|timit|both] [--size tiny|default] [--nj 2]
   e.g. benchmarks/bench_corpus_generation.py --size default --nj 2

@@ -223,10 +223,12 @@ def to_output_rate(raw: np.ndarray, phones: list[tuple[str, int]], words: list[t
 class IsolatedSynthesizer:
     """espeak-ng in a small server process; every utterance is synthesised in a fresh fork of it.
 
-    espeak-ng keeps synthesis state from one utterance to the next, so each utterance must start from the
-    same pristine state (see run_isolated). Forking the caller costs several ms when it has loaded scipy
-    and friends (fork time grows with the address space); the server holds only numpy, ctypes and the
-    initialised synthesiser, so its forks are cheap, and the caller does the resampling."""
+    espeak-ng keeps synthesis state from one utterance to the next (its output samples depend on what was
+    spoken before), so a corpus would depend on the order and grouping of its utterances. A child forked
+    from a server whose synthesiser is initialised but unused starts from exactly the same state every
+    time, so each utterance's bytes depend only on its own inputs, whatever the job split. Forking the
+    caller itself would cost several ms per utterance once it has loaded scipy (fork time grows with the
+    address space); the server holds only numpy, ctypes and the synthesiser, and the caller resamples."""
 
     def __init__(self, voices: list[Voice]):
         import subprocess
@@ -327,33 +329,3 @@ def available() -> bool:
         return True
     except OSError:
         return False
-
-
-def run_isolated(func, *args) -> None:
-    """Run func(*args) in a forked child of this process and wait for it.
-
-    espeak-ng keeps synthesis state from one utterance to the next (its output samples depend on what was
-    spoken before), so a corpus would depend on the order and grouping of its utterances. A child forked
-    from a process whose synthesiser is initialised but unused starts from exactly the same state every
-    time, so each utterance's bytes depend only on its own inputs. func must write its own outputs.
-    """
-    import sys
-    import traceback
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            func(*args)
-        except BaseException:  # report anything, then leave without running the parent's cleanup
-            traceback.print_exc()
-            code = 1
-        finally:
-            sys.stderr.flush()
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise AsrserError(f"synthesis failed in a child process (exit status {os.waitstatus_to_exitcode(status)})"
-                          f" for {getattr(func, '__name__', func)}{args!r:.200}")

@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import AsrserError
 from ..fileio import atomic_write
 from .dialog_grammar import turn as grammar_turn
-from .espeak import OUTPUT_RATE, Synthesizer, Voice, run_isolated
+from .espeak import OUTPUT_RATE, IsolatedSynthesizer, Voice
 
 log = logging.getLogger(__name__)
 
@@ -399,7 +399,7 @@ def _limit(audio: np.ndarray, threshold: float = 0.7 * 32767) -> np.ndarray:
 
 
 def _synthesize_and_write(turn: Turn) -> None:
-    syn = Synthesizer.get()
+    syn = _synthesizer
     r = turn.rendition
     s = syn.synthesize(turn.text, voice=r.voice, rate=r.rate, pitch=r.pitch, pitch_range=r.pitch_range,
                        wordgap=r.wordgap)
@@ -411,13 +411,17 @@ def _synthesize_and_write(turn: Turn) -> None:
 
 
 def synthesize_turn(turn: Turn) -> str:
-    """Synthesise and write one turn, in a child process with a pristine espeak state (run_isolated)."""
-    run_isolated(_synthesize_and_write, turn)
+    """Synthesise (from a pristine espeak state: IsolatedSynthesizer) and write one turn."""
+    _synthesize_and_write(turn)
     return turn.path
 
 
+_synthesizer: IsolatedSynthesizer | None = None
+
+
 def _init_worker(voices: list[Voice]) -> None:
-    Synthesizer.get(voices)
+    global _synthesizer
+    _synthesizer = IsolatedSynthesizer(voices)
 
 
 def all_voices(dialogs: list[Dialog]) -> list[Voice]:
@@ -474,20 +478,16 @@ def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, n
     todo = [t for t in turns if not t.wav.exists()]
     voices = all_voices(dialogs)
     bar = tqdm(total=len(todo), desc=f"mini-IEMOCAP ({size})", unit="utt", disable=not progress)
-    # This process's synthesiser (if any) never speaks itself: children forked from it start pristine. One
-    # made for other voices (another corpus generated in the same process) cannot be re-initialised, so the
-    # work then goes to fresh spawned processes.
-    existing = Synthesizer._instance
-    own = existing is None or {v.name for v in voices} <= existing.voice_names
-    if todo and nj <= 1 and own:
+    # espeak runs in synthesis server processes (IsolatedSynthesizer), never in this one.
+    if todo and nj <= 1:
         _init_worker(voices)
         for turn in todo:
             synthesize_turn(turn)
             bar.update()
+        _synthesizer.close()
     elif todo:
-        context = multiprocessing.get_context("fork" if own else "spawn")
-        with ProcessPoolExecutor(max(1, nj), mp_context=context, initializer=_init_worker,
-                                 initargs=(voices,)) as pool:
+        with ProcessPoolExecutor(max(1, nj), mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_init_worker, initargs=(voices,)) as pool:
             for _ in pool.map(synthesize_turn, todo, chunksize=8):
                 bar.update()
     bar.close()
