@@ -207,12 +207,18 @@ class Synthesizer:
         return raw, list(self._phones), list(self._words)
 
 
+_FILTER: dict[str, np.ndarray] = {}
+
+
 def to_output_rate(raw: np.ndarray, phones: list[tuple[str, int]], words: list[tuple[int, int, int]]
                    ) -> Synthesis:
     """espeak's 22.05 kHz output and event samples -> a 16 kHz Synthesis."""
-    from scipy.signal import resample_poly   # not at module level: keeps the synthesis server small
+    from scipy.signal import firwin, resample_poly   # not at module level: keeps the synthesis server small
 
-    resampled = resample_poly(raw.astype(np.float64), OUTPUT_RATE // 50, _ESPEAK_RATE // 50)
+    up, down = OUTPUT_RATE // 50, _ESPEAK_RATE // 50
+    if "lowpass" not in _FILTER:   # resample_poly's own default design (Kaiser 5.0), made once
+        _FILTER["lowpass"] = firwin(2 * 10 * max(up, down) + 1, 1.0 / max(up, down), window=("kaiser", 5.0))
+    resampled = resample_poly(raw.astype(np.float64), up, down, window=_FILTER["lowpass"])
     samples = np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
     scale = OUTPUT_RATE / _ESPEAK_RATE
     phones = [(name, min(int(round(s * scale)), len(samples))) for name, s in phones]
