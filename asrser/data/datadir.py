@@ -409,9 +409,14 @@ FEATURE_FILES = ("feats.scp", "cmvn.scp", "utt2num_frames", "bad_utts")
 
 
 def copy_data_dir(src: str | os.PathLike, dst: str | os.PathLike) -> DataDir:
-    """utils/copy_data_dir.sh: the same data dir without its features (to compute other ones)."""
+    """utils/copy_data_dir.sh: the same data dir without its features (to compute other ones). A copy that
+    is already up to date (same tables) is left alone, with the features computed for it."""
     src, dst = Path(src), Path(dst)
     check_data_dir(src, need_text=False)
+    tables = sorted(p.name for p in src.iterdir() if p.is_file() and p.name not in FEATURE_FILES)
+    if dst.is_dir() and all((dst / name).is_file() and (dst / name).read_bytes() == (src / name).read_bytes()
+                            for name in tables):
+        return DataDir(dst)
     tmp = dst.with_name(f".{dst.name}.tmp")
     if tmp.exists():
         shutil.rmtree(tmp)

@@ -158,3 +158,19 @@ def test_fix_drops_incomplete_utterances_and_sorts(data_dir):
     assert validate_data_dir(data_dir) == []
     assert DataDir(data_dir).speakers == ["spkA", "spkB"]
     assert (data_dir / ".backup" / "text").exists()
+
+
+def test_copy_data_dir_drops_features_and_an_up_to_date_copy_keeps_its_own(data_dir, tmp_path):
+    from asrser.data import copy_data_dir
+
+    (data_dir / "feats.scp").write_text("".join(f"{u} x.ark:1\n" for u in (data_dir / "utt2spk").read_text().split()[::2]))
+    dst = tmp_path / "copy"
+    copy_data_dir(data_dir, dst)
+    assert not (dst / "feats.scp").exists() and (dst / "wav.scp").read_text() == (data_dir / "wav.scp").read_text()
+    (dst / "feats.scp").write_text("computed for the copy\n")
+    copy_data_dir(data_dir, dst)                           # nothing changed: the copy's features stay
+    assert (dst / "feats.scp").read_text() == "computed for the copy\n"
+    (data_dir / "spk2gender").write_text("".join(f"{s} f\n" for s in sorted(set(
+        (data_dir / "utt2spk").read_text().split()[1::2]))))
+    copy_data_dir(data_dir, dst)                           # the source changed: a fresh copy
+    assert not (dst / "feats.scp").exists() and (dst / "spk2gender").exists()
