@@ -36,7 +36,7 @@ if stage 9 "RESULTS.md: the recipes' result tables in one file"; then
       [ -f "$results" ] || continue
       echo
       echo "## $(dirname "$(dirname "$results")" | xargs basename) ($results)"
-      sed '1{/^# /d}' "$results"
+      sed -e '1{/^# /d}' -e "s#](\([^)/]*\.png\))#]($(dirname "$results")/\1)#" "$results"
     done
   } > RESULTS.md.tmp && mv RESULTS.md.tmp RESULTS.md
   log "wrote RESULTS.md"
