@@ -10,13 +10,15 @@ Usage: nnet_decode.py [--acwt A] [--phone-map timit39] <graph-dir> <hmm-model> <
 from asrser import cli
 
 p = cli.parser(__doc__)
-p.add_argument("--acwt", type=float, default=0.1)
+p.add_argument("--acwt", type=float, default=0.2, help="acoustic scale (nets: 0.2, as Kaldi's nnet recipes)")
 p.add_argument("--beam", type=float, default=13.0)
 p.add_argument("--lattice-beam", type=float, default=6.0)
-p.add_argument("--min-lmwt", type=int, default=1)
-p.add_argument("--max-lmwt", type=int, default=10)
+p.add_argument("--lm-weights", default="0.5 0.75 1 1.5 2 3 4 5 6 8 10",
+               help="LM weights to score (nets are sharper than GMMs: the sweep starts below 1)")
 p.add_argument("--phone-map", choices=["none", "timit39"], default="none")
 p.add_argument("--device", default="auto")
+p.add_argument("--targets", default="mono-state", choices=["mono-state", "pdf"],
+               help="what the net predicts: monophone HMM states, or the tree leaves (pdfs) of <hmm-model>")
 for name in ("graph_dir", "hmm_model", "net", "frames", "train_frames", "text", "decode_dir"):
     p.add_argument(name)
 
@@ -27,8 +29,9 @@ def main(a):
     from asrser.scoring import score_decode
 
     opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam,
-                         lm_weights=[float(w) for w in range(a.min_lmwt, a.max_lmwt + 1)])
-    decode_hybrid(a.graph_dir, a.hmm_model, a.net, a.frames, a.train_frames, a.decode_dir, opts, a.device)
+                         lm_weights=[float(w) for w in a.lm_weights.split()])
+    decode_hybrid(a.graph_dir, a.hmm_model, a.net, a.frames, a.train_frames, a.decode_dir, opts, a.device,
+                  a.targets)
     phone_map = None
     if a.phone_map == "timit39":
         from asrser.phones import FOLD_48_TO_39

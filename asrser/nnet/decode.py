@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import AsrserError
 from ..fileio import Stamp, atomic_write
 from ..gmm.align import monophone_state_classes
 from ..gmm.decode import DecodeOptions, Decoder, decode_utterances
@@ -39,19 +40,27 @@ def utterance_log_likelihoods(model, data: FrameData, log_priors: np.ndarray, de
 
 def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, net_path: str | os.PathLike,
                   frames_dir: str | os.PathLike, train_frames_dir: str | os.PathLike,
-                  decode_dir: str | os.PathLike, opts: DecodeOptions, device: str = "auto") -> dict:
-    """Decode prepared frames with a trained net and the graph of the HMM model whose states it predicts
-    (monophone-state targets: the monophone graph). Also writes the FER against the frames' targets."""
+                  decode_dir: str | os.PathLike, opts: DecodeOptions, device: str = "auto",
+                  targets: str = "mono-state") -> dict:
+    """Decode prepared frames with a trained net and the graph of the HMM model whose states it predicts:
+    targets mono-state (monophone HMM states: e.g. the monophone graph) or pdf (the tree leaves of
+    hmm_model, decoded with that model's graph). Also writes the FER against the frames' targets."""
     decode_dir = Path(decode_dir)
     stamp = Stamp(decode_dir / "decode.done", [Path(graph_dir) / "HCLG.fst", Path(net_path),
-                                               Path(frames_dir) / "feats.npy"], options=asdict(opts))
+                                               Path(frames_dir) / "feats.npy"], options=asdict(opts),
+                  targets=targets)
     if stamp.is_current():
         return json.loads((decode_dir / "counts.1.json").read_text())
     model = load_model(net_path)
     hmm = AcousticModel.load(hmm_model)
-    tid2class, num_classes = monophone_state_classes(hmm)
+    if targets == "mono-state":
+        tid2class, num_classes = monophone_state_classes(hmm)
+    elif targets == "pdf":
+        tid2class, num_classes = hmm.tid2pdf, hmm.trans_model.num_pdfs
+    else:
+        raise AsrserError(f"unknown target kind {targets!r} (mono-state or pdf)")
     if num_classes != model.num_classes:
-        raise ValueError(f"{net_path} predicts {model.num_classes} classes, the HMM has {num_classes} states")
+        raise AsrserError(f"{net_path} predicts {model.num_classes} classes, the HMM has {num_classes} states")
     train_targets = FrameData(train_frames_dir, model.config.context).targets
     log_priors = class_log_priors(train_targets, num_classes)
     data = FrameData(frames_dir, model.config.context)
