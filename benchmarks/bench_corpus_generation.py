@@ -6,10 +6,11 @@ planning, espeak-ng synthesis in a forked child per utterance, recording conditi
 and divides by the wall time and the number of jobs. Each corpus is made in a fresh process (espeak-ng can be
 initialised only once per process).
 
-Measured on the 2-core AMD EPYC VM (seed 0, default sizes, nj 1): mini-TIMIT 1980 utterances in 44 s (45
-utt/s, 153x real time); mini-IEMOCAP 1300 turns in 21 s (62 utt/s). Every utterance is synthesised in a fork
-of a small espeak server process (IsolatedSynthesizer); forks are partly serialised on this VM, so a second
-job adds less than a second core would.
+Measured on the 2-core AMD EPYC VM (seed 0, default sizes, nj 1; the VM is noisy, so run it a few times):
+mini-TIMIT 1980 utterances in 30-45 s, median 50 utt/s per core (range 44-66 over ten runs), 44-61 utterances
+per CPU-second counting the synthesis server; mini-IEMOCAP 1300 turns in 21 s (61 utt/s). Every utterance is
+synthesised in a fork of a small espeak server process (IsolatedSynthesizer); forks are partly serialised on
+this VM, so a second job adds less than a second core would.
 
 Usage: benchmarks/bench_corpus_generation.py [--corpus iemocap|timit|both] [--size tiny|default] [--nj 2]
   e.g. benchmarks/bench_corpus_generation.py --size default --nj 2
@@ -38,12 +39,18 @@ def bench(corpus: str, size: str, nj: int, seed: int, out: Path) -> dict:
     else:
         from asrser.corpora.mini_timit import generate
         pattern, header = "TIMIT/*/DR*/*/*.WAV", 1024
-    t0 = time.perf_counter()
+    import resource
+
+    def cpu() -> float:   # this process and its waited-for descendants (synthesis servers and their forks)
+        return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                     resource.getrusage(resource.RUSAGE_CHILDREN)))
+    t0, c0 = time.perf_counter(), cpu()
     n = generate(out, size, seed=seed, nj=nj, progress=False)
-    wall = time.perf_counter() - t0
+    wall, cpu_seconds = time.perf_counter() - t0, cpu() - c0
     audio = _audio_seconds(sorted(out.glob(pattern)), header)
     return dict(corpus=f"mini-{corpus.upper() if corpus == 'timit' else 'IEMOCAP'}", size=size, nj=nj, utts=n,
                 wall=wall, audio=audio, utt_per_s=n / wall, utt_per_s_core=n / wall / nj,
+                utt_per_cpu_s=n / cpu_seconds,
                 xrt_core=audio / wall / nj)
 
 
@@ -56,13 +63,13 @@ def main():
     a = p.parse_args()
     corpora = ["iemocap", "timit"] if a.corpus == "both" else [a.corpus]
     print(f"{'corpus':13s}{'size':>8s}{'nj':>4s}{'utts':>7s}{'audio min':>11s}{'wall s':>9s}{'utt/s':>8s}"
-          f"{'utt/s/core':>12s}{'xRT/core':>10s}")
+          f"{'utt/s/core':>12s}{'xRT/core':>10s}{'utt/CPU-s':>11s}")
     for corpus in corpora:
         with tempfile.TemporaryDirectory(prefix="asrser-bench-") as tmp, \
                 ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as fresh:
             r = fresh.submit(bench, corpus, a.size, a.nj, a.seed, Path(tmp)).result()
         print(f"{r['corpus']:13s}{r['size']:>8s}{r['nj']:4d}{r['utts']:7d}{r['audio'] / 60:11.1f}{r['wall']:9.1f}"
-              f"{r['utt_per_s']:8.1f}{r['utt_per_s_core']:12.1f}{r['xrt_core']:10.1f}")
+              f"{r['utt_per_s']:8.1f}{r['utt_per_s_core']:12.1f}{r['xrt_core']:10.1f}{r['utt_per_cpu_s']:11.1f}")
         sys.stdout.flush()
 
 

@@ -240,8 +240,14 @@ class IsolatedSynthesizer:
         import subprocess
         import sys
 
-        self._proc = subprocess.Popen([sys.executable, "-c", "from asrser.corpora.espeak import _serve; _serve()"],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        # The server imports this module without the package's __init__ (which loads the Kaldi wheels): a
+        # smaller process forks and exits faster, and it forks once per utterance.
+        package_dir = str(Path(__file__).resolve().parents[1])
+        bootstrap = ("import sys, types; package = types.ModuleType('asrser'); "
+                     f"package.__path__ = [{package_dir!r}]; sys.modules['asrser'] = package; "
+                     "from asrser.corpora.espeak import _serve; _serve()")
+        self._proc = subprocess.Popen([sys.executable, "-c", bootstrap], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE)
         self._send(("init", list(voices)))
         status = self._receive()
         if status[0] != "ok":
@@ -311,6 +317,8 @@ def _serve() -> None:
         if message[0] == "init":
             try:
                 synthesizer = Synthesizer.get(message[1])
+                # load the English dictionary once here rather than in every child (it does not speak)
+                synthesizer._lib.espeak_SetVoiceByName(b"en-us")
                 reply(("ok",))
             except Exception as e:
                 reply(("error", str(e)))
