@@ -5,9 +5,13 @@
 # recipe declares stages with   if stage N "what it does"; then   the numbered stage list.
 # Positional arguments that follow the options stay in "$@".
 
+# The recipe's own file (recipes cd into their directory first, so a relative $0 may need its basename).
+_asrser_recipe=$0
+[ -f "$_asrser_recipe" ] || _asrser_recipe=$(basename "$0")
+
 _asrser_print_stages() {
   # The stage list is read from the recipe itself so that it cannot drift from what the recipe does.
-  sed -nE 's/^[[:space:]]*if stage ([0-9]+) "([^"]*)".*/  \1  \2/p' "$0"
+  sed -nE 's/^[[:space:]]*if stage ([0-9]+) "([^"]*)".*/  \1  \2/p' "$_asrser_recipe"
 }
 
 while true; do
@@ -15,7 +19,7 @@ while true; do
   case "$1" in
     --help|-h)
       [ -n "${help_message:-}" ] && printf '%s\n' "$help_message" || echo "Usage: $0 [options]"
-      if grep -qE '^[[:space:]]*if stage [0-9]+ "' "$0"; then
+      if grep -qE '^[[:space:]]*if stage [0-9]+ "' "$_asrser_recipe"; then
         echo "Stages:"; _asrser_print_stages
       fi
       exit 0 ;;
