@@ -69,3 +69,13 @@ def test_config_file_is_sourced(recipe, tmp_path):
     conf.write_text("nj=16\n")
     out = run(recipe, "--config", str(conf))
     assert "nj=16" in out.stdout
+
+
+def test_help_works_for_a_recipe_that_changes_into_its_directory(tmp_path):
+    (tmp_path / "egs" / "x").mkdir(parents=True)
+    path = tmp_path / "egs" / "x" / "run.sh"
+    path.write_text(RECIPE.format(steps=STEPS).replace("#!/usr/bin/env bash\n",
+                                                        '#!/usr/bin/env bash\ncd "$(dirname "$0")"\n'))
+    path.chmod(0o755)
+    out = subprocess.run(["egs/x/run.sh", "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0 and "  2  Make features" in out.stdout, out.stderr
