@@ -11,6 +11,7 @@ synthesiser per process, and all custom voices must be known when it starts.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -180,11 +181,6 @@ class Synthesizer:
             i += 1
         return 0
 
-    def synthesize(self, text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50,
-                   pitch_range: int = 50, volume: int = 100, wordgap: int = 0) -> Synthesis:
-        """Speak `text` (may contain [[phoneme]] input) and return 16 kHz audio with phone boundaries."""
-        return to_output_rate(*self.synthesize_raw(text, voice, rate, pitch, pitch_range, volume, wordgap))
-
     def synthesize_raw(self, text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50,
                        pitch_range: int = 50, volume: int = 100, wordgap: int = 0
                        ) -> tuple[np.ndarray, list[tuple[str, int]], list[tuple[int, int, int]]]:
@@ -207,18 +203,21 @@ class Synthesizer:
         return raw, list(self._phones), list(self._words)
 
 
-_FILTER: dict[str, np.ndarray] = {}
+@functools.lru_cache(maxsize=1)
+def _lowpass(up: int, down: int) -> np.ndarray:
+    """resample_poly's own default filter design (Kaiser 5.0), made once per process."""
+    from scipy.signal import firwin
+
+    return firwin(2 * 10 * max(up, down) + 1, 1.0 / max(up, down), window=("kaiser", 5.0))
 
 
 def to_output_rate(raw: np.ndarray, phones: list[tuple[str, int]], words: list[tuple[int, int, int]]
                    ) -> Synthesis:
     """espeak's 22.05 kHz output and event samples -> a 16 kHz Synthesis."""
-    from scipy.signal import firwin, resample_poly   # not at module level: keeps the synthesis server small
+    from scipy.signal import resample_poly   # not at module level: keeps the synthesis server small
 
     up, down = OUTPUT_RATE // 50, _ESPEAK_RATE // 50
-    if "lowpass" not in _FILTER:   # resample_poly's own default design (Kaiser 5.0), made once
-        _FILTER["lowpass"] = firwin(2 * 10 * max(up, down) + 1, 1.0 / max(up, down), window=("kaiser", 5.0))
-    resampled = resample_poly(raw.astype(np.float64), up, down, window=_FILTER["lowpass"])
+    resampled = resample_poly(raw.astype(np.float64), up, down, window=_lowpass(up, down))
     samples = np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
     scale = OUTPUT_RATE / _ESPEAK_RATE
     phones = [(name, min(int(round(s * scale)), len(samples))) for name, s in phones]

@@ -191,6 +191,16 @@ def monophone_state_classes(model: AcousticModel, num_states: int = 3) -> tuple[
     return classes, int(max(topo.phones)) * num_states
 
 
+def target_table(model: AcousticModel, kind: str = "mono-state") -> tuple[np.ndarray, int]:
+    """transition-id -> frame class for the nets, and the number of classes: monophone HMM states
+    (mono-state) or the tree's leaves (pdf)."""
+    if kind == "mono-state":
+        return monophone_state_classes(model)
+    if kind == "pdf":
+        return model.tid2pdf, model.trans_model.num_pdfs
+    raise AsrserError(f"unknown target kind {kind!r} (mono-state or pdf)")
+
+
 def write_targets(ali_dir: str | os.PathLike, out_dir: str | os.PathLike, kind: str = "mono-state") -> int:
     """ali-to-pdf / monophone-state targets for the neural nets: <out>/targets.{ark,scp}, num_classes."""
     from ..fileio import Stamp, atomic_write
@@ -200,12 +210,7 @@ def write_targets(ali_dir: str | os.PathLike, out_dir: str | os.PathLike, kind: 
     stamp = Stamp(out_dir / "targets.done", [*sorted(ali_dir.glob("ali.*.ark")), ali_dir / "final.mdl"], kind=kind)
     if stamp.is_current():
         return int((out_dir / "num_classes").read_text())
-    if kind == "mono-state":
-        table, num_classes = monophone_state_classes(model)
-    elif kind == "pdf":
-        table, num_classes = model.tid2pdf, model.trans_model.num_pdfs
-    else:
-        raise AsrserError(f"unknown target kind {kind!r} (mono-state or pdf)")
+    table, num_classes = target_table(model, kind)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = np.zeros(num_classes, dtype=np.int64)
     with AlignmentWriter(out_dir / "targets") as write:

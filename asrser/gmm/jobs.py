@@ -85,21 +85,28 @@ def _tid_phones(model: AcousticModel) -> np.ndarray:
     return tid_tables(model)[0][1:]
 
 
-def acc_job(model_path: str, data_dir: str, exp_dir: str, ali_prefix: str, stats_out: str) -> None:
-    """gmm-acc-stats-ali: GMM statistics and transition counts from alignments."""
-    model = AcousticModel.load(model_path)
+def _aligned_features(data_dir: str, exp_dir: str, ali_prefix: str, unaligned: list[str] | None = None):
+    """(utt, features, alignment) for the utterances that have an alignment; the others go to `unaligned`."""
     pipeline = FeaturePipeline.load(exp_dir)
     alignments = dict(kaldiio.load_scp_sequential(f"{ali_prefix}.scp"))
-    stats = model.gmms.zero_stats()
-    tid_counts = np.zeros(model.trans_model.num_transition_ids + 1)
-    feats_list, pdfs_list, n_missing = [], [], 0
     for utt, feats in iter_features(data_dir, pipeline):
         ali = alignments.get(utt)
         if ali is None:
-            n_missing += 1
+            if unaligned is not None:
+                unaligned.append(utt)
             continue
         if len(ali) != len(feats):
             raise AsrserError(f"{ali_prefix}.scp: alignment of {utt} has {len(ali)} frames, features {len(feats)}")
+        yield utt, feats, np.asarray(ali)
+
+
+def acc_job(model_path: str, data_dir: str, exp_dir: str, ali_prefix: str, stats_out: str) -> None:
+    """gmm-acc-stats-ali: GMM statistics and transition counts from alignments."""
+    model = AcousticModel.load(model_path)
+    stats = model.gmms.zero_stats()
+    tid_counts = np.zeros(model.trans_model.num_transition_ids + 1)
+    feats_list, pdfs_list, unaligned = [], [], []
+    for _, feats, ali in _aligned_features(data_dir, exp_dir, ali_prefix, unaligned):
         feats_list.append(feats)
         pdfs_list.append(model.tid2pdf[ali])
         tid_counts += np.bincount(ali, minlength=len(tid_counts))
@@ -109,20 +116,7 @@ def acc_job(model_path: str, data_dir: str, exp_dir: str, ali_prefix: str, stats
         np.savez(f, occupancy=stats.occupancy, sum_x=stats.sum_x, sum_x2=stats.sum_x2,
                  loglik=stats.loglik, frames=stats.frames, tid_counts=tid_counts)
     log.info("accumulated %d frames of %d utterances (%d without alignment); log-likelihood per frame %.3f",
-             stats.frames, len(feats_list), n_missing, stats.loglik / max(stats.frames, 1))
-
-
-def _aligned_features(data_dir: str, exp_dir: str, ali_prefix: str):
-    """(utt, features, alignment) for the utterances that have an alignment."""
-    pipeline = FeaturePipeline.load(exp_dir)
-    alignments = dict(kaldiio.load_scp_sequential(f"{ali_prefix}.scp"))
-    for utt, feats in iter_features(data_dir, pipeline):
-        ali = alignments.get(utt)
-        if ali is None:
-            continue
-        if len(ali) != len(feats):
-            raise AsrserError(f"{ali_prefix}.scp: alignment of {utt} has {len(ali)} frames, features {len(feats)}")
-        yield utt, feats, np.asarray(ali)
+             stats.frames, len(feats_list), len(unaligned), stats.loglik / max(stats.frames, 1))
 
 
 def tree_stats_job(ali_model: str, data_dir: str, exp_dir: str, ali_prefix: str, stats_out: str) -> None:

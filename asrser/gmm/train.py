@@ -92,15 +92,9 @@ class Trainer:
         argv = [PY, "-m", "asrser.gmm.jobs", "acc", model_path, self.split / "JOB", self.exp,
                 self.exp / "ali.JOB", self.exp / f"{it}.JOB.acc.npz"]
         run_jobs(self.cmd, self.exp / "log" / f"acc.{it}.JOB.log", argv, self.nj)
-        total, tid_counts = None, None
-        for j in range(1, self.nj + 1):
-            path = self.exp / f"{it}.{j}.acc.npz"
-            z = np.load(path)
-            s = GmmStats(z["occupancy"], z["sum_x"], z["sum_x2"], float(z["loglik"]), int(z["frames"]))
-            total = s if total is None else total.__iadd__(s)
-            tid_counts = z["tid_counts"] if tid_counts is None else tid_counts + z["tid_counts"]
-            path.unlink()
-        return total, tid_counts
+        z = _sum_job_outputs([self.exp / f"{it}.{j}.acc.npz" for j in range(1, self.nj + 1)])
+        return GmmStats(z["occupancy"], z["sum_x"], z["sum_x2"], float(z["loglik"]), int(z["frames"])), \
+            z["tid_counts"]
 
 
 def reestimate(model: AcousticModel, stats: GmmStats, tid_counts: np.ndarray, target_gauss: int,
@@ -331,17 +325,14 @@ def train_tri(data_dir, lang_dir, ali_dir, exp_dir, config: TrainConfig, nj: int
     lang = Lang.load(lang_dir)
     ali_model = ali_dir / "final.mdl"
 
-    def run(what: str, *args, outputs: str) -> dict[str, np.ndarray]:
-        argv = [PY, "-m", "asrser.gmm.jobs", what, *args]
-        run_jobs(cmd, exp / "log" / f"{what}.JOB.log", argv, nj)
-        return _sum_job_outputs([Path(str(outputs).replace("JOB", str(j))) for j in range(1, nj + 1)])
-
     if kind == "lda":
         pipeline = FeaturePipeline("lda", splice_context=config.splice_context)
         if not (exp / "0.mat.npy").exists():
             FeaturePipeline("splice", splice_context=config.splice_context).save(exp)
-            lda = run("lda-stats", ali_model, lang_dir, trainer.split / "JOB", exp, ali_dir / "ali.JOB",
-                      exp / "lda.JOB.npz", outputs=exp / "lda.JOB.npz")
+            argv = [PY, "-m", "asrser.gmm.jobs", "lda-stats", ali_model, lang_dir, trainer.split / "JOB", exp,
+                    ali_dir / "ali.JOB", exp / "lda.JOB.npz"]
+            run_jobs(cmd, exp / "log" / "lda-stats.JOB.log", argv, nj)
+            lda = _sum_job_outputs([exp / f"lda.{j}.npz" for j in range(1, nj + 1)])
             with atomic_write(exp / "0.mat.npy", "wb", encoding=None) as f:
                 np.save(f, estimate_lda(lda["count"], lda["sums"], lda["scatter"], config.lda_dim))
         hooks: IterationHooks | None = MlltHooks(trainer, config, pipeline)

@@ -109,7 +109,6 @@ def cluster_phones(stats: TreeStats, phone_sets: list[list[int]], pdf_class: int
     if not rows.any():
         rows = np.ones(len(stats.events), dtype=bool)
     centre = stats.events[rows, CENTRE]
-    dim = stats.sum_x.shape[1]
     clusters = []
     for phones in phone_sets:
         sel = np.isin(centre, phones)
@@ -133,7 +132,6 @@ def cluster_phones(stats: TreeStats, phone_sets: list[list[int]], pdf_class: int
         questions.append(new[0])
     if unseen and active:   # phones never seen still need a home in the questions
         questions.append(sorted(active[0][0] + sum(unseen, [])))
-    del dim
     unique = {tuple(q) for q in questions}
     return [list(q) for q in sorted(unique, key=lambda q: (len(q), q))]
 
@@ -166,19 +164,13 @@ class DecisionTree:
         self.num_leaves = self._number_leaves()
 
     def _number_leaves(self) -> int:
-        pdf = 0
-        for key in sorted(self.roots):
-            stack = [self.roots[key]]
-            while stack:
-                node = stack.pop()
-                if node.yes is None:
-                    node.pdf = pdf
-                    pdf += 1
-                else:
-                    stack += [node.no, node.yes]   # yes first, depth first
-        return pdf
+        pdf = -1
+        for pdf, (_, node) in enumerate(self.leaves()):
+            node.pdf = pdf
+        return pdf + 1
 
     def leaves(self):
+        """(root key, leaf) in pdf order: roots sorted, each depth first with the yes branch first."""
         for key in sorted(self.roots):
             stack = [self.roots[key]]
             while stack:

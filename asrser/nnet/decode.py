@@ -16,7 +16,7 @@ import torch
 
 from ..errors import AsrserError
 from ..fileio import Stamp, atomic_write
-from ..gmm.align import monophone_state_classes
+from ..gmm.align import target_table
 from ..gmm.decode import DecodeOptions, Decoder, decode_utterances
 from ..gmm.model import AcousticModel
 from .data import FrameData, class_log_priors
@@ -53,12 +53,7 @@ def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, ne
         return json.loads((decode_dir / "counts.1.json").read_text())
     model = load_model(net_path)
     hmm = AcousticModel.load(hmm_model)
-    if targets == "mono-state":
-        tid2class, num_classes = monophone_state_classes(hmm)
-    elif targets == "pdf":
-        tid2class, num_classes = hmm.tid2pdf, hmm.trans_model.num_pdfs
-    else:
-        raise AsrserError(f"unknown target kind {targets!r} (mono-state or pdf)")
+    tid2class, num_classes = target_table(hmm, targets)
     if num_classes != model.num_classes:
         raise AsrserError(f"{net_path} predicts {model.num_classes} classes, the HMM has {num_classes} states")
     train_targets = FrameData(train_frames_dir, model.config.context).targets
