@@ -44,11 +44,13 @@ def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, ne
                   targets: str = "mono-state") -> dict:
     """Decode prepared frames with a trained net and the graph of the HMM model whose states it predicts:
     targets mono-state (monophone HMM states: e.g. the monophone graph) or pdf (the tree leaves of
-    hmm_model, decoded with that model's graph). Also writes the FER against the frames' targets."""
+    hmm_model, decoded with that model's graph). Also writes the frame error rate of the net's posteriors
+    against the frames' targets (as the training's validation FER)."""
     decode_dir = Path(decode_dir)
-    stamp = Stamp(decode_dir / "decode.done", [Path(graph_dir) / "HCLG.fst", Path(net_path),
-                                               Path(frames_dir) / "feats.npy"], options=asdict(opts),
-                  targets=targets)
+    train_targets = Path(train_frames_dir) / "targets.npy"     # the priors come from these
+    stamp = Stamp(decode_dir / "decode.done", [Path(graph_dir) / "HCLG.fst", Path(hmm_model), Path(net_path),
+                                               Path(frames_dir) / "feats.npy", train_targets],
+                  options=asdict(opts), targets=targets)
     if stamp.is_current():
         return json.loads((decode_dir / "counts.1.json").read_text())
     model = load_model(net_path)
@@ -56,22 +58,21 @@ def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, ne
     tid2class, num_classes = target_table(hmm, targets)
     if num_classes != model.num_classes:
         raise AsrserError(f"{net_path} predicts {model.num_classes} classes, the HMM has {num_classes} states")
-    train_targets = FrameData(train_frames_dir, model.config.context).targets
-    log_priors = class_log_priors(train_targets, num_classes)
+    log_priors = class_log_priors(np.load(train_targets), num_classes)
     data = FrameData(frames_dir, model.config.context)
     decoder = Decoder(Path(graph_dir) / "HCLG.fst", tid2class, opts)
     dev = select_device(device)
     start = time.perf_counter()
     wrong = total = 0
-    targets = data.targets
 
     def scored():
         nonlocal wrong, total
         for i, (utt, loglik) in enumerate(utterance_log_likelihoods(model, data, log_priors, dev)):
             _, frames = data.utterance(i)
-            ref = targets[frames]
+            ref = data.targets[frames]
             ok = ref >= 0
-            wrong += int((loglik.argmax(1)[ok] != ref[ok]).sum())
+            posterior_best = (loglik + log_priors).argmax(1)
+            wrong += int((posterior_best[ok] != ref[ok]).sum())
             total += int(ok.sum())
             yield utt, loglik
 

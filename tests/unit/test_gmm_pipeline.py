@@ -249,3 +249,31 @@ def test_hybrid_decoding_equals_gmm_decoding_on_gmm_likelihoods(system):
         assert hyp == pdf_decoder.decode(expanded) and hyp[5.0]
         if n == 5:
             break
+
+
+def test_hybrid_decoding_scores_and_reports_the_nets_frame_error_rate(system, nnet_frames, runner_cmd_session):
+    """decode_hybrid: a trained net decoded with the monophone graph; its FER is the posteriors' frame error
+    rate (the training's validation FER), not that of the prior-divided scores."""
+    from asrser.nnet.data import FrameData
+    from asrser.nnet.decode import decode_hybrid
+    from asrser.nnet.model import NetConfig
+    from asrser.nnet.train import autocast_dtype, frame_error_rate, load_model, train_net
+
+    config = NetConfig.from_yaml(nnet_frames / "net.yaml")
+    train_net(nnet_frames / "frames_train", nnet_frames / "frames_test", nnet_frames / "whole", config, 144,
+              progress=False)
+    exp = system / "exp" / "mono"
+    graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
+    decode_dir = nnet_frames / "decode_test"
+    counts = decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt",
+                           nnet_frames / "frames_test", nnet_frames / "frames_train", decode_dir,
+                           DecodeOptions(lm_weights=[1.0, 3.0]), device="cpu")
+    assert counts["utterances"] == len(FrameData(nnet_frames / "frames_test", config.context).utts)
+    net = load_model(nnet_frames / "whole" / "final.pt")
+    cpu = torch.device("cpu")
+    expected = frame_error_rate(net, FrameData(nnet_frames / "frames_test", config.context), cpu,
+                                autocast_dtype(cpu, "auto"))
+    assert counts["fer"] == pytest.approx(expected, abs=0.2)
+    assert (decode_dir / "fer").read_text().startswith(f"%FER {counts['fer']:.2f}")
+    best = score_decode(decode_dir, system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+    assert best.error_rate < 100.0
