@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .text_grammar import ADJECTIVES, ADVERBS, DETERMINERS, NAMES, NOUNS, PREPOSITIONS, VERBS
+from .text_grammar import ADJECTIVES, ADVERBS, NAMES, VERBS, Grammar, noun_phrase
+from .text_grammar import sentence as grammar_sentence
 
 OPENERS = "well so look okay listen now oh right".split()
 BACKCHANNELS = (
@@ -35,28 +36,18 @@ TURN_VERBS = [v for v in VERBS if v not in {"loved", "buried", "fought", "shoute
 TURN_ADVERBS = [a for a in ADVERBS if a not in {"happily", "gently", "quietly", "suddenly"}]
 
 
-def _noun_phrase(rng: np.random.Generator) -> list[str]:
-    words = [str(rng.choice(DETERMINERS))]
-    if rng.random() < 0.6:
-        words.append(str(rng.choice(NEUTRAL_ADJECTIVES)))
-    words.append(str(rng.choice(NOUNS)))
-    return words
+# statements: the sentence grammar with emotion-neutral words, no second clause
+STATEMENTS = Grammar(adjectives=tuple(NEUTRAL_ADJECTIVES), verbs=tuple(TURN_VERBS), adverbs=tuple(TURN_ADVERBS),
+                     p_preposition=0.5, p_adverb=0.2, p_second_clause=0.0)
 
 
 def sentence(rng: np.random.Generator) -> str:
     """A statement from the sentence grammar (subject, verb, object, optional phrase), emotion-neutral words."""
-    subject = [str(rng.choice(NAMES))] if rng.random() < 0.3 else _noun_phrase(rng)
-    words = subject + [str(rng.choice(TURN_VERBS))] + _noun_phrase(rng)
-    if rng.random() < 0.5:
-        words += [str(rng.choice(PREPOSITIONS))] + _noun_phrase(rng)
-    if rng.random() < 0.2:
-        words.append(str(rng.choice(TURN_ADVERBS)))
-    text = " ".join(words)
-    return text[0].upper() + text[1:] + "."
+    return grammar_sentence(rng, STATEMENTS)
 
 
 def _np(rng: np.random.Generator) -> str:
-    return " ".join(_noun_phrase(rng))
+    return " ".join(noun_phrase(rng, STATEMENTS))
 
 
 def _question(rng: np.random.Generator) -> str:

@@ -6,6 +6,8 @@ stops, clusters) rather than meaning; sentences are generated, never taken from 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 DETERMINERS = "the a this that every some each one my your her our their no".split()
@@ -29,24 +31,35 @@ ADVERBS = "slowly quickly gently often rarely quietly suddenly happily early tod
 NAMES = "Bob Ted Jim Judy Ann Martha Nathan George Sheila Kenneth Ruth Eugene Agatha Hugo Ingrid".split()
 
 
-def _noun_phrase(rng: np.random.Generator) -> list[str]:
+@dataclass(frozen=True)
+class Grammar:
+    """Word lists and how often the optional parts appear (a probability of 0 draws nothing)."""
+    adjectives: tuple[str, ...] = tuple(ADJECTIVES)
+    verbs: tuple[str, ...] = tuple(VERBS)
+    adverbs: tuple[str, ...] = tuple(ADVERBS)
+    p_preposition: float = 0.6
+    p_adverb: float = 0.3
+    p_second_clause: float = 0.2
+
+
+def noun_phrase(rng: np.random.Generator, grammar: Grammar = Grammar()) -> list[str]:
     words = [str(rng.choice(DETERMINERS))]
     if rng.random() < 0.6:
-        words.append(str(rng.choice(ADJECTIVES)))
+        words.append(str(rng.choice(grammar.adjectives)))
     words.append(str(rng.choice(NOUNS)))
     return words
 
 
-def sentence(rng: np.random.Generator) -> str:
+def sentence(rng: np.random.Generator, grammar: Grammar = Grammar()) -> str:
     """One sentence: subject, verb, object, optional prepositional phrase, adverb or second clause."""
-    subject = [str(rng.choice(NAMES))] if rng.random() < 0.3 else _noun_phrase(rng)
-    words = subject + [str(rng.choice(VERBS))] + _noun_phrase(rng)
-    if rng.random() < 0.6:
-        words += [str(rng.choice(PREPOSITIONS))] + _noun_phrase(rng)
-    if rng.random() < 0.3:
-        words.append(str(rng.choice(ADVERBS)))
-    if rng.random() < 0.2:
-        words += ["and"] + _noun_phrase(rng) + [str(rng.choice(VERBS))] + _noun_phrase(rng)
+    subject = [str(rng.choice(NAMES))] if rng.random() < 0.3 else noun_phrase(rng, grammar)
+    words = subject + [str(rng.choice(grammar.verbs))] + noun_phrase(rng, grammar)
+    if rng.random() < grammar.p_preposition:
+        words += [str(rng.choice(PREPOSITIONS))] + noun_phrase(rng, grammar)
+    if rng.random() < grammar.p_adverb:
+        words.append(str(rng.choice(grammar.adverbs)))
+    if grammar.p_second_clause and rng.random() < grammar.p_second_clause:
+        words += ["and"] + noun_phrase(rng, grammar) + [str(rng.choice(grammar.verbs))] + noun_phrase(rng, grammar)
     text = " ".join(words)
     return text[0].upper() + text[1:] + "."
 
