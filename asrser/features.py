@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -319,10 +320,14 @@ def compute_cmvn_stats(data_dir: str | os.PathLike, cmvn_dir: str | os.PathLike)
     os.replace(prefix.with_name(prefix.name + ".scp"), data_dir / "cmvn.scp")
 
 
-def global_cmvn_stats(feats_scp: str | os.PathLike) -> np.ndarray:
-    """Speaker-independent CMVN stats over every utterance of a feats.scp (for neural-net input)."""
+def global_cmvn_stats(feats_scp: str | os.PathLike, utts: Iterable[str] | None = None) -> np.ndarray:
+    """Speaker-independent CMVN stats over every utterance of a feats.scp, or over `utts` of it (a training
+    subset, for neural-net input)."""
+    keep = set(utts) if utts is not None else None
     total = None
-    for _, mat in kaldiio.load_scp_sequential(str(feats_scp)):
+    for utt, mat in kaldiio.load_scp_sequential(str(feats_scp)):
+        if keep is not None and utt not in keep:
+            continue
         s = cmvn_stats(mat)
         total = s if total is None else total + s
     if total is None:

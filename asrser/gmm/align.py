@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import kaldi_decoder
 import kaldi_hmm_gmm as khg
 import kaldifst
 import kaldiio

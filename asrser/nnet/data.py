@@ -29,18 +29,25 @@ def global_mean_std(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike | None,
-                   global_cmvn: str | os.PathLike, out_dir: str | os.PathLike) -> dict:
-    """<out_dir>/{feats.npy, targets.npy, utts.json}: normalised features of every utterance that has targets,
-    concatenated. Utterances without targets are skipped and counted; a length mismatch of one frame is
-    trimmed (Kaldi's tolerance), more is an error naming the utterance."""
+                   global_cmvn: str | os.PathLike, out_dir: str | os.PathLike,
+                   utts: list[str] | None = None) -> dict:
+    """<out_dir>/{feats.npy, targets.npy, utts.json}: normalised features of every utterance (of `utts`, when
+    given) that has targets, concatenated. Utterances without targets are skipped and counted; a length
+    mismatch of one frame is trimmed (Kaldi's tolerance), more is an error naming the utterance."""
     data = check_data_dir(data_dir, need_text=False, need_wav=False, need_feats=True)
     out_dir = Path(out_dir)
     inputs = [Path(data_dir) / "feats.scp", Path(global_cmvn)] + ([Path(targets_scp)] if targets_scp else [])
-    stamp = Stamp(out_dir / "frames.done", inputs)
+    stamp = Stamp(out_dir / "frames.done", inputs, **({"utts": sorted(utts)} if utts is not None else {}))
     if stamp.is_current():
         return json.loads((out_dir / "utts.json").read_text())["counts"]
     mean, std = global_mean_std(kaldiio.load_mat(str(global_cmvn)))
     feats_scp = data.table("feats.scp")
+    if utts is not None:
+        unknown = [u for u in utts if u not in feats_scp]
+        if unknown:
+            raise AsrserError(f"{data_dir}/feats.scp has no features for {len(unknown)} requested utterance(s), "
+                              f"e.g. {unknown[0]}")
+        feats_scp = {u: feats_scp[u] for u in utts}
     targets = dict(kaldiio.load_scp(str(targets_scp))) if targets_scp else None
     lengths, names, skipped = [], [], []
     for utt in feats_scp:

@@ -25,9 +25,9 @@ from .train import _batch, autocast_dtype, load_model, select_device
 log = logging.getLogger(__name__)
 
 
-def utterance_log_likelihoods(model, data: FrameData, log_priors: np.ndarray, device: torch.device,
-                              precision: str = "auto", batch_size: int = 4096):
-    """(utt, (T, classes) log p(x|s) up to a constant) for every utterance, in corpus order."""
+def utterance_log_posteriors(model, data: FrameData, device: torch.device, precision: str = "auto",
+                             batch_size: int = 4096):
+    """(utt, (T, classes) log posteriors) for every utterance, in corpus order."""
     dtype = autocast_dtype(device, precision)
     model = model.to(device).to(memory_format=torch.channels_last).eval()
     with torch.no_grad(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
@@ -35,7 +35,14 @@ def utterance_log_likelihoods(model, data: FrameData, log_priors: np.ndarray, de
             utt, frames = data.utterance(i)
             out = [torch.log_softmax(model(_batch(data, frames[j:j + batch_size], device)).float(), dim=1)
                    for j in range(0, len(frames), batch_size)]
-            yield utt, torch.cat(out).cpu().numpy() - log_priors
+            yield utt, torch.cat(out).cpu().numpy()
+
+
+def utterance_log_likelihoods(model, data: FrameData, log_priors: np.ndarray, device: torch.device,
+                              precision: str = "auto"):
+    """(utt, (T, classes) log p(x|s) up to a constant) for every utterance, in corpus order."""
+    for utt, log_post in utterance_log_posteriors(model, data, device, precision):
+        yield utt, log_post - log_priors
 
 
 def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, net_path: str | os.PathLike,

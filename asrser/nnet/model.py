@@ -30,6 +30,8 @@ class TrainingConfig:
     stop_after_halvings: int = 4
     seed: int = 0
     precision: str = "auto"
+    epoch_frames: int = 0          # frames drawn per epoch; 0: every training frame
+    valid_stride: int = 1          # validate on every n-th frame (neighbouring windows overlap 30 of 31 frames)
 
 
 @dataclass
@@ -41,7 +43,12 @@ class NetConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, **overrides) -> "NetConfig":
+        """A config file; `base: other.yaml` (relative to it) supplies what the file does not set, section by
+        section (training options are merged key by key)."""
         doc = yaml.safe_load(Path(path).read_text()) or {}
+        if "base" in doc:
+            base = yaml.safe_load((Path(path).parent / doc.pop("base")).read_text()) or {}
+            doc = {**base, **doc, "training": {**base.get("training", {}), **doc.get("training", {})}}
         try:
             training = TrainingConfig(**{**doc.get("training", {}), **overrides})
             config = cls(context=int(doc["input"]["context"]), dim=int(doc["input"]["dim"]),

@@ -75,10 +75,11 @@ def load_model(path: str | os.PathLike) -> LayeredNet:
 
 
 def frame_error_rate(model: nn.Module, data: FrameData, device: torch.device, dtype: torch.dtype | None,
-                     batch_size: int = 2048) -> float:
+                     batch_size: int = 2048, stride: int = 1) -> float:
+    """FER % over the frames with targets (every stride-th of them)."""
     model.eval()
     wrong, total = 0, 0
-    frames = np.flatnonzero(data.targets >= 0)
+    frames = np.flatnonzero(data.targets >= 0)[::stride]
     with torch.no_grad(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
         for i in range(0, len(frames), batch_size):
             idx = frames[i:i + batch_size]
@@ -151,6 +152,8 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
         for g in opt.param_groups:
             g["lr"] = state["lr"]
         order = usable[np.random.default_rng([tc.seed, epoch]).permutation(len(usable))]
+        if tc.epoch_frames:
+            order = order[:tc.epoch_frames]
         order = order[:len(order) // world * world][rank::world]       # equal shares: no rank waits forever
         torch.manual_seed(tc.seed * 1000 + epoch)
         net.train()
@@ -175,7 +178,7 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
             if seen % (50 * tc.batch_size) == 0:
                 bar.set_postfix(loss=f"{total_loss / seen:.3f}")
         seconds = time.perf_counter() - start
-        fer = frame_error_rate(model, valid, dev, dtype)
+        fer = frame_error_rate(model, valid, dev, dtype, stride=tc.valid_stride)
         improvement = state["best_fer"] - fer if math.isfinite(state["best_fer"]) else math.inf
         record = {"epoch": epoch, "loss": total_loss / max(seen, 1), "valid_fer": fer, "lr": state["lr"],
                   "frames_per_second": seen * world / seconds, "seconds": seconds}

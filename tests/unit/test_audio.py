@@ -1,6 +1,5 @@
 """Reading WAV, NIST SPHERE, FLAC and pipes; every kind of bad audio gives an error naming utterance and file."""
 
-import struct
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """Features: agreement with an independent Kaldi-compatible implementation, config errors, the make_feats
 program through the runner, bad input, idempotence and resume."""
 
-import os
 import warnings
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import torch
 from asrser.data import DataDir, validate_data_dir
 from asrser.errors import DataError
 from asrser.features import FeatureConfig, add_deltas, apply_cmvn, cmvn_stats, compute_part, splice
-from helpers import REPO, make_data_dir, run_step, synth_speechlike
+from helpers import REPO, run_step, synth_speechlike
 
 X = synth_speechlike(1.0, seed=3).astype(np.float32)
 
