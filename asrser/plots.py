@@ -55,3 +55,28 @@ def plot_training(history: list[dict], out: str | os.PathLike, title: str) -> No
     ax.set_title(title)
     _save(fig, out)
     plt.close(fig)
+
+
+def plot_confusion(matrix: list[list[int]], classes: list[str], out: str | os.PathLike, title: str) -> None:
+    """Row-normalised confusion matrix (recall % per true class) with the counts in each cell."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    counts = np.asarray(matrix, dtype=float)
+    recall = 100 * counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(classes), 0.9 + 0.8 * len(classes)))
+    image = ax.imshow(recall, cmap="Blues", vmin=0, vmax=100)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, f"{recall[i, j]:.0f}%\n({int(counts[i, j])})", ha="center", va="center", fontsize=8,
+                    color="white" if recall[i, j] > 60 else "black")
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, label="% of the true class")
+    _save(fig, out)
+    plt.close(fig)

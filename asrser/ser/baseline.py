@@ -1,15 +1,13 @@
-"""The classic SER baseline: openSMILE eGeMAPSv02 functionals, standardisation, linear SVM, leave one speaker out.
+"""The classic SER baseline: openSMILE eGeMAPSv02 functionals, standardisation, linear SVM, on the SER folds.
 
 Features are the 88 eGeMAPS v02 functionals of each utterance (openSMILE's Python package, computed locally).
-Each fold holds out one speaker, fits the standardisation and a linear SVM (class-balanced weights, seeded) on
-the other speakers, and predicts the held-out one. Reported: UA (unweighted accuracy, the mean of per-class
-recalls) and WA (weighted accuracy, the share of utterances right) per fold and over all folds' pooled
-predictions, the mean over folds, and the pooled confusion matrix (rows: true class, columns: predicted).
+Each fold fits the standardisation and a linear SVM (class-balanced weights, seeded) on its training speakers
+and predicts its validation and test speakers, exactly the folds the ConvNet uses; scores come from
+metrics.summarize.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -20,6 +18,9 @@ import numpy as np
 
 from ..errors import AsrserError, DataError
 from ..fileio import atomic_write, read_key_value
+from .folds import Fold, read_folds
+from .metrics import summarize, write_predictions
+from .report import write_results
 
 log = logging.getLogger(__name__)
 
@@ -78,20 +79,6 @@ def extract_egemaps(wav_scp: dict[str, str], nj: int = 1, progress: bool = True)
     return np.concatenate(parts) if parts else np.zeros((0, 88))
 
 
-def unweighted_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Mean recall over the classes present in y_true."""
-    classes = np.unique(y_true)
-    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in classes]))
-
-
-def weighted_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean(y_true == y_pred))
-
-
-def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> list[list[int]]:
-    return [[int(np.sum((y_true == a) & (y_pred == b))) for b in classes] for a in classes]
-
-
 @dataclass
 class Dataset:
     utts: list[str]
@@ -126,70 +113,38 @@ def load_dataset(data_dir: str | os.PathLike, nj: int = 1, cache: str | os.PathL
     return Dataset(utts, np.array([utt2spk[u] for u in utts]), np.array([utt2emo[u] for u in utts]), features)
 
 
-def leave_one_speaker_out(data: Dataset, C: float = 0.1, seed: int = 0) -> dict:
-    """Standardisation + linear SVM per fold; returns per-fold and overall UA/WA and the confusion matrix."""
+def fold_predictions(data: Dataset, folds: list[Fold], C: float = 0.1, seed: int = 0) -> list[dict]:
+    """Per fold: standardisation + linear SVM fitted on the training speakers, predicting the validation and
+    the test speakers; one prediction row per utterance, fold and role."""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    classes = sorted(set(data.labels))
-    speakers = sorted(set(data.speakers))
-    if len(speakers) < 2:
-        raise AsrserError(f"leave-one-speaker-out needs at least 2 speakers, found {len(speakers)}")
-    predictions = np.empty(len(data.labels), dtype=object)
-    folds = []
-    for spk in speakers:
-        test = data.speakers == spk
+    rows = []
+    for fold in folds:
+        train = np.isin(data.speakers, fold.train)
         model = make_pipeline(StandardScaler(), LinearSVC(C=C, class_weight="balanced", random_state=seed,
                                                           max_iter=50000))
-        model.fit(data.features[~test], data.labels[~test])
-        predictions[test] = model.predict(data.features[test])
-        y, p = data.labels[test], predictions[test].astype(str)
-        folds.append({"speaker": spk, "utterances": int(test.sum()), "ua": unweighted_accuracy(y, p),
-                      "wa": weighted_accuracy(y, p)})
-    pred = predictions.astype(str)
-    return {
-        "protocol": "leave-one-speaker-out", "features": f"openSMILE {FEATURE_SET} functionals (88)",
-        "classifier": "StandardScaler + LinearSVC (class_weight=balanced)", "C": C, "seed": seed,
-        "classes": classes, "utterances": len(data.utts),
-        "class_counts": {c: int(np.sum(data.labels == c)) for c in classes},
-        "folds": folds,
-        "overall": {"ua": unweighted_accuracy(data.labels, pred), "wa": weighted_accuracy(data.labels, pred),
-                    "ua_mean_over_folds": float(np.mean([f["ua"] for f in folds])),
-                    "wa_mean_over_folds": float(np.mean([f["wa"] for f in folds]))},
-        "confusion": {"rows": "true class", "columns": "predicted class", "classes": classes,
-                      "matrix": confusion(data.labels, pred, classes)},
-    }
+        model.fit(data.features[train], data.labels[train])
+        for role, speakers in (("valid", fold.validation), ("test", (fold.test,))):
+            chosen = np.flatnonzero(np.isin(data.speakers, speakers))
+            for i, predicted in zip(chosen, model.predict(data.features[chosen])):
+                rows.append({"fold": fold.test, "role": role, "utt": data.utts[i], "speaker": data.speakers[i],
+                             "label": data.labels[i], "predicted": str(predicted)})
+    return rows
 
 
-def format_report(result: dict) -> str:
-    lines = [f"{result['features']}, {result['classifier']}, C={result['C']}, seed {result['seed']}; "
-             f"{result['protocol']}, {result['utterances']} utterances",
-             f"{'fold':10s}{'utts':>6s}{'UA %':>8s}{'WA %':>8s}"]
-    for f in result["folds"]:
-        lines.append(f"{f['speaker']:10s}{f['utterances']:6d}{100 * f['ua']:8.1f}{100 * f['wa']:8.1f}")
-    o = result["overall"]
-    lines.append(f"{'pooled':10s}{result['utterances']:6d}{100 * o['ua']:8.1f}{100 * o['wa']:8.1f}")
-    lines.append(f"{'fold mean':16s}{100 * o['ua_mean_over_folds']:8.1f}{100 * o['wa_mean_over_folds']:8.1f}")
-    classes = result["confusion"]["classes"]
-    lines.append("confusion (rows true, columns predicted):")
-    lines.append(f"{'':6s}" + "".join(f"{c:>6s}" for c in classes) + f"{'recall':>8s}")
-    for c, row in zip(classes, result["confusion"]["matrix"]):
-        recall = 100 * row[classes.index(c)] / max(1, sum(row))
-        lines.append(f"{c:6s}" + "".join(f"{v:6d}" for v in row) + f"{recall:7.1f}%")
-    return "\n".join(lines)
-
-
-def run_baseline(data_dir: str | os.PathLike, out_json: str | os.PathLike, nj: int = 1, C: float = 0.1,
-                 seed: int = 0, cache: str | os.PathLike | None = None, progress: bool = True) -> dict:
-    """Features, leave-one-speaker-out SVM, report printed and written to out_json."""
-    data = load_dataset(data_dir, nj, cache, progress)
-    result = leave_one_speaker_out(data, C, seed)
-    result["data_dir"] = str(data_dir)
-    print(format_report(result))
-    with atomic_write(out_json) as f:
-        json.dump(result, f, indent=1)
-        f.write("\n")
-    log.info("UA %.1f%%, WA %.1f%% (pooled over %d folds); written to %s", 100 * result["overall"]["ua"],
-             100 * result["overall"]["wa"], len(result["folds"]), out_json)
+def run_baseline(data_dir: str | os.PathLike, folds_json: str | os.PathLike, out_dir: str | os.PathLike,
+                 nj: int = 1, C: float = 0.1, seed: int = 0, progress: bool = True) -> dict:
+    """Features (cached in out_dir/egemaps.npz), the SVM on every fold; out_dir/{predictions.tsv,
+    results.json}; the report is printed."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = load_dataset(data_dir, nj, out_dir / "egemaps.npz", progress)
+    rows = fold_predictions(data, read_folds(folds_json), C, seed)
+    write_predictions(out_dir / "predictions.tsv", rows)
+    result = {"system": "eGeMAPS + linear SVM", "features": f"openSMILE {FEATURE_SET} functionals (88)",
+              "classifier": "StandardScaler + LinearSVC (class_weight=balanced)", "C": C, "seed": seed,
+              "data_dir": str(data_dir), **summarize(rows)}
+    write_results(out_dir / "results.json", result)
     return result

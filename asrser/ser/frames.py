@@ -8,9 +8,17 @@ on the same 10 ms grid as the 25 ms / 10 ms fbank frames (Kaldi's snip-edges fra
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+from pathlib import Path
+
 import numpy as np
 
-from ..errors import AsrserError
+from ..errors import AsrserError, AudioError, DataError
+from ..fileio import Stamp, atomic_write, read_key_value
+
+log = logging.getLogger(__name__)
 
 EMOTIONS = ("ang", "hap", "neu", "sad")
 SILENCE = "sil"
@@ -69,3 +77,57 @@ def utterance_decision(log_posteriors: np.ndarray, targets: np.ndarray | None = 
     if not keep.any():
         keep = np.ones(len(post), dtype=bool)
     return int(np.argmax(post[keep, :len(EMOTIONS)].mean(0)))
+
+
+def write_frame_targets(data_dir: str | os.PathLike, out_dir: str | os.PathLike, progress: bool = True) -> dict:
+    """<out_dir>/targets.{ark,scp} (per-frame class indices of every utterance of <data_dir>'s wav.scp and
+    utt2emo), num_classes and vad.json (counts). Utterances without a voiced frame keep all-silence targets
+    and are listed (their decision then uses all frames); unreadable audio is skipped, named and counted."""
+    from tqdm import tqdm
+
+    from ..audio import read_audio
+    from ..features import write_ark_scp
+
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    stamp = Stamp(out_dir / "targets.done", [data_dir / "wav.scp", data_dir / "utt2emo"])
+    if stamp.is_current():
+        return json.loads((out_dir / "vad.json").read_text())
+    wav, utt2emo = read_key_value(data_dir / "wav.scp"), read_key_value(data_dir / "utt2emo")
+    for line, (utt, emotion) in enumerate(utt2emo.items(), 1):
+        if emotion not in EMOTIONS:
+            raise DataError(data_dir / "utt2emo", f"line {line}: {utt} has emotion {emotion!r}, not one of "
+                                                  f"{', '.join(EMOTIONS)}")
+    missing = [u for u in wav if u not in utt2emo]
+    if missing:
+        raise DataError(data_dir / "utt2emo", f"{len(missing)} utterances of wav.scp have no label, e.g. {missing[0]}")
+    unreadable, silent, counts = {}, [], {"voiced": 0, "frames": 0}
+
+    def labelled():
+        for utt, rxspec in tqdm(wav.items(), desc="VAD", unit="utt", disable=not progress, mininterval=2):
+            try:
+                audio = read_audio(rxspec, utt, sample_rate=16000)
+            except AudioError as e:
+                log.warning("skipped: %s", e)
+                unreadable[utt] = str(e)
+                continue
+            targets = frame_targets(audio.samples, utt2emo[utt])
+            n_voiced = int((targets != len(EMOTIONS)).sum())
+            if n_voiced == 0:
+                silent.append(utt)
+            counts["voiced"] += n_voiced
+            counts["frames"] += len(targets)
+            yield utt, targets
+
+    write_ark_scp(out_dir / "targets", labelled())
+    voiced, frames = counts["voiced"], counts["frames"]
+    with atomic_write(out_dir / "num_classes") as f:
+        f.write(f"{len(CLASSES)}\n")
+    report = {"classes": list(CLASSES), "utterances": len(wav) - len(unreadable), "frames": frames,
+              "voiced_frames": voiced, "no_voiced_frames": silent, "unreadable": unreadable}
+    with atomic_write(out_dir / "vad.json") as f:
+        json.dump(report, f, indent=1)
+    stamp.write()
+    log.info("%s: %d utterances, %.1f%% of %d frames voiced; %d without a voiced frame (decided from all "
+             "frames), %d unreadable (skipped)", out_dir, report["utterances"], 100 * voiced / max(frames, 1),
+             frames, len(silent), len(unreadable))
+    return report

@@ -1,39 +1,90 @@
-"""SER result tables: every <exp>/<system>/results.json (leave-one-speaker-out UA/WA, confusion matrix) into a
-RESULTS.md with one row per system and its per-fold table."""
+"""SER reports: a system's results.json (from metrics.summarize plus a description) printed as a fold table,
+its pooled confusion matrix as a PNG, and every <exp>/<system>/results.json collected into RESULTS.md."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
 from ..fileio import atomic_write
 
+log = logging.getLogger(__name__)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def format_report(result: dict) -> str:
+    """Per-fold and pooled WA/UA of the test speaker and the validation speakers, and the test confusion."""
+    lines = [f"{result.get('system', '')}: {result.get('features', '')}, {result.get('classifier', '')}",
+             f"{'fold (test)':14s}{'utts':>6s}{'WA %':>7s}{'UA %':>7s}{'valid WA %':>12s}{'valid UA %':>12s}"]
+    for f in result["folds"]:
+        t, v = f.get("test", {}), f.get("valid", {})
+        lines.append(f"{f['speaker']:14s}{t.get('utterances', 0):6d}{_pct(t.get('wa')):>7s}{_pct(t.get('ua')):>7s}"
+                     f"{_pct(v.get('wa')):>12s}{_pct(v.get('ua')):>12s}")
+    t, v = result.get("test", {}), result.get("valid", {})
+    lines.append(f"{'pooled':14s}{t.get('utterances', 0):6d}{_pct(t.get('wa')):>7s}{_pct(t.get('ua')):>7s}"
+                 f"{_pct(v.get('wa')):>12s}{_pct(v.get('ua')):>12s}")
+    if "confusion" in t:
+        classes = result["classes"]
+        lines.append("test confusion (rows true, columns predicted):")
+        lines.append(f"{'':6s}" + "".join(f"{c:>6s}" for c in classes) + f"{'recall':>8s}")
+        for k, (c, row) in enumerate(zip(classes, t["confusion"])):
+            lines.append(f"{c:6s}" + "".join(f"{n:6d}" for n in row) + f"{100 * row[k] / max(1, sum(row)):7.1f}%")
+    return "\n".join(lines)
+
+
+def write_results(path: str | os.PathLike, result: dict) -> None:
+    """results.json, confusion.png beside it, and the report on stdout."""
+    from ..plots import plot_confusion
+
+    path = Path(path)
+    print(format_report(result))
+    if "confusion" in result.get("test", {}):
+        plot_confusion(result["test"]["confusion"], result["classes"], path.parent / "confusion.png",
+                       f"{result.get('system', path.parent.name)}: test speakers, pooled over folds")
+    with atomic_write(path) as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+    t = result.get("test", {})
+    log.info("%s: test WA %s%%, UA %s%% (pooled over %d folds)", path, _pct(t.get("wa")), _pct(t.get("ua")),
+             len(result["folds"]))
+
 
 def collect_ser_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: str) -> list[dict]:
-    exp_dir = Path(exp_dir)
-    rows = []
-    for path in sorted(exp_dir.glob("*/results.json")):
-        r = json.loads(path.read_text())
-        rows.append({"system": path.parent.name, **r})
+    exp_dir, out = Path(exp_dir), Path(out)
+    rows = [{"dir": p.parent.name, **json.loads(p.read_text())} for p in sorted(exp_dir.glob("*/results.json"))]
     with atomic_write(out) as f:
-        f.write(f"# {title}\n\nSpeech emotion recognition, {rows[0]['protocol'] if rows else ''}: unweighted "
-                "accuracy (UA, mean per-class recall) and weighted accuracy (WA), pooled over the folds.\n\n")
-        f.write("| system | utterances | UA % | WA % | UA % fold mean | features / classifier |\n")
-        f.write("|---|---:|---:|---:|---:|---|\n")
+        f.write(f"# {title}\n\nSpeech emotion recognition, 4 classes, leave one speaker out: each fold trains on 7 "
+                "speakers, stops early on the 2 validation speakers and tests the held-out one. E = 1 - WA "
+                "(weighted accuracy, the share of utterances right) and UE = 1 - UA (unweighted accuracy, the mean "
+                "per-class recall), as the paper reports them; pooled over the folds' predictions "
+                "(`predictions.tsv`).\n\n")
+        f.write("| system | E valid % | E test % | UE valid % | UE test % | WA test % | UA test % | "
+                "UA test, fold mean % | test utterances |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
         for r in rows:
-            o = r["overall"]
-            f.write(f"| {r['system']} | {r['utterances']} | {100 * o['ua']:.1f} | {100 * o['wa']:.1f} | "
-                    f"{100 * o['ua_mean_over_folds']:.1f} | {r.get('features', '')}; {r.get('classifier', '')} |\n")
+            t, v = r.get("test", {}), r.get("valid", {})
+            f.write(f"| {r['dir']} | {_pct(v.get('e'))} | {_pct(t.get('e'))} | {_pct(v.get('ue'))} | "
+                    f"{_pct(t.get('ue'))} | {_pct(t.get('wa'))} | {_pct(t.get('ua'))} | "
+                    f"{_pct(t.get('ua_mean_over_folds'))} | {t.get('utterances', 0)} |\n")
         for r in rows:
-            f.write(f"\n## {r['system']}: per held-out speaker\n\n| speaker | utterances | UA % | WA % |\n"
-                    "|---|---:|---:|---:|\n")
+            f.write(f"\n## {r['dir']}: {r.get('system', '')}\n\n{r.get('features', '')}; {r.get('classifier', '')}"
+                    "\n\n| fold (test speaker) | test utterances | WA % | UA % | valid WA % | valid UA % |\n"
+                    "|---|---:|---:|---:|---:|---:|\n")
             for fold in r["folds"]:
-                f.write(f"| {fold['speaker']} | {fold['utterances']} | {100 * fold['ua']:.1f} | "
-                        f"{100 * fold['wa']:.1f} |\n")
-            c = r["confusion"]
-            f.write("\nConfusion (rows: true class, columns: predicted)\n\n| | " + " | ".join(c["classes"])
-                    + " |\n|---|" + "---:|" * len(c["classes"]) + "\n")
-            for name, row in zip(c["classes"], c["matrix"]):
-                f.write(f"| {name} | " + " | ".join(str(v) for v in row) + " |\n")
+                t, v = fold.get("test", {}), fold.get("valid", {})
+                f.write(f"| {fold['speaker']} | {t.get('utterances', 0)} | {_pct(t.get('wa'))} | {_pct(t.get('ua'))} "
+                        f"| {_pct(v.get('wa'))} | {_pct(v.get('ua'))} |\n")
+            if "confusion" in r.get("test", {}):
+                classes = r["classes"]
+                f.write("\nTest confusion, pooled (rows: true class, columns: predicted)\n\n| | "
+                        + " | ".join(classes) + " |\n|---|" + "---:|" * len(classes) + "\n")
+                for name, counts in zip(classes, r["test"]["confusion"]):
+                    f.write(f"| {name} | " + " | ".join(str(n) for n in counts) + " |\n")
+                png = exp_dir / r["dir"] / "confusion.png"
+                if png.exists():
+                    f.write(f"\n![{r['dir']} confusion]({os.path.relpath(png, out.parent)})\n")
     return rows

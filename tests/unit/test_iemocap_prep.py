@@ -258,25 +258,29 @@ def test_command_line(tmp_path):
 
 # -- the baseline on the prepared tiny data ---------------------------------------------------------------
 
-def test_egemaps_svm_baseline(tiny_iemocap_data, tmp_path):
+def test_egemaps_svm_baseline_on_the_ser_folds(tiny_iemocap_data, tmp_path):
     import json
 
-    from asrser.ser.baseline import run_baseline, unweighted_accuracy, weighted_accuracy
+    from asrser.ser.baseline import run_baseline
+    from asrser.ser.folds import write_folds
+    from asrser.ser.metrics import read_predictions
 
-    y = np.array(["ang", "ang", "hap", "neu", "neu", "neu", "neu"])
-    p = np.array(["ang", "hap", "hap", "neu", "neu", "neu", "sad"])
-    assert unweighted_accuracy(y, p) == pytest.approx((0.5 + 1 + 0.75) / 3)
-    assert weighted_accuracy(y, p) == pytest.approx(5 / 7)
-    out = tmp_path / "res.json"
-    first = run_baseline(tiny_iemocap_data, out, nj=2, cache=tmp_path / "feats.npz", progress=False)
-    again = run_baseline(tiny_iemocap_data, tmp_path / "again.json", nj=1, cache=tmp_path / "feats.npz",
-                         progress=False)
-    saved = json.loads(out.read_text())
-    assert saved["overall"] == first["overall"] == again["overall"]
-    assert [f["speaker"] for f in saved["folds"]] == [f"Ses0{k}{s}" for k in range(1, 6) for s in "FM"]
-    matrix = np.array(saved["confusion"]["matrix"])
-    assert saved["confusion"]["classes"] == ["ang", "hap", "neu", "sad"] and matrix.sum() == saved["utterances"]
-    assert saved["overall"]["wa"] == pytest.approx(np.trace(matrix) / matrix.sum())
-    assert 0.25 < saved["overall"]["ua"] <= 1.0
-    with np.load(tmp_path / "feats.npz") as z:
-        assert z["features"].shape == (saved["utterances"], 88)
+    folds = tmp_path / "folds.json"
+    write_folds(tiny_iemocap_data, ["Ses05F", "Ses05M"], folds)
+    first = run_baseline(tiny_iemocap_data, folds, tmp_path / "svm", nj=2, progress=False)
+    again = run_baseline(tiny_iemocap_data, folds, tmp_path / "again", nj=1, progress=False)
+    saved = json.loads((tmp_path / "svm" / "results.json").read_text())
+    assert saved["test"] == first["test"] == again["test"]
+    assert [f["speaker"] for f in saved["folds"]] == [f"Ses0{k}{s}" for k in range(1, 5) for s in "FM"]
+    rows = read_predictions(tmp_path / "svm" / "predictions.tsv")
+    test = [r for r in rows if r["role"] == "test"]
+    valid = [r for r in rows if r["role"] == "valid"]
+    assert {r["speaker"] for r in valid} == {"Ses05F", "Ses05M"} and all(r["speaker"] == r["fold"] for r in test)
+    matrix = np.array(saved["test"]["confusion"])
+    assert matrix.sum() == len(test) == saved["test"]["utterances"]
+    assert saved["test"]["wa"] == pytest.approx(np.trace(matrix) / matrix.sum())
+    assert saved["test"]["e"] == pytest.approx(1 - saved["test"]["wa"])
+    assert 0.25 < saved["test"]["ua"] <= 1.0
+    assert (tmp_path / "svm" / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with np.load(tmp_path / "svm" / "egemaps.npz") as z:
+        assert z["features"].shape == (len(test) + len(valid) // 8, 88)

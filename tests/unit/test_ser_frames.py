@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from asrser.errors import AsrserError
-from asrser.ser.baseline import unweighted_accuracy, weighted_accuracy
+from asrser.ser.metrics import unweighted_accuracy, weighted_accuracy
 from asrser.ser.folds import loso_folds
 from asrser.ser.frames import CLASSES, frame_targets, num_frames, utterance_decision, voiced_frames
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# IEMOCAP speech emotion recognition, 4 classes (neutral, anger, happiness + excitement, sadness), leave one
-# speaker out over the 10 speakers. Without --iemocap it runs on the embedded mini-IEMOCAP, generated in stage 0.
+# IEMOCAP speech emotion recognition as in Fayek, Lech & Cavedon (2016): 4 classes (neutral, anger, happiness +
+# excitement, sadness), a frame-level ConvNet with a silence class; 2 validation speakers and leave one speaker
+# out over the other 8. Without --iemocap it runs on the embedded mini-IEMOCAP, generated in stage 0.
 cd "$(dirname "$0")"
 . ./path.sh
 . ./cmd.sh
@@ -11,7 +12,10 @@ nj=2
 iemocap=               # IEMOCAP_full_release (or its parent); empty: the embedded mini-IEMOCAP
 corpus_size=default    # mini-IEMOCAP size: tiny | default
 corpus_seed=0
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--iemocap DIR] [--corpus-size tiny|default]"
+validation="Ses05F Ses05M"   # the 2 validation speakers (early stopping); the other 8 give the LOSO folds
+nnet_config=conf/convnet_ser.yaml
+device=auto            # auto (CUDA when present) | cpu | cuda
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--iemocap DIR] [--corpus-size tiny|default] [--validation \"SPK1 SPK2\"]"
 . recipe.sh
 
 [ -n "$iemocap" ] || iemocap=corpora/mini_iemocap/IEMOCAP_full_release
@@ -25,8 +29,28 @@ if stage 1 "data dir data/iemocap: wav.scp, text, utt2spk, utt2emo (exc merged i
   iemocap_data_prep.py "$iemocap" data
 fi
 
-if stage 2 "classic baseline: openSMILE eGeMAPS functionals + linear SVM, leave one speaker out"; then
-  egemaps_svm_baseline.py --nj "$nj" --cache exp/egemaps_svm/egemaps.npz data/iemocap exp/egemaps_svm/results.json
+if stage 2 "40 log-mel fbank (data-fbank/iemocap)"; then
+  copy_data_dir.py data/iemocap data-fbank/iemocap
+  make_feats.py --feat-type fbank --nj "$nj" --cmd "$train_cmd" data-fbank/iemocap exp/make_fbank/iemocap fbank
+fi
+
+if stage 3 "frame targets: the emotion on voiced frames (VAD), silence elsewhere"; then
+  ser_frame_targets.py data/iemocap exp/ser_targets
+fi
+
+if stage 4 "folds: validation speakers $validation, leave one speaker out over the rest; normalised frames"; then
+  ser_make_folds.py --validation "$validation" data/iemocap exp/ser_folds/folds.json
+  ser_prepare_folds.py data-fbank/iemocap exp/ser_targets exp/ser_folds/folds.json exp/ser_folds
+fi
+
+if stage 5 "classic baseline on the same folds: openSMILE eGeMAPS functionals + linear SVM"; then
+  egemaps_svm_baseline.py --nj "$nj" data/iemocap exp/ser_folds/folds.json exp/egemaps_svm
+fi
+
+if stage 6 "frame-level ConvNet (the paper's table, 5 classes), one job per fold"; then
+  $train_cmd JOB=1:"$(cat exp/ser_folds/num_folds)" exp/convnet/log/fold.JOB.log \
+    ser_train_fold.py --config "$nnet_config" --device "$device" data/iemocap exp/ser_folds/foldJOB exp/convnet/foldJOB
+  ser_score.py exp/convnet
 fi
 
 if stage 20 "RESULTS.md"; then

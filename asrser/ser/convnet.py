@@ -1,0 +1,137 @@
+"""The frame-level SER ConvNet on leave-one-speaker-out folds, with the ASR trainer (asrser.nnet) and 5 targets.
+
+prepare_fold_frames: per fold, the mean/variance of the 7 training speakers' fbank frames (speaker-independent
+normalisation from the training subset only) and the normalised frames of its train, valid and test
+speakers with their VAD frame targets; shared by every net trained on the fold (baseline and transfer).
+train_fold: trains one fold (early stopping on the validation speakers) and writes predictions.tsv: the
+utterance decisions of the validation and the test speakers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import kaldiio
+
+from ..errors import AsrserError
+from ..fileio import Stamp, atomic_write, read_key_value, temp_name
+from ..nnet.data import FrameData, prepare_frames
+from ..nnet.model import NetConfig
+from .folds import Fold, read_folds
+from .frames import CLASSES, EMOTIONS, utterance_decision
+from .metrics import ROLES, read_predictions, summarize, write_predictions
+from .report import write_results
+
+log = logging.getLogger(__name__)
+
+ROLE_FRAMES = {"train": "frames_train", "valid": "frames_valid", "test": "frames_test"}
+
+
+def prepare_fold_frames(fbank_dir: str | os.PathLike, targets_dir: str | os.PathLike,
+                        folds_json: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
+    """<out_dir>/fold<k>/{fold.json, global_cmvn.stats, frames_train, frames_valid, frames_test} per fold."""
+    from ..features import global_cmvn_stats
+
+    fbank_dir, targets_dir, out_dir = Path(fbank_dir), Path(targets_dir), Path(out_dir)
+    folds = read_folds(folds_json)
+    utt2spk = read_key_value(fbank_dir / "utt2spk")
+    targets_scp = targets_dir / "targets.scp"
+    labelled = set(read_key_value(targets_scp))
+    fold_dirs = []
+    for k, fold in enumerate(folds, 1):
+        fold_dir = out_dir / f"fold{k}"
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_write(fold_dir / "fold.json") as f:
+            json.dump(asdict(fold), f)
+        speakers = {"train": fold.train, "valid": fold.validation, "test": (fold.test,)}
+        utts = {role: [u for u, s in utt2spk.items() if s in speakers[role] and u in labelled] for role in speakers}
+        empty = [role for role, found in utts.items() if not found]
+        if empty:
+            raise AsrserError(f"{folds_json}: fold {k} (test {fold.test}) has no utterances with frame targets "
+                              f"for {', '.join(empty)}")
+        stats_path = fold_dir / "global_cmvn.stats"
+        stamp = Stamp(fold_dir / "global_cmvn.done", [fbank_dir / "feats.scp"], utts=utts["train"])
+        if not stamp.is_current():
+            tmp = temp_name(stats_path)
+            kaldiio.save_mat(str(tmp), global_cmvn_stats(fbank_dir / "feats.scp", utts["train"]))
+            os.replace(tmp, stats_path)
+            stamp.write()
+        for role, name in ROLE_FRAMES.items():
+            prepare_frames(fbank_dir, targets_scp, stats_path, fold_dir / name, utts=utts[role])
+        fold_dirs.append(fold_dir)
+    with atomic_write(out_dir / "num_folds") as f:
+        f.write(f"{len(folds)}\n")
+    return fold_dirs
+
+
+def predict_utterances(net_path: str | os.PathLike, frames_dir: str | os.PathLike, device: str = "auto"
+                       ) -> list[tuple[str, str]]:
+    """(utt, emotion) per utterance: frame posteriors averaged over its voiced frames (all frames when the VAD
+    found none), argmax over the four emotions."""
+    from ..nnet.decode import utterance_log_posteriors
+    from ..nnet.train import load_model, select_device
+
+    model = load_model(net_path)
+    if model.num_classes != len(CLASSES):
+        raise AsrserError(f"{net_path} has {model.num_classes} outputs, SER needs {len(CLASSES)} "
+                          f"({' '.join(CLASSES)})")
+    data = FrameData(frames_dir, model.config.context)
+    decisions = []
+    for i, (utt, log_post) in enumerate(utterance_log_posteriors(model, data, select_device(device))):
+        decisions.append((utt, EMOTIONS[utterance_decision(log_post, data.targets[data.utterance(i)[1]])]))
+    return decisions
+
+
+def train_fold(data_dir: str | os.PathLike, fold_dir: str | os.PathLike, out_dir: str | os.PathLike,
+               config: NetConfig, init: str | os.PathLike | None = None, freeze: int = 0,
+               device: str = "auto", progress: bool = True) -> Path:
+    """Train on the fold's frames (resumable), then write <out_dir>/predictions.tsv; returns its path."""
+    from ..nnet.train import train_net
+
+    fold_dir, out_dir = Path(fold_dir), Path(out_dir)
+    try:
+        fold = Fold(**json.loads((fold_dir / "fold.json").read_text()))
+    except FileNotFoundError:
+        raise AsrserError(f"{fold_dir}: no prepared fold (run the fold preparation stage first)") from None
+    train_net(fold_dir / ROLE_FRAMES["train"], fold_dir / ROLE_FRAMES["valid"], out_dir, config, len(CLASSES),
+              init=init, freeze=freeze, device=device, progress=progress)
+    predictions = out_dir / "predictions.tsv"
+    stamp = Stamp(out_dir / "predictions.done", [out_dir / "final.pt", fold_dir / "frames_valid" / "feats.npy",
+                                                 fold_dir / "frames_test" / "feats.npy"])
+    if stamp.is_current():
+        return predictions
+    utt2spk = read_key_value(Path(data_dir) / "utt2spk")
+    utt2emo = read_key_value(Path(data_dir) / "utt2emo")
+    rows = []
+    for role in ROLES:
+        for utt, emotion in predict_utterances(out_dir / "final.pt", fold_dir / ROLE_FRAMES[role], device):
+            rows.append({"fold": fold.test, "role": role, "utt": utt, "speaker": utt2spk[utt],
+                         "label": utt2emo[utt], "predicted": emotion})
+    write_predictions(predictions, rows)
+    stamp.write()
+    test = [r for r in rows if r["role"] == "test"]
+    log.info("%s: test speaker %s, %d of %d utterances right", out_dir, fold.test,
+             sum(r["label"] == r["predicted"] for r in test), len(test))
+    return predictions
+
+
+def score_folds(system_dir: str | os.PathLike, description: dict | None = None) -> dict:
+    """<system_dir>/fold*/predictions.tsv -> predictions.tsv (all folds), results.json, confusion.png."""
+    system_dir = Path(system_dir)
+    fold_files = sorted(system_dir.glob("fold*/predictions.tsv"), key=lambda p: int(p.parent.name[4:]))
+    if not fold_files:
+        raise AsrserError(f"{system_dir}: no fold predictions (fold*/predictions.tsv)")
+    rows = [row for path in fold_files for row in read_predictions(path)]
+    write_predictions(system_dir / "predictions.tsv", rows)
+    histories = [json.loads(p.parent.joinpath("history.json").read_text()) for p in fold_files
+                 if p.parent.joinpath("history.json").exists()]
+    result = {"system": "ConvNet (frame-level, 5 classes)", "features": "40 log-mel fbank, 31-frame windows",
+              "classifier": "the paper's ConvNet; utterance = mean voiced-frame posterior",
+              **(description or {}), **summarize(rows),
+              "epochs": [len(h) for h in histories]}
+    write_results(system_dir / "results.json", result)
+    return result

@@ -1,0 +1,184 @@
+"""Frame-level SER on leave-one-speaker-out folds: frame targets with bad input, scores from predictions,
+fold frames, and a short end-to-end fold with the ConvNet trainer (a small net, one fold)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import pytest
+
+from asrser.audio import write_wav
+from asrser.errors import AsrserError, DataError
+from asrser.ser.folds import fold_listing, read_folds, write_folds
+from asrser.ser.frames import CLASSES, write_frame_targets
+from asrser.ser.metrics import read_predictions, summarize, write_predictions
+
+REPO = Path(__file__).resolve().parents[2]
+
+SMALL_NET = """
+input: {context: 5, dim: 40}
+layers:
+  - {type: conv, channels: 4, kernel: [3, 4], pool: [2, 2]}
+  - {type: conv, channels: 8, kernel: [2, 3], pool: [1, 2]}
+  - {type: fc, units: 32, dropout: 0.1}
+  - {type: fc, units: 32}
+  - {type: fc, units: 32}
+  - {type: output}
+training: {max_epochs: 2, min_epochs: 1, epoch_frames: 3000, valid_stride: 2, batch_size: 64, seed: 3,
+           precision: fp32}
+"""
+
+
+def _copy_data(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _append(data: Path, utt: str, spk: str, emotion: str, wav: Path) -> None:
+    for name, value in (("wav.scp", str(wav)), ("utt2spk", spk), ("utt2emo", emotion), ("text", "HELLO")):
+        with open(data / name, "a") as f:
+            f.write(f"{utt} {value}\n")
+
+
+def test_frame_targets_count_silent_and_name_unreadable_audio(tiny_iemocap_data, tmp_path):
+    data = _copy_data(tiny_iemocap_data, tmp_path / "data")
+    quiet = tmp_path / "quiet.wav"
+    write_wav(quiet, np.random.default_rng(0).normal(0, 2, 16000).astype(np.int16), 16000)
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(quiet.read_bytes()[:30])
+    _append(data, "Ses01F-quiet", "Ses01F", "neu", quiet)
+    _append(data, "Ses01F-broken", "Ses01F", "sad", broken)
+    report = write_frame_targets(data, tmp_path / "targets", progress=False)
+    assert report["no_voiced_frames"] == ["Ses01F-quiet"]
+    assert list(report["unreadable"]) == ["Ses01F-broken"] and str(broken) in report["unreadable"]["Ses01F-broken"]
+    targets = dict(kaldiio.load_scp(str(tmp_path / "targets" / "targets.scp")))
+    assert "Ses01F-broken" not in targets and set(targets["Ses01F-quiet"]) == {CLASSES.index("sil")}
+    utt2emo = dict(line.split() for line in (data / "utt2emo").read_text().splitlines())
+    for utt, t in targets.items():
+        assert set(np.unique(t)) <= {CLASSES.index(utt2emo[utt]), CLASSES.index("sil")}
+    assert 0.2 < report["voiced_frames"] / report["frames"] < 0.9
+    assert (tmp_path / "targets" / "num_classes").read_text() == "5\n"
+    assert not list((tmp_path / "targets").glob("*.tmp*"))
+
+
+def test_frame_targets_reject_a_label_outside_the_four_classes(tiny_iemocap_data, tmp_path):
+    data = _copy_data(tiny_iemocap_data, tmp_path / "data")
+    lines = (data / "utt2emo").read_text().splitlines()
+    lines[2] = lines[2].split()[0] + " fru"
+    (data / "utt2emo").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"utt2emo.*line 3: .* has emotion 'fru'"):
+        write_frame_targets(data, tmp_path / "targets", progress=False)
+    assert not (tmp_path / "targets" / "targets.scp").exists()
+
+
+def test_scores_from_hand_made_predictions(tmp_path):
+    def row(fold, role, label, predicted):
+        return {"fold": fold, "role": role, "utt": f"u{len(rows)}", "speaker": fold if role == "test" else "V",
+                "label": label, "predicted": predicted}
+
+    rows = []
+    for label, predicted in [("ang", "ang"), ("ang", "sad"), ("sad", "sad")]:
+        rows.append(row("A", "test", label, predicted))
+    for label, predicted in [("neu", "neu"), ("hap", "neu")]:
+        rows.append(row("B", "test", label, predicted))
+    rows.append(row("A", "valid", "hap", "hap"))
+    rows.append(row("B", "valid", "hap", "ang"))
+    write_predictions(tmp_path / "p.tsv", rows)
+    s = summarize(read_predictions(tmp_path / "p.tsv"))
+    a, b = s["folds"]
+    assert a["test"]["wa"] == pytest.approx(2 / 3) and a["test"]["ua"] == pytest.approx((1 / 2 + 1) / 2)
+    assert b["test"]["ua"] == pytest.approx((1 + 0) / 2) and b["valid"]["wa"] == 0
+    # pooled: 5 utterances, 3 right; recalls ang 1/2, sad 1, neu 1, hap 0
+    assert s["test"]["wa"] == pytest.approx(3 / 5) and s["test"]["ua"] == pytest.approx(2.5 / 4)
+    assert s["test"]["e"] == pytest.approx(2 / 5) and s["test"]["ue"] == pytest.approx(1.5 / 4)
+    assert s["test"]["ua_mean_over_folds"] == pytest.approx((0.75 + 0.5) / 2)
+    assert s["valid"]["wa"] == pytest.approx(1 / 2)
+    assert s["test"]["confusion"] == [[1, 0, 0, 1], [0, 0, 1, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+    (tmp_path / "bad.tsv").write_text((tmp_path / "p.tsv").read_text().replace("\tsad\tsad\n", "\tsad\tfru\n"))
+    with pytest.raises(DataError, match=r"bad.tsv.*line 4: .*'fru'"):
+        read_predictions(tmp_path / "bad.tsv")
+
+
+def test_fold_files_and_listing(tiny_iemocap_data, tmp_path):
+    folds = write_folds(tiny_iemocap_data, ["Ses05M", "Ses05F"], tmp_path / "folds.json")
+    assert read_folds(tmp_path / "folds.json") == folds and len(folds) == 8
+    listing = fold_listing(folds).splitlines()
+    assert listing[0].startswith("fold 1: test Ses01F | train Ses01M Ses02F") and "validation Ses05F Ses05M" in listing[0]
+    with pytest.raises(AsrserError, match="no fold list"):
+        read_folds(tmp_path / "missing.json")
+
+
+@pytest.fixture(scope="module")
+def ser_fold_setup(tiny_iemocap_data, tmp_path_factory):
+    """fbank, frame targets, folds and fold frames of the tiny mini-IEMOCAP."""
+    from asrser.data import copy_data_dir
+    from asrser.features import FeatureConfig, make_features
+    from asrser.ser.convnet import prepare_fold_frames
+
+    root = tmp_path_factory.mktemp("ser")
+    fbank = root / "fbank_data"
+    copy_data_dir(tiny_iemocap_data, fbank)
+    make_features(fbank, root / "log", root / "fbank", FeatureConfig.from_file("fbank", REPO / "conf/fbank.conf"),
+                  REPO / "conf/fbank.conf", 1, "asrser-run --backend local --max-jobs 1")
+    write_frame_targets(tiny_iemocap_data, root / "targets", progress=False)
+    write_folds(tiny_iemocap_data, ["Ses05F", "Ses05M"], root / "folds.json")
+    fold_dirs = prepare_fold_frames(fbank, root / "targets", root / "folds.json", root / "folds")
+    (root / "net.yaml").write_text(SMALL_NET)
+    return root, fbank, fold_dirs
+
+
+def test_fold_frames_are_normalised_on_the_training_speakers_only(ser_fold_setup):
+    from asrser.nnet.data import FrameData
+
+    root, fbank, fold_dirs = ser_fold_setup
+    assert len(fold_dirs) == 8 and (root / "folds" / "num_folds").read_text() == "8\n"
+    fold = json.loads((fold_dirs[0] / "fold.json").read_text())
+    roles = {role: FrameData(fold_dirs[0] / f"frames_{role}", 0) for role in ("train", "valid", "test")}
+    speakers = dict(line.split() for line in (fbank / "utt2spk").read_text().splitlines())
+    assert {speakers[u] for u in roles["test"].utts} == {fold["test"]}
+    assert {speakers[u] for u in roles["valid"].utts} == set(fold["validation"])
+    assert {speakers[u] for u in roles["train"].utts} == set(fold["train"])
+    train = np.asarray(roles["train"].feats)
+    np.testing.assert_allclose(train.mean(0), 0, atol=1e-3)
+    np.testing.assert_allclose(train.std(0), 1, atol=1e-3)
+    assert abs(np.asarray(roles["test"].feats).mean()) > 1e-3          # not normalised on itself
+
+
+def test_short_end_to_end_fold(ser_fold_setup, tiny_iemocap_data, tmp_path):
+    from asrser.nnet.model import NetConfig
+    from asrser.ser.convnet import score_folds, train_fold
+
+    root, _, fold_dirs = ser_fold_setup
+    config = NetConfig.from_yaml(root / "net.yaml")
+    system = tmp_path / "convnet"
+    predictions = train_fold(tiny_iemocap_data, fold_dirs[0], system / "fold1", config, device="cpu",
+                             progress=False)
+    first = predictions.read_text()
+    assert train_fold(tiny_iemocap_data, fold_dirs[0], system / "fold1", config, device="cpu",
+                      progress=False).read_text() == first                        # done: nothing redone
+    result = score_folds(system)
+    rows = read_predictions(system / "predictions.tsv")
+    test = [r for r in rows if r["role"] == "test"]
+    assert {r["speaker"] for r in test} == {"Ses01F"} and len(test) == result["test"]["utterances"]
+    right = sum(r["label"] == r["predicted"] for r in test)
+    assert result["test"]["wa"] == pytest.approx(right / len(test))
+    labels = {r["label"] for r in test}
+    recall = [np.mean([r["predicted"] == c for r in test if r["label"] == c]) for c in labels]
+    assert result["test"]["ua"] == pytest.approx(np.mean(recall))
+    saved = json.loads((system / "results.json").read_text())
+    assert saved["test"]["ue"] == pytest.approx(1 - saved["test"]["ua"]) and saved["epochs"] == [2]
+    assert (system / "confusion.png").exists() and (system / "fold1" / "training.png").exists()
+
+
+def test_config_base_and_frames_per_epoch(tmp_path):
+    from asrser.nnet.model import NetConfig
+
+    ser = NetConfig.from_yaml(REPO / "conf/convnet_ser.yaml")
+    asr = NetConfig.from_yaml(REPO / "conf/convnet.yaml")
+    assert ser.layers == asr.layers and ser.context == 15
+    assert ser.training.epoch_frames > 0 and asr.training.epoch_frames == 0
+    assert ser.training.learning_rate == asr.training.learning_rate
