@@ -3,15 +3,15 @@
 per epoch, learning-rate halving, early stopping, a checkpoint per epoch, resumes after a kill. Under
 torchrun it trains data-parallel. Runs on CUDA when present (--device to override).
 
-Usage: nnet_train.py [--config conf/convnet.yaml] [--init NET --freeze L] <train-frames> <valid-frames> <num-classes> <out-dir>
+Usage: nnet_train.py [--config conf/convnet.yaml] [--transfer-from NET --frozen-layers L] <train-frames> <valid-frames> <num-classes> <out-dir>
   e.g. nnet_train.py exp/convnet/frames_train exp/convnet/frames_dev 144 exp/convnet
 """
 from asrser import cli
 
 p = cli.parser(__doc__)
 p.add_argument("--config", default="conf/convnet.yaml")
-p.add_argument("--init", default=None, help="start from this network's weights (transfer learning)")
-p.add_argument("--freeze", type=int, default=0, help="keep the first L layers constant")
+p.add_argument("--transfer-from", default=None, help="a trained network (final.pt) to copy layers from")
+p.add_argument("--frozen-layers", type=int, default=0, help="copy its first L layers (0-5) and keep them constant")
 p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
 p.add_argument("--max-epochs", type=int, default=None)
 p.add_argument("--seed", type=int, default=None)
@@ -29,7 +29,7 @@ def main(a):
     n = a.num_classes
     num_classes = int(open(n).read()) if os.path.isfile(n) else int(n)
     train_net(a.train_frames, a.valid_frames, a.out_dir, NetConfig.from_yaml(a.config, **overrides), num_classes,
-              init=a.init, freeze=a.freeze, device=a.device)
+              transfer_from=a.transfer_from, frozen_layers=a.frozen_layers, device=a.device)
 
 
 cli.run(main, p.parse_args())

@@ -74,6 +74,31 @@ def load_model(path: str | os.PathLike) -> LayeredNet:
     return model.eval()
 
 
+def copy_layers(model: LayeredNet, source: str | os.PathLike, num_layers: int) -> None:
+    """Transfer learning: the first num_layers layers of a trained network (its weights and BatchNorm
+    statistics) into model; the others keep their fresh initialisation. The output layer is never copied."""
+    last = len(model.layers) - 1
+    if not 0 <= num_layers <= last:
+        raise AsrserError(f"the number of transferred layers must be 0..{last} (layer {last + 1}, the output "
+                          f"layer, is always new), got {num_layers}")
+    ckpt = load_checkpoint(Path(source))
+    if "config" not in ckpt:
+        raise AsrserError(f"{source}: not a trained network (use its final.pt)")
+    theirs = ckpt["config"]
+    if (theirs["context"], theirs["dim"]) != (model.config.context, model.config.dim):
+        raise AsrserError(f"{source}: input of {2 * theirs['context'] + 1} frames x {theirs['dim']} does not match "
+                          f"this network's {model.config.window} x {model.config.dim}")
+    own = model.state_dict()
+    wanted = {k for k in own if int(k.split(".")[1]) < num_layers}
+    for key in sorted(wanted):
+        if key not in ckpt["model"] or ckpt["model"][key].shape != own[key].shape:
+            layer = int(key.split(".")[1]) + 1
+            found = tuple(ckpt["model"][key].shape) if key in ckpt["model"] else "nothing"
+            raise AsrserError(f"{source}: layer {layer} does not match this network's ({key}: "
+                              f"{tuple(own[key].shape)} expected, {found} found)")
+    model.load_state_dict({k: ckpt["model"][k] for k in wanted}, strict=False)
+
+
 def frame_error_rate(model: nn.Module, data: FrameData, device: torch.device, dtype: torch.dtype | None,
                      batch_size: int = 2048, stride: int = 1) -> float:
     """FER % over the frames with targets (every stride-th of them)."""
@@ -96,9 +121,10 @@ def _batch(data: FrameData, idx: np.ndarray, device: torch.device) -> torch.Tens
 
 
 def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_dir: str | os.PathLike,
-              config: NetConfig, num_classes: int, init: str | os.PathLike | None = None, freeze: int = 0,
-              device: str = "auto", progress: bool = True) -> dict:
-    """Train into out_dir (epoch_<n>.pt, final.pt = best validation FER, history.json); resumes."""
+              config: NetConfig, num_classes: int, transfer_from: str | os.PathLike | None = None,
+              frozen_layers: int = 0, device: str = "auto", progress: bool = True) -> dict:
+    """Train into out_dir (epoch_<n>.pt, final.pt = best validation FER, history.json); resumes. With
+    transfer_from, the first frozen_layers layers are copied from that network and kept constant."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tc = config.training
@@ -116,13 +142,12 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
 
     model = LayeredNet(config, num_classes)
     model.reset_parameters(tc.seed)
-    if init:
-        source = load_checkpoint(Path(init))["model"]
-        own = model.state_dict()
-        keep = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
-        model.load_state_dict(keep, strict=False)
-        log.info("initialised %d of %d tensors from %s", len(keep), len(own), init)
-    model.freeze(freeze)
+    if transfer_from:
+        copy_layers(model, transfer_from, frozen_layers)
+        log.info("layers 1-%d copied from %s and kept constant", frozen_layers, transfer_from)
+    elif frozen_layers:
+        raise AsrserError("constant layers need a network to copy them from (transfer_from)")
+    model.freeze(frozen_layers)
     model = model.to(dev).to(memory_format=torch.channels_last)
     params = [g | {"params": [p for p in g["params"] if p.requires_grad]} for g in model.parameter_groups()]
     params = [g for g in params if g["params"]]

@@ -87,7 +87,7 @@ def predict_utterances(net_path: str | os.PathLike, frames_dir: str | os.PathLik
 
 
 def train_fold(data_dir: str | os.PathLike, fold_dir: str | os.PathLike, out_dir: str | os.PathLike,
-               config: NetConfig, init: str | os.PathLike | None = None, freeze: int = 0,
+               config: NetConfig, transfer_from: str | os.PathLike | None = None, frozen_layers: int = 0,
                device: str = "auto", progress: bool = True) -> Path:
     """Train on the fold's frames (resumable), then write <out_dir>/predictions.tsv; returns its path."""
     from ..nnet.train import train_net
@@ -98,7 +98,7 @@ def train_fold(data_dir: str | os.PathLike, fold_dir: str | os.PathLike, out_dir
     except FileNotFoundError:
         raise AsrserError(f"{fold_dir}: no prepared fold (run the fold preparation stage first)") from None
     train_net(fold_dir / ROLE_FRAMES["train"], fold_dir / ROLE_FRAMES["valid"], out_dir, config, len(CLASSES),
-              init=init, freeze=freeze, device=device, progress=progress)
+              transfer_from=transfer_from, frozen_layers=frozen_layers, device=device, progress=progress)
     predictions = out_dir / "predictions.tsv"
     stamp = Stamp(out_dir / "predictions.done", [out_dir / "final.pt", fold_dir / "frames_valid" / "feats.npy",
                                                  fold_dir / "frames_test" / "feats.npy"])
