@@ -1,0 +1,1 @@
+"""Transfer learning between ASR and SER: result tables against the paper's, and layer-wise feature analysis."""
