@@ -1,43 +1,60 @@
 #!/usr/bin/env bash
-# The whole experiment of Fayek, Lech & Cavedon (2016) and its follow-ups, as numbered stages. Each stage runs
-# a corpus recipe under egs/ (each also runnable alone, with finer stages). Without --timit / --iemocap the
-# embedded, license-free corpora are generated and used. Installs what it needs on the first run.
+# The whole experiment of Fayek, Lech & Cavedon (2016), "On the Correlation and Transferability of Features
+# between Automatic Speech Recognition and Speech Emotion Recognition", as numbered, resumable stages: the two
+# corpus recipes under egs/ (each also runnable alone, with finer stages), the shared transfer stage both ways,
+# and REPORT.md. Without --timit / --iemocap the embedded, license-free corpora are generated and used.
+# Installs what it needs on the first run.
 cd "$(dirname "$0")"
 . ./path.sh
+. ./cmd.sh
 
 stage=1
 stop_stage=100
 nj=2
 timit=        # LDC TIMIT directory (TRAIN/ and TEST/); empty: the embedded mini-TIMIT
 iemocap=      # IEMOCAP_full_release directory; empty: the embedded mini-IEMOCAP
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--iemocap DIR]"
+preset=       # fast (narrower nets, frame budgets: the default on the embedded corpora) | paper (conf/*.yaml)
+device=auto   # auto (CUDA when present) | cpu | cuda
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--iemocap DIR] [--preset fast|paper]"
 . recipe.sh
 
 absolute() { [ -z "$1" ] || realpath "$1"; }
 timit=$(absolute "$timit")
 iemocap=$(absolute "$iemocap")
+[ -n "$preset" ] || { [ -z "$timit$iemocap" ] && preset=fast || preset=paper; }
+case "$preset" in fast) nets=conf/fast ;; paper) nets=conf ;; *) die "--preset must be fast or paper, got $preset" ;; esac
 
 if stage 1 "TIMIT phone recognition: GMM-HMM mono/tri1/tri2, alignments, the hybrid ConvNet-HMM; sclite PER"; then
-  egs/timit/s5/run.sh --nj "$nj" --timit "$timit"
+  egs/timit/s5/run.sh --nj "$nj" --timit "$timit" --nnet-config $nets/convnet.yaml --device "$device"
 fi
 
-if stage 2 "IEMOCAP emotion recognition: data (4 classes), eGeMAPS + linear SVM leave-one-speaker-out baseline"; then
-  if [ -d egs/iemocap/s5 ]; then
-    egs/iemocap/s5/run.sh --nj "$nj" --iemocap "$iemocap"
-  else
-    log "egs/iemocap/s5 is not part of this version yet; skipped"
-  fi
+if stage 2 "IEMOCAP emotion recognition: frame-level ConvNet on the LOSO folds, eGeMAPS + SVM baseline"; then
+  egs/iemocap/s5/run.sh --nj "$nj" --iemocap "$iemocap" --nnet-config $nets/convnet_ser.yaml --device "$device"
 fi
 
-if stage 9 "RESULTS.md: the recipes' result tables in one file"; then
+if stage 3 "transfer SER -> ASR: layers 1..l of the SER net constant, the rest trained on TIMIT, l = 1..5"; then
+  transfer.py --config $nets/convnet.yaml --cmd "$train_cmd" --device "$device" ser2asr egs/timit/s5 egs/iemocap/s5 exp/transfer
+fi
+
+if stage 4 "transfer ASR -> SER: layers 1..l of the ASR net constant, the rest trained on each fold, l = 1..5"; then
+  transfer.py --config $nets/convnet_ser.yaml --cmd "$train_cmd" --device "$device" asr2ser egs/timit/s5 egs/iemocap/s5 exp/transfer
+fi
+
+if stage 5 "tables and figures: transfer tables, layer similarity (linear CKA), first-layer filters"; then
+  transfer.py collect egs/timit/s5 egs/iemocap/s5 exp/transfer
+  transfer_analysis.py egs/timit/s5 egs/iemocap/s5 exp/transfer
+fi
+
+if stage 9 "RESULTS.md (every recipe's tables) and REPORT.md (the paper side by side, deviations)"; then
   {
     echo "# asrser results"
     for results in egs/*/s5/RESULTS.md; do
       [ -f "$results" ] || continue
       echo
       echo "## $(dirname "$(dirname "$results")" | xargs basename) ($results)"
-      sed -e '1{/^# /d}' -e "s#](\([^)/]*\.png\))#]($(dirname "$results")/\1)#" "$results"
+      sed -e '1{/^# /d}' -e "s#](\([^)]*\.png\))#]($(dirname "$results")/\1)#" "$results"
     done
   } > RESULTS.md.tmp && mv RESULTS.md.tmp RESULTS.md
-  log "wrote RESULTS.md"
+  make_report.py --preset "$preset" $([ -z "$timit$iemocap" ] || echo --real-corpora) egs/timit/s5 egs/iemocap/s5 \
+    exp/transfer REPORT.md
 fi

@@ -43,12 +43,9 @@ class NetConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, **overrides) -> "NetConfig":
-        """A config file; `base: other.yaml` (relative to it) supplies what the file does not set, section by
-        section (training options are merged key by key)."""
-        doc = yaml.safe_load(Path(path).read_text()) or {}
-        if "base" in doc:
-            base = yaml.safe_load((Path(path).parent / doc.pop("base")).read_text()) or {}
-            doc = {**base, **doc, "training": {**base.get("training", {}), **doc.get("training", {})}}
+        """A config file; `base: other.yaml` (relative to it, itself possibly with a base) supplies what the
+        file does not set, section by section (training options are merged key by key)."""
+        doc = _read_config(Path(path))
         try:
             training = TrainingConfig(**{**doc.get("training", {}), **overrides})
             config = cls(context=int(doc["input"]["context"]), dim=int(doc["input"]["dim"]),
@@ -65,6 +62,19 @@ class NetConfig:
     @property
     def window(self) -> int:
         return 2 * self.context + 1
+
+
+def _read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    if path.resolve() in seen:
+        raise AsrserError(f"{path}: circular base configs ({' -> '.join(map(str, seen))})")
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise AsrserError(f"{path}: network config not found") from None
+    if "base" not in doc:
+        return doc
+    base = _read_config(path.parent / doc.pop("base"), (*seen, path.resolve()))
+    return {**base, **doc, "training": {**base.get("training", {}), **doc.get("training", {})}}
 
 
 class ConvBlock(nn.Module):

@@ -133,7 +133,13 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     dtype = autocast_dtype(dev, tc.precision)
+    config_dict = asdict(config)
+    config_dict.pop("training")
     if (out_dir / "final.pt").exists():
+        done = load_checkpoint(out_dir / "final.pt")
+        if done["config"] != config_dict or done["num_classes"] != num_classes:
+            raise AsrserError(f"{out_dir / 'final.pt'} is a different network ({done['num_classes']} classes, "
+                              f"layers {done['config']['layers']}): remove {out_dir} to train this one there")
         log.info("%s is up to date", out_dir / "final.pt")
         return json.loads((out_dir / "history.json").read_text())
     train, valid = FrameData(train_dir, config.context), FrameData(valid_dir, config.context)
@@ -222,8 +228,6 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
                                                             "optimizer": opt.state_dict(), "state": state})
     if rank == 0:
         best = load_checkpoint(out_dir / f"epoch_{state['best_epoch']}.pt")
-        config_dict = asdict(config)
-        config_dict.pop("training")
         with atomic_write(out_dir / "history.json") as f:
             json.dump(state["history"], f, indent=1)
         save_checkpoint(out_dir / "final.pt", {"model": best["model"], "config": config_dict,

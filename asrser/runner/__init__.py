@@ -105,12 +105,13 @@ class JobsFailed(RuntimeError):
     """Raised by run_jobs; its message is the runner's report (failed job, log path, last lines)."""
 
 
-def run_jobs(cmd: str, log: str | os.PathLike, argv: list[str], n_jobs: int | None = None) -> None:
-    """Run `argv` through the runner command `cmd` (as cmd.sh sets it), as jobs 1..n_jobs when given.
+def run_jobs(cmd: str, log: str | os.PathLike, argv: list, n_jobs: int | str | None = None) -> None:
+    """Run `argv` through the runner command `cmd` (as cmd.sh sets it), as jobs 1..n_jobs when given (or a
+    range spelled "JOB=a:b").
 
     Used by the stage programs to fan out; "JOB" in `log` and `argv` is replaced by the job index.
     """
-    spec = [f"JOB=1:{n_jobs}"] if n_jobs is not None else []
+    spec = [] if n_jobs is None else [n_jobs if isinstance(n_jobs, str) else f"JOB=1:{n_jobs}"]
     proc = subprocess.run(shlex.split(cmd) + spec + [str(log)] + [str(a) for a in argv],
                           stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:

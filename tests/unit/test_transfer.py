@@ -112,3 +112,37 @@ def test_bad_number_of_layers_and_mismatched_source_are_named(frames, source, tm
         _train(root, data, tmp_path / "d", 2, transfer_from=epoch, frozen_layers=1)
     with pytest.raises(AsrserError, match="need a network to copy them from"):
         _train(root, data, tmp_path / "e", 2, frozen_layers=1)
+
+
+@pytest.mark.parametrize("preset", ["conf", "conf/fast"])
+def test_each_presets_asr_and_ser_nets_share_layers_1_to_5(preset):
+    from helpers import REPO
+
+    asr = NetConfig.from_yaml(REPO / preset / "convnet.yaml")
+    ser = NetConfig.from_yaml(REPO / preset / "convnet_ser.yaml")
+    assert asr.layers == ser.layers and len(asr.layers) == 6 and (asr.context, asr.dim) == (ser.context, ser.dim)
+    a, s = LayeredNet(asr, 144), LayeredNet(ser, 5)
+    shapes = {k: v.shape for k, v in a.state_dict().items() if int(k.split(".")[1]) < 5}
+    assert shapes == {k: v.shape for k, v in s.state_dict().items() if int(k.split(".")[1]) < 5}
+
+
+def test_base_configs_chain_and_cycles_are_named(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: b.yaml\ntraining: {max_epochs: 9}\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(AsrserError, match="circular base configs"):
+        NetConfig.from_yaml(tmp_path / "a.yaml")
+    fast = NetConfig.from_yaml(__import__("helpers").REPO / "conf/fast/convnet_ser.yaml")   # fast SER -> fast -> paper
+    assert fast.layers[0]["channels"] == 16 and fast.training.momentum == 0.9 and fast.training.epoch_frames == 20000
+
+
+def test_transfer_stage_names_bad_layer_ranges_and_missing_sources(tmp_path):
+    from asrser.transfer import stage
+
+    asr, ser = stage.AsrRecipe(tmp_path / "timit"), stage.SerRecipe(tmp_path / "iemocap")
+    with pytest.raises(AsrserError, match=r"a range within 0\.\.5, got 1\.\.6"):
+        stage.transfer_asr_to_ser(asr, ser, 1, 6, "net.yaml", tmp_path / "out", "asrser-run")
+    with pytest.raises(AsrserError, match=r"exp/convnet/final.pt is missing: the ASR net is trained by the TIMIT"):
+        stage.transfer_asr_to_ser(asr, ser, 1, 5, "net.yaml", tmp_path / "out", "asrser-run")
+    with pytest.raises(AsrserError, match=r"fold1/final.pt is missing: the SER nets are trained by the IEMOCAP"):
+        stage.transfer_ser_to_asr(asr, ser, 1, 5, "net.yaml", tmp_path / "out", "asrser-run")
+    assert stage.collect_transfer_results(asr, ser, tmp_path / "out") == {"ser_to_asr": {}, "asr_to_ser": {}}

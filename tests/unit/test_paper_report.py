@@ -1,0 +1,49 @@
+"""REPORT.md from a small fake set of finished recipe outputs: our numbers beside the paper's, rows not run
+yet shown as such, images linked, deviations listed by preset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from asrser.report import write_report
+
+
+def _best_per(decode_dir: Path, per: float, fer: float | None = None) -> None:
+    (decode_dir / "scoring").mkdir(parents=True)
+    (decode_dir / "scoring/best_per").write_text(f"%PER {per:.2f} [ 1 / 100, 0 ins, 0 del, 1 sub ] x\n")
+    if fer is not None:
+        (decode_dir / "fer").write_text(f"%FER {fer:.2f} [ 1 / 100 frames ]\n")
+
+
+def _ser_result(path: Path, e: float, ue: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"valid": {"e": e, "ue": ue}, "test": {"e": e + 0.01, "ue": ue + 0.01}}))
+
+
+def test_report_from_fake_results(tmp_path):
+    timit, iemocap, transfer = tmp_path / "timit", tmp_path / "iemocap", tmp_path / "transfer"
+    for k, system in enumerate(("mono", "tri1", "tri2", "convnet")):
+        for name in ("dev", "test"):
+            _best_per(timit / "exp" / system / f"decode_{name}", 10.0 - k, 21.25 if system == "convnet" else None)
+    _ser_result(iemocap / "exp/convnet/results.json", 0.4, 0.45)
+    _ser_result(iemocap / "exp/egemaps_svm/results.json", 0.42, 0.43)
+    transfer.mkdir()
+    asr_row = {"fer_dev": 21.25, "fer_test": 22.0, "per_dev": 7.0, "per_test": 8.0}
+    (transfer / "results.json").write_text(json.dumps({
+        "ser_to_asr": {"baseline": asr_row, "0": asr_row, "3": {**asr_row, "per_dev": 9.5}},
+        "asr_to_ser": {"baseline": {"e_dev": 40.0, "e_test": 41.0, "ue_dev": 45.0, "ue_test": 46.0}}}))
+    (transfer / "cka.json").write_text(json.dumps({"frames": 100, "cka": [[1.0, 0.5], [0.5, 0.25]]}))
+    out = tmp_path / "REPORT.md"
+    write_report(timit, iemocap, transfer, out, "fast", embedded=True)
+    text = out.read_text()
+    assert "| ConvNet-HMM hybrid | 7.00 | 7.00 | 21.25 | 21.25 |" in text
+    assert "| monophone GMM-HMM | 10.00 | 10.00 |" in text
+    assert "| ConvNet, frame level, 5 classes | 40.0 | 41.0 | 45.0 | 46.0 |" in text
+    assert "18.71" in text and "44.63" in text and "30.53" in text        # the paper's numbers beside ours
+    assert "9.50" in text or "9.5" in text                                 # a transfer row we ran
+    assert "–" in text                                                      # rows not run yet
+    assert "(fast preset)" in text and "mini-TIMIT" in text
+    assert (transfer / "transfer.png").exists() and "](transfer/transfer.png)" in text
+    write_report(timit, iemocap, transfer, out, "paper", embedded=False)
+    assert "fast preset" not in out.read_text() and "license-free" not in out.read_text()
