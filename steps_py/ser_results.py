@@ -15,7 +15,8 @@ p.add_argument("out")
 def main(a):
     from asrser.ser.report import collect_ser_results
     for r in collect_ser_results(a.exp_dir, a.out, a.title):
-        print(f"{r['system']}: UA {100 * r['overall']['ua']:.1f}%, WA {100 * r['overall']['wa']:.1f}%")
+        t = r.get("test", {})
+        print(f"{r['dir']}: test UA {100 * t.get('ua', 0):.1f}%, WA {100 * t.get('wa', 0):.1f}%")
 
 
 cli.run(main, p.parse_args())
