@@ -29,9 +29,10 @@ def deviations(preset: str, embedded: bool) -> list[str]:
                      "epoch (`conf/fast/*.yaml`), so that the whole paper runs in about half an hour on two CPU "
                      "cores. `--preset paper` uses the table as published (`conf/convnet*.yaml`).")
     items += [
-        "**Frames per epoch.** Each SER epoch draws a random sample of the training frames (neighbouring 31-frame "
-        "windows overlap in 30 frames) and early stopping validates on every 3rd validation frame "
-        "(`epoch_frames`, `valid_stride` in the configs); the paper trains on all frames.",
+        "**Frames per epoch.** Each SER epoch (and, in the fast preset, each ASR epoch) draws a random sample of "
+        "the training frames (neighbouring 31-frame windows overlap in 30 frames), and early stopping validates "
+        "on every n-th validation frame (`epoch_frames`, `valid_stride` in the configs); the paper trains on all "
+        "frames.",
         "**Validation speakers.** The paper holds out 2 of the 10 IEMOCAP speakers for validation without naming "
         "them; here Ses05F and Ses05M (`--validation` in `egs/iemocap/s5/run.sh`).",
         "**SER 'Dev'.** The paper's SER Dev column is read as the validation speakers: each fold's net predicts "
@@ -82,7 +83,8 @@ def write_report(timit_recipe: str | os.PathLike, iemocap_recipe: str | os.PathL
     lines = [f"# Features between ASR and SER: the paper reproduced on {corpora}\n",
              f"Fayek, Lech & Cavedon (2016), *On the Correlation and Transferability of Features between Automatic "
              f"Speech Recognition and Speech Emotion Recognition*. Preset: **{preset}**. Every number below "
-             f"comes from this run's files (paths given); the paper's numbers are printed beside ours"
+             f"comes from this run's files (the recipes' `exp/` and `exp/transfer/`); the paper's numbers are "
+             f"printed beside ours"
              + (" and were measured on the real corpora, so only the trends are comparable." if embedded else ".")
              + "\n"]
 
@@ -116,7 +118,8 @@ def write_report(timit_recipe: str | os.PathLike, iemocap_recipe: str | os.PathL
         lines.append("## Transfer learning between the tasks\n")
         lines.append("Layers 1..l of the source task's net are copied and kept constant; the other layers "
                      "are trained on the target task with its own protocol.\n")
-        lines.append((transfer_dir / "transfer.md").read_text())
+        lines += [line for line in (transfer_dir / "transfer.md").read_text().splitlines()
+                  if not line.startswith("![")]                 # the figure is linked below, relative to out
         lines.append(_image(transfer_dir / "transfer.png", out, "Transfer learning performance"))
 
     cka_path = transfer_dir / "cka.json"
@@ -126,7 +129,7 @@ def write_report(timit_recipe: str | os.PathLike, iemocap_recipe: str | os.PathL
         lines.append(f"Linear CKA (1 = the same representation up to rotation and scale) between the ASR net's "
                      f"layers (rows) and the SER net's (columns) on the same {cka['frames']} held-out frames "
                      "(half TIMIT core test, half an IEMOCAP test speaker).\n")
-        lines.append(cka_table_markdown(cka["cka"]))
+        lines.append(cka_table_markdown(cka["cka"], names=("ASR", "SER")))
         lines.append(_image(transfer_dir / "cka.png", out, "Linear CKA between the ASR and the SER net"))
         lines.append("The first convolutional layer's filters of both nets (the paper's 'learned features' "
                      "figure):\n")

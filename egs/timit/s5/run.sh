@@ -98,7 +98,7 @@ if stage 11 "ConvNet frames: fbank normalised by the training set's mean/varianc
   done
 fi
 
-if stage 12 "ConvNet acoustic model (the paper's table), validated on dev"; then
+if stage 12 "ConvNet acoustic model ($nnet_config), validated on dev"; then
   nnet_train.py --config "$nnet_config" --device "$device" exp/convnet/frames_train exp/convnet/frames_dev \
     exp/tri2_ali_train/targets/num_classes exp/convnet
 fi
