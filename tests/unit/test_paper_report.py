@@ -46,4 +46,4 @@ def test_report_from_fake_results(tmp_path):
     assert "(fast preset)" in text and "mini-TIMIT" in text
     assert (transfer / "transfer.png").exists() and "](transfer/transfer.png)" in text
     write_report(timit, iemocap, transfer, out, "paper", embedded=False)
-    assert "fast preset" not in out.read_text() and "license-free" not in out.read_text()
+    assert "(fast preset)" not in out.read_text() and "license-free" not in out.read_text()
