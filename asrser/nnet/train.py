@@ -190,8 +190,9 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
         net.train()
         total_loss, seen, start = 0.0, 0, time.perf_counter()
         batches = range(0, len(order) - tc.batch_size + 1, tc.batch_size)
+        # disable=None: a bar on a terminal, none in job logs
         bar = tqdm(batches, desc=f"{out_dir.name} epoch {epoch}", unit="batch", file=sys.stderr,
-                   disable=not progress or rank != 0, mininterval=2)
+                   disable=True if not progress or rank != 0 else None, mininterval=2)
         for i in bar:
             idx = order[i:i + tc.batch_size]
             x = _batch(train, idx, dev)

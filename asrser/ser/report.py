@@ -45,7 +45,7 @@ def write_results(path: str | os.PathLike, result: dict) -> None:
     print(format_report(result))
     if "confusion" in result.get("test", {}):
         plot_confusion(result["test"]["confusion"], result["classes"], path.parent / "confusion.png",
-                       f"{result.get('system', path.parent.name)}: test speakers, pooled over folds")
+                       f"{path.parent.name}: test speakers of {len(result['folds'])} folds")
     with atomic_write(path) as f:
         json.dump(result, f, indent=1)
         f.write("\n")
