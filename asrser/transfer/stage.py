@@ -197,9 +197,8 @@ def layer_analysis(asr: AsrRecipe, ser: SerRecipe, out_dir: str | os.PathLike, f
         windows.append(data.windows(chosen))
     windows = np.concatenate(windows).astype(np.float32)
     matrix = cka_matrix(asr_net, ser_net, windows)
-    labels = [str(n) for n in range(1, len(asr_net.layers) + 1)]
-    plot_cka(matrix, out_dir / "cka.png", labels, [str(n) for n in range(1, len(ser_net.layers) + 1)],
-             f"Linear CKA, ASR net (rows) vs SER net (columns), {len(windows)} held-out frames")
+    plot_cka(matrix, out_dir / "cka.png", "ASR net", "SER net",
+             f"Linear CKA between the nets' layers, {len(windows)} held-out frames")
     plot_first_layer_filters(asr_net, ser_net, out_dir / "filters.png")
     result = {"frames": int(len(windows)), "seed": seed, "asr_net": str(asr.net), "ser_net": str(ser.source_net),
               "cka": np.asarray(matrix).tolist()}
