@@ -14,7 +14,7 @@ nj=2
 timit=        # LDC TIMIT directory (TRAIN/ and TEST/); empty: the embedded mini-TIMIT
 iemocap=      # IEMOCAP_full_release directory; empty: the embedded mini-IEMOCAP
 corpus_size=default   # embedded corpora: default | tiny (a quick check of every stage)
-preset=       # fast (narrower nets, frame budgets: the default on the embedded corpora) | paper (conf/*.yaml)
+preset=       # fast (conf/fast: narrower nets, frame budgets; default on the embedded corpora) | paper (conf/paper)
 device=auto   # auto (CUDA when present) | cpu | cuda
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--iemocap DIR] [--preset fast|paper] [--corpus-size tiny|default]"
 . recipe.sh
@@ -23,7 +23,7 @@ absolute() { [ -z "$1" ] || realpath "$1"; }
 timit=$(absolute "$timit")
 iemocap=$(absolute "$iemocap")
 [ -n "$preset" ] || { [ -z "$timit$iemocap" ] && preset=fast || preset=paper; }
-case "$preset" in fast) nets=conf/fast ;; paper) nets=conf ;; *) die "--preset must be fast or paper, got $preset" ;; esac
+case "$preset" in fast) nets=conf/fast ;; paper) nets=conf/paper ;; *) die "--preset must be fast or paper, got $preset" ;; esac
 
 if stage 1 "TIMIT phone recognition: GMM-HMM mono/tri1/tri2, alignments, the hybrid ConvNet-HMM; sclite PER"; then
   egs/timit/s5/run.sh --nj "$nj" --timit "$timit" --corpus-size "$corpus_size" --nnet-config $nets/convnet.yaml --device "$device"

@@ -27,7 +27,8 @@ def deviations(preset: str, embedded: bool) -> list[str]:
                      "BatchNorm and training recipe, but 16/32 convolution channels instead of 64/128, 256 units "
                      "instead of 1024 in layers 3-5 with dropout 0.3 instead of 0.6, and a budget of frames per "
                      "epoch (`conf/fast/*.yaml`), so that the whole paper runs in about half an hour on two CPU "
-                     "cores. `--preset paper` uses the table as published (`conf/convnet*.yaml`).")
+                     "cores. `--preset paper` trains the table as published on every frame with early stopping "
+                     "(`conf/paper/`).")
     items += [
         "**Frames per epoch.** Each SER epoch (and, in the fast preset, each ASR epoch) draws a random sample of "
         "the training frames (neighbouring 31-frame windows overlap in 30 frames), and early stopping validates "

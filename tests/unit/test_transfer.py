@@ -114,7 +114,7 @@ def test_bad_number_of_layers_and_mismatched_source_are_named(frames, source, tm
         _train(root, data, tmp_path / "e", 2, frozen_layers=1)
 
 
-@pytest.mark.parametrize("preset", ["conf", "conf/fast"])
+@pytest.mark.parametrize("preset", ["conf", "conf/fast", "conf/paper"])
 def test_each_presets_asr_and_ser_nets_share_layers_1_to_5(preset):
     from helpers import REPO
 
