@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 from .fileio import atomic_write
-from .transfer.stage import AsrRecipe, SerRecipe
+from .scoring import decode_error_rates
+from .transfer.report import PAPER
+from .transfer.stage import AsrRecipe, SerRecipe, ser_row
 
 ASR_SYSTEMS = (("mono", "monophone GMM-HMM"), ("tri1", "tri1: triphones on deltas"),
                ("tri2", "tri2: LDA+MLLT triphones"), ("convnet", "ConvNet-HMM hybrid"))
@@ -53,20 +54,8 @@ def deviations(preset: str, embedded: bool) -> list[str]:
     return items
 
 
-def _best_per(decode_dir: Path) -> str:
-    best = decode_dir / "scoring/best_per"
-    if not best.exists():
-        return "–"
-    return re.match(r"%PER ([\d.]+)", best.read_text()).group(1)
-
-
-def _fer(decode_dir: Path) -> str:
-    path = decode_dir / "fer"
-    return path.read_text().split()[1] if path.exists() else "–"
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}"
+def _cell(values: dict | None, key: str, digits: int) -> str:
+    return "–" if values is None or key not in values else f"{values[key]:.{digits}f}"
 
 
 def _image(path: Path, out: Path, alt: str) -> str:
@@ -91,24 +80,26 @@ def write_report(timit_recipe: str | os.PathLike, iemocap_recipe: str | os.PathL
 
     lines.append("## ASR: TIMIT phone recognition (PER %, 39 phones, sclite)\n")
     lines.append("| system | PER dev | PER test | FER dev | FER test |\n|---|---:|---:|---:|---:|")
-    exp = asr.root / "exp"
     for name, label in ASR_SYSTEMS:
-        hybrid = name == "convnet"
-        lines.append(f"| {label} | {_best_per(exp / name / 'decode_dev')} | {_best_per(exp / name / 'decode_test')}"
-                     f" | {_fer(exp / name / 'decode_dev') if hybrid else ''} | "
-                     f"{_fer(exp / name / 'decode_test') if hybrid else ''} |")
-    lines.append("| ConvNet-HMM, the paper (real TIMIT) | 18.71 | 20.18 | 30.53 | 31.61 |\n")
+        rates = {s: decode_error_rates(asr.root / "exp" / name / f"decode_{s}") for s in ("dev", "test")}
+        lines.append(f"| {label} | {_cell(rates['dev'], 'per', 2)} | {_cell(rates['test'], 'per', 2)} | "
+                     + (f"{_cell(rates['dev'], 'fer', 2)} | {_cell(rates['test'], 'fer', 2)} |" if name == "convnet"
+                        else " |  |"))
+    paper = PAPER["ser_to_asr"]["baseline"]
+    lines.append(f"| ConvNet-HMM, the paper (real TIMIT) | {paper['per_dev']:.2f} | {paper['per_test']:.2f} | "
+                 f"{paper['fer_dev']:.2f} | {paper['fer_test']:.2f} |\n")
     lines.append(_image(asr.root / "RESULTS.png", out, "PER by system"))
 
     lines.append("## SER: IEMOCAP, 4 emotions, leave one speaker out (8 folds, 2 validation speakers)\n")
     lines.append("| system | E dev % | E test % | UE dev % | UE test % |\n|---|---:|---:|---:|---:|")
     for system, label in (("convnet", "ConvNet, frame level, 5 classes"), ("egemaps_svm", "eGeMAPS + linear SVM")):
-        path = ser.root / "exp" / system / "results.json"
-        if path.exists():
-            r = json.loads(path.read_text())
-            lines.append(f"| {label} | {_pct(r['valid']['e'])} | {_pct(r['test']['e'])} | {_pct(r['valid']['ue'])} "
-                         f"| {_pct(r['test']['ue'])} |")
-    lines.append("| ConvNet, the paper (real IEMOCAP) | 44.63 | 46.44 | 46.34 | 48.96 |\n")
+        row = ser_row(ser.root / "exp" / system)
+        if row is not None:
+            lines.append(f"| {label} | " + " | ".join(_cell(row, k, 1) for k in ("e_dev", "e_test", "ue_dev", "ue_test"))
+                         + " |")
+    paper = PAPER["asr_to_ser"]["baseline"]
+    lines.append("| ConvNet, the paper (real IEMOCAP) | " + " | ".join(
+        f"{paper[k]:.2f}" for k in ("e_dev", "e_test", "ue_dev", "ue_test")) + " |\n")
     lines.append(_image(ser.system / "confusion.png", out, "SER ConvNet confusion"))
 
     results_path = transfer_dir / "results.json"

@@ -130,6 +130,22 @@ def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
     return best
 
 
+def decode_error_rates(decode_dir: str | os.PathLike) -> dict[str, float]:
+    """The error rates a decode dir holds: "per" (scoring/best_per) and, for hybrid decodes, "fer" (fer)."""
+    decode_dir = Path(decode_dir)
+    rates = {}
+    best = decode_dir / "scoring" / "best_per"
+    if best.exists():
+        m = re.match(r"%PER ([\d.]+) ", best.read_text())
+        if not m:
+            raise DataError(best, f"not a best_per line: {best.read_text().strip()!r}")
+        rates["per"] = float(m.group(1))
+    fer = decode_dir / "fer"
+    if fer.exists():
+        rates["fer"] = float(fer.read_text().split()[1])
+    return rates
+
+
 def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: str) -> list[dict]:
     """RESULTS.md from every <exp>/<system>/decode_<set>/scoring/best_per (Kaldi's best_wer lines)."""
     exp_dir = Path(exp_dir)
@@ -158,18 +174,15 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
                     "tri2 forced alignments, PER as above). The paper's figures are on real TIMIT: a different "
                     "corpus, shown for orientation only.\n\n| system | FER dev | FER test | PER dev | PER test |\n"
                     "|---|---:|---:|---:|---:|\n")
+            from .transfer.report import PAPER
             for system in hybrids:
-                cells = []
-                for kind in ("fer", "per"):
-                    for name in ("dev", "test"):
-                        if kind == "fer":
-                            path = exp_dir / system / f"decode_{name}" / "fer"
-                            cells.append(path.read_text().split()[1] + "%" if path.exists() else "-")
-                        else:
-                            cells.append(next((f"{r['per']:.2f}%" for r in rows if r["system"] == system
-                                               and r["set"] == name), "-"))
+                rates = {name: decode_error_rates(exp_dir / system / f"decode_{name}") for name in ("dev", "test")}
+                cells = [f"{rates[name][kind]:.2f}%" if kind in rates[name] else "-"
+                         for kind in ("fer", "per") for name in ("dev", "test")]
                 f.write(f"| {system} (this corpus) | " + " | ".join(cells) + " |\n")
-            f.write("| ConvNet, Fayek et al. 2016 (real TIMIT) | 30.53% | 31.61% | 18.71% | 20.18% |\n")
+            paper = PAPER["ser_to_asr"]["baseline"]
+            f.write("| ConvNet, Fayek et al. 2016 (real TIMIT) | " + " | ".join(
+                f"{paper[k]:.2f}%" for k in ("fer_dev", "fer_test", "per_dev", "per_test")) + " |\n")
         accuracies = sorted(exp_dir.glob("*/boundary_accuracy.json"))
         if accuracies:
             f.write("\nForced-alignment phone boundaries against the reference segmentation.\n\n"

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AsrserError
 from ..fileio import atomic_write
 from ..runner import run_jobs
+from ..scoring import decode_error_rates
 
 log = logging.getLogger(__name__)
 
@@ -135,18 +135,19 @@ def transfer_asr_to_ser(asr: AsrRecipe, ser: SerRecipe, first: int, last: int, c
         score_folds(out_dir / f"l{l}", {"system": f"ConvNet, layers 1-{l} from the ASR net, constant"})
 
 
-def _asr_row(system: Path) -> dict | None:
+def asr_row(system: Path) -> dict | None:
+    """FER and PER (percent) of a hybrid system's dev and test decodes, or None until both are scored."""
     row = {}
     for name in ("dev", "test"):
-        fer, best = system / f"decode_{name}/fer", system / f"decode_{name}/scoring/best_per"
-        if not (fer.exists() and best.exists()):
+        rates = decode_error_rates(system / f"decode_{name}")
+        if not {"fer", "per"} <= rates.keys():
             return None
-        row[f"fer_{name}"] = float(fer.read_text().split()[1])
-        row[f"per_{name}"] = float(re.match(r"%PER ([\d.]+)", best.read_text()).group(1))
+        row[f"fer_{name}"], row[f"per_{name}"] = rates["fer"], rates["per"]
     return row
 
 
-def _ser_row(system: Path) -> dict | None:
+def ser_row(system: Path) -> dict | None:
+    """E and UE (percent) of an SER system's validation ("dev") and test speakers, or None until scored."""
     path = system / "results.json"
     if not path.exists():
         return None
@@ -160,7 +161,7 @@ def collect_transfer_results(asr: AsrRecipe, ser: SerRecipe, out_dir: str | os.P
     the validation speakers, its "test" the held-out speakers, pooled over the folds."""
     out_dir = Path(out_dir)
     results: dict = {"ser_to_asr": {}, "asr_to_ser": {}}
-    for direction, baseline, row in (("ser_to_asr", asr.net.parent, _asr_row), ("asr_to_ser", ser.system, _ser_row)):
+    for direction, baseline, row in (("ser_to_asr", asr.net.parent, asr_row), ("asr_to_ser", ser.system, ser_row)):
         base = row(baseline)
         if base is not None:
             results[direction]["baseline"] = base
