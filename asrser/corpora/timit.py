@@ -150,19 +150,22 @@ def scan_speakers(root: Path, side: str, speakers: set[str] | None) -> tuple[lis
 
 
 def fold_segments(segments: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
-    """61 -> 48 labels; a deleted label's (q) time goes to the phone before it (or after, at the start)."""
+    """61 -> 48 labels; a deleted label's (q) time goes to the phone after it (before it, at the end).
+
+    A glottal stop is the onset of the syllable it precedes (a vowel, or the syllabic nasal of "button"),
+    and aligners without a q model put its time there."""
     out: list[list] = []
     pending_start = None
     for label, start, end in segments:
         folded = FOLD_61_TO_48[label]
         if folded is None:
-            if out:
-                out[-1][2] = end
-            else:
+            if pending_start is None:
                 pending_start = start
             continue
         out.append([folded, pending_start if pending_start is not None else start, end])
         pending_start = None
+    if pending_start is not None and out:
+        out[-1][2] = segments[-1][2]
     return [tuple(s) for s in out]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from asrser.corpora.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS, prepare_timit
+from asrser.corpora.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS, fold_segments, prepare_timit
 from asrser.data import validate_data_dir
 from asrser.errors import AsrserError, AudioError, DataError
 from asrser.phones import PHONES48
@@ -181,3 +181,12 @@ def test_phn_without_wav_is_a_counted_skip(small_copy, tmp_path, caplog):
 def test_not_a_timit_dir(tmp_path):
     with pytest.raises(AsrserError, match="no TRAIN and TEST"):
         prepare_timit(tmp_path, tmp_path / "data")
+
+
+def test_folding_gives_a_glottal_stop_to_the_phone_after_it():
+    # "button": b ah q en -> the q's closure is the syllabic nasal's onset; a final q goes to the phone before
+    segments = [("h#", 0, 100), ("bcl", 100, 200), ("b", 200, 250), ("ah", 250, 400), ("q", 400, 500),
+                ("en", 500, 700), ("q", 700, 750), ("h#", 750, 900)]
+    assert fold_segments(segments) == [("sil", 0, 100), ("vcl", 100, 200), ("b", 200, 250), ("ah", 250, 400),
+                                       ("en", 400, 700), ("sil", 700, 900)]
+    assert fold_segments([("h#", 0, 10), ("ax", 10, 20), ("q", 20, 30)]) == [("sil", 0, 10), ("ax", 10, 30)]
