@@ -226,14 +226,16 @@ def to_output_rate(raw: np.ndarray, phones: list[tuple[str, int]], words: list[t
 
 
 class IsolatedSynthesizer:
-    """espeak-ng in a small server process; every utterance is synthesised in a fresh fork of it.
+    """espeak-ng in a small server process; every group of utterances is synthesised in a fresh fork of it.
 
     espeak-ng keeps synthesis state from one utterance to the next (its output samples depend on what was
     spoken before), so a corpus would depend on the order and grouping of its utterances. A child forked
     from a server whose synthesiser is initialised but unused starts from exactly the same state every
-    time, so each utterance's bytes depend only on its own inputs, whatever the job split. Forking the
-    caller itself would cost several ms per utterance once it has loaded scipy (fork time grows with the
-    address space); the server holds only numpy, ctypes and the synthesiser, and the caller resamples."""
+    time, so a group's bytes depend only on the group (e.g. one speaker's sentences, in order), whatever
+    the job split. A fork costs several times the synthesis of a sentence, so corpora fork once per group
+    rather than once per utterance. Forking the caller itself would cost more once it has loaded scipy
+    (fork time grows with the address space); the server holds only numpy, ctypes and the synthesiser, and
+    the caller resamples."""
 
     def __init__(self, voices: list[Voice]):
         import subprocess
@@ -264,13 +266,18 @@ class IsolatedSynthesizer:
         return _read_message(self._proc.stdout)
 
     def synthesize(self, text: str, **params) -> Synthesis:
-        self._send(("synth", text, params))
+        """One utterance from the pristine state."""
+        return self.synthesize_group([(text, params)])[0]
+
+    def synthesize_group(self, requests: list[tuple[str, dict]]) -> list[Synthesis]:
+        """(text, synthesize_raw parameters) requests spoken in order by one fork of the pristine state."""
+        self._send(("synth", list(requests)))
         reply = self._receive()
         if reply is None or reply[0] != "ok":
-            raise AsrserError(f"espeak synthesis failed for {text!r:.200}: "
+            raise AsrserError(f"espeak synthesis failed for {requests[0][0]!r:.200}"
+                              f"{f' (or one of the {len(requests) - 1} after it)' if len(requests) > 1 else ''}: "
                               f"{reply[1] if reply else 'the server exited'}")
-        _, raw, phones, words = reply
-        return to_output_rate(raw, phones, words)
+        return [to_output_rate(*result) for result in reply[1]]
 
     def close(self) -> None:
         if self._proc.poll() is None:
@@ -322,12 +329,11 @@ def _serve() -> None:
             except Exception as e:
                 reply(("error", str(e)))
             continue
-        _, text, params = message
+        _, requests = message
         pid = os.fork()
         if pid == 0:
             try:
-                result = synthesizer.synthesize_raw(text, **params)
-                reply(("ok", *result))
+                reply(("ok", [synthesizer.synthesize_raw(text, **params) for text, params in requests]))
             except BaseException:
                 reply(("error", traceback.format_exc()))
             finally:

@@ -111,12 +111,13 @@ def espeak_to_timit(phones: list[tuple[str, int]], samples: np.ndarray, raw: np.
                     total: int) -> list[Segment]:
     """TIMIT-61 segmentation from espeak phoneme events (starts in 16 kHz samples, before `lead` padding).
 
-    Rules: leading/trailing pauses and padding -> h#; inner pauses -> pau; p/t/k/ch: the closure is the run
+    Rules: leading/trailing pauses and padding -> h#; inner pauses -> one pau; p/t/k/ch: the closure is the run
     of exact-zero samples in espeak's 22.05 kHz output before the burst event (else the first 30% of the
     stop); b/d/g/jh: the event starts the closure, the burst is the largest energy rise; h -> hv between a
     voiced sound and a vowel; uw -> ux after a coronal; a short ax between voiceless sounds -> ax-h;
-    n between vowels before an unstressed vowel -> nx; ax m after a fricative -> em; a fricative before
-    a nasal or l ends in 15 ms of epi."""
+    n between vowels before an unstressed vowel -> nx; a glottal stop (q) starts where espeak's silence
+    starts (before its event); a fricative before a nasal or l ends in 15 ms of epi, which
+    `epenthetic_gaps` makes silent in the audio."""
     events = [(name, s + lead) for name, s in phones if name not in _IGNORED]
     segs: list[Segment] = []
     for i, (name, start) in enumerate(events):
@@ -133,6 +134,14 @@ def espeak_to_timit(phones: list[tuple[str, int]], samples: np.ndarray, raw: np.
             segs.append(Segment(_DIRECT[name], start, end))
         else:
             raise AsrserError(f"espeak phoneme {name!r} has no TIMIT mapping")
+    # espeak ends a clause with two pause events ("_:" and "_"): one pause
+    merged: list[Segment] = []
+    for seg in segs:
+        if merged and seg.label == merged[-1].label == "pau":
+            merged[-1].end = seg.end
+        else:
+            merged.append(seg)
+    segs = merged
     # leading and trailing silence -> h#
     while segs and segs[0].label == "pau":
         segs.pop(0)
@@ -156,6 +165,8 @@ def _stop_closures(segs: list[Segment], samples: np.ndarray, raw: np.ndarray, le
     out: list[Segment] = []
     scale = RAW_RATE / OUTPUT_RATE
     for seg in segs:
+        if seg.label == "q":
+            _glottal_closure(seg, out[-1] if out else None, raw, lead)
         if seg.label not in _CLOSURE:
             out.append(seg)
             continue
@@ -191,6 +202,36 @@ def _stop_closures(segs: list[Segment], samples: np.ndarray, raw: np.ndarray, le
     return out
 
 
+def _glottal_closure(q: Segment, prev: Segment | None, raw: np.ndarray, lead: int) -> None:
+    """espeak's glottal stop is a run of exact-zero samples that begins inside the sound before its event:
+    the q starts where the silence starts."""
+    scale = RAW_RATE / OUTPUT_RATE
+    j = min(int(round((q.start - lead) * scale)), len(raw))
+    if j >= len(raw) or raw[j] != 0:
+        return
+    while j > 0 and raw[j - 1] == 0:
+        j -= 1
+    zero_start = lead + int(round(j / scale))
+    if prev is not None and prev.label != "h#" and prev.start + OUTPUT_RATE // 100 < zero_start < q.start:
+        prev.end = q.start = zero_start
+
+
+def epenthetic_gaps(samples: np.ndarray, segs: list[Segment], lead: int) -> np.ndarray:
+    """The clean speech with every epi segment made silent (3 ms cosine ramps), as the label says."""
+    out = samples.astype(np.float64)
+    ramp = OUTPUT_RATE * 3 // 1000
+    for seg in segs:
+        if seg.label != "epi":
+            continue
+        a, b = seg.start - lead, seg.end - lead
+        gain = np.full(b - a, 10 ** (-40 / 20))
+        fade = 0.5 + 0.5 * np.cos(np.linspace(0, np.pi, ramp))
+        gain[:ramp] = np.maximum(gain[:ramp], fade)
+        gain[-ramp:] = np.maximum(gain[-ramp:], fade[::-1])
+        out[a:b] *= gain
+    return out
+
+
 def _context_rules(segs: list[Segment]) -> list[Segment]:
     out: list[Segment] = []
     for i, seg in enumerate(segs):
@@ -206,9 +247,6 @@ def _context_rules(segs: list[Segment]) -> list[Segment]:
             label = "ax-h"
         elif label == "n" and prev in VOWELS and nxt in {"ax", "ix", "axr", "er"}:
             label = "nx"
-        elif label == "m" and prev == "ax" and len(out) >= 2 and out[-2].label in {"z", "s", "dh"}:
-            out[-1] = Segment("em", out[-1].start, seg.end)
-            continue
         if label in _FRICATIVES and nxt in {"m", "n", "l"} and dur > 0.06 * OUTPUT_RATE:
             cut = seg.end - int(0.015 * OUTPUT_RATE)
             out += [Segment(label, seg.start, cut), Segment("epi", cut, seg.end)]
@@ -340,18 +378,18 @@ def _words(text: str, synthesis, segs: list[Segment], lead: int) -> list[tuple[i
 
 
 def _recording_conditions(audio: np.ndarray, lead: int, speech_len: int, rng: np.random.Generator) -> np.ndarray:
-    """A close-talking microphone in a room, as TIMIT was recorded: random spectral tilt, a weak exponential
-    reverberation tail (RT60 0.1-0.35 s at a direct-to-reverberant ratio of 8-18 dB: the direct sound
-    dominates, so phone boundaries stay where they are), pink noise at 8-25 dB SNR, and a level; so that the
-    task is not the clean-TTS toy it would be."""
+    """A head-mounted close-talking microphone in a sound booth, as TIMIT was recorded: random spectral tilt,
+    a weak exponential reverberation tail (RT60 0.1-0.25 s at a direct-to-reverberant ratio of 20-30 dB,
+    as a microphone a few cm from the lips hears it: the tail does not carry a phone past its end), pink
+    noise at 8-25 dB SNR, and a level; so that the task is not the clean-TTS toy it would be."""
     from scipy.signal import fftconvolve, lfilter
 
     tilt = rng.uniform(-0.5, 0.9)
     audio = lfilter([1.0, -tilt], [1.0], audio)
-    rt60 = rng.uniform(0.1, 0.35)
+    rt60 = rng.uniform(0.1, 0.25)
     t = np.arange(1, int(rt60 * OUTPUT_RATE)) / OUTPUT_RATE
     tail = rng.normal(size=len(t)) * np.exp(-6.9 * t / rt60)
-    drr_db = rng.uniform(8, 18)
+    drr_db = rng.uniform(20, 30)
     tail *= np.sqrt(10 ** (-drr_db / 10) / np.sum(tail ** 2))
     audio = fftconvolve(audio, np.r_[1.0, tail])[:len(audio)]
     speech_power = np.mean(audio[lead:lead + speech_len] ** 2) + 1e-9
@@ -364,23 +402,26 @@ def _recording_conditions(audio: np.ndarray, lead: int, speech_len: int, rng: np
     return np.clip(np.round(audio), -32768, 32767).astype(np.int16)
 
 
-def synthesize_job(job: Job) -> str:
-    """Synthesise (from a pristine espeak state: IsolatedSynthesizer) and write one utterance."""
-    _synthesize_and_write(job)
-    return job.path
+def synthesize_speaker(jobs: list[Job]) -> int:
+    """Synthesise and write one speaker's utterances, in order, in one fork of the pristine espeak state
+    (IsolatedSynthesizer): their bytes depend on the speaker's plan only, not on the job split."""
+    rngs = [np.random.default_rng(job.seed) for job in jobs]
+    requests = [(job.text, dict(voice=f"en-us+{job.speaker.voice.name}",
+                                rate=job.speaker.rate + int(rng.integers(-8, 9)), pitch=job.speaker.pitch,
+                                pitch_range=job.speaker.pitch_range)) for job, rng in zip(jobs, rngs)]
+    for job, rng, synthesis in zip(jobs, rngs, _synthesizer.synthesize_group(requests)):
+        _write_utterance(job, synthesis, rng)
+    return len(jobs)
 
 
-def _synthesize_and_write(job: Job) -> None:
-    syn = _synthesizer
+def _write_utterance(job: Job, s, rng: np.random.Generator) -> None:
     spk = job.speaker
-    rng = np.random.default_rng(job.seed)
-    s = syn.synthesize(job.text, voice=f"en-us+{spk.voice.name}", rate=spk.rate + int(rng.integers(-8, 9)),
-                       pitch=spk.pitch, pitch_range=spk.pitch_range)
     lead = int(rng.integers(int(0.1 * OUTPUT_RATE), int(0.25 * OUTPUT_RATE)))
     tail = int(rng.integers(int(0.1 * OUTPUT_RATE), int(0.25 * OUTPUT_RATE)))
-    audio = np.concatenate([np.zeros(lead), s.samples.astype(np.float64), np.zeros(tail)])
+    total = lead + len(s.samples) + tail
+    segs = espeak_to_timit(s.phones, s.samples, s.raw, lead, total)
+    audio = np.concatenate([np.zeros(lead), epenthetic_gaps(s.samples, segs, lead), np.zeros(tail)])
     samples = _recording_conditions(audio, lead, len(s.samples), rng)
-    segs = espeak_to_timit(s.phones, s.samples, s.raw, lead, len(samples))
     base = Path(job.path)
     base.parent.mkdir(parents=True, exist_ok=True)
     utt_id = f"{spk.id[1:].lower()}_{base.name.lower()}"
@@ -401,21 +442,25 @@ def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, n
     from tqdm import tqdm
 
     jobs = plan_corpus(out_dir, size, seed)
-    todo = [j for j in jobs if not all(Path(j.path).with_suffix(e).exists() for e in (".WAV", ".PHN", ".WRD",
+    by_speaker: dict[str, list[Job]] = {}
+    for job in jobs:
+        by_speaker.setdefault(job.speaker.id, []).append(job)
+    # a speaker with any file missing is made again whole: its utterances share one synthesis state
+    todo = [group for group in by_speaker.values()
+            if not all(Path(j.path).with_suffix(e).exists() for j in group for e in (".WAV", ".PHN", ".WRD",
                                                                                       ".TXT"))]
     voices = sorted({j.speaker.voice.name: j.speaker.voice for j in jobs}.values(), key=lambda v: v.name)
-    bar = tqdm(total=len(todo), desc=f"mini-TIMIT ({size})", unit="utt", disable=not progress)
+    bar = tqdm(total=sum(map(len, todo)), desc=f"mini-TIMIT ({size})", unit="utt", disable=not progress)
     if nj <= 1:
         _init_worker(voices)
-        for job in todo:
-            synthesize_job(job)
-            bar.update()
+        for group in todo:
+            bar.update(synthesize_speaker(group))
         _synthesizer.close()
     else:
         with ProcessPoolExecutor(nj, initializer=_init_worker, initargs=(voices,)) as pool:
-            for _ in pool.map(synthesize_job, todo, chunksize=8):
-                bar.update()
+            for n in pool.map(synthesize_speaker, todo):
+                bar.update(n)
     bar.close()
-    log.info("mini-TIMIT %s (seed %d): %d utterances (%d new) in %s", size, seed, len(jobs), len(todo),
+    log.info("mini-TIMIT %s (seed %d): %d utterances (%d new) in %s", size, seed, len(jobs), sum(map(len, todo)),
              Path(out_dir) / "TIMIT")
     return len(jobs)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -68,15 +72,15 @@ def test_stops_have_closures_and_label_coverage(tiny_timit):
 
 
 def _job_bytes(tmp_path: Path, seed: int, n: int = 3) -> list[bytes]:
-    jobs = mini_timit.plan_corpus(tmp_path / f"s{seed}", "tiny", seed)[:n]
+    """The first n utterances of the first speaker, made again in this process (the corpus fixture made
+    them in a pool worker, with other speakers before them)."""
+    jobs = mini_timit.plan_corpus(tmp_path / f"s{seed}", "tiny", seed)
+    first_speaker = [j for j in jobs if j.speaker.id == jobs[0].speaker.id]
     voices = sorted({j.speaker.voice.name: j.speaker.voice for j in mini_timit.plan_corpus(
         tmp_path, "tiny", 0)}.values(), key=lambda v: v.name)
     mini_timit._init_worker(voices)
-    out = []
-    for job in jobs:
-        mini_timit.synthesize_job(job)
-        out += [Path(job.path).with_suffix(e).read_bytes() for e in (".WAV", ".PHN")]
-    return out
+    mini_timit.synthesize_speaker(first_speaker)
+    return [Path(job.path).with_suffix(e).read_bytes() for job in first_speaker[:n] for e in (".WAV", ".PHN")]
 
 
 def test_same_seed_same_bytes(tmp_path, tiny_timit):
@@ -84,6 +88,29 @@ def test_same_seed_same_bytes(tmp_path, tiny_timit):
     jobs = mini_timit.plan_corpus(tiny_timit.parent, "tiny", 0)[:3]
     original = [Path(j.path).with_suffix(e).read_bytes() for j in jobs for e in (".WAV", ".PHN")]
     assert again == original
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_bytes_with_any_job_split(tiny_timit, tmp_path):
+    """nj=2 in a fresh process (the fixture used nj=1 in this one) gives the same corpus, byte for byte."""
+    prog = Path(__file__).resolve().parents[2] / "local" / "make_mini_timit.py"
+    run = subprocess.run([sys.executable, str(prog), "--size", "tiny", "--seed", "0", "--nj", "2",
+                          str(tmp_path / "again")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert _digest(tmp_path / "again" / "TIMIT") == _digest(tiny_timit)
+
+
+def test_resume_makes_a_missing_utterance_again_identical(tiny_timit, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_timit.parent, copy)
+    victim = sorted(copy.glob("TIMIT/TRAIN/DR*/*/SX*.WAV"))[3]
+    victim.unlink()
+    assert mini_timit.generate(copy, "tiny", seed=0, nj=1, progress=False) == 210
+    assert _digest(copy / "TIMIT") == _digest(tiny_timit)
 
 
 def test_unknown_size_is_an_error():
@@ -100,3 +127,30 @@ def test_espeak_mapping_rules():
     assert "nx" in labels  # n between a vowel and an unstressed vowel
     assert segs[0].start == 0 and segs[-1].end == 6000
     assert all(a.end == b.start for a, b in zip(segs, segs[1:]))
+
+
+def test_a_clause_break_is_one_pause():
+    silence = np.zeros(16000, dtype=np.int16)
+    segs = mini_timit.espeak_to_timit([("_:", 0), ("s", 100), ("i:", 900), ("_:", 2000), ("_", 2500), ("m", 3000),
+                                       ("i:", 3800), ("_", 4500)],
+                                      silence, np.zeros(22050, dtype=np.int16), 500, 6000)
+    assert [s.label for s in segs] == ["h#", "s", "iy", "pau", "m", "iy", "h#"]
+    assert segs[3].start == 2500 and segs[3].end == 3500
+
+
+def test_glottal_stop_starts_with_its_silence_and_epi_is_silent():
+    rng = np.random.default_rng(0)
+    samples = (rng.normal(size=8000) * 3000).astype(np.int16)
+    raw = (rng.normal(size=11025) * 3000).astype(np.int16)
+    raw[int(2600 * 22050 / 16000):int(3200 * 22050 / 16000)] = 0      # espeak's silence: from 2600, before "?"
+    # "cotton": k A ? n- ; then "s m": the s (1000 samples) ends in epi before the nasal
+    segs = mini_timit.espeak_to_timit([("_:", 0), ("A:", 1000), ("?", 3000), ("n-", 3200), ("s", 4500),
+                                       ("m", 5500), ("_", 7000)], samples, raw, 0, 8000)
+    labels = [s.label for s in segs]
+    q = segs[labels.index("q")]
+    assert (q.start, q.end) == (2600, 3200) and segs[labels.index("q") - 1].end == 2600
+    epi = segs[labels.index("epi")]
+    assert (epi.start, epi.end) == (5500 - 240, 5500)
+    gapped = mini_timit.epenthetic_gaps(samples, segs, 0)
+    assert np.abs(gapped[epi.start + 48:epi.end - 48]).max() < 0.02 * np.abs(samples[epi.start:epi.end]).max()
+    assert np.array_equal(gapped[:epi.start], samples[:epi.start])
