@@ -242,7 +242,7 @@ class IsolatedSynthesizer:
         import sys
 
         # The server imports this module without the package's __init__ (which loads the Kaldi wheels): a
-        # smaller process forks and exits faster, and it forks once per utterance.
+        # smaller process forks and exits faster, and it forks once per group of utterances.
         package_dir = str(Path(__file__).resolve().parents[1])
         bootstrap = ("import sys, types; package = types.ModuleType('asrser'); "
                      f"package.__path__ = [{package_dir!r}]; sys.modules['asrser'] = package; "
@@ -273,10 +273,13 @@ class IsolatedSynthesizer:
         """(text, synthesize_raw parameters) requests spoken in order by one fork of the pristine state."""
         self._send(("synth", list(requests)))
         reply = self._receive()
-        if reply is None or reply[0] != "ok":
-            raise AsrserError(f"espeak synthesis failed for {requests[0][0]!r:.200}"
-                              f"{f' (or one of the {len(requests) - 1} after it)' if len(requests) > 1 else ''}: "
-                              f"{reply[1] if reply else 'the server exited'}")
+        if reply is None:
+            raise AsrserError(f"espeak synthesis server exited during {requests[0][0]!r:.200} "
+                              f"(a group of {len(requests)})")
+        if reply[0] != "ok":
+            _, failed, trace = reply
+            raise AsrserError(f"espeak synthesis failed for {requests[failed][0]!r:.200}: "
+                              f"{trace.strip().splitlines()[-1]}")
         return [to_output_rate(*result) for result in reply[1]]
 
     def close(self) -> None:
@@ -313,7 +316,9 @@ def _serve() -> None:
 
     def reply(message) -> None:
         data = pickle.dumps(message)
-        os.write(out_fd, struct.pack("<Q", len(data)) + data)
+        view = memoryview(struct.pack("<Q", len(data)) + data)
+        while view:                      # a pipe may take a large reply in parts
+            view = view[os.write(out_fd, view):]
 
     synthesizer = None
     while True:
@@ -332,10 +337,13 @@ def _serve() -> None:
         _, requests = message
         pid = os.fork()
         if pid == 0:
+            done = []
             try:
-                reply(("ok", [synthesizer.synthesize_raw(text, **params) for text, params in requests]))
+                for text, params in requests:
+                    done.append(synthesizer.synthesize_raw(text, **params))
+                reply(("ok", done))
             except BaseException:
-                reply(("error", traceback.format_exc()))
+                reply(("error", len(done), traceback.format_exc()))
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)

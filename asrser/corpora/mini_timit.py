@@ -206,13 +206,12 @@ def _glottal_closure(q: Segment, prev: Segment | None, raw: np.ndarray, lead: in
     """espeak's glottal stop is a run of exact-zero samples that begins inside the sound before its event:
     the q starts where the silence starts."""
     scale = RAW_RATE / OUTPUT_RATE
-    j = min(int(round((q.start - lead) * scale)), len(raw))
-    if j >= len(raw) or raw[j] != 0:
-        return
+    j = min(int(round((q.start - lead) * scale)) + 1, len(raw))   # + 1: the event was rounded to 16 kHz
     while j > 0 and raw[j - 1] == 0:
         j -= 1
     zero_start = lead + int(round(j / scale))
-    if prev is not None and prev.label != "h#" and prev.start + OUTPUT_RATE // 100 < zero_start < q.start:
+    if prev is not None and prev.label not in ("h#", "pau") and \
+            prev.start + OUTPUT_RATE // 100 < zero_start < q.start:
         prev.end = q.start = zero_start
 
 
@@ -223,11 +222,14 @@ def epenthetic_gaps(samples: np.ndarray, segs: list[Segment], lead: int) -> np.n
     for seg in segs:
         if seg.label != "epi":
             continue
-        a, b = seg.start - lead, seg.end - lead
+        a, b = max(seg.start - lead, 0), min(seg.end - lead, len(out))
+        n = min(ramp, (b - a) // 2)
+        if n < 1:
+            continue
         gain = np.full(b - a, 10 ** (-40 / 20))
-        fade = 0.5 + 0.5 * np.cos(np.linspace(0, np.pi, ramp))
-        gain[:ramp] = np.maximum(gain[:ramp], fade)
-        gain[-ramp:] = np.maximum(gain[-ramp:], fade[::-1])
+        fade = 0.5 + 0.5 * np.cos(np.linspace(0, np.pi, n))
+        gain[:n] = np.maximum(gain[:n], fade)
+        gain[-n:] = np.maximum(gain[-n:], fade[::-1])
         out[a:b] *= gain
     return out
 

@@ -150,10 +150,12 @@ def scan_speakers(root: Path, side: str, speakers: set[str] | None) -> tuple[lis
 
 
 def fold_segments(segments: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
-    """61 -> 48 labels; a deleted label's (q) time goes to the phone after it (before it, at the end).
+    """61 -> 48 labels; a deleted label's (q) time goes to the phone after it, or before it when silence
+    (or nothing) follows.
 
     A glottal stop is the onset of the syllable it precedes (a vowel, or the syllabic nasal of "button"),
-    and aligners without a q model put its time there."""
+    and aligners without a q model put its time there; before a pause it ends the syllable before it (a
+    glottalised final t)."""
     out: list[list] = []
     pending_start = None
     for label, start, end in segments:
@@ -162,6 +164,9 @@ def fold_segments(segments: list[tuple[str, int, int]]) -> list[tuple[str, int, 
             if pending_start is None:
                 pending_start = start
             continue
+        if pending_start is not None and folded == "sil" and out:
+            out[-1][2] = start
+            pending_start = None
         out.append([folded, pending_start if pending_start is not None else start, end])
         pending_start = None
     if pending_start is not None and out:

@@ -154,3 +154,4 @@ def test_glottal_stop_starts_with_its_silence_and_epi_is_silent():
     gapped = mini_timit.epenthetic_gaps(samples, segs, 0)
     assert np.abs(gapped[epi.start + 48:epi.end - 48]).max() < 0.02 * np.abs(samples[epi.start:epi.end]).max()
     assert np.array_equal(gapped[:epi.start], samples[:epi.start])
+    assert np.array_equal(gapped[epi.end:], samples[epi.end:])

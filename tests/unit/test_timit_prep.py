@@ -184,9 +184,12 @@ def test_not_a_timit_dir(tmp_path):
 
 
 def test_folding_gives_a_glottal_stop_to_the_phone_after_it():
-    # "button": b ah q en -> the q's closure is the syllabic nasal's onset; a final q goes to the phone before
+    # "button": b ah q en -> the q's closure is the syllabic nasal's onset; a q before silence, or at the
+    # very end, goes to the phone before it
     segments = [("h#", 0, 100), ("bcl", 100, 200), ("b", 200, 250), ("ah", 250, 400), ("q", 400, 500),
                 ("en", 500, 700), ("q", 700, 750), ("h#", 750, 900)]
     assert fold_segments(segments) == [("sil", 0, 100), ("vcl", 100, 200), ("b", 200, 250), ("ah", 250, 400),
-                                       ("en", 400, 700), ("sil", 700, 900)]
+                                       ("en", 400, 750), ("sil", 750, 900)]
     assert fold_segments([("h#", 0, 10), ("ax", 10, 20), ("q", 20, 30)]) == [("sil", 0, 10), ("ax", 10, 30)]
+    assert fold_segments([("h#", 0, 10), ("q", 10, 20), ("q", 20, 25), ("iy", 25, 40)]) == \
+        [("sil", 0, 10), ("iy", 10, 40)]
