@@ -6,11 +6,13 @@ planning, espeak-ng synthesis in a forked child per utterance, recording conditi
 and divides by the wall time and the number of jobs. Each corpus is made in a fresh process (espeak-ng can be
 initialised only once per process).
 
-Measured on the 2-core AMD EPYC VM (seed 0, default sizes, nj 1; the VM is noisy, so run it a few times):
-mini-TIMIT 1980 utterances in 30-45 s, median 50 utt/s per core (range 44-66 over ten runs), 44-61 utterances
-per CPU-second counting the synthesis server; mini-IEMOCAP 1300 turns in 21 s (61 utt/s). Every utterance is
-synthesised in a fork of a small espeak server process (IsolatedSynthesizer); forks are partly serialised on
-this VM, so a second job adds less than a second core would.
+Measured on the 2-core AMD EPYC VM (seed 0, default sizes; the VM is noisy, so run it a few times):
+mini-TIMIT 1980 utterances in 23-28 s with nj 1, 71-85 utt/s per core over three runs (about 240-290x real
+time), 70-85 utterances per CPU-second counting the synthesis server; nj 2: 139 utt/s (70 per core);
+mini-IEMOCAP 1300 turns in 18 s (73 utt/s). espeak-ng runs in a small server process that forks once per
+mini-TIMIT speaker (IsolatedSynthesizer.synthesize_group), so that a speaker's bytes do not depend on the job
+split; mini-IEMOCAP still forks once per turn. Forks are partly serialised on this VM, so a second job adds
+less than a second core would.
 
 Usage: benchmarks/bench_corpus_generation.py [--corpus iemocap|timit|both] [--size tiny|default] [--nj 2]
   e.g. benchmarks/bench_corpus_generation.py --size default --nj 2
