@@ -2,6 +2,7 @@
 
 import subprocess
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,14 @@ def test_help_works_for_a_recipe_that_changes_into_its_directory(tmp_path):
     path.chmod(0o755)
     out = subprocess.run(["egs/x/run.sh", "--help"], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0 and "  2  Make features" in out.stdout, out.stderr
+
+
+@pytest.mark.parametrize("recipe_dir, option", [("egs/timit/s5", "--timit"), ("egs/iemocap/s5", "--iemocap")])
+def test_a_missing_corpus_directory_stops_before_any_stage(recipe_dir, option, tmp_path):
+    """A mistyped corpus path is an error naming it, not a silent fall-back to the embedded corpus."""
+    recipe = Path(__file__).resolve().parents[2] / recipe_dir
+    before = sorted(p.name for p in recipe.iterdir())
+    out = subprocess.run([str(recipe / "run.sh"), option, str(tmp_path / "nowhere"), "--stop-stage", "0"],
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and f"{option} {tmp_path / 'nowhere'}: no such directory" in out.stderr + out.stdout
+    assert sorted(p.name for p in recipe.iterdir()) == before

@@ -18,6 +18,7 @@ device=auto            # auto (CUDA when present) | cpu | cuda
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--iemocap DIR] [--corpus-size tiny|default] [--validation \"SPK1 SPK2\"]"
 . recipe.sh
 
+[ -z "$iemocap" ] || [ -d "$iemocap" ] || die "--iemocap $iemocap: no such directory"
 [ -n "$iemocap" ] || iemocap=corpora/mini_iemocap/IEMOCAP_full_release
 
 if stage 0 "embedded mini-IEMOCAP (skipped with --iemocap)"; then

@@ -18,10 +18,11 @@ device=auto            # auto (CUDA when present) | cpu | cuda
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default]"
 . recipe.sh
 
+[ -z "$timit" ] || [ -d "$timit" ] || die "--timit $timit: no such directory"
 [ -n "$timit" ] || timit=corpora/mini_timit/TIMIT
 
 if stage 0 "embedded mini-TIMIT (skipped with --timit)"; then
-  [ -d "$timit" ] && [ "$timit" != corpora/mini_timit/TIMIT ] || \
+  [ "$timit" != corpora/mini_timit/TIMIT ] || \
     make_mini_timit.py --size "$corpus_size" --seed "$corpus_seed" --nj "$nj" corpora/mini_timit
 fi
 
