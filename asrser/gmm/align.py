@@ -65,9 +65,12 @@ def equal_alignment(graph: kaldifst.StdVectorFst, num_frames: int, utt: str) -> 
     return list(tids) if ok and len(tids) == num_frames else None
 
 
-def scaled_tid_loglik(model: AcousticModel, pdf_loglik: np.ndarray, acoustic_scale: float) -> np.ndarray:
-    """Matrix for the wheels' DecodableCtc, which reads column tid-1: acwt * loglik[:, pdf(tid)]."""
-    return np.ascontiguousarray(acoustic_scale * pdf_loglik[:, model.tid2pdf[1:]], dtype=np.float32)
+def scaled_tid_loglik(model: AcousticModel, pdf_loglik: np.ndarray, acoustic_scale: float,
+                      tid2column: np.ndarray | None = None) -> np.ndarray:
+    """Matrix for the wheels' DecodableCtc, which reads column tid-1: acwt * loglik[:, pdf(tid)] (or the
+    column tid2column[tid] of a net's class scores)."""
+    columns = (model.tid2pdf if tid2column is None else tid2column)[1:]
+    return np.ascontiguousarray(acoustic_scale * pdf_loglik[:, columns], dtype=np.float32)
 
 
 def boost_silence(pdf_loglik: np.ndarray, silence_pdfs: np.ndarray, factor: float) -> np.ndarray:
@@ -78,12 +81,13 @@ def boost_silence(pdf_loglik: np.ndarray, silence_pdfs: np.ndarray, factor: floa
 
 
 def viterbi_align(model: AcousticModel, graph: kaldifst.StdVectorFst, pdf_loglik: np.ndarray, utt: str,
-                  opts: AlignOptions) -> tuple[list[int] | None, bool, float]:
-    """gmm-align-compiled for one utterance: (alignment or None, whether the retry beam was needed, loglik)."""
+                  opts: AlignOptions, tid2column: np.ndarray | None = None) -> tuple[list[int] | None, bool, float]:
+    """gmm-align-compiled (or, with a net's class scores and tid2column, nnet align-compiled) for one
+    utterance: (alignment or None, whether the retry beam was needed, loglik)."""
     fst = graph.copy()
     khg.add_transition_probs(trans_model=model.trans_model, transition_scale=opts.transition_scale,
                              self_loop_scale=opts.self_loop_scale, fst=fst)
-    decodable = khg.DecodableCtc(scaled_tid_loglik(model, pdf_loglik, opts.acoustic_scale))
+    decodable = khg.DecodableCtc(scaled_tid_loglik(model, pdf_loglik, opts.acoustic_scale, tid2column))
     config = khg.AlignConfig()
     config.beam, config.retry_beam, config.careful = opts.beam, opts.retry_beam, False
     done, error, retried, like, _, alignment, _ = khg.align_utterance_wrapper(

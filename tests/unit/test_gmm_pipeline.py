@@ -277,3 +277,50 @@ def test_hybrid_decoding_scores_and_reports_the_nets_frame_error_rate(system, nn
     assert (decode_dir / "fer").read_text().startswith(f"%FER {counts['fer']:.2f}")
     best = score_decode(decode_dir, system / "data" / "test" / "text", dict(FOLD_48_TO_39))
     assert best.error_rate < 100.0
+
+
+def test_hybrid_alignment_follows_the_transcripts(system, nnet_frames):
+    """nnet align: class scores mapped through transition-id -> class align exactly as the same scores
+    expanded to pdfs (the GMM path); a trained net's alignment spells each transcript, is written like the
+    GMMs' alignment dirs, and is not redone when nothing changed."""
+    from asrser.gmm.align import GraphCompiler, alignment_to_phone_segments, tid_tables, viterbi_align
+    from asrser.gmm.feats import FeaturePipeline, iter_features
+    from asrser.nnet.align import align_hybrid
+    from asrser.nnet.model import NetConfig
+    from asrser.nnet.train import train_net
+
+    exp = system / "exp" / "mono"
+    model = AcousticModel.load(exp / "final.mdl")
+    lang = Lang.load(system / "data" / "lang")
+    tid2class, num_classes = monophone_state_classes(model)
+    pdf2class = np.zeros(model.trans_model.num_pdfs, dtype=np.int64)
+    pdf2class[model.tid2pdf[1:]] = tid2class[1:]
+    text = {line.split()[0]: line.split()[1:] for line in (system / "data" / "test" / "text").read_text().splitlines()}
+    compiler = GraphCompiler(model, lang)
+    for n, (utt, feats) in enumerate(iter_features(system / "data" / "test", FeaturePipeline.load(exp))):
+        pdf_loglik = model.pdf_loglik(feats)
+        class_scores = np.stack([pdf_loglik[:, pdf2class == c].max(1) if (pdf2class == c).any() else
+                                 np.full(len(feats), -1e10) for c in range(num_classes)], axis=1)
+        graph = compiler.compile(text[utt])
+        by_class, _, _ = viterbi_align(model, graph, class_scores, utt, AlignOptions(), tid2class)
+        by_pdf, _, _ = viterbi_align(model, graph, class_scores[:, pdf2class], utt, AlignOptions())
+        assert by_class is not None and by_class == by_pdf
+        if n == 3:
+            break
+
+    config = NetConfig.from_yaml(nnet_frames / "net.yaml")
+    train_net(nnet_frames / "frames_train", nnet_frames / "frames_test", nnet_frames / "whole", config, 144,
+              progress=False)
+    ali = nnet_frames / "ali_test"
+    args = (exp / "final.mdl", system / "data" / "lang", system / "data" / "test", nnet_frames / "whole" / "final.pt",
+            nnet_frames / "frames_test", nnet_frames / "frames_train", ali, AlignOptions())
+    counts = align_hybrid(*args, device="cpu")
+    assert counts["done"] == 32 and counts["failed"] == 0
+    phone_of, state_of = tid_tables(AcousticModel.load(ali / "final.mdl"))
+    for utt, alignment in load_alignments(ali).items():
+        phones = [lang.id2phone[p] for p, _ in alignment_to_phone_segments(phone_of, state_of, alignment)]
+        assert phones == text[utt]
+    acc = alignment_accuracy(ali, system / "data" / "lang", system / "data" / "test" / "ref_phones.ctm")
+    assert acc["utterances"] == 32 and acc["within_40ms"] > 80
+    mtime = (ali / "ali.1.ark").stat().st_mtime_ns
+    assert align_hybrid(*args, device="cpu") == counts and (ali / "ali.1.ark").stat().st_mtime_ns == mtime

@@ -111,6 +111,14 @@ if stage 13 "hybrid ConvNet-HMM decoding of dev and test with the monophone HCLG
   done
 fi
 
+if stage 14 "hybrid ConvNet-HMM forced alignment of dev and test (Kaldi's nnet align), boundary accuracy"; then
+  for x in dev test; do
+    nnet_align.py --device "$device" exp/mono/final.mdl data/lang data/$x exp/convnet/final.pt \
+      exp/convnet/frames_$x exp/convnet/frames_train exp/convnet_ali_$x
+    alignment_accuracy.py exp/convnet_ali_$x data/lang data/$x/ref_phones.ctm
+  done
+fi
+
 if stage 20 "RESULTS.md"; then
   collect_results.py --title "TIMIT ($timit)" exp RESULTS.md
 fi
