@@ -21,6 +21,13 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
+def add_hybrid_options(p: argparse.ArgumentParser) -> None:
+    """The options of every program that runs a trained net on the states of an HMM (decoding, alignment)."""
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--targets", default="mono-state", choices=["mono-state", "pdf"],
+                   help="what the net predicts: monophone HMM states, or the tree leaves (pdfs) of <hmm-model>")
+
+
 def run(main: Callable[[argparse.Namespace], object], args: argparse.Namespace) -> None:
     """Call main(args); a toolkit error becomes 'ERROR (program): message' and exit code 1."""
     from .errors import AsrserError

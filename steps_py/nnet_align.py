@@ -11,9 +11,7 @@ from asrser import cli
 p = cli.parser(__doc__)
 p.add_argument("--beam", type=float, default=10.0)
 p.add_argument("--retry-beam", type=float, default=40.0)
-p.add_argument("--device", default="auto")
-p.add_argument("--targets", default="mono-state", choices=["mono-state", "pdf"],
-               help="what the net predicts: monophone HMM states, or the tree leaves (pdfs) of <hmm-model>")
+cli.add_hybrid_options(p)
 for name in ("hmm_model", "lang_dir", "data_dir", "net", "frames", "train_frames", "ali_dir"):
     p.add_argument(name)
 

@@ -16,9 +16,7 @@ p.add_argument("--lattice-beam", type=float, default=6.0)
 p.add_argument("--lm-weights", default="0.5 0.75 1 1.5 2 3 4 5 6 8 10",
                help="LM weights to score (nets are sharper than GMMs: the sweep starts below 1)")
 p.add_argument("--phone-map", choices=["none", "timit39"], default="none")
-p.add_argument("--device", default="auto")
-p.add_argument("--targets", default="mono-state", choices=["mono-state", "pdf"],
-               help="what the net predicts: monophone HMM states, or the tree leaves (pdfs) of <hmm-model>")
+cli.add_hybrid_options(p)
 for name in ("graph_dir", "hmm_model", "net", "frames", "train_frames", "text", "decode_dir"):
     p.add_argument(name)
 

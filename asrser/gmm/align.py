@@ -12,15 +12,15 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import kaldi_hmm_gmm as khg
 import kaldifst
 import kaldiio
 import numpy as np
 
-from ..errors import AsrserError
-from ..fileio import temp_name
+from ..errors import AsrserError, DataError
+from ..fileio import atomic_write, temp_name
 from ..lang import Lang
 from .model import AcousticModel
 
@@ -128,6 +128,45 @@ class AlignmentWriter:
             self._writer.close()
             for p in (self._tmp_ark, self._tmp_scp):
                 p.unlink(missing_ok=True)
+
+
+def align_to_transcripts(utterances: Iterable[tuple[str, np.ndarray]], transcripts: dict[str, list[str]],
+                         text_path: str | os.PathLike, compiler: GraphCompiler, out_prefix: str | os.PathLike,
+                         align_one: Callable[[str, kaldifst.StdVectorFst, np.ndarray],
+                                             tuple[list[int] | None, bool, float]],
+                         retry_note: str = "") -> dict:
+    """The loop of gmm-align-compiled and nnet align: every (utt, per-frame matrix) is aligned to its
+    transcript's training graph by align_one(utt, graph, matrix) -> (alignment or None, retried, loglik) and
+    written to <out_prefix>.ark/scp. Utterances without a transcript, a graph or an alignment are logged,
+    skipped and listed in <out_prefix>.failed. Returns {done, retried, failed, frames, loglik}."""
+    counts = dict(done=0, retried=0, failed=0, frames=0, loglik=0.0)
+    failed: list[str] = []
+    with AlignmentWriter(out_prefix) as write:
+        for utt, frames in utterances:
+            words = transcripts.get(utt)
+            try:
+                if not words:
+                    raise DataError(text_path, f"utterance {utt}: empty or missing transcript")
+                graph = compiler.compile(words, where=f"{text_path}, utterance {utt}")
+            except DataError as e:
+                log.warning("skipping %s: %s", utt, e)
+                failed.append(utt)
+                continue
+            alignment, retried, like = align_one(utt, graph, frames)
+            if alignment is None:
+                log.warning("skipping %s: no alignment of %d frames to its transcript (%d phones)%s",
+                            utt, len(frames), len(words), retry_note)
+                failed.append(utt)
+                continue
+            write(utt, alignment)
+            counts["done"] += 1
+            counts["retried"] += int(retried)
+            counts["frames"] += len(frames)
+            counts["loglik"] += like
+    counts["failed"] = len(failed)
+    with atomic_write(f"{out_prefix}.failed") as f:
+        f.writelines(f"{u}\n" for u in failed)
+    return counts
 
 
 def read_alignments(ali_dir: str | os.PathLike) -> Iterator[tuple[str, np.ndarray]]:

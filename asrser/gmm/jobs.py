@@ -25,10 +25,11 @@ import kaldiio
 import numpy as np
 
 from ..data import DataDir
-from ..errors import AsrserError, DataError
+from ..errors import AsrserError
 from ..fileio import atomic_write
 from ..lang import Lang
-from .align import AlignmentWriter, AlignOptions, GraphCompiler, boost_silence, equal_alignment, viterbi_align
+from .align import (AlignmentWriter, AlignOptions, GraphCompiler, align_to_transcripts, boost_silence,
+                    equal_alignment, viterbi_align)
 from .feats import FeaturePipeline, iter_features
 from .model import AcousticModel
 
@@ -42,39 +43,17 @@ def align_job(model_path: str, lang_dir: str, data_dir: str, exp_dir: str, out_p
     lang = Lang.load(lang_dir)
     compiler = GraphCompiler(model, lang)
     pipeline = FeaturePipeline.load(exp_dir)
-    text = DataDir(data_dir).text()
     silence_pdfs = np.unique(model.tid2pdf[1:][np.isin(_tid_phones(model), lang.silence_ids)])
-    counts = dict(done=0, retried=0, failed=0, frames=0, loglik=0.0)
-    failed: list[str] = []
-    with AlignmentWriter(out_prefix) as write:
-        for utt, feats in iter_features(data_dir, pipeline):
-            words = text.get(utt)
-            try:
-                if not words:
-                    raise DataError(Path(data_dir) / "text", f"utterance {utt}: empty or missing transcript")
-                graph = compiler.compile(words, where=f"{data_dir}/text, utterance {utt}")
-            except DataError as e:
-                log.warning("skipping %s: %s", utt, e)
-                failed.append(utt)
-                continue
-            if equal:
-                alignment, retried, like = equal_alignment(graph, len(feats), utt), False, 0.0
-            else:
-                loglik = boost_silence(model.pdf_loglik(feats), silence_pdfs, opts.boost_silence)
-                alignment, retried, like = viterbi_align(model, graph, loglik, utt, opts)
-            if alignment is None:
-                log.warning("skipping %s: no alignment of %d frames to its transcript (%d phones)%s",
-                            utt, len(feats), len(words), "" if equal else f" with retry beam {opts.retry_beam}")
-                failed.append(utt)
-                continue
-            write(utt, alignment)
-            counts["done"] += 1
-            counts["retried"] += retried
-            counts["frames"] += len(feats)
-            counts["loglik"] += like
-    counts["failed"] = len(failed)
-    with atomic_write(f"{out_prefix}.failed") as f:
-        f.writelines(f"{u}\n" for u in failed)
+
+    def align_one(utt, graph, feats):
+        if equal:
+            return equal_alignment(graph, len(feats), utt), False, 0.0
+        loglik = boost_silence(model.pdf_loglik(feats), silence_pdfs, opts.boost_silence)
+        return viterbi_align(model, graph, loglik, utt, opts)
+
+    counts = align_to_transcripts(iter_features(data_dir, pipeline), DataDir(data_dir).text(),
+                                  f"{data_dir}/text", compiler, out_prefix, align_one,
+                                  "" if equal else f" with retry beam {opts.retry_beam}")
     log.info("aligned %d utterances (%d needed the retry beam), skipped %d; log-likelihood per frame %.3f",
              counts["done"], counts["retried"], counts["failed"], counts["loglik"] / max(counts["frames"], 1))
     return counts

@@ -13,17 +13,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-
 from ..data import DataDir
-from ..errors import AsrserError, DataError
 from ..fileio import Stamp, atomic_write
-from ..gmm.align import AlignmentWriter, AlignOptions, GraphCompiler, target_table, viterbi_align
-from ..gmm.model import AcousticModel
+from ..gmm.align import AlignOptions, GraphCompiler, align_to_transcripts, viterbi_align
 from ..lang import Lang
-from .data import FrameData, class_log_priors
-from .decode import utterance_log_likelihoods
-from .train import load_model, select_device
+from .decode import Hybrid
 
 log = logging.getLogger(__name__)
 
@@ -36,52 +30,24 @@ def align_hybrid(hmm_model: str | os.PathLike, lang_dir: str | os.PathLike, data
     or without an alignment within the retry beam are logged, listed in ali.1.failed and counted."""
     ali_dir = Path(ali_dir)
     text = Path(data_dir) / "text"
-    train_targets = Path(train_frames_dir) / "targets.npy"
     stamp = Stamp(ali_dir / "ali.done", [Path(hmm_model), Path(net_path), Path(frames_dir) / "feats.npy",
-                                         train_targets, text], options=asdict(opts), targets=targets)
+                                         Path(train_frames_dir) / "targets.npy", text],
+                  options=asdict(opts), targets=targets)
     if stamp.is_current():
         return json.loads((ali_dir / "ali_counts.json").read_text())
     stamp.clear()
-    net = load_model(net_path)
-    hmm = AcousticModel.load(hmm_model)
-    tid2class, num_classes = target_table(hmm, targets)
-    if num_classes != net.num_classes:
-        raise AsrserError(f"{net_path} predicts {net.num_classes} classes, the HMM has {num_classes} states")
-    log_priors = class_log_priors(np.load(train_targets), num_classes)
-    data = FrameData(frames_dir, net.config.context)
-    compiler = GraphCompiler(hmm, Lang.load(lang_dir))
-    transcripts = DataDir(data_dir).text()
+    hybrid = Hybrid.load(net_path, hmm_model, frames_dir, train_frames_dir, targets)
+    compiler = GraphCompiler(hybrid.hmm, Lang.load(lang_dir))
     ali_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(hmm_model, ali_dir / "final.mdl")
-    counts = dict(done=0, retried=0, failed=0, frames=0, loglik=0.0)
-    failed: list[str] = []
+
+    def align_one(utt, graph, loglik):
+        return viterbi_align(hybrid.hmm, graph, loglik, utt, opts, hybrid.tid2class)
+
     start = time.perf_counter()
-    with AlignmentWriter(ali_dir / "ali.1") as write:
-        for utt, loglik in utterance_log_likelihoods(net, data, log_priors, select_device(device)):
-            try:
-                words = transcripts.get(utt)
-                if not words:
-                    raise DataError(text, f"utterance {utt}: empty or missing transcript")
-                graph = compiler.compile(words, where=f"{text}, utterance {utt}")
-            except DataError as e:
-                log.warning("skipping %s: %s", utt, e)
-                failed.append(utt)
-                continue
-            alignment, retried, like = viterbi_align(hmm, graph, loglik, utt, opts, tid2class)
-            if alignment is None:
-                log.warning("skipping %s: no alignment of %d frames to its transcript (%d phones) with retry "
-                            "beam %.1f", utt, len(loglik), len(words), opts.retry_beam)
-                failed.append(utt)
-                continue
-            write(utt, alignment)
-            counts["done"] += 1
-            counts["retried"] += int(retried)
-            counts["frames"] += len(alignment)
-            counts["loglik"] += like
-    counts["failed"] = len(failed)
+    counts = align_to_transcripts(hybrid.log_likelihoods(device), DataDir(data_dir).text(), text, compiler,
+                                  ali_dir / "ali.1", align_one, f" with retry beam {opts.retry_beam}")
     counts["seconds"] = time.perf_counter() - start
-    with atomic_write(ali_dir / "ali.1.failed") as f:
-        f.writelines(f"{u}\n" for u in failed)
     with atomic_write(ali_dir / "ali_counts.json") as f:
         json.dump(counts, f)
     stamp.write()

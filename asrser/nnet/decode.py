@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from ..gmm.align import target_table
 from ..gmm.decode import DecodeOptions, Decoder, decode_utterances
 from ..gmm.model import AcousticModel
 from .data import FrameData, class_log_priors
+from .model import LayeredNet
 from .train import _batch, autocast_dtype, load_model, select_device
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,33 @@ def utterance_log_likelihoods(model, data: FrameData, log_priors: np.ndarray, de
         yield utt, log_post - log_priors
 
 
+@dataclass
+class Hybrid:
+    """A trained net with what decoding or aligning with it needs: the HMM whose states it predicts, the
+    transition-id -> net class table, the class log priors of its training targets, and the frames."""
+
+    net: LayeredNet
+    hmm: AcousticModel
+    tid2class: np.ndarray
+    log_priors: np.ndarray
+    data: FrameData
+
+    @classmethod
+    def load(cls, net_path: str | os.PathLike, hmm_model: str | os.PathLike, frames_dir: str | os.PathLike,
+             train_frames_dir: str | os.PathLike, targets: str = "mono-state") -> "Hybrid":
+        net = load_model(net_path)
+        hmm = AcousticModel.load(hmm_model)
+        tid2class, num_classes = target_table(hmm, targets)
+        if num_classes != net.num_classes:
+            raise AsrserError(f"{net_path} predicts {net.num_classes} classes, the HMM has {num_classes} states")
+        log_priors = class_log_priors(np.load(Path(train_frames_dir) / "targets.npy"), num_classes)
+        return cls(net, hmm, tid2class, log_priors, FrameData(frames_dir, net.config.context))
+
+    def log_likelihoods(self, device: str = "auto"):
+        """(utt, (T, classes) log p(x|s) up to a constant) for every utterance, in corpus order."""
+        return utterance_log_likelihoods(self.net, self.data, self.log_priors, select_device(device))
+
+
 def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, net_path: str | os.PathLike,
                   frames_dir: str | os.PathLike, train_frames_dir: str | os.PathLike,
                   decode_dir: str | os.PathLike, opts: DecodeOptions, device: str = "auto",
@@ -60,21 +88,15 @@ def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, ne
                   options=asdict(opts), targets=targets)
     if stamp.is_current():
         return json.loads((decode_dir / "counts.1.json").read_text())
-    model = load_model(net_path)
-    hmm = AcousticModel.load(hmm_model)
-    tid2class, num_classes = target_table(hmm, targets)
-    if num_classes != model.num_classes:
-        raise AsrserError(f"{net_path} predicts {model.num_classes} classes, the HMM has {num_classes} states")
-    log_priors = class_log_priors(np.load(train_targets), num_classes)
-    data = FrameData(frames_dir, model.config.context)
-    decoder = Decoder(Path(graph_dir) / "HCLG.fst", tid2class, opts)
-    dev = select_device(device)
+    hybrid = Hybrid.load(net_path, hmm_model, frames_dir, train_frames_dir, targets)
+    data, log_priors = hybrid.data, hybrid.log_priors
+    decoder = Decoder(Path(graph_dir) / "HCLG.fst", hybrid.tid2class, opts)
     start = time.perf_counter()
     wrong = total = 0
 
     def scored():
         nonlocal wrong, total
-        for i, (utt, loglik) in enumerate(utterance_log_likelihoods(model, data, log_priors, dev)):
+        for i, (utt, loglik) in enumerate(hybrid.log_likelihoods(device)):
             _, frames = data.utterance(i)
             ref = data.targets[frames]
             ok = ref >= 0
