@@ -2,7 +2,7 @@
 """Speed of the embedded corpus generators: utterances per second per core and times real time per core.
 
 Generates mini-IEMOCAP and/or mini-TIMIT from scratch into a temporary directory (everything included:
-planning, espeak-ng synthesis in a forked child per utterance, recording conditions, writing the files)
+planning, espeak-ng synthesis in forked children of a synthesis server, recording conditions, writing the files)
 and divides by the wall time and the number of jobs. Each corpus is made in a fresh process (espeak-ng can be
 initialised only once per process).
 

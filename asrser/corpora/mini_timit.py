@@ -24,7 +24,7 @@ import numpy as np
 from ..audio import sphere_bytes
 from ..errors import AsrserError
 from ..fileio import atomic_write
-from .espeak import OUTPUT_RATE, RAW_RATE, IsolatedSynthesizer, Voice
+from .espeak import OUTPUT_RATE, RAW_RATE, IsolatedSynthesizer, Synthesis, Voice
 from .text_grammar import SHARED_SENTENCES, sentence
 from .timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS
 
@@ -172,11 +172,7 @@ def _stop_closures(segs: list[Segment], samples: np.ndarray, raw: np.ndarray, le
             continue
         closure = _CLOSURE[seg.label]
         if seg.label in _VOICELESS_STOPS:
-            burst_raw = int(round((seg.start - lead) * scale))
-            j = burst_raw
-            while j > 0 and raw[j - 1] == 0:
-                j -= 1
-            zero_start = lead + int(round(j / scale))
+            zero_start = _silence_start(raw, int(round((seg.start - lead) * scale)), lead)
             prev = out[-1] if out else None
             if seg.start - zero_start >= OUTPUT_RATE // 200 and prev is not None and \
                     prev.start < zero_start < seg.start and prev.label != "h#":
@@ -202,14 +198,21 @@ def _stop_closures(segs: list[Segment], samples: np.ndarray, raw: np.ndarray, le
     return out
 
 
+def _silence_start(raw: np.ndarray, end: int, lead: int) -> int:
+    """Start (16 kHz samples, after `lead` padding) of the run of exact-zero samples in espeak's 22.05 kHz
+    output that ends before raw index `end`; `end` itself if raw[end - 1] is not zero."""
+    j = end
+    while j > 0 and raw[j - 1] == 0:
+        j -= 1
+    return lead + int(round(j / (RAW_RATE / OUTPUT_RATE)))
+
+
 def _glottal_closure(q: Segment, prev: Segment | None, raw: np.ndarray, lead: int) -> None:
     """espeak's glottal stop is a run of exact-zero samples that begins inside the sound before its event:
     the q starts where the silence starts."""
-    scale = RAW_RATE / OUTPUT_RATE
-    j = min(int(round((q.start - lead) * scale)) + 1, len(raw))   # + 1: the event was rounded to 16 kHz
-    while j > 0 and raw[j - 1] == 0:
-        j -= 1
-    zero_start = lead + int(round(j / scale))
+    # + 1: the event was rounded to 16 kHz
+    end = min(int(round((q.start - lead) * (RAW_RATE / OUTPUT_RATE))) + 1, len(raw))
+    zero_start = _silence_start(raw, end, lead)
     if prev is not None and prev.label not in ("h#", "pau") and \
             prev.start + OUTPUT_RATE // 100 < zero_start < q.start:
         prev.end = q.start = zero_start
@@ -416,7 +419,7 @@ def synthesize_speaker(jobs: list[Job]) -> int:
     return len(jobs)
 
 
-def _write_utterance(job: Job, s, rng: np.random.Generator) -> None:
+def _write_utterance(job: Job, s: Synthesis, rng: np.random.Generator) -> None:
     spk = job.speaker
     lead = int(rng.integers(int(0.1 * OUTPUT_RATE), int(0.25 * OUTPUT_RATE)))
     tail = int(rng.integers(int(0.1 * OUTPUT_RATE), int(0.25 * OUTPUT_RATE)))
