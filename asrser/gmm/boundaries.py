@@ -1,9 +1,18 @@
-"""Alignment accuracy: forced-alignment phone boundaries against a reference segmentation (TIMIT .PHN).
+"""Alignment accuracy: forced-alignment phone boundaries against a reference segmentation (TIMIT .PHN), and
+boundary-specific correction of an aligner's systematic offsets.
 
 Boundaries are the starts of every phone after the first. A boundary between frames t-1 and t is placed
 midway between their window centres, t * shift + (window - shift) / 2 (7.5 ms for 25/10 ms frames). Reference
 and hypothesis phone sequences are matched with an edit-distance alignment, so only boundaries between
 phones that both sides agree on are compared; the report gives the share within 10, 20 and 40 ms.
+
+An HMM aligner places some transitions consistently early or late: where a labelling convention puts a
+boundary (closure onset, end of voicing) is not where the frame models' likelihoods cross, and a 25 ms
+window smears energy changes. The correction learns, from a training set's alignments and its reference
+segmentation, the median offset of each (previous phone, phone) boundary and removes it: the simple
+boundary-time correction of phonetic segmentation (Matousek et al. 2003; Yuan et al. 2013). On TIMIT, Stolcke
+et al. (ICASSP 2014) quote 80-89% within 20 ms for conventional HMM forced alignment and reach 93.9-96.8% with
+correction models. Rare pairs shrink towards the median offset of all boundaries into the same phone.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import kaldialign
@@ -22,6 +32,7 @@ from ..lang import Lang
 from .align import alignment_to_phone_segments, read_alignments, tid_tables
 from .model import AcousticModel
 
+Segments = list[tuple[str, float, float]]      # [(phone, start, end)] in seconds
 TOLERANCES_MS = (10, 20, 40)
 
 
@@ -37,49 +48,144 @@ def read_ctm(path: str | os.PathLike) -> dict[str, list[tuple[str, float, float]
     return dict(segments)
 
 
-def matched_boundary_errors(ref: list[tuple[str, float, float]], hyp: list[tuple[str, float, float]]
-                            ) -> list[float]:
-    """|hyp - ref| in seconds for each phone start (after the first) whose phone is matched on both sides."""
+def write_ctm(segments: dict[str, Segments], path: str | os.PathLike) -> None:
+    """{utt: [(phone, start, end)]} -> CTM `utt 1 start duration phone`, the format read_ctm reads."""
+    with atomic_write(path) as f:
+        for utt in sorted(segments):
+            for phone, start, end in segments[utt]:
+                f.write(f"{utt} 1 {start:.4f} {end - start:.4f} {phone}\n")
+
+
+def matched_boundaries(ref: Segments, hyp: Segments) -> list[tuple[str, str, float]]:
+    """(previous hyp phone, phone, hyp - ref in seconds) for each phone start after the first whose phone is
+    matched on both sides."""
     pairs = kaldialign.align([p for p, _, _ in ref], [p for p, _, _ in hyp], "*")
-    errors, i, j = [], 0, 0
+    matched, i, j = [], 0, 0
     for r, h in pairs:
         if r != "*" and h != "*":
             if r == h and i > 0 and j > 0:
-                errors.append(abs(ref[i][1] - hyp[j][1]))
+                matched.append((hyp[j - 1][0], h, hyp[j][1] - ref[i][1]))
             i, j = i + 1, j + 1
         elif r == "*":
             j += 1
         else:
             i += 1
-    return errors
+    return matched
 
 
-def alignment_accuracy(ali_dir: str | os.PathLike, lang_dir: str | os.PathLike, ref_ctm: str | os.PathLike,
-                       frame_shift: float = 0.01, window: float = 0.025) -> dict:
-    """Share of matched boundaries within 10/20/40 ms; written to <ali_dir>/boundary_accuracy.json."""
+def alignment_segments(ali_dir: str | os.PathLike, lang_dir: str | os.PathLike, frame_shift: float = 0.01,
+                       window: float = 0.025) -> dict[str, Segments]:
+    """An alignment dir's phone segmentation, {utt: [(phone, start, end)]}, boundaries between window centres."""
     ali_dir = Path(ali_dir)
     model = AcousticModel.load(ali_dir / "final.mdl")
     id2phone = Lang.load(lang_dir).id2phone
     phone_of, state_of = tid_tables(model)
-    refs = read_ctm(ref_ctm)
     offset = (window - frame_shift) / 2
-    errors: list[float] = []
-    utts = 0
+    segments = {}
     for utt, ali in read_alignments(ali_dir):
-        if utt not in refs:
-            continue
         hyp, t = [], 0
         for phone, n in alignment_to_phone_segments(phone_of, state_of, ali):
             start = 0.0 if t == 0 else t * frame_shift + offset
             hyp.append((id2phone[phone], start, (t + n) * frame_shift + offset))
             t += n
-        errors += matched_boundary_errors(refs[utt], hyp)
-        utts += 1
+        segments[utt] = hyp
+    return segments
+
+
+@dataclass
+class BoundaryCorrection:
+    """Per-boundary offsets (seconds) that an aligner adds to the reference: subtract them to correct."""
+    pair_offset: dict[tuple[str, str], float] = field(default_factory=dict)
+    phone_offset: dict[str, float] = field(default_factory=dict)     # backoff: any boundary into the phone
+    default_offset: float = 0.0
+    shrink: float = 3.0
+    boundaries: int = 0
+
+    @classmethod
+    def fit(cls, hyps: dict[str, Segments], refs: dict[str, Segments], shrink: float = 3.0
+            ) -> "BoundaryCorrection":
+        """Median offsets per (previous phone, phone) over the utterances in both; a pair seen n times is
+        pulled towards its phone's median with weight shrink / (n + shrink)."""
+        by_pair: dict[tuple[str, str], list[float]] = defaultdict(list)
+        by_phone: dict[str, list[float]] = defaultdict(list)
+        for utt in sorted(set(hyps) & set(refs)):
+            for left, right, offset in matched_boundaries(refs[utt], hyps[utt]):
+                by_pair[left, right].append(offset)
+                by_phone[right].append(offset)
+        if not by_pair:
+            raise ValueError("no matched boundaries to fit a boundary correction on")
+        phone_offset = {p: float(np.median(v)) for p, v in by_phone.items()}
+        pair_offset = {pair: float((np.median(v) * len(v) + phone_offset[pair[1]] * shrink) / (len(v) + shrink))
+                       for pair, v in by_pair.items()}
+        return cls(pair_offset, phone_offset, float(np.median([o for v in by_pair.values() for o in v])),
+                   shrink, sum(map(len, by_pair.values())))
+
+    def offset(self, left: str, right: str) -> float:
+        return self.pair_offset.get((left, right), self.phone_offset.get(right, self.default_offset))
+
+    def apply(self, segments: Segments, min_phone: float = 0.005) -> Segments:
+        """Move each boundary by minus its offset, keeping the utterance's ends and every phone at least
+        min_phone long."""
+        if len(segments) < 2:
+            return list(segments)
+        end = segments[-1][2]
+        starts = [segments[0][1]]
+        for i in range(1, len(segments)):
+            moved = segments[i][1] - self.offset(segments[i - 1][0], segments[i][0])
+            starts.append(min(max(moved, starts[-1] + min_phone), end - (len(segments) - i) * min_phone))
+        return [(phone, start, stop) for (phone, _, _), start, stop in zip(segments, starts, starts[1:] + [end])]
+
+    def save(self, path: str | os.PathLike) -> None:
+        with atomic_write(path) as f:
+            json.dump({"method": "median offset per (previous phone, phone), shrunk towards the phone's",
+                       "shrink": self.shrink, "boundaries": self.boundaries,
+                       "default_offset_ms": round(self.default_offset * 1000, 3),
+                       "phone_offset_ms": {p: round(o * 1000, 3) for p, o in sorted(self.phone_offset.items())},
+                       "pair_offset_ms": {f"{a} {b}": round(o * 1000, 3)
+                                          for (a, b), o in sorted(self.pair_offset.items())}}, f, indent=1)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "BoundaryCorrection":
+        try:
+            d = json.loads(Path(path).read_text())
+            return cls({tuple(k.split()): v / 1000 for k, v in d["pair_offset_ms"].items()},
+                       {k: v / 1000 for k, v in d["phone_offset_ms"].items()}, d["default_offset_ms"] / 1000,
+                       d["shrink"], d["boundaries"])
+        except (ValueError, KeyError, AttributeError) as e:
+            raise DataError(path, f"not a boundary correction ({e})") from None
+
+
+def fit_boundary_correction(ali_dir: str | os.PathLike, lang_dir: str | os.PathLike,
+                            ref_ctm: str | os.PathLike, shrink: float = 3.0) -> BoundaryCorrection:
+    """Fit on a (training) alignment dir against its reference; written to <ali_dir>/boundary_correction.json."""
+    correction = BoundaryCorrection.fit(alignment_segments(ali_dir, lang_dir), read_ctm(ref_ctm), shrink)
+    correction.save(Path(ali_dir) / "boundary_correction.json")
+    return correction
+
+
+def _accuracy(refs: dict[str, Segments], hyps: dict[str, Segments]) -> dict:
+    errors = [abs(offset) for utt in hyps if utt in refs for _, _, offset in matched_boundaries(refs[utt], hyps[utt])]
     errs_ms = np.asarray(errors) * 1000.0
-    result = {"utterances": utts, "boundaries": int(len(errs_ms)),
-              **{f"within_{tol}ms": float((errs_ms <= tol).mean() * 100) if len(errs_ms) else 0.0
-                 for tol in TOLERANCES_MS},
-              "median_error_ms": float(np.median(errs_ms)) if len(errs_ms) else None}
+    return {"utterances": sum(utt in refs for utt in hyps), "boundaries": int(len(errs_ms)),
+            **{f"within_{tol}ms": float((errs_ms <= tol).mean() * 100) if len(errs_ms) else 0.0
+               for tol in TOLERANCES_MS},
+            "median_error_ms": float(np.median(errs_ms)) if len(errs_ms) else None}
+
+
+def alignment_accuracy(ali_dir: str | os.PathLike, lang_dir: str | os.PathLike, ref_ctm: str | os.PathLike,
+                       correction: str | os.PathLike | None = None) -> dict:
+    """Share of matched boundaries within 10/20/40 ms, written to <ali_dir>/boundary_accuracy.json with the
+    alignment's segmentation as <ali_dir>/phones.ctm. With a correction file (fitted on another set's
+    alignments) the report adds the corrected figures under "corrected", and phones.ctm is the corrected one."""
+    ali_dir = Path(ali_dir)
+    refs = read_ctm(ref_ctm)
+    hyps = alignment_segments(ali_dir, lang_dir)
+    result = _accuracy(refs, hyps)
+    if correction is not None:
+        fitted = BoundaryCorrection.load(correction)
+        hyps = {utt: fitted.apply(segments) for utt, segments in hyps.items()}
+        result["corrected"] = {"correction": str(correction), **_accuracy(refs, hyps)}
+    write_ctm(hyps, ali_dir / "phones.ctm")
     with atomic_write(ali_dir / "boundary_accuracy.json") as f:
         json.dump(result, f, indent=1)
     return result

@@ -13,7 +13,7 @@ import torch
 
 from asrser.features import FeatureConfig, compute_cmvn_stats, make_features
 from asrser.gmm.align import AlignOptions, load_alignments, monophone_state_classes, write_targets
-from asrser.gmm.boundaries import alignment_accuracy
+from asrser.gmm.boundaries import alignment_accuracy, fit_boundary_correction, read_ctm
 from asrser.gmm.decode import DecodeOptions, decode
 from asrser.gmm.graph import graph_properties, mkgraph
 from asrser.gmm.model import AcousticModel
@@ -123,6 +123,21 @@ def mono_ali_train(system, runner_cmd_session):
     align_si(system / "data" / "train", system / "data" / "lang", system / "exp" / "mono", ali, 2,
              runner_cmd_session, AlignOptions())
     return ali
+
+
+def test_boundary_correction_fitted_on_train_improves_test(system, mono_ali_train, runner_cmd_session):
+    data, lang = system / "data", system / "data" / "lang"
+    ali = system / "exp" / "mono_ali_test"
+    if not (ali / "final.mdl").exists():
+        align_si(data / "test", lang, system / "exp" / "mono", ali, 2, runner_cmd_session, AlignOptions())
+    fit_boundary_correction(mono_ali_train, lang, data / "train" / "ref_phones.ctm")
+    acc = alignment_accuracy(ali, lang, data / "test" / "ref_phones.ctm", mono_ali_train / "boundary_correction.json")
+    corrected = acc["corrected"]
+    assert corrected["boundaries"] == acc["boundaries"] > 1000
+    assert corrected["within_20ms"] > acc["within_20ms"] + 10 and corrected["within_10ms"] > acc["within_10ms"]
+    segmentation = read_ctm(ali / "phones.ctm")                 # the corrected one
+    assert len(segmentation) == 32
+    assert all(b[1] > a[1] for segs in segmentation.values() for a, b in zip(segs, segs[1:]))
 
 
 @pytest.mark.parametrize("kind", ["delta", "lda"])

@@ -79,15 +79,22 @@ if stage 9 "tri2 graph and decoding"; then
   done
 fi
 
-if stage 10 "tri2 alignments of train/dev/test, boundary accuracy, 144-class frame targets for the nets"; then
+if stage 10 "tri2 alignments of train/dev/test, 144-class frame targets for the nets; boundary accuracy of mono, tri1, tri2"; then
   for x in train dev test; do
     align_si.py --nj "$nj" --cmd "$train_cmd" data/$x data/lang exp/tri2 exp/tri2_ali_$x
-    alignment_accuracy.py exp/tri2_ali_$x data/lang data/$x/ref_phones.ctm
     ali_to_targets.py exp/tri2_ali_$x exp/tri2_ali_$x/targets
+  done
+  # each system's boundary offsets are learnt on its training-set alignments and removed from dev/test
+  fit_boundary_correction.py exp/tri2_ali_train data/lang data/train/ref_phones.ctm
+  for x in dev test; do
+    alignment_accuracy.py --correction exp/tri2_ali_train/boundary_correction.json \
+      exp/tri2_ali_$x data/lang data/$x/ref_phones.ctm
   done
   for sys in mono tri1; do
     align_si.py --nj "$nj" --cmd "$train_cmd" data/test data/lang exp/$sys exp/${sys}_ali_test
-    alignment_accuracy.py exp/${sys}_ali_test data/lang data/test/ref_phones.ctm
+    fit_boundary_correction.py exp/${sys}_ali data/lang data/train/ref_phones.ctm
+    alignment_accuracy.py --correction exp/${sys}_ali/boundary_correction.json \
+      exp/${sys}_ali_test data/lang data/test/ref_phones.ctm
   done
 fi
 
@@ -111,11 +118,15 @@ if stage 13 "hybrid ConvNet-HMM decoding of dev and test with the monophone HCLG
   done
 fi
 
-if stage 14 "hybrid ConvNet-HMM forced alignment of dev and test (Kaldi's nnet align), boundary accuracy"; then
-  for x in dev test; do
+if stage 14 "hybrid ConvNet-HMM forced alignment (Kaldi's nnet align) of train/dev/test, boundary accuracy"; then
+  for x in train dev test; do
     nnet_align.py --device "$device" exp/mono/final.mdl data/lang data/$x exp/convnet/final.pt \
       exp/convnet/frames_$x exp/convnet/frames_train exp/convnet_ali_$x
-    alignment_accuracy.py exp/convnet_ali_$x data/lang data/$x/ref_phones.ctm
+  done
+  fit_boundary_correction.py exp/convnet_ali_train data/lang data/train/ref_phones.ctm
+  for x in dev test; do
+    alignment_accuracy.py --correction exp/convnet_ali_train/boundary_correction.json \
+      exp/convnet_ali_$x data/lang data/$x/ref_phones.ctm
   done
 fi
 
