@@ -60,6 +60,29 @@ def read_table(path: str | os.PathLike, min_fields: int = 2, max_fields: int | N
             yield n, fields
 
 
+PhoneSegments = list[tuple[str, float, float]]      # [(phone, start, end)] in seconds
+
+
+def read_ctm(path: str | os.PathLike) -> dict[str, PhoneSegments]:
+    """CTM `utt channel start duration phone` -> {utt: [(phone, start, end)]} in seconds."""
+    segments: dict[str, PhoneSegments] = {}
+    for n, fields in read_table(path, min_fields=5, max_fields=6):
+        try:
+            start, dur = float(fields[2]), float(fields[3])
+        except ValueError:
+            raise DataError(path, f"start/duration are not numbers: {' '.join(fields)}", n) from None
+        segments.setdefault(fields[0], []).append((fields[4], start, start + dur))
+    return segments
+
+
+def write_ctm(segments: dict[str, PhoneSegments], path: str | os.PathLike) -> None:
+    """{utt: [(phone, start, end)]} -> CTM `utt 1 start duration phone`, in the given utterance order."""
+    with atomic_write(path) as f:
+        for utt, segs in segments.items():
+            for phone, start, end in segs:
+                f.write(f"{utt} 1 {start:.4f} {end - start:.4f} {phone}\n")
+
+
 def read_key_value(path: str | os.PathLike) -> dict[str, str]:
     """Read a table of `key rest-of-line` (utt2spk, wav.scp, text, ...) into an ordered dict.
 

@@ -186,16 +186,16 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
         accuracies = sorted(exp_dir.glob("*/boundary_accuracy.json"))
         if accuracies:
             from .gmm.boundaries import TOLERANCES_MS
-            f.write("\nForced-alignment phone boundaries against the reference segmentation: share within 10 / 20 "
-                    "/ 40 ms, as aligned and after boundary-specific correction (each system's median offset per "
-                    "phone pair, fitted on its training-set alignments).\n\n"
-                    "| alignment | utterances | boundaries | within 10 ms | within 20 ms | within 40 ms | "
-                    "corrected 10 ms | corrected 20 ms | corrected 40 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+            f.write("\nForced-alignment phone boundaries against the reference segmentation: share within "
+                    + " / ".join(map(str, TOLERANCES_MS)) + " ms as aligned, and after boundary-specific correction "
+                    "(each system's median offset per phone pair, fitted on its training-set alignments; - where "
+                    "none was applied).\n\n| alignment | utterances | boundaries | "
+                    + " | ".join(f"{kind}{tol} ms" for kind in ("within ", "corrected, within ") for tol in TOLERANCES_MS)
+                    + " |\n|---|---:|---:|" + "---:|" * (2 * len(TOLERANCES_MS)) + "\n")
             for path in accuracies:
                 a = json.loads(path.read_text())
-                corrected = a.get("corrected", {})
                 cells = [f"{acc[f'within_{tol}ms']:.1f}%" if acc else "-"
-                         for acc in (a, corrected) for tol in TOLERANCES_MS]
+                         for acc in (a, a.get("corrected")) for tol in TOLERANCES_MS]
                 f.write(f"| {path.parent.name} | {a['utterances']} | {a['boundaries']} | " + " | ".join(cells) + " |\n")
         if rows:
             f.write(f"\n![PER by system]({Path(out).with_suffix('.png').name})\n")

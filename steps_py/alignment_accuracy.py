@@ -2,7 +2,7 @@
 """Forced-alignment phone boundaries against a reference segmentation (the corpus's .PHN, as a CTM):
 the share within 10, 20 and 40 ms, written to <ali-dir>/boundary_accuracy.json, and the alignment's
 segmentation as <ali-dir>/phones.ctm. --correction (from fit_boundary_correction.py on the training set's
-alignments) adds the corrected figures and writes the corrected segmentation.
+alignments) adds the corrected figures and writes the corrected segmentation as <ali-dir>/phones_corrected.ctm.
 
 Usage: alignment_accuracy.py [--correction JSON] <ali-dir> <lang-dir> <ref-ctm>
   e.g. alignment_accuracy.py --correction exp/tri2_ali_train/boundary_correction.json \

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..audio import parse_sphere_header
 from ..errors import AsrserError, AudioError, DataError
-from ..fileio import atomic_write, write_key_value
+from ..fileio import write_ctm, write_key_value
 from ..phones import FOLD_61_TO_48, TIMIT61
 
 log = logging.getLogger(__name__)
@@ -190,10 +190,8 @@ def write_split(utts: list[Utterance], out: Path) -> None:
         spk2utt.setdefault(u.speaker, []).append(u.id)
     write_key_value(out / "spk2utt", ((s, " ".join(us)) for s, us in sorted(spk2utt.items())))
     write_key_value(out / "spk2gender", sorted({(u.speaker, u.gender) for u in utts}))
-    with atomic_write(out / "ref_phones.ctm") as f:
-        for u in utts:
-            for p, a, b in folded[u.id]:
-                f.write(f"{u.id} 1 {a / SAMPLE_RATE:.4f} {(b - a) / SAMPLE_RATE:.4f} {p}\n")
+    write_ctm({u.id: [(p, a / SAMPLE_RATE, b / SAMPLE_RATE) for p, a, b in folded[u.id]] for u in utts},
+              out / "ref_phones.ctm")
 
 
 def write_lhotse_manifests(utts: list[Utterance], out_dir: Path, split: str) -> None:

@@ -18,6 +18,7 @@ correction models. Rare pairs shrink towards the median offset of all boundaries
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -27,36 +28,17 @@ import kaldialign
 import numpy as np
 
 from ..errors import DataError
-from ..fileio import atomic_write, read_table
+from ..fileio import PhoneSegments, atomic_write, file_digest, read_ctm, write_ctm
 from ..lang import Lang
 from .align import alignment_to_phone_segments, read_alignments, tid_tables
 from .model import AcousticModel
 
-Segments = list[tuple[str, float, float]]      # [(phone, start, end)] in seconds
+log = logging.getLogger(__name__)
+
 TOLERANCES_MS = (10, 20, 40)
 
 
-def read_ctm(path: str | os.PathLike) -> dict[str, list[tuple[str, float, float]]]:
-    """CTM `utt channel start duration phone` -> {utt: [(phone, start, end)]} in seconds."""
-    segments: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
-    for n, fields in read_table(path, min_fields=5, max_fields=6):
-        try:
-            start, dur = float(fields[2]), float(fields[3])
-        except ValueError:
-            raise DataError(path, f"start/duration are not numbers: {' '.join(fields)}", n) from None
-        segments[fields[0]].append((fields[4], start, start + dur))
-    return dict(segments)
-
-
-def write_ctm(segments: dict[str, Segments], path: str | os.PathLike) -> None:
-    """{utt: [(phone, start, end)]} -> CTM `utt 1 start duration phone`, the format read_ctm reads."""
-    with atomic_write(path) as f:
-        for utt in sorted(segments):
-            for phone, start, end in segments[utt]:
-                f.write(f"{utt} 1 {start:.4f} {end - start:.4f} {phone}\n")
-
-
-def matched_boundaries(ref: Segments, hyp: Segments) -> list[tuple[str, str, float]]:
+def matched_boundaries(ref: PhoneSegments, hyp: PhoneSegments) -> list[tuple[str, str, float]]:
     """(previous hyp phone, phone, hyp - ref in seconds) for each phone start after the first whose phone is
     matched on both sides."""
     pairs = kaldialign.align([p for p, _, _ in ref], [p for p, _, _ in hyp], "*")
@@ -74,7 +56,7 @@ def matched_boundaries(ref: Segments, hyp: Segments) -> list[tuple[str, str, flo
 
 
 def alignment_segments(ali_dir: str | os.PathLike, lang_dir: str | os.PathLike, frame_shift: float = 0.01,
-                       window: float = 0.025) -> dict[str, Segments]:
+                       window: float = 0.025) -> dict[str, PhoneSegments]:
     """An alignment dir's phone segmentation, {utt: [(phone, start, end)]}, boundaries between window centres."""
     ali_dir = Path(ali_dir)
     model = AcousticModel.load(ali_dir / "final.mdl")
@@ -89,7 +71,7 @@ def alignment_segments(ali_dir: str | os.PathLike, lang_dir: str | os.PathLike, 
             hyp.append((id2phone[phone], start, (t + n) * frame_shift + offset))
             t += n
         segments[utt] = hyp
-    return segments
+    return dict(sorted(segments.items()))
 
 
 @dataclass
@@ -100,12 +82,15 @@ class BoundaryCorrection:
     default_offset: float = 0.0
     shrink: float = 3.0
     boundaries: int = 0
+    fitted_on: dict = field(default_factory=dict)     # where the offsets come from: alignments, reference, model
 
     @classmethod
-    def fit(cls, hyps: dict[str, Segments], refs: dict[str, Segments], shrink: float = 3.0
+    def fit(cls, hyps: dict[str, PhoneSegments], refs: dict[str, PhoneSegments], shrink: float = 3.0
             ) -> "BoundaryCorrection":
         """Median offsets per (previous phone, phone) over the utterances in both; a pair seen n times is
         pulled towards its phone's median with weight shrink / (n + shrink)."""
+        if shrink < 0:
+            raise ValueError(f"shrink must be >= 0, not {shrink}")
         by_pair: dict[tuple[str, str], list[float]] = defaultdict(list)
         by_phone: dict[str, list[float]] = defaultdict(list)
         for utt in sorted(set(hyps) & set(refs)):
@@ -113,7 +98,7 @@ class BoundaryCorrection:
                 by_pair[left, right].append(offset)
                 by_phone[right].append(offset)
         if not by_pair:
-            raise ValueError("no matched boundaries to fit a boundary correction on")
+            raise ValueError("no utterance has boundaries matched in both segmentations")
         phone_offset = {p: float(np.median(v)) for p, v in by_phone.items()}
         pair_offset = {pair: float((np.median(v) * len(v) + phone_offset[pair[1]] * shrink) / (len(v) + shrink))
                        for pair, v in by_pair.items()}
@@ -123,12 +108,12 @@ class BoundaryCorrection:
     def offset(self, left: str, right: str) -> float:
         return self.pair_offset.get((left, right), self.phone_offset.get(right, self.default_offset))
 
-    def apply(self, segments: Segments, min_phone: float = 0.005) -> Segments:
+    def apply(self, segments: PhoneSegments, min_phone: float = 0.005) -> PhoneSegments:
         """Move each boundary by minus its offset, keeping the utterance's ends and every phone at least
-        min_phone long."""
-        if len(segments) < 2:
+        min_phone long. A segmentation too short for that (never one from 10 ms frames) is returned as is."""
+        end = segments[-1][2] if segments else 0.0
+        if len(segments) < 2 or end - segments[0][1] < len(segments) * min_phone:
             return list(segments)
-        end = segments[-1][2]
         starts = [segments[0][1]]
         for i in range(1, len(segments)):
             moved = segments[i][1] - self.offset(segments[i - 1][0], segments[i][0])
@@ -138,7 +123,7 @@ class BoundaryCorrection:
     def save(self, path: str | os.PathLike) -> None:
         with atomic_write(path) as f:
             json.dump({"method": "median offset per (previous phone, phone), shrunk towards the phone's",
-                       "shrink": self.shrink, "boundaries": self.boundaries,
+                       "fitted_on": self.fitted_on, "shrink": self.shrink, "boundaries": self.boundaries,
                        "default_offset_ms": round(self.default_offset * 1000, 3),
                        "phone_offset_ms": {p: round(o * 1000, 3) for p, o in sorted(self.phone_offset.items())},
                        "pair_offset_ms": {f"{a} {b}": round(o * 1000, 3)
@@ -148,22 +133,32 @@ class BoundaryCorrection:
     def load(cls, path: str | os.PathLike) -> "BoundaryCorrection":
         try:
             d = json.loads(Path(path).read_text())
-            return cls({tuple(k.split()): v / 1000 for k, v in d["pair_offset_ms"].items()},
-                       {k: v / 1000 for k, v in d["phone_offset_ms"].items()}, d["default_offset_ms"] / 1000,
-                       d["shrink"], d["boundaries"])
-        except (ValueError, KeyError, AttributeError) as e:
+            pairs = {tuple(k.split()): float(v) / 1000 for k, v in d["pair_offset_ms"].items()}
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError("a pair key is not two phones")
+            return cls(pairs, {k: float(v) / 1000 for k, v in d["phone_offset_ms"].items()},
+                       float(d["default_offset_ms"]) / 1000, d["shrink"], d["boundaries"], d.get("fitted_on", {}))
+        except FileNotFoundError:
+            raise DataError(path, "file does not exist") from None
+        except (ValueError, KeyError, AttributeError, TypeError) as e:
             raise DataError(path, f"not a boundary correction ({e})") from None
 
 
 def fit_boundary_correction(ali_dir: str | os.PathLike, lang_dir: str | os.PathLike,
                             ref_ctm: str | os.PathLike, shrink: float = 3.0) -> BoundaryCorrection:
     """Fit on a (training) alignment dir against its reference; written to <ali_dir>/boundary_correction.json."""
-    correction = BoundaryCorrection.fit(alignment_segments(ali_dir, lang_dir), read_ctm(ref_ctm), shrink)
-    correction.save(Path(ali_dir) / "boundary_correction.json")
+    ali_dir = Path(ali_dir)
+    try:
+        correction = BoundaryCorrection.fit(alignment_segments(ali_dir, lang_dir), read_ctm(ref_ctm), shrink)
+    except ValueError as e:
+        raise DataError(ref_ctm, f"cannot fit a boundary correction to {ali_dir}: {e}") from None
+    correction.fitted_on = {"alignments": str(ali_dir), "reference": str(ref_ctm),
+                            "model_digest": file_digest(ali_dir / "final.mdl")}
+    correction.save(ali_dir / "boundary_correction.json")
     return correction
 
 
-def _accuracy(refs: dict[str, Segments], hyps: dict[str, Segments]) -> dict:
+def _accuracy(refs: dict[str, PhoneSegments], hyps: dict[str, PhoneSegments]) -> dict:
     errors = [abs(offset) for utt in hyps if utt in refs for _, _, offset in matched_boundaries(refs[utt], hyps[utt])]
     errs_ms = np.asarray(errors) * 1000.0
     return {"utterances": sum(utt in refs for utt in hyps), "boundaries": int(len(errs_ms)),
@@ -176,16 +171,23 @@ def alignment_accuracy(ali_dir: str | os.PathLike, lang_dir: str | os.PathLike, 
                        correction: str | os.PathLike | None = None) -> dict:
     """Share of matched boundaries within 10/20/40 ms, written to <ali_dir>/boundary_accuracy.json with the
     alignment's segmentation as <ali_dir>/phones.ctm. With a correction file (fitted on another set's
-    alignments) the report adds the corrected figures under "corrected", and phones.ctm is the corrected one."""
+    alignments) the report adds the corrected figures under "corrected", and the corrected segmentation goes
+    to <ali_dir>/phones_corrected.ctm."""
     ali_dir = Path(ali_dir)
+    fitted = BoundaryCorrection.load(correction) if correction is not None else None
+    if fitted is not None and fitted.fitted_on.get("model_digest", "") not in ("", file_digest(ali_dir / "final.mdl")):
+        log.warning("%s was fitted on alignments by another model than %s's (%s)", correction, ali_dir,
+                    fitted.fitted_on.get("alignments"))
     refs = read_ctm(ref_ctm)
     hyps = alignment_segments(ali_dir, lang_dir)
     result = _accuracy(refs, hyps)
-    if correction is not None:
-        fitted = BoundaryCorrection.load(correction)
-        hyps = {utt: fitted.apply(segments) for utt, segments in hyps.items()}
-        result["corrected"] = {"correction": str(correction), **_accuracy(refs, hyps)}
     write_ctm(hyps, ali_dir / "phones.ctm")
+    if fitted is not None:
+        if Path(fitted.fitted_on.get("alignments", "")).resolve() == ali_dir.resolve():
+            log.warning("%s is scored with the correction fitted on it: the corrected figures are in-sample", ali_dir)
+        corrected = {utt: fitted.apply(segments) for utt, segments in hyps.items()}
+        result["corrected"] = {"correction": str(correction), **_accuracy(refs, corrected)}
+        write_ctm(corrected, ali_dir / "phones_corrected.ctm")
     with atomic_write(ali_dir / "boundary_accuracy.json") as f:
         json.dump(result, f, indent=1)
     return result

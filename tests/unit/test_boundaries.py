@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from asrser.errors import DataError
-from asrser.gmm.boundaries import BoundaryCorrection, matched_boundaries, read_ctm, write_ctm
+from asrser.fileio import read_ctm, write_ctm
+from asrser.gmm.boundaries import BoundaryCorrection, matched_boundaries
 
 
 def segmentation(phones, starts, end):
@@ -53,6 +54,15 @@ def test_correction_keeps_order_and_a_minimum_phone_length():
     starts = [s for _, s, _ in corrected]
     assert all(b - a >= 0.005 - 1e-9 for a, b in zip(starts, starts[1:] + [0.70]))
     assert starts[0] == 0.0 and corrected[-1][2] == 0.70
+    too_short = [("a", 0.0, 0.002), ("b", 0.002, 0.004), ("c", 0.004, 0.008)]
+    assert correction.apply(too_short, min_phone=0.005) == too_short
+
+
+def test_nothing_to_fit_and_bad_settings_are_errors():
+    with pytest.raises(ValueError, match="no utterance"):
+        BoundaryCorrection.fit({"u": HYP}, {"other": REF})
+    with pytest.raises(ValueError, match="shrink"):
+        BoundaryCorrection.fit({"u": HYP}, {"u": REF}, shrink=-1)
 
 
 def test_correction_and_ctm_round_trip(tmp_path):
@@ -64,6 +74,10 @@ def test_correction_and_ctm_round_trip(tmp_path):
     back = read_ctm(tmp_path / "u.ctm")["u"]
     assert [p for p, _, _ in back] == [p for p, _, _ in HYP]
     assert [t for _, s, e in back for t in (s, e)] == pytest.approx([t for _, s, e in HYP for t in (s, e)])
-    (tmp_path / "bad.json").write_text("{}")
-    with pytest.raises(DataError, match="bad.json.*not a boundary correction"):
-        BoundaryCorrection.load(tmp_path / "bad.json")
+    for name, text in [("empty.json", "{}"), ("list.json", "[]"), ("notjson.json", "offsets"),
+                       ("pair.json", (tmp_path / "c.json").read_text().replace('"t sil"', '"t sil x"'))]:
+        (tmp_path / name).write_text(text)
+        with pytest.raises(DataError, match=f"{name}.*not a boundary correction"):
+            BoundaryCorrection.load(tmp_path / name)
+    with pytest.raises(DataError, match="missing.json.*does not exist"):
+        BoundaryCorrection.load(tmp_path / "missing.json")

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from asrser.errors import DataError
 from asrser.features import FeatureConfig, compute_cmvn_stats, make_features
 from asrser.gmm.align import AlignOptions, load_alignments, monophone_state_classes, write_targets
-from asrser.gmm.boundaries import alignment_accuracy, fit_boundary_correction, read_ctm
+from asrser.fileio import read_ctm
+from asrser.gmm.boundaries import alignment_accuracy, fit_boundary_correction
 from asrser.gmm.decode import DecodeOptions, decode
 from asrser.gmm.graph import graph_properties, mkgraph
 from asrser.gmm.model import AcousticModel
@@ -135,9 +137,11 @@ def test_boundary_correction_fitted_on_train_improves_test(system, mono_ali_trai
     corrected = acc["corrected"]
     assert corrected["boundaries"] == acc["boundaries"] > 1000
     assert corrected["within_20ms"] > acc["within_20ms"] + 10 and corrected["within_10ms"] > acc["within_10ms"]
-    segmentation = read_ctm(ali / "phones.ctm")                 # the corrected one
-    assert len(segmentation) == 32
-    assert all(b[1] > a[1] for segs in segmentation.values() for a, b in zip(segs, segs[1:]))
+    aligned, corrected = read_ctm(ali / "phones.ctm"), read_ctm(ali / "phones_corrected.ctm")
+    assert len(aligned) == len(corrected) == 32 and aligned != corrected
+    assert all(b[1] > a[1] for segs in corrected.values() for a, b in zip(segs, segs[1:]))
+    with pytest.raises(DataError, match="ref_phones.ctm.*cannot fit"):     # the wrong set's reference
+        fit_boundary_correction(mono_ali_train, lang, data / "test" / "ref_phones.ctm")
 
 
 @pytest.mark.parametrize("kind", ["delta", "lda"])
