@@ -148,6 +148,8 @@ def fit_boundary_correction(ali_dir: str | os.PathLike, lang_dir: str | os.PathL
                             ref_ctm: str | os.PathLike, shrink: float = 3.0) -> BoundaryCorrection:
     """Fit on a (training) alignment dir against its reference; written to <ali_dir>/boundary_correction.json."""
     ali_dir = Path(ali_dir)
+    if shrink < 0:
+        raise ValueError(f"shrink must be >= 0, not {shrink}")     # an option, not the data: no file to name
     try:
         correction = BoundaryCorrection.fit(alignment_segments(ali_dir, lang_dir), read_ctm(ref_ctm), shrink)
     except ValueError as e:
