@@ -21,6 +21,17 @@ help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--c
 [ -z "$timit" ] || [ -d "$timit" ] || die "--timit $timit: no such directory"
 [ -n "$timit" ] || timit=corpora/mini_timit/TIMIT
 
+# Boundary accuracy of <system>'s alignments of <set>..., as aligned and after the boundary-specific correction
+# fitted on the system's alignments of the training set (<train-ali-dir>), so the corrected figures are held out.
+boundary_accuracy() {  # <train-ali-dir> <system> <set>...
+  local train_ali=$1 system=$2 x; shift 2
+  fit_boundary_correction.py $train_ali data/lang data/train/ref_phones.ctm
+  for x in "$@"; do
+    alignment_accuracy.py --correction $train_ali/boundary_correction.json \
+      exp/${system}_ali_$x data/lang data/$x/ref_phones.ctm
+  done
+}
+
 if stage 0 "embedded mini-TIMIT (skipped with --timit)"; then
   [ "$timit" != corpora/mini_timit/TIMIT ] || \
     make_mini_timit.py --size "$corpus_size" --seed "$corpus_seed" --nj "$nj" corpora/mini_timit
@@ -84,17 +95,10 @@ if stage 10 "tri2 alignments of train/dev/test, 144-class frame targets for the 
     align_si.py --nj "$nj" --cmd "$train_cmd" data/$x data/lang exp/tri2 exp/tri2_ali_$x
     ali_to_targets.py exp/tri2_ali_$x exp/tri2_ali_$x/targets
   done
-  # each system's boundary offsets are learnt on its training-set alignments and removed from dev/test
-  fit_boundary_correction.py exp/tri2_ali_train data/lang data/train/ref_phones.ctm
-  for x in dev test; do
-    alignment_accuracy.py --correction exp/tri2_ali_train/boundary_correction.json \
-      exp/tri2_ali_$x data/lang data/$x/ref_phones.ctm
-  done
+  boundary_accuracy exp/tri2_ali_train tri2 dev test
   for sys in mono tri1; do
     align_si.py --nj "$nj" --cmd "$train_cmd" data/test data/lang exp/$sys exp/${sys}_ali_test
-    fit_boundary_correction.py exp/${sys}_ali data/lang data/train/ref_phones.ctm
-    alignment_accuracy.py --correction exp/${sys}_ali/boundary_correction.json \
-      exp/${sys}_ali_test data/lang data/test/ref_phones.ctm
+    boundary_accuracy exp/${sys}_ali $sys test
   done
 fi
 
@@ -123,11 +127,7 @@ if stage 14 "hybrid ConvNet-HMM forced alignment (Kaldi's nnet align) of train/d
     nnet_align.py --device "$device" exp/mono/final.mdl data/lang data/$x exp/convnet/final.pt \
       exp/convnet/frames_$x exp/convnet/frames_train exp/convnet_ali_$x
   done
-  fit_boundary_correction.py exp/convnet_ali_train data/lang data/train/ref_phones.ctm
-  for x in dev test; do
-    alignment_accuracy.py --correction exp/convnet_ali_train/boundary_correction.json \
-      exp/convnet_ali_$x data/lang data/$x/ref_phones.ctm
-  done
+  boundary_accuracy exp/convnet_ali_train convnet dev test
 fi
 
 if stage 20 "RESULTS.md"; then
