@@ -45,7 +45,8 @@ def deviations(preset: str, embedded: bool) -> list[str]:
         "**SER -> ASR source.** The SER net whose layers go to ASR is the first fold's (trained on 7 speakers); "
         "the paper does not say which of its SER nets it used.",
         "**Voice activity.** The paper's VAD is unspecified; here WebRTC's VAD, an energy margin over the noise "
-        "floor and periodicity, so unvoiced frames count as silence as the paper describes.",
+        "floor and periodicity (Praat's window-corrected autocorrelation, 80-400 Hz; thresholds in "
+        "`conf/vad.yaml`), so unvoiced frames count as silence as the paper describes.",
         "**Optimiser.** Mini-batch SGD with momentum 0.9 and newbob learning-rate halving on the validation frame "
         "error (the paper names SGD and RMSProp without saying which it used where; `optimizer: rmsprop` is "
         "available).",

@@ -11,9 +11,11 @@ Ses01M_impro01_F003 is spoken by Ses01F). Utterance ids start with the speaker: 
 Classes are the usual four, neu ang hap sad, with exc merged into hap; fru sur fea dis oth xxx are dropped
 (5531 utterances on the real corpus: 1708 neu, 1103 ang, 1636 hap+exc, 1084 sad).
 
-Bad input: an EmoEvaluation line that does not parse or an unknown emotion code is a DataError naming the
-file and line. A labelled turn without its wav file is skipped, logged and counted. Transcript lines that are
-not turns (the real files have some, e.g. Ses03F_impro05_MXX0 for unlabelled talk) are ignored.
+Bad input: an EmoEvaluation line that does not parse (a malformed time range among them) or an unknown emotion
+code is a DataError naming the file and line. A labelled turn without its wav file is skipped, logged and
+counted; so are turns with audio that no EmoEvaluation block labels (an empty or missing EmoEvaluation file,
+missing blocks), with a warning naming the file and the dialog. Transcript lines that are not turns (the real
+files have some, e.g. Ses03F_impro05_MXX0 for unlabelled talk) are ignored.
 """
 
 from __future__ import annotations
@@ -143,8 +145,11 @@ def scan_iemocap(root: Path) -> tuple[list[Turn], dict[str, Path], dict[str, str
         transcripts: dict[str, str] = {}
         for path in _txt_files(session_dir / "dialog" / "transcriptions"):
             transcripts.update(read_transcriptions(path))
+        labelled_per_file = {}
         for path in evaluations:
-            for turn in read_emo_evaluation(path, k):
+            turns = read_emo_evaluation(path, k)
+            labelled_per_file[path] = len(turns)
+            for turn in turns:
                 if turn.name in seen:
                     raise DataError(path, f"turn {turn.name} is labelled twice (first at {seen[turn.name]})",
                                     int(turn.source.rsplit(":", 1)[1]))
@@ -163,7 +168,43 @@ def scan_iemocap(root: Path) -> tuple[list[Turn], dict[str, Path], dict[str, str
                 kept.append(turn)
                 wavs[turn.name] = wav
                 texts[turn.name] = transcripts.get(turn.name, "")
+        unlabelled = _count_unlabelled_audio(session_dir, labelled_per_file, set(seen))
+        if unlabelled:
+            skipped["no label"] += unlabelled
     return kept, wavs, texts, dropped, skipped
+
+
+def _count_unlabelled_audio(session_dir: Path, labelled_per_file: dict[Path, int], labelled: set[str]) -> int:
+    """Turns with audio in sentences/wav/<dialog>/ that no EmoEvaluation block labels (they are left out), with
+    a warning per dialog naming its EmoEvaluation file: an empty one, a missing one, or blocks missing; and a
+    warning for every EmoEvaluation file without a labelled turn."""
+    wav_root = session_dir / "sentences" / "wav"
+    dialogs = sorted(p for p in wav_root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if wav_root.is_dir() else []
+    files = {path.stem: path for path in labelled_per_file}
+    unlabelled_total = 0
+    for dialog_dir in dialogs:
+        turns = sorted(p.stem for p in dialog_dir.glob("*.wav") if not p.name.startswith("."))
+        unlabelled = [t for t in turns if t not in labelled]
+        unlabelled_total += len(unlabelled)
+        path = files.get(dialog_dir.name)
+        if path is None:
+            if unlabelled:
+                log.warning("%s: no EmoEvaluation file %s.txt: its %d turns with audio (%s) have no label and are "
+                            "left out", session_dir / "dialog" / "EmoEvaluation", dialog_dir.name, len(unlabelled),
+                            dialog_dir)
+        elif labelled_per_file[path] == 0:
+            log.warning("%s: no labelled turn (an empty EmoEvaluation file): %d of the %d turns with audio of %s "
+                        "have no label and are left out", path, len(unlabelled), len(turns), dialog_dir.name)
+        elif unlabelled:
+            log.warning("%s: %d of the %d turns with audio of %s have no label (e.g. %s) and are left out", path,
+                        len(unlabelled), len(turns), dialog_dir.name, unlabelled[0])
+    with_audio = {d.name for d in dialogs}
+    for path, n in labelled_per_file.items():
+        if n == 0 and path.stem not in with_audio:
+            log.warning("%s: no labelled turn (an empty EmoEvaluation file), and no audio folder %s", path,
+                        wav_root / path.stem)
+    return unlabelled_total
 
 
 def write_data_dir(turns: list[Turn], wavs: dict[str, Path], texts: dict[str, str], out: Path) -> None:

@@ -9,8 +9,11 @@ Utterance ids are `<speaker>_<sentence>` in lower case (fadg0_si1279). SA senten
 TRAIN speaker, dev = the standard 50 speakers, test = the 24-speaker core test set (3696 / 400 / 192
 utterances on the real corpus).
 
-Bad input: a malformed .PHN (times not increasing, gaps, unknown label) or a SPHERE header that disagrees with
-its file is an error naming the file and line. A .PHN without its .WAV (or the reverse) is skipped, logged and
+Bad input: a malformed .PHN (a negative time, times not increasing, gaps or overlaps, unknown label, a phone
+past the end of the audio), a SPHERE header that disagrees with its file, one utterance found twice or a
+speaker on both sides is an error naming the file and line. A last phone that ends at most 10 ms past the
+audio is clipped to it, with a warning naming the file and line. A .PHN without its .WAV (or the reverse), or
+one that holds nothing but glottal stops (q, deleted by the folding: no transcript), is skipped, logged and
 counted, as Kaldi's preparation would leave such utterances out.
 """
 
@@ -40,6 +43,7 @@ DEV_SPEAKERS: list[str] = (
     "mglb0 mrtk0 mtaa0 mtdt0 mthc0 mwjg0 fnmr0 frew0 fsem0 mbns0 mmjr0 mdls0 mdlf0 mdvc0 mers0 fmah0 fdrw0 "
     "mrcs0 mrjm4 fcal1 mmwh0 fjsj0 majc0 mjsw0 mreb0 fgjd0 fjmg0 mroa0 mteb0 mjfc0 mrjr0 fmml0 mrws1").split()
 SAMPLE_RATE = 16000
+MAX_END_OVERSHOOT = SAMPLE_RATE // 100   # a last phone ending up to 10 ms past the audio is clipped, not an error
 
 
 @dataclass
@@ -73,7 +77,8 @@ def find_timit_root(path: str | os.PathLike) -> Path:
 
 
 def read_phn(path: Path, num_samples: int | None = None) -> list[tuple[str, int, int]]:
-    """A .PHN file: `start end label` lines, contiguous, increasing, TIMIT-61 labels, within the audio."""
+    """A .PHN file: `start end label` lines, contiguous, increasing from 0 or later, TIMIT-61 labels, within
+    the audio (a last phone ending up to MAX_END_OVERSHOOT samples past it is clipped, with a warning)."""
     segments: list[tuple[str, int, int]] = []
     text = path.read_text(encoding="ascii", errors="replace")
     for n, line in enumerate(text.splitlines(), 1):
@@ -89,17 +94,26 @@ def read_phn(path: Path, num_samples: int | None = None) -> list[tuple[str, int,
         label = fields[2].lower()
         if label not in FOLD_61_TO_48:
             raise DataError(path, f"unknown phone label {fields[2]!r} (not one of the 61 TIMIT labels)", n)
+        if start < 0:
+            raise DataError(path, f"phone {label!r} starts at a negative sample ({start})", n)
         if end <= start:
             raise DataError(path, f"phone {label!r} ends ({end}) before it starts ({start})", n)
         if segments and start != segments[-1][2]:
             raise DataError(path, f"phone {label!r} starts at {start} but the previous one ended at "
                                   f"{segments[-1][2]} (segments must be contiguous)", n)
         segments.append((label, start, end))
+        last_line = n
     if not segments:
         raise DataError(path, "no phones")
-    if num_samples is not None and segments[-1][2] > num_samples:
-        raise DataError(path, f"last phone ends at sample {segments[-1][2]} but the audio holds {num_samples} "
-                              "samples", len(segments))
+    label, start, end = segments[-1]
+    if num_samples is not None and end > num_samples:
+        past = end - num_samples
+        if past > MAX_END_OVERSHOOT or start >= num_samples:
+            raise DataError(path, f"last phone {label!r} ends at sample {end}, {past} samples past the audio's "
+                                  f"{num_samples} (up to {MAX_END_OVERSHOOT} are clipped)", last_line)
+        log.warning("%s:%d: last phone %r ends at sample %d, %d samples (%.1f ms) past the audio's %d; clipped to "
+                    "the audio", path, last_line, label, end, past, 1000 * past / SAMPLE_RATE, num_samples)
+        segments[-1] = (label, start, num_samples)
     return segments
 
 
@@ -127,6 +141,7 @@ def scan_speakers(root: Path, side: str, speakers: set[str] | None) -> tuple[lis
     if side_dir is None:
         raise AsrserError(f"{root}: no {side} directory")
     utts, skipped = [], Counter()
+    seen: dict[str, Path] = {}
     for region in sorted(p for p in side_dir.iterdir() if p.is_dir() and p.name.lower().startswith("dr")):
         for spk_dir in sorted(p for p in region.iterdir() if p.is_dir()):
             spk = spk_dir.name.lower()
@@ -144,8 +159,17 @@ def scan_speakers(root: Path, side: str, speakers: set[str] | None) -> tuple[lis
                     skipped[f"no {missing}"] += 1
                     continue
                 num_samples = sphere_num_samples(wav)
-                utts.append(Utterance(f"{spk}_{stem}", spk, spk[0], wav, phn, read_phn(phn, num_samples),
-                                      num_samples))
+                segments = read_phn(phn, num_samples)
+                if not fold_segments(segments):
+                    log.warning("skipping %s/%s: %s holds only glottal stops (q), which the folding deletes: "
+                                "no transcript", spk_dir, stem.upper(), phn)
+                    skipped["only q"] += 1
+                    continue
+                utt = Utterance(f"{spk}_{stem}", spk, spk[0], wav, phn, segments, num_samples)
+                if utt.id in seen:
+                    raise DataError(phn, f"utterance {utt.id} is also in {seen[utt.id]} (a speaker found twice?)")
+                seen[utt.id] = phn
+                utts.append(utt)
     return utts, skipped
 
 
@@ -221,8 +245,16 @@ def prepare_timit(timit_dir: str | os.PathLike, data_dir: str | os.PathLike) -> 
     root = find_timit_root(timit_dir)
     data_dir = Path(data_dir)
     counts = {}
-    for split, (side, speakers) in split_speakers(root).items():
-        utts, skipped = scan_speakers(root, side, speakers)
+    splits = split_speakers(root)
+    scanned = {split: scan_speakers(root, side, speakers) for split, (side, speakers) in splits.items()}
+    train_speakers = {u.speaker: u.phn.parent for u in scanned["train"][0]}
+    shared = sorted({u.speaker for split in ("dev", "test") for u in scanned[split][0]} & set(train_speakers))
+    if shared:
+        raise AsrserError(f"{root}: speaker {shared[0]} is in both TRAIN ({train_speakers[shared[0]]}) and TEST"
+                          f"{f' (and {len(shared) - 1} more)' if len(shared) > 1 else ''}: the test sets would "
+                          "not be speaker-independent")
+    for split, (side, speakers) in splits.items():
+        utts, skipped = scanned[split]
         if not utts:
             raise AsrserError(f"{root}: no utterances for the {split} set")
         write_split(utts, data_dir / split)

@@ -2,8 +2,9 @@
 voiced speech, and is *Silence* otherwise; utterance decisions average the frame posteriors over the frames
 not judged silent.
 
-Voice activity: WebRTC's VAD, an energy margin over the utterance's noise floor and periodicity (voicing),
-on the same 10 ms grid as the 25 ms / 10 ms fbank frames (Kaldi's snip-edges framing).
+Voice activity: WebRTC's VAD, an energy margin over the utterance's noise floor and periodicity (voicing,
+measured as Praat does), on the same 10 ms grid as the 25 ms / 10 ms fbank frames (Kaldi's snip-edges
+framing); the thresholds are in conf/vad.yaml (VadConfig).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +32,109 @@ def num_frames(num_samples: int, window: int = 400, shift: int = 160) -> int:
     return 0 if num_samples < window else 1 + (num_samples - window) // shift
 
 
-def voiced_frames(samples: np.ndarray, sample_rate: int = 16000, aggressiveness: int = 2,
-                  noise_margin_db: float = 6.0, min_periodicity: float = 0.45) -> np.ndarray:
+@dataclass(frozen=True)
+class VadConfig:
+    """The voice-activity thresholds of the SER frame targets (conf/vad.yaml)."""
+
+    aggressiveness: int = 2            # WebRTC VAD mode, 0 (least) .. 3 (most aggressive in rejecting non-speech)
+    noise_margin_db: float = 6.0       # a voiced frame is this far above the utterance's noise floor
+    voicing_threshold: float = 0.45    # periodicity (window-corrected autocorrelation peak, 0..1), as Praat's
+    min_pitch_hz: float = 80.0         # the pitch range searched; the lowest pitch also sets the analysis
+    max_pitch_hz: float = 400.0        # window (3 of its periods)
+
+    def __post_init__(self):
+        if self.aggressiveness not in (0, 1, 2, 3):
+            raise ValueError(f"aggressiveness must be 0, 1, 2 or 3, not {self.aggressiveness}")
+        if not 0.0 < self.voicing_threshold < 1.0:
+            raise ValueError(f"voicing_threshold must lie between 0 and 1, not {self.voicing_threshold}")
+        if not 0.0 < self.min_pitch_hz < self.max_pitch_hz:
+            raise ValueError(f"the pitch range must have 0 < min_pitch_hz < max_pitch_hz, not "
+                             f"{self.min_pitch_hz} .. {self.max_pitch_hz}")
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> "VadConfig":
+        """A YAML mapping of the fields above; a key not among them, a value of the wrong type or out of range
+        is an error naming the file (and the line)."""
+        import yaml
+
+        try:
+            text = Path(path).read_text()
+        except FileNotFoundError:
+            raise DataError(path, "voice-activity config does not exist") from None
+        try:
+            root = yaml.compose(text)
+        except yaml.YAMLError as e:
+            raise DataError(path, f"not valid YAML ({str(e).splitlines()[0]})") from None
+        if root is None:
+            return cls()
+        if not isinstance(root, yaml.MappingNode):
+            raise DataError(path, "expected a mapping of voice-activity options")
+        types = {f.name: f.type for f in fields(cls)}
+        values = {}
+        for key_node, value_node in root.value:
+            key, line = key_node.value, key_node.start_mark.line + 1
+            if key not in types:
+                raise DataError(path, f"unknown option {key!r} (known: {', '.join(types)})", line)
+            value = yaml.safe_load(yaml.serialize(value_node))
+            wanted = {"int": int, "float": float}[types[key]]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    (wanted is int and not isinstance(value, int)):
+                raise DataError(path, f"{key}: expected {'an integer' if wanted is int else 'a number'}, "
+                                      f"found {value!r}", line)
+            values[key] = wanted(value)
+        try:
+            return cls(**values)
+        except ValueError as e:
+            raise DataError(path, str(e)) from None
+
+
+def _hann(length: int) -> np.ndarray:
+    """A Hann window without its two zero end points."""
+    return np.hanning(length + 2)[1:-1]
+
+
+def _window_autocorrelation(length: int, nfft: int) -> np.ndarray:
+    """The Hann window's own autocorrelation at lags 0..length-1, 1 at lag 0."""
+    r = np.fft.irfft(np.abs(np.fft.rfft(_hann(length), nfft)) ** 2, nfft)[:length]
+    return r / r[0]
+
+
+def periodicity(samples: np.ndarray, centres: np.ndarray, sample_rate: int = 16000, min_pitch_hz: float = 80.0,
+                max_pitch_hz: float = 400.0) -> np.ndarray:
+    """Per centre sample, the height of the highest autocorrelation peak at a lag within the pitch range: 1 for
+    a perfectly periodic signal at any pitch in the range, near 0 for white noise.
+
+    As Praat's pitch analysis (Boersma 1993): a Hann window of 3 periods of the lowest pitch, the windowed
+    signal's autocorrelation divided by the window's own, so that a long period is not penalised for the
+    window's taper; only local maxima count (a low-pass sound's autocorrelation that still falls at the
+    shortest lag is not a period). Windows at the edges are moved inside the signal."""
+    x = np.asarray(samples, dtype=np.float64)
+    length = int(round(3 * sample_rate / min_pitch_hz))
+    if len(x) < length:
+        x = np.pad(x, (0, length - len(x)))
+    nfft = 1 << int(np.ceil(np.log2(2 * length)))
+    starts = np.clip(np.asarray(centres) - length // 2, 0, len(x) - length)
+    frames = x[starts[:, None] + np.arange(length)]
+    frames -= frames.mean(1, keepdims=True)
+    spectrum = np.fft.rfft(frames * _hann(length), nfft, axis=1)
+    autocorr = np.fft.irfft(np.abs(spectrum) ** 2, nfft, axis=1)[:, :length]
+    autocorr = autocorr / np.maximum(autocorr[:, :1], 1e-9) / _window_autocorrelation(length, nfft)
+    shortest = max(int(sample_rate / max_pitch_hz), 1)
+    longest = min(int(np.ceil(sample_rate / min_pitch_hz)), length - 2)
+    lags = autocorr[:, shortest - 1:longest + 2]
+    inner = lags[:, 1:-1]
+    peaks = (inner >= lags[:, :-2]) & (inner >= lags[:, 2:])
+    return np.where(peaks, inner, 0.0).max(1)
+
+
+def voiced_frames(samples: np.ndarray, sample_rate: int = 16000, config: VadConfig = VadConfig()) -> np.ndarray:
     """(T,) bool per fbank frame (frame t covers samples [160 t, 160 t + 400)): voiced speech when
 
-    - WebRTC's VAD calls the central 10 ms speech,
-    - the frame's energy is noise_margin_db above the utterance's noise floor (its 10th-percentile frame), and
-    - it is periodic: normalised autocorrelation above min_periodicity at a lag of 2.5-12.5 ms (80-400 Hz),
-      which leaves unvoiced frames (fricatives, bursts) out, as the paper's silence class does."""
+    - WebRTC's VAD (config.aggressiveness) calls the central 10 ms speech,
+    - the frame's energy is config.noise_margin_db above the utterance's noise floor (its 10th-percentile
+      frame), and
+    - it is periodic: periodicity() around the frame's centre above config.voicing_threshold, which leaves
+      unvoiced frames (fricatives, bursts) out, as the paper's silence class does."""
     import webrtcvad
 
     if sample_rate != 16000:
@@ -46,24 +143,24 @@ def voiced_frames(samples: np.ndarray, sample_rate: int = 16000, aggressiveness:
     n = num_frames(len(x))
     if n == 0:
         return np.zeros(0, dtype=bool)
-    vad = webrtcvad.Vad(aggressiveness)
+    vad = webrtcvad.Vad(config.aggressiveness)
     centres = np.arange(n) * 160 + 120                      # the 10 ms at the centre of each 25 ms window
     speech = np.array([vad.is_speech(x[s:s + 160].tobytes(), sample_rate) for s in centres])
     frames = x[np.arange(n)[:, None] * 160 + np.arange(400)].astype(np.float64)
     frames -= frames.mean(1, keepdims=True)
     energy = 10 * np.log10((frames ** 2).mean(1) + 1.0)
-    loud = energy > np.percentile(energy, 10) + noise_margin_db
-    spectrum = np.fft.rfft(frames * np.hanning(400), 1024, axis=1)
-    autocorr = np.fft.irfft(np.abs(spectrum) ** 2, 1024, axis=1)[:, :401]
-    periodicity = autocorr[:, 40:201].max(1) / np.maximum(autocorr[:, 0], 1e-9)
-    return speech & loud & (periodicity > min_periodicity)
+    loud = energy > np.percentile(energy, 10) + config.noise_margin_db
+    periodic = periodicity(x, np.arange(n) * 160 + 200, sample_rate, config.min_pitch_hz,
+                           config.max_pitch_hz) > config.voicing_threshold
+    return speech & loud & periodic
 
 
-def frame_targets(samples: np.ndarray, emotion: str, sample_rate: int = 16000) -> np.ndarray:
+def frame_targets(samples: np.ndarray, emotion: str, sample_rate: int = 16000,
+                  config: VadConfig = VadConfig()) -> np.ndarray:
     """(T,) int: the emotion's class on voiced frames, the silence class elsewhere."""
     if emotion not in EMOTIONS:
         raise AsrserError(f"emotion {emotion!r} is not one of the four classes {', '.join(EMOTIONS)}")
-    voiced = voiced_frames(samples, sample_rate)
+    voiced = voiced_frames(samples, sample_rate, config)
     return np.where(voiced, EMOTIONS.index(emotion), len(EMOTIONS)).astype(np.int32)
 
 
@@ -79,17 +176,19 @@ def utterance_decision(log_posteriors: np.ndarray, targets: np.ndarray | None = 
     return int(np.argmax(post[keep, :len(EMOTIONS)].mean(0)))
 
 
-def write_frame_targets(data_dir: str | os.PathLike, out_dir: str | os.PathLike, progress: bool = True) -> dict:
+def write_frame_targets(data_dir: str | os.PathLike, out_dir: str | os.PathLike, config: VadConfig = VadConfig(),
+                        progress: bool = True) -> dict:
     """<out_dir>/targets.{ark,scp} (per-frame class indices of every utterance of <data_dir>'s wav.scp and
-    utt2emo), num_classes and vad.json (counts). Utterances without a voiced frame keep all-silence targets
-    and are listed (their decision then uses all frames); unreadable audio is skipped, named and counted."""
+    utt2emo), num_classes and vad.json (counts and the config). Utterances without a voiced frame keep
+    all-silence targets and are listed (their decision then uses all frames); unreadable audio is skipped,
+    named and counted."""
     from tqdm import tqdm
 
     from ..audio import read_audio
     from ..features import write_ark_scp
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
-    stamp = Stamp(out_dir / "targets.done", [data_dir / "wav.scp", data_dir / "utt2emo"])
+    stamp = Stamp(out_dir / "targets.done", [data_dir / "wav.scp", data_dir / "utt2emo"], vad=asdict(config))
     if stamp.is_current():
         return json.loads((out_dir / "vad.json").read_text())
     wav, utt2emo = read_key_value(data_dir / "wav.scp"), read_key_value(data_dir / "utt2emo")
@@ -110,7 +209,7 @@ def write_frame_targets(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
                 log.warning("skipped: %s", e)
                 unreadable[utt] = str(e)
                 continue
-            targets = frame_targets(audio.samples, utt2emo[utt])
+            targets = frame_targets(audio.samples, utt2emo[utt], config=config)
             n_voiced = int((targets != len(EMOTIONS)).sum())
             if n_voiced == 0:
                 silent.append(utt)
@@ -122,8 +221,8 @@ def write_frame_targets(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     voiced, frames = counts["voiced"], counts["frames"]
     with atomic_write(out_dir / "num_classes") as f:
         f.write(f"{len(CLASSES)}\n")
-    report = {"classes": list(CLASSES), "utterances": len(wav) - len(unreadable), "frames": frames,
-              "voiced_frames": voiced, "no_voiced_frames": silent, "unreadable": unreadable}
+    report = {"classes": list(CLASSES), "vad": asdict(config), "utterances": len(wav) - len(unreadable),
+              "frames": frames, "voiced_frames": voiced, "no_voiced_frames": silent, "unreadable": unreadable}
     with atomic_write(out_dir / "vad.json") as f:
         json.dump(report, f, indent=1)
     stamp.write()

@@ -110,6 +110,9 @@ def _edit_first_turn_line(root: Path, edit) -> tuple[Path, int]:
     (lambda line: line.rsplit("\t", 1)[0], "does not parse"),
     (lambda line: line.replace("\tneu\t", "\tjoy\t"), "unknown emotion code 'joy'"),
     (lambda line: line.replace("\tneu\t", "\tNeutral\t"), "unknown emotion code 'Neutral'"),
+    (lambda line: "[9.5 - 3.25]" + line.split("]", 1)[1], "ends (3.25) before it starts (9.5)"),
+    (lambda line: "[-1.5 - 3.25]" + line.split("]", 1)[1], "does not parse"),
+    (lambda line: "[1.5 - ]" + line.split("]", 1)[1], "does not parse"),
 ])
 def test_bad_emo_evaluation_line(tiny_iemocap, tmp_path, edit, message):
     root = _copy_labels(tiny_iemocap, tmp_path)
@@ -238,6 +241,48 @@ def test_hand_written_tree(tmp_path):
     assert [(t.speaker, t.emotion, t.start, t.end) for t in turns][:2] == [
         ("Ses01F", "neu", 6.2901, 8.2357), ("Ses01M", "exc", 9.1, 10.4)]
     assert turns[1].vad == (4.0, 4.0, 3.5)
+
+
+def test_turns_with_audio_but_no_label_are_named_and_counted(tmp_path, caplog):
+    """An empty EmoEvaluation file, a missing one and a missing block each leave turns with audio unlabelled:
+    a warning names the file (or the missing one) and the dialog, and the summary counts the turns."""
+    release = _hand_tree(tmp_path)
+    emo_dir = release / "Session1" / "dialog" / "EmoEvaluation"
+    (emo_dir / "Ses01M_script01_1.txt").write_text("")
+    with caplog.at_level(logging.INFO, logger="asrser.corpora.iemocap"):
+        counts = prepare_iemocap(release, tmp_path / "data", print_counts=False)
+    assert counts == {"ang": 1, "hap": 1, "neu": 1, "sad": 0}
+    warnings = [r.message for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"{emo_dir / 'Ses01M_script01_1.txt'}: no labelled turn (an empty EmoEvaluation file): "
+                        "2 of the 2 turns with audio of Ses01M_script01_1 have no label and are left out"]
+    assert any("2 skipped or incomplete ({'no label': 2})" in r.message for r in caplog.records)
+
+    caplog.clear()
+    (emo_dir / "Ses01M_script01_1.txt").unlink()
+    (emo_dir / "Ses01F_impro01.txt").write_text(HAND_EMO.split("\n\n[14.5000")[0] + "\n")   # the last block lost
+    with caplog.at_level(logging.INFO, logger="asrser.corpora.iemocap"):
+        counts = prepare_iemocap(release, tmp_path / "data", print_counts=False)
+    assert counts == {"ang": 0, "hap": 1, "neu": 1, "sad": 0}
+    warnings = [r.message for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"{emo_dir / 'Ses01F_impro01.txt'}: 1 of the 4 turns with audio of Ses01F_impro01 have no label "
+        "(e.g. Ses01F_impro01_F001) and are left out",
+        f"{emo_dir}: no EmoEvaluation file Ses01M_script01_1.txt: its 2 turns with audio "
+        f"({release / 'Session1' / 'sentences' / 'wav' / 'Ses01M_script01_1'}) have no label and are left out"]
+    assert any("3 skipped or incomplete ({'no label': 3})" in r.message for r in caplog.records)
+
+    caplog.clear()
+    (emo_dir / "Ses01F_impro02.txt").write_text("% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n")
+    with caplog.at_level(logging.WARNING, logger="asrser.corpora.iemocap"):
+        prepare_iemocap(release, tmp_path / "data", print_counts=False)
+    assert any(r.message.startswith(f"{emo_dir / 'Ses01F_impro02.txt'}: no labelled turn (an empty EmoEvaluation "
+                                    "file), and no audio folder") for r in caplog.records)
+
+
+def test_no_unlabelled_audio_in_the_generated_corpus(tiny_iemocap, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="asrser.corpora.iemocap"):
+        prepare_iemocap(tiny_iemocap, tmp_path / "data", print_counts=False)
+    assert not caplog.records
 
 
 def test_command_line(tmp_path):

@@ -75,6 +75,33 @@ def test_frame_targets_reject_a_label_outside_the_four_classes(tiny_iemocap_data
     assert not (tmp_path / "targets" / "targets.scp").exists()
 
 
+def test_frame_targets_follow_the_vad_config(tiny_iemocap_data, tmp_path):
+    """The thresholds of conf/vad.yaml reach the targets; changing one re-runs the stage; a bad config file is
+    one line naming it."""
+    import subprocess
+    import sys
+
+    from asrser.ser.frames import VadConfig
+
+    out = tmp_path / "targets"
+    default = write_frame_targets(tiny_iemocap_data, out, VadConfig.from_yaml(REPO / "conf/vad.yaml"),
+                                  progress=False)
+    assert default["vad"] == {"aggressiveness": 2, "noise_margin_db": 6.0, "voicing_threshold": 0.45,
+                              "min_pitch_hz": 80.0, "max_pitch_hz": 400.0}
+    strict = write_frame_targets(tiny_iemocap_data, out, VadConfig(voicing_threshold=0.9), progress=False)
+    assert strict["frames"] == default["frames"] and strict["voiced_frames"] < 0.8 * default["voiced_frames"]
+    assert json.loads((out / "vad.json").read_text())["vad"]["voicing_threshold"] == 0.9
+    targets = dict(kaldiio.load_scp(str(out / "targets.scp")))
+    assert sum(int((t != CLASSES.index("sil")).sum()) for t in targets.values()) == strict["voiced_frames"]
+    bad = tmp_path / "vad.yaml"
+    bad.write_text("aggressiveness: 3\nnoise_floor_db: 6\n")
+    prog = REPO / "steps_py" / "ser_frame_targets.py"
+    run = subprocess.run([sys.executable, str(prog), "--config", str(bad), str(tiny_iemocap_data), str(out)],
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert f"ERROR (ser_frame_targets.py): {bad}:2: unknown option 'noise_floor_db'" in run.stderr
+
+
 def test_scores_from_hand_made_predictions(tmp_path):
     def row(fold, role, label, predicted):
         return {"fold": fold, "role": role, "utt": f"u{len(rows)}", "speaker": fold if role == "test" else "V",

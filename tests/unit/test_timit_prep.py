@@ -158,13 +158,80 @@ def test_sphere_sample_count_disagrees(small_copy, tmp_path):
         prepare_timit(small_copy, tmp_path / "data")
 
 
-def test_phn_longer_than_audio(small_copy, tmp_path):
+def _sphere_samples(wav: Path) -> int:
+    from asrser.corpora.timit import sphere_num_samples
+    return sphere_num_samples(wav)
+
+
+@pytest.mark.parametrize("past", [161, 500])
+def test_phn_longer_than_audio(small_copy, tmp_path, past):
     phn = _first(small_copy, "TRAIN/DR*/*/SX*.PHN")
     lines = _lines(phn)
     a, b, label = lines[-1].split()
-    lines[-1] = f"{a} {int(b) + 500} {label}"
+    lines[-1] = f"{a} {_sphere_samples(phn.with_suffix('.WAV')) + past} {label}"
     phn.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match="audio holds"):
+    with pytest.raises(DataError, match=rf"{phn.name}:{len(lines)}: last phone '{label}' ends at sample \d+, "
+                                        rf"{past} samples past the audio's \d+ \(up to 160 are clipped\)"):
+        prepare_timit(small_copy, tmp_path / "data")
+
+
+def test_last_phone_a_few_samples_past_the_audio_is_clipped(small_copy, tmp_path, caplog):
+    """Up to 10 ms past the audio: clipped to it, with a warning naming the file and line; the rest of the
+    utterance and of the corpus is prepared as usual."""
+    phn = _first(small_copy, "TRAIN/DR*/*/SX*.PHN")
+    num_samples = _sphere_samples(phn.with_suffix(".WAV"))
+    lines = _lines(phn)
+    a, b, label = lines[-1].split()
+    lines[-1] = f"{a} {num_samples + 160} {label}"
+    phn.write_text("\n".join(lines) + "\n")
+    with caplog.at_level(logging.WARNING):
+        counts = prepare_timit(small_copy, tmp_path / "data")
+    assert counts["train"] == 8
+    assert any(f"{phn}:{len(lines)}: last phone '{label}' ends at sample {num_samples + 160}, 160 samples (10.0 ms) "
+               f"past the audio's {num_samples}; clipped" in r.message for r in caplog.records)
+    utt = f"{phn.parent.name.lower()}_{phn.stem.lower()}"
+    ctm = [line.split() for line in _lines(tmp_path / "data" / "train" / "ref_phones.ctm") if line.startswith(utt)]
+    assert float(ctm[-1][2]) + float(ctm[-1][3]) == pytest.approx(num_samples / 16000, abs=1e-4)
+
+
+def test_phn_negative_start(small_copy, tmp_path):
+    phn = _first(small_copy, "TRAIN/DR*/*/SX*.PHN")
+    lines = _lines(phn)
+    _, b, label = lines[0].split()
+    lines[0] = f"-16 {b} {label}"
+    phn.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=rf"{phn.name}:1: phone '{label}' starts at a negative sample \(-16\)"):
+        prepare_timit(small_copy, tmp_path / "data")
+
+
+def test_phn_with_only_glottal_stops_is_a_logged_skip(small_copy, tmp_path, caplog):
+    """Folding deletes q: such an utterance has no transcript, and is left out (named), not given an empty
+    one."""
+    phn = _first(small_copy, "TRAIN/DR*/*/SI*.PHN")
+    phn.write_text(f"0 {_sphere_samples(phn.with_suffix('.WAV'))} q\n")
+    with caplog.at_level(logging.INFO):
+        counts = prepare_timit(small_copy, tmp_path / "data")
+    assert counts["train"] == 7
+    assert any(str(phn) in r.message and "only glottal stops" in r.message for r in caplog.records)
+    assert any("1 skipped ({'only q': 1})" in r.message for r in caplog.records)
+    text = dict(line.split(" ", 1) if " " in line else (line, "") for line in
+                _lines(tmp_path / "data" / "train" / "text"))
+    assert len(text) == 7 and all(text.values())
+    assert validate_data_dir(tmp_path / "data" / "train") == []
+
+
+def test_a_speaker_found_twice_is_an_error(small_copy, tmp_path):
+    """The same speaker under two dialect regions would give every utterance twice; on both sides, the test
+    sets would hold a training speaker."""
+    spk = _first(small_copy, "TRAIN/DR*/*")
+    other_region = "DR8" if spk.parent.name != "DR8" else "DR7"
+    shutil.copytree(spk, small_copy / "TRAIN" / other_region / spk.name)
+    with pytest.raises(DataError, match=rf"utterance {spk.name.lower()}_s\w+ is also in .*{spk.parent.name}"):
+        prepare_timit(small_copy, tmp_path / "data")
+    shutil.rmtree(small_copy / "TRAIN" / other_region / spk.name)
+    test_spk = next(p for p in sorted(small_copy.glob("TEST/DR*/*")) if p.name.lower() in CORE_TEST_SPEAKERS)
+    shutil.copytree(test_spk, small_copy / "TRAIN" / test_spk.parent.name / test_spk.name)
+    with pytest.raises(AsrserError, match=rf"speaker {test_spk.name.lower()} is in both TRAIN .* and TEST"):
         prepare_timit(small_copy, tmp_path / "data")
 
 
