@@ -168,3 +168,16 @@ def test_glottal_stop_starts_with_its_silence_and_epi_is_silent():
     assert np.array_equal(gapped[:epi.start], samples[:epi.start])
     assert np.array_equal(gapped[epi.end:], samples[epi.end:])
 
+
+def test_another_seed_in_the_same_directory_is_refused(tmp_path):
+    """Generation resumes by keeping finished files: another seed or size in the same directory would mix two
+    corpora, so it is refused, naming what differs."""
+    from asrser.errors import AsrserError
+
+    from asrser.fileio import check_generated_dir
+
+    check_generated_dir(tmp_path, "mini-TIMIT", size="tiny", seed=0)
+    check_generated_dir(tmp_path, "mini-TIMIT", size="tiny", seed=0)         # same settings: fine
+    with pytest.raises(AsrserError, match=r"seed 0 -> 1.*remove it"):
+        mini_timit.generate(tmp_path, "tiny", seed=1, nj=1, progress=False)
+    assert not (tmp_path / "TIMIT").exists()
