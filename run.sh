@@ -14,9 +14,10 @@ nj=2
 timit=        # LDC TIMIT directory (TRAIN/ and TEST/); empty: the embedded mini-TIMIT
 iemocap=      # IEMOCAP_full_release directory; empty: the embedded mini-IEMOCAP
 corpus_size=default   # embedded corpora: default | tiny (a quick check of every stage)
+seed=0        # the embedded corpora's seed (another seed: other speakers, sentences, recordings)
 preset=       # fast (conf/fast: narrower nets, frame budgets; default on the embedded corpora) | paper (conf/paper)
 device=auto   # auto (CUDA when present) | cpu | cuda
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--iemocap DIR] [--preset fast|paper] [--corpus-size tiny|default]"
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--iemocap DIR] [--preset fast|paper] [--corpus-size tiny|default] [--seed N]"
 . recipe.sh
 
 absolute() { [ -z "$1" ] || realpath "$1"; }
@@ -26,11 +27,11 @@ iemocap=$(absolute "$iemocap")
 case "$preset" in fast) nets=conf/fast ;; paper) nets=conf/paper ;; *) die "--preset must be fast or paper, got $preset" ;; esac
 
 if stage 1 "TIMIT phone recognition: GMM-HMM mono/tri1/tri2, alignments, the hybrid ConvNet-HMM; sclite PER"; then
-  egs/timit/s5/run.sh --nj "$nj" --timit "$timit" --corpus-size "$corpus_size" --nnet-config $nets/convnet.yaml --device "$device"
+  egs/timit/s5/run.sh --nj "$nj" --timit "$timit" --corpus-size "$corpus_size" --corpus-seed "$seed" --nnet-config $nets/convnet.yaml --device "$device"
 fi
 
 if stage 2 "IEMOCAP emotion recognition: frame-level ConvNet on the LOSO folds, eGeMAPS + SVM baseline"; then
-  egs/iemocap/s5/run.sh --nj "$nj" --iemocap "$iemocap" --corpus-size "$corpus_size" --nnet-config $nets/convnet_ser.yaml --device "$device"
+  egs/iemocap/s5/run.sh --nj "$nj" --iemocap "$iemocap" --corpus-size "$corpus_size" --corpus-seed "$seed" --nnet-config $nets/convnet_ser.yaml --device "$device"
 fi
 
 if stage 3 "transfer SER -> ASR: layers 1..l of the SER net constant, the rest trained on TIMIT, l = 1..5"; then

@@ -158,6 +158,29 @@ class Stamp:
         self.path.unlink(missing_ok=True)
 
 
+def check_generated_dir(out_dir: str | os.PathLike, what: str, **params) -> None:
+    """Claim out_dir for a generator run with params, or check that it was made with the same ones.
+
+    Generators resume by keeping finished files; without this record, a run with another seed or size in the
+    same directory would silently mix two corpora. The record is <out_dir>/generated.json."""
+    from .errors import AsrserError
+
+    record = Path(out_dir) / "generated.json"
+    wanted = {"what": what, **json.loads(json.dumps(params, sort_keys=True))}
+    if record.exists():
+        try:
+            found = json.loads(record.read_text())
+        except json.JSONDecodeError:
+            raise DataError(record, "not a generation record (JSON)") from None
+        if found != wanted:
+            changed = ", ".join(f"{k} {found.get(k)!r} -> {v!r}" for k, v in wanted.items() if found.get(k) != v)
+            raise AsrserError(f"{out_dir} holds a {found.get('what', 'corpus')} made with other settings "
+                              f"({changed}); remove it or generate into another directory")
+        return
+    with atomic_write(record) as f:
+        json.dump(wanted, f, indent=1, sort_keys=True)
+
+
 @contextlib.contextmanager
 def captured_native_stderr() -> Iterator[list[str]]:
     """Collect what C/C++ code writes to file descriptor 2 (e.g. kaldilm's per-section info lines) instead of

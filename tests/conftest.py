@@ -1,5 +1,6 @@
 """Shared fixtures."""
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -56,3 +57,15 @@ def tiny_iemocap_data(tiny_iemocap, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("iemocap_data")
     prepare_iemocap(tiny_iemocap, out, print_counts=False)
     return out / "iemocap"
+
+
+@pytest.fixture
+def cpu_load():
+    """Busy processes on every core while the test runs: what must not change under load (corpus bytes)."""
+    import os
+
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    yield
+    for p in burners:
+        p.kill()
+        p.wait()

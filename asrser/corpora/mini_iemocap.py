@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AsrserError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, check_generated_dir
 from .dialog_grammar import turn as grammar_turn
 from .espeak import OUTPUT_RATE, IsolatedSynthesizer, Voice
 
@@ -473,6 +473,7 @@ def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, n
     Finished wav files are kept (a killed run resumes); the label and transcript files are rewritten."""
     from tqdm import tqdm
 
+    check_generated_dir(out_dir, "mini-IEMOCAP", size=size, seed=seed, spread=spread)
     dialogs = plan_corpus(out_dir, size, seed, spread)
     turns = [t for d in dialogs for t in d.turns]
     todo = [t for t in turns if not t.wav.exists()]

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..audio import sphere_bytes
 from ..errors import AsrserError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, check_generated_dir
 from .espeak import OUTPUT_RATE, RAW_RATE, IsolatedSynthesizer, Synthesis, Voice
 from .text_grammar import SHARED_SENTENCES, sentence
 from .timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS
@@ -68,22 +68,25 @@ class Segment:
     end: int
 
 
+def _frame_power(x: np.ndarray, hop: int, floor: float) -> np.ndarray:
+    """floor + mean square of each hop of x. The boundary decisions below compare these powers by ratios, never
+    through log or exp: +, *, / and comparisons are exactly rounded (IEEE 754) on every machine, while numpy's
+    vectorised log differs in the last bit between CPUs, and a near-tie broken by that bit would move a label."""
+    n = len(x) // hop
+    return floor + (x[:n * hop].astype(np.float64).reshape(n, hop) ** 2).mean(1)
+
+
 def _energy_rise(x: np.ndarray) -> int | None:
     """Sample index of the largest 2 ms energy jump in x (a stop burst), or None if x is too short."""
     hop = OUTPUT_RATE // 500
-    n = len(x) // hop
+    power = _frame_power(x, hop, 1.0)
+    n = len(power)
     if n < 4:
         return None
-    e = np.log1p((x[:n * hop].astype(np.float64).reshape(n, hop) ** 2).mean(1))
     lo = max(1, int(n * 0.3))
     hi = max(lo + 1, int(n * 0.9))
-    k = lo + int(np.argmax(e[lo:hi] - e[lo - 1:hi - 1]))
+    k = lo + int(np.argmax(power[lo:hi] / power[lo - 1:hi - 1]))
     return k * hop
-
-
-def _log_energy(x: np.ndarray, hop: int) -> np.ndarray:
-    n = len(x) // hop
-    return np.log(1e-3 + (x[:n * hop].astype(np.float64).reshape(n, hop) ** 2).mean(1))
 
 
 def _energy_drop(samples: np.ndarray, around: int, before: int, after: int) -> int | None:
@@ -92,16 +95,16 @@ def _energy_drop(samples: np.ndarray, around: int, before: int, after: int) -> i
     lo, hi = max(around - before, hop), min(around + after, len(samples) - 2 * hop)
     if hi - lo < 4 * hop:
         return None
-    e = _log_energy(samples[lo - hop:hi + 2 * hop], hop)
-    fall = e[:-2] - e[2:]                  # energy 2 ms before minus 2 ms after each hop
+    power = _frame_power(samples[lo - hop:hi + 2 * hop], hop, 1e-3)
+    fall = power[:-2] / power[2:]          # energy 2 ms before over 2 ms after each hop
     return lo + int(np.argmax(fall)) * hop
 
 
 def _speech_edges(samples: np.ndarray, floor_db: float = 40.0) -> tuple[int, int]:
     """First and last sample whose 4 ms energy is within floor_db of the loudest: where sound starts/ends."""
     hop = OUTPUT_RATE // 250
-    e = _log_energy(samples, hop)
-    loud = np.flatnonzero(e > e.max() - floor_db * np.log(10) / 10)
+    power = _frame_power(samples, hop, 1e-3)
+    loud = np.flatnonzero(power > power.max() * 10.0 ** (-floor_db / 10))
     if not len(loud):
         return 0, len(samples)
     return int(loud[0]) * hop, min(len(samples), int(loud[-1] + 1) * hop)
@@ -446,6 +449,7 @@ def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, n
     """Write the corpus under <out_dir>/TIMIT; returns the number of utterances. Skips finished files."""
     from tqdm import tqdm
 
+    check_generated_dir(out_dir, "mini-TIMIT", size=size, seed=seed)
     jobs = plan_corpus(out_dir, size, seed)
     by_speaker: dict[str, list[Job]] = {}
     for job in jobs:

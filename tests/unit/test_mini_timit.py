@@ -95,13 +95,25 @@ def _digest(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_same_bytes_with_any_job_split(tiny_timit, tmp_path):
-    """nj=2 in a fresh process (the fixture used nj=1 in this one) gives the same corpus, byte for byte."""
+# The tiny corpus (seed 0) as generated on the reference machine (x86_64, Debian 12's espeak-ng 1.51, the pinned
+# numpy/scipy). Another value means generation depends on the machine or a dependency changed its output.
+TINY_SEED0_SHA256 = "c1873cd1cfc1d357002e587635a9f66539b614908a0dd6ae4c1902d74ce41b25"
+
+
+def _corpus_digest(files: dict[str, str]) -> str:
+    return hashlib.sha256("".join(f"{k} {v}\n" for k, v in sorted(files.items())).encode()).hexdigest()
+
+
+def test_same_bytes_with_any_job_split_and_load(tiny_timit, tmp_path, cpu_load):
+    """nj=2 in a fresh process, with every core busy (the fixture used nj=1 in this process, unloaded), gives
+    the same corpus, byte for byte, and the reference machine's."""
     prog = Path(__file__).resolve().parents[2] / "local" / "make_mini_timit.py"
     run = subprocess.run([sys.executable, str(prog), "--size", "tiny", "--seed", "0", "--nj", "2",
                           str(tmp_path / "again")], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert _digest(tmp_path / "again" / "TIMIT") == _digest(tiny_timit)
+    again = _digest(tmp_path / "again" / "TIMIT")
+    assert again == _digest(tiny_timit)
+    assert _corpus_digest(again) == TINY_SEED0_SHA256
 
 
 def test_resume_makes_a_missing_utterance_again_identical(tiny_timit, tmp_path):
@@ -155,3 +167,17 @@ def test_glottal_stop_starts_with_its_silence_and_epi_is_silent():
     assert np.abs(gapped[epi.start + 48:epi.end - 48]).max() < 0.02 * np.abs(samples[epi.start:epi.end]).max()
     assert np.array_equal(gapped[:epi.start], samples[:epi.start])
     assert np.array_equal(gapped[epi.end:], samples[epi.end:])
+
+
+def test_another_seed_in_the_same_directory_is_refused(tmp_path):
+    """Generation resumes by keeping finished files: another seed or size in the same directory would mix two
+    corpora, so it is refused, naming what differs."""
+    from asrser.errors import AsrserError
+
+    from asrser.fileio import check_generated_dir
+
+    check_generated_dir(tmp_path, "mini-TIMIT", size="tiny", seed=0)
+    check_generated_dir(tmp_path, "mini-TIMIT", size="tiny", seed=0)         # same settings: fine
+    with pytest.raises(AsrserError, match=r"seed 0 -> 1.*remove it"):
+        mini_timit.generate(tmp_path, "tiny", seed=1, nj=1, progress=False)
+    assert not (tmp_path / "TIMIT").exists()
