@@ -36,10 +36,10 @@ def _audio_seconds(files: list[Path], header_bytes: int) -> float:
 def bench(corpus: str, size: str, nj: int, seed: int, out: Path) -> dict:
     """Generate one corpus into out (call in a fresh process) and measure it."""
     if corpus == "iemocap":
-        from asrser.corpora.mini_iemocap import generate
+        from asrser.synth.mini_iemocap import generate
         pattern, header = "IEMOCAP_full_release/Session*/sentences/wav/*/*.wav", 44
     else:
-        from asrser.corpora.mini_timit import generate
+        from asrser.synth.mini_timit import generate
         pattern, header = "TIMIT/*/DR*/*/*.WAV", 1024
     import resource
 

@@ -16,7 +16,7 @@ p.add_argument("out_dir")
 
 
 def main(a):
-    from asrser.corpora.mini_iemocap import generate
+    from asrser.synth.mini_iemocap import generate
     generate(a.out_dir, a.size, a.seed, a.nj)
 
 

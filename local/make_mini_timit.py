@@ -14,7 +14,7 @@ p.add_argument("out_dir")
 
 
 def main(a):
-    from asrser.corpora.mini_timit import generate
+    from asrser.synth.mini_timit import generate
     generate(a.out_dir, a.size, a.seed, a.nj)
 
 

@@ -22,7 +22,7 @@ def runner_cmd() -> str:
 @pytest.fixture(scope="session")
 def tiny_timit(tmp_path_factory) -> Path:
     """The tiny mini-TIMIT, generated once per test session (about 3 s): <dir>/TIMIT/{TRAIN,TEST}/..."""
-    from asrser.corpora.mini_timit import generate
+    from asrser.synth.mini_timit import generate
 
     out = tmp_path_factory.mktemp("mini_timit")
     generate(out, "tiny", seed=0, nj=1, progress=False)
@@ -42,7 +42,7 @@ def tiny_timit_data(tiny_timit, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_iemocap(tmp_path_factory) -> Path:
     """The tiny mini-IEMOCAP, generated once per test session (about 3 s): <dir>/IEMOCAP_full_release/..."""
-    from asrser.corpora.mini_iemocap import generate
+    from asrser.synth.mini_iemocap import generate
 
     out = tmp_path_factory.mktemp("mini_iemocap")
     generate(out, "tiny", seed=0, nj=1, progress=False)

@@ -1,1 +1,2 @@
-"""Corpus generators (license-free stand-ins in the real layouts) and preparation of the real corpora."""
+"""Readers of the real corpora's layouts (TIMIT, IEMOCAP) into Kaldi data dirs. The embedded stand-ins that
+are generated in the same layouts are in asrser.synth."""

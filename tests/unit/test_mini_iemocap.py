@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from asrser.corpora import mini_iemocap
+from asrser.synth import mini_iemocap
 from asrser.corpora.iemocap import EMOTION_CODES, TURN_LINE
 
 # The regex the community's IEMOCAP scripts use on EmoEvaluation files (then split on tabs into 4 fields).

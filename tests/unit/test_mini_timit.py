@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asrser.corpora import mini_timit
+from asrser.synth import mini_timit
 from asrser.corpora.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS
 from asrser.phones import FOLD_48_TO_39, FOLD_61_TO_48, PHONES39, PHONES48, TIMIT61
 

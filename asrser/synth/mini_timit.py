@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from ..audio import sphere_bytes
+from ..corpora.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS
 from ..errors import AsrserError
 from ..fileio import atomic_write, check_generated_dir
 from .espeak import OUTPUT_RATE, RAW_RATE, IsolatedSynthesizer, Synthesis, Voice
 from .text_grammar import SHARED_SENTENCES, sentence
-from .timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS
 
 log = logging.getLogger(__name__)
 

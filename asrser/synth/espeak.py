@@ -246,7 +246,7 @@ class IsolatedSynthesizer:
         package_dir = str(Path(__file__).resolve().parents[1])
         bootstrap = ("import sys, types; package = types.ModuleType('asrser'); "
                      f"package.__path__ = [{package_dir!r}]; sys.modules['asrser'] = package; "
-                     "from asrser.corpora.espeak import _serve; _serve()")
+                     "from asrser.synth.espeak import _serve; _serve()")
         self._proc = subprocess.Popen([sys.executable, "-c", bootstrap], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE)
         self._send(("init", list(voices)))
