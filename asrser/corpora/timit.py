@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..audio import parse_sphere_header
+from ..audio import sphere_layout
 from ..errors import AsrserError, AudioError, DataError
 from ..fileio import write_ctm, write_key_value
 from ..phones import FOLD_61_TO_48, TIMIT61
@@ -123,15 +123,9 @@ def sphere_num_samples(path: Path) -> int:
         head = f.read(4096)
     if not head.startswith(b"NIST_1A"):
         raise AudioError(None, str(path), "not a NIST SPHERE file (no NIST_1A header)")
-    fields, header_bytes = parse_sphere_header(head, str(path))
-    if int(fields.get("sample_rate", 0)) != SAMPLE_RATE:
-        raise AudioError(None, str(path), f"sample_rate {fields.get('sample_rate')} (TIMIT is {SAMPLE_RATE} Hz)")
-    width = int(fields.get("sample_n_bytes", 2)) * int(fields.get("channel_count", 1))
-    held = (path.stat().st_size - header_bytes) // width
-    declared = fields.get("sample_count")
-    if declared is None or int(declared) != held:
-        raise AudioError(None, str(path), f"SPHERE header says sample_count {declared} but the file holds "
-                                          f"{held} samples")
+    fields, held = sphere_layout(head, path.stat().st_size, str(path))
+    if int(fields["sample_rate"]) != SAMPLE_RATE:
+        raise AudioError(None, str(path), f"sample_rate {fields['sample_rate']} (TIMIT is {SAMPLE_RATE} Hz)")
     return held
 
 
