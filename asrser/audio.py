@@ -140,8 +140,11 @@ def parse_sphere_header(data: bytes, source: str = "", utt: str | None = None) -
     return fields, header_bytes
 
 
-def _decode_sphere(data: bytes, utt, source) -> tuple[np.ndarray, int]:
-    fields, header_bytes = parse_sphere_header(data, source, utt)
+def sphere_layout(head: bytes, file_size: int, source: str = "", utt: str | None = None) -> tuple[dict, int]:
+    """The header fields and sample count of a SPHERE file from its first bytes (at least the header) and its
+    size, checked: uncompressed 16-bit PCM with a sample rate, and a sample_count equal to what the file holds
+    (so that a truncated file is an error, not silently shorter audio)."""
+    fields, header_bytes = parse_sphere_header(head, source, utt)
     coding = str(fields.get("sample_coding", "pcm"))
     if coding != "pcm":
         raise AudioError(utt, source, f"SPHERE sample_coding {coding!r} is not supported; decompress it first, "
@@ -149,22 +152,25 @@ def _decode_sphere(data: bytes, utt, source) -> tuple[np.ndarray, int]:
     width = int(fields.get("sample_n_bytes", 2))
     if width != 2:
         raise AudioError(utt, source, f"SPHERE sample_n_bytes={width}; only 16-bit PCM is supported")
-    channels = int(fields.get("channel_count", 1))
     if "sample_rate" not in fields:
         raise AudioError(utt, source, "SPHERE header has no sample_rate")
-    body = data[header_bytes:]
+    if str(fields.get("sample_byte_format", "01")) not in ("01", "10"):
+        raise AudioError(utt, source, f"unknown SPHERE sample_byte_format {fields['sample_byte_format']!r}")
+    held = (file_size - header_bytes) // (width * int(fields.get("channel_count", 1)))
     declared = fields.get("sample_count")
-    held = len(body) // (width * channels)
     if declared is not None and int(declared) != held:
         kind = "truncated" if int(declared) > held else "sample count disagrees with the data"
         raise AudioError(utt, source, f"{kind}: SPHERE header says sample_count {declared} but the file holds "
                                       f"{held} samples")
-    order = str(fields.get("sample_byte_format", "01"))
-    dtype = "<i2" if order == "01" else ">i2" if order == "10" else None
-    if dtype is None:
-        raise AudioError(utt, source, f"unknown SPHERE sample_byte_format {order!r}")
-    samples = np.frombuffer(body[:held * width * channels], dtype=dtype).reshape(held, channels)
-    return samples.astype(np.float32), int(fields["sample_rate"])
+    return fields, held
+
+
+def _decode_sphere(data: bytes, utt, source) -> tuple[np.ndarray, int]:
+    fields, _ = sphere_layout(data, len(data), source, utt)
+    samples, rate = _decode_soundfile(data, utt, source)      # libsndfile reads NIST SPHERE PCM
+    if rate != int(fields["sample_rate"]):
+        raise AudioError(utt, source, f"libsndfile read {rate} Hz, the SPHERE header says {fields['sample_rate']}")
+    return samples, rate
 
 
 def sphere_bytes(samples: np.ndarray, sample_rate: int, fields: dict[str, object] | None = None) -> bytes:

@@ -4,7 +4,6 @@ Output, per split train / dev / test (Kaldi's egs/timit/s5 conventions):
   <data>/<split>/{wav.scp, text, utt2spk, spk2utt, spk2gender}   wav.scp names the SPHERE files directly
   <data>/<split>/ref_phones.ctm   reference segmentation, 48 labels: `utt 1 start duration phone` (seconds)
   <data>/<split>/text            48-phone sequences (61 -> 48 folding, q deleted)
-  <data>/manifests/timit_{recordings,supervisions}_<split>.jsonl.gz   lhotse manifests
 Utterance ids are `<speaker>_<sentence>` in lower case (fadg0_si1279). SA sentences are excluded; train = every
 TRAIN speaker, dev = the standard 50 speakers, test = the 24-speaker core test set (3696 / 400 / 192
 utterances on the real corpus).
@@ -25,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..audio import parse_sphere_header
+from ..audio import sphere_layout
 from ..errors import AsrserError, AudioError, DataError
 from ..fileio import write_ctm, write_key_value
 from ..phones import FOLD_61_TO_48, TIMIT61
@@ -123,15 +122,9 @@ def sphere_num_samples(path: Path) -> int:
         head = f.read(4096)
     if not head.startswith(b"NIST_1A"):
         raise AudioError(None, str(path), "not a NIST SPHERE file (no NIST_1A header)")
-    fields, header_bytes = parse_sphere_header(head, str(path))
-    if int(fields.get("sample_rate", 0)) != SAMPLE_RATE:
-        raise AudioError(None, str(path), f"sample_rate {fields.get('sample_rate')} (TIMIT is {SAMPLE_RATE} Hz)")
-    width = int(fields.get("sample_n_bytes", 2)) * int(fields.get("channel_count", 1))
-    held = (path.stat().st_size - header_bytes) // width
-    declared = fields.get("sample_count")
-    if declared is None or int(declared) != held:
-        raise AudioError(None, str(path), f"SPHERE header says sample_count {declared} but the file holds "
-                                          f"{held} samples")
+    fields, held = sphere_layout(head, path.stat().st_size, str(path))
+    if int(fields["sample_rate"]) != SAMPLE_RATE:
+        raise AudioError(None, str(path), f"sample_rate {fields['sample_rate']} (TIMIT is {SAMPLE_RATE} Hz)")
     return held
 
 
@@ -218,30 +211,8 @@ def write_split(utts: list[Utterance], out: Path) -> None:
               out / "ref_phones.ctm")
 
 
-def write_lhotse_manifests(utts: list[Utterance], out_dir: Path, split: str) -> None:
-    from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
-    from lhotse.audio import AudioSource
-
-    recordings, supervisions = [], []
-    for u in sorted(utts, key=lambda u: u.id):
-        recordings.append(Recording(id=u.id, sources=[AudioSource(type="file", channels=[0], source=str(u.wav))],
-                                    sampling_rate=SAMPLE_RATE, num_samples=u.num_samples,
-                                    duration=u.num_samples / SAMPLE_RATE))
-        supervisions.append(SupervisionSegment(id=u.id, recording_id=u.id, start=0.0,
-                                               duration=u.num_samples / SAMPLE_RATE, channel=0,
-                                               text=" ".join(p for p, _, _ in fold_segments(u.segments)),
-                                               speaker=u.speaker, gender=u.gender, language="English"))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, manifest in (("recordings", RecordingSet.from_recordings(recordings)),
-                           ("supervisions", SupervisionSet.from_segments(supervisions))):
-        path = out_dir / f"timit_{name}_{split}.jsonl.gz"
-        tmp = path.with_name(f".{path.name}.tmp.jsonl.gz")
-        manifest.to_file(tmp)
-        os.replace(tmp, path)
-
-
 def prepare_timit(timit_dir: str | os.PathLike, data_dir: str | os.PathLike) -> dict[str, int]:
-    """Kaldi data dirs data/{train,dev,test} (+ reference segmentation, lhotse manifests); utterance counts."""
+    """Kaldi data dirs data/{train,dev,test} (+ reference segmentation); utterance counts."""
     root = find_timit_root(timit_dir)
     data_dir = Path(data_dir)
     counts = {}
@@ -258,7 +229,6 @@ def prepare_timit(timit_dir: str | os.PathLike, data_dir: str | os.PathLike) -> 
         if not utts:
             raise AsrserError(f"{root}: no utterances for the {split} set")
         write_split(utts, data_dir / split)
-        write_lhotse_manifests(utts, data_dir / "manifests", split)
         phones = Counter(p for u in utts for p, _, _ in fold_segments(u.segments))
         found = {u.speaker for u in utts}
         note = f", {sum(skipped.values())} skipped ({dict(skipped)})" if skipped else ""

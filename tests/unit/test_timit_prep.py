@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import shutil
 from pathlib import Path
@@ -47,12 +45,6 @@ def test_reference_segmentation_matches_text(tiny_timit_data):
         assert float(dur) > 0
     text = {line.split()[0]: line.split()[1:] for line in _lines(tiny_timit_data / "test" / "text")}
     assert ctm == text
-
-
-def test_lhotse_manifests(tiny_timit_data):
-    with gzip.open(tiny_timit_data / "manifests" / "timit_supervisions_dev.jsonl.gz", "rt") as f:
-        sups = [json.loads(line) for line in f]
-    assert len(sups) == 32 and all(s["text"].startswith("sil") for s in sups)
 
 
 def test_lhotse_prepare_timit_agrees(tiny_timit, tiny_timit_data, tmp_path):
