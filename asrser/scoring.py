@@ -87,24 +87,36 @@ def parse_raw_sum(path: Path, lmwt: float) -> SclitResult:
     raise DataError(path, "no Sum line in sclite's raw report")
 
 
+def hyp_files_by_weight(hyp_dir: Path) -> dict[float, list[Path]]:
+    """hyp/<lmwt>.<job>.txt grouped by their exact LM weight: 1, 1.5 and 10 are three weights."""
+    groups: dict[float, list[Path]] = {}
+    for path in sorted(hyp_dir.glob("*.txt")):
+        weight, _, job = path.name.removesuffix(".txt").rpartition(".")
+        try:
+            groups.setdefault(float(weight), []).append(path)
+            int(job)
+        except ValueError:
+            raise DataError(path, "not a hypothesis file name <lmwt>.<job>.txt") from None
+    return dict(sorted(groups.items()))
+
+
 def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
                  phone_map: dict[str, str | None] | None = None, drop: frozenset[str] = frozenset(),
                  name: str = "39phn") -> SclitResult:
-    """Score every hyp/<lmwt>.*.txt of a decode dir with sclite; return the best (lowest error) weight."""
+    """Score every hyp/<lmwt>.<job>.txt of a decode dir with sclite; return the best (lowest error) weight."""
     decode_dir = Path(decode_dir)
     scoring = decode_dir / "scoring"
     scoring.mkdir(parents=True, exist_ok=True)
     refs = {u: map_phones(p, phone_map, drop) for u, p in read_transcripts(Path(ref_text)).items()}
     ref_trn = scoring / f"ref.{name}.trn"
     write_trn(ref_trn, refs)
-    # hyp/<lmwt>.<job>.txt
-    weights = sorted({float(p.name.removesuffix(".txt").rsplit(".", 1)[0]) for p in (decode_dir / "hyp").glob("*.txt")})
-    if not weights:
+    files = hyp_files_by_weight(decode_dir / "hyp")
+    if not files:
         raise AsrserError(f"{decode_dir}/hyp: no hypotheses to score")
     results = []
-    for w in weights:
+    for w, parts in files.items():
         hyps: dict[str, list[str]] = {}
-        for part in sorted((decode_dir / "hyp").glob(f"{w:g}.*.txt")):
+        for part in parts:
             hyps.update({u: map_phones(p, phone_map, drop) for u, p in read_transcripts(part).items()})
         missing = set(refs) - set(hyps)
         for utt in missing:  # an utterance the decoder lost counts as all deletions, as in Kaldi

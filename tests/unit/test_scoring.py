@@ -1,4 +1,5 @@
-"""sclite scoring of a decode dir agrees with kaldialign's sclite-mode edit distance; best LM weight."""
+"""sclite scoring of a decode dir agrees with kaldialign's sclite-mode edit distance; best LM weight; each LM
+weight scores its own hypotheses."""
 
 from __future__ import annotations
 
@@ -52,3 +53,44 @@ def test_sclite_counts_equal_kaldialign(tmp_path):
         (expected["sub"], expected["dels"], expected["ins"])
     assert (tmp_path / "decode" / "scoring" / "best_per").read_text().startswith("%PER 0.00")
     assert (tmp_path / "decode" / "scoring" / "score_2" / "39phn.pra").exists()
+
+
+def _write_text(path, transcripts):
+    path.write_text("".join(f"{u} {' '.join(p)}\n" for u, p in sorted(transcripts.items())))
+
+
+def _expected_counts(refs, hyps):
+    total = dict(ref=0, sub=0, dels=0, ins=0)
+    for u, ref in refs.items():
+        r = map_phones(ref, FOLD_48_TO_39, frozenset())
+        d = kaldialign.edit_distance(r, map_phones(hyps[u], FOLD_48_TO_39, frozenset()), sclite_mode=True)
+        total["ref"] += len(r)
+        total["sub"], total["dels"], total["ins"] = total["sub"] + d["sub"], total["dels"] + d["del"], \
+            total["ins"] + d["ins"]
+    return total
+
+
+def test_weights_sharing_a_prefix_score_their_own_hypotheses(tmp_path):
+    """hyp/1.<job>.txt, hyp/1.5.<job>.txt and hyp/10.<job>.txt are three weights: weight 1 must not read
+    1.5's files (a glob on "1.*" does), and the per-weight counts are each weight's own."""
+    rng = random.Random(1)
+    refs = {f"spk{i % 4}_utt{i}": [rng.choice(PHONES48) for _ in range(rng.randint(8, 25))] for i in range(20)}
+    _write_text(tmp_path / "text", refs)
+    hyp_dir = tmp_path / "decode" / "hyp"
+    hyp_dir.mkdir(parents=True)
+    noise = {1.0: 0.3, 1.5: 0.0, 10.0: 0.6}          # weight 1.5 is perfect, 1 noisy, 10 noisier
+    hyps = {}
+    for w, level in noise.items():
+        r = random.Random(int(w * 10))
+        hyps[w] = {u: [q for q in p if r.random() >= level] for u, p in refs.items()}   # deletions only
+        utts = sorted(refs)
+        for job, part in ((1, utts[:10]), (2, utts[10:])):
+            _write_text(hyp_dir / f"{w:g}.{job}.txt", {u: hyps[w][u] for u in part})
+    best = score_decode(tmp_path / "decode", tmp_path / "text", dict(FOLD_48_TO_39))
+    assert best.lmwt == 1.5 and best.errors == 0
+    table = [line.split() for line in (tmp_path / "decode/scoring/per_by_lmwt").read_text().splitlines()[1:]]
+    assert [float(row[0]) for row in table] == [1.0, 1.5, 10.0]
+    for row in table:
+        expected = _expected_counts(refs, hyps[float(row[0])])
+        assert [int(x) for x in row[2:6]] == [expected[k] for k in ("ref", "sub", "dels", "ins")], row
+    assert table[0][1] != table[1][1]                 # weight 1 is not weight 1.5's score
