@@ -298,6 +298,42 @@ def test_hybrid_decoding_scores_and_reports_the_nets_frame_error_rate(system, nn
     assert best.error_rate < 100.0
 
 
+def test_hybrid_decoding_does_not_depend_on_alignments(system, nnet_frames, tmp_path):
+    """A dev/test utterance the aligner could not align (here: its targets removed) is still decoded and
+    scored; it is left out of the FER only, and the fer file says so."""
+    import kaldiio
+
+    from asrser.nnet.data import prepare_frames
+    from asrser.nnet.decode import decode_hybrid
+    from asrser.nnet.model import NetConfig
+    from asrser.nnet.train import train_net
+
+    train_net(nnet_frames / "frames_train", nnet_frames / "frames_test", nnet_frames / "whole",
+              NetConfig.from_yaml(nnet_frames / "net.yaml"), 144, progress=False)
+    exp = system / "exp" / "mono"
+    graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
+    targets = dict(kaldiio.load_scp(str(system / "exp/mono_ali_test_nnet/targets/targets.scp")))
+    unaligned = sorted(targets)[0]
+    with kaldiio.WriteHelper(f"ark,scp:{tmp_path}/t.ark,{tmp_path}/targets.scp") as w:
+        for utt in sorted(targets):
+            if utt != unaligned:
+                w(utt, targets[utt])
+    frames = tmp_path / "frames_test"
+    counts = prepare_frames(system / "data" / "test", tmp_path / "targets.scp", nnet_frames / "global_cmvn.stats",
+                            frames)
+    assert counts["utterances"] == 32 and counts["untargeted"] == 1
+    decode_dir = tmp_path / "decode_test"
+    decoded = decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt", frames,
+                            nnet_frames / "frames_train", decode_dir, DecodeOptions(lm_weights=[1.0, 3.0]),
+                            device="cpu")
+    assert decoded["utterances"] == 32 and decoded["fer_untargeted_utterances"] == 1
+    best = score_decode(decode_dir, system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+    hyp = {line.split()[0]: line.split()[1:] for line in (decode_dir / "hyp/1.1.txt").read_text().splitlines()}
+    assert len(hyp[unaligned]) > 3                       # decoded, not an empty (all-deletions) hypothesis
+    assert best.utterances == 32
+    assert (decode_dir / "fer").read_text().endswith(" 31 utterances with targets, 1 without\n")
+
+
 def test_hybrid_decoding_without_targets_reports_no_frame_error_rate(system, nnet_frames, tmp_path):
     """Frames without any target decode and score, but give no FER: not a perfect-looking 0 / 0 frames."""
     from asrser.nnet.data import prepare_frames
