@@ -307,6 +307,7 @@ def test_hybrid_decoding_does_not_depend_on_alignments(system, nnet_frames, tmp_
     from asrser.nnet.decode import decode_hybrid
     from asrser.nnet.model import NetConfig
     from asrser.nnet.train import train_net
+    from asrser.scoring import decode_error_rates
 
     train_net(nnet_frames / "frames_train", nnet_frames / "frames_test", nnet_frames / "whole",
               NetConfig.from_yaml(nnet_frames / "net.yaml"), 144, progress=False)
@@ -328,10 +329,12 @@ def test_hybrid_decoding_does_not_depend_on_alignments(system, nnet_frames, tmp_
                             device="cpu")
     assert decoded["utterances"] == 32 and decoded["fer_untargeted_utterances"] == 1
     best = score_decode(decode_dir, system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+    from asrser.scoring import read_scored_set
     hyp = {line.split()[0]: line.split()[1:] for line in (decode_dir / "hyp/1.1.txt").read_text().splitlines()}
     assert len(hyp[unaligned]) > 3                       # decoded, not an empty (all-deletions) hypothesis
-    assert best.utterances == 32
+    assert read_scored_set(decode_dir)["scored"] == 32 and best.utterances == 32
     assert (decode_dir / "fer").read_text().endswith(" 31 utterances with targets, 1 without\n")
+    assert decode_error_rates(decode_dir)["fer_untargeted"] == 1
 
 
 def test_hybrid_decoding_without_targets_reports_no_frame_error_rate(system, nnet_frames, tmp_path):
@@ -353,12 +356,13 @@ def test_hybrid_decoding_without_targets_reports_no_frame_error_rate(system, nne
                   nnet_frames / "frames_train", no_fer, DecodeOptions(lm_weights=[1.0]), device="cpu")
     score_decode(no_fer, system / "data" / "test" / "text", dict(FOLD_48_TO_39))
     assert not (no_fer / "fer").exists() and "fer" not in decode_error_rates(no_fer)
+    assert "per" not in decode_error_rates(no_fer)          # no dev decode beside it to choose the weight
 
 
-def test_decodes_reaching_no_final_state_are_retried_and_counted(system, runner_cmd_session, tmp_path):
+def test_decodes_reaching_no_final_state_are_retried_counted_and_reported(system, runner_cmd_session, tmp_path):
     """Kaldi's "did not reach end-state": an utterance whose surviving paths end in no final state of the graph
-    is decoded again at the retry beam; one that still reaches none (2 frames: shorter than any phone) keeps
-    its partial path, and is logged and counted per decode."""
+    is decoded again at the retry beam; one that still reaches none (2 frames: shorter than any phone) is
+    scored with its partial path, logged, counted per decode and reported in RESULTS.md."""
     import kaldiio
 
     from asrser.gmm.decode import Decoder
@@ -377,6 +381,13 @@ def test_decodes_reaching_no_final_state_are_retried_and_counted(system, runner_
     counts = decode(graph, data, exp, decode_dir, 2, runner_cmd_session, DecodeOptions(lm_weights=[3.0, 6.0]))
     assert counts["utterances"] == 32 and counts.get("partial_utts") == [short] and counts["retried"] == 1
     assert "did not reach end-state" in " ".join(p.read_text() for p in (decode_dir / "log").glob("*.log"))
+    score_decode(decode_dir, data / "text", dict(FOLD_48_TO_39))
+    from asrser.scoring import collect_results, read_scored_set
+    scored = read_scored_set(decode_dir)
+    assert scored["partial"] == [short] and scored["no_final_state_at_beam"] == 1 and scored["scored"] == 32
+    collect_results(tmp_path / "exp", tmp_path / "RESULTS.md", "t")
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| 32 | 1 / 1 |" in text and f"1 utterance(s) reached no final state, partial path scored: {short}" in text
 
     model = AcousticModel.load(exp / "final.mdl")
     narrow = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions(beam=1.0, retry_beam=0.0, lm_weights=[5.0]))

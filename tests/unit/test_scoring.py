@@ -1,5 +1,5 @@
-"""sclite scoring of a decode dir agrees with kaldialign's sclite-mode edit distance; best LM weight; each LM
-weight scores its own hypotheses."""
+"""sclite scoring of a decode dir agrees with kaldialign's sclite-mode edit distance; each LM weight scores its
+own hypotheses; the weight is chosen on dev and test is reported at it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import random
 import kaldialign
 
 from asrser.phones import FOLD_48_TO_39, PHONES48
-from asrser.scoring import map_phones, score_decode
+from asrser.scoring import collect_results, decode_error_rates, map_phones, score_decode
+from helpers import score_deletions
 
 
 def _corrupt(phones, rng):
@@ -94,3 +95,34 @@ def test_weights_sharing_a_prefix_score_their_own_hypotheses(tmp_path):
         expected = _expected_counts(refs, hyps[float(row[0])])
         assert [int(x) for x in row[2:6]] == [expected[k] for k in ("ref", "sub", "dels", "ins")], row
     assert table[0][1] != table[1][1]                 # weight 1 is not weight 1.5's score
+
+
+def test_every_set_is_reported_at_the_lm_weight_chosen_on_dev(tmp_path):
+    """dev's best weight (2) is the weight of every set of the system; test's own best (5) is only the oracle
+    column, and best_per keeps Kaldi's best_wer line of each set's own best."""
+    system = tmp_path / "exp" / "tri1"
+    score_deletions(system / "decode_dev", {1: 9, 2: 7, 5: 8})
+    score_deletions(system / "decode_test", {1: 8, 2: 6, 5: 4})
+    rates = decode_error_rates(system / "decode_test")
+    assert rates["per"] == 6.0                        # test at dev's weight 2, not at its own best
+    assert (rates["lmwt"], rates["per_oracle"], rates["lmwt_oracle"]) == (2.0, 4.0, 5.0)
+    assert decode_error_rates(system / "decode_dev")["per"] == 7.0
+    assert (system / "decode_test/scoring/best_per").read_text().startswith(
+        "%PER 4.00 [ 4 / 100, 0 ins, 4 del, 0 sub ] ")
+    collect_results(tmp_path / "exp", tmp_path / "RESULTS.md", "t")
+    lines = (tmp_path / "RESULTS.md").read_text().splitlines()
+    assert "| tri1 | dev | 7.00 | 7 / 100 | 0 | 7 | 0 | 2 | 7.00 | 2 | 1 | - |" in lines
+    assert "| tri1 | test | 6.00 | 6 / 100 | 0 | 6 | 0 | 2 | 4.00 | 5 | 1 | - |" in lines
+
+    from asrser.scoring import set_per
+    per = set_per(system / "decode_test")
+    assert per.tuned.lmwt == 2.0 and per.oracle.lmwt == 5.0 and per.tuning_dir == system / "decode_dev"
+    # a weight dev chose that test did not score: no tuned figure, and RESULTS.md says so
+    other = tmp_path / "exp" / "mono"
+    score_deletions(other / "decode_dev", {3: 1, 4: 2})
+    score_deletions(other / "decode_test", {4: 2})
+    assert set_per(other / "decode_test").tuned is None and "per" not in decode_error_rates(other / "decode_test")
+    collect_results(tmp_path / "exp", tmp_path / "RESULTS.md", "t")
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| mono | test | - | - | - | - | - | - | 2.00 | 4 | 1 | - |" in text
+    assert "mono/decode_test: no PER at a dev-chosen LM weight" in text
