@@ -2,15 +2,21 @@
 
 For every LM weight of a decode: hypotheses and references are mapped (48 -> 39 phones for TIMIT; silence is
 scored as a phone, as in Kaldi's TIMIT recipe), written as sclite `trn` files, and scored by `sctk sclite`
-(sum, rsum, pra, dtl reports in <decode>/scoring/score_<LMWT>/). The best weight goes to <decode>/scoring/best_per
-in Kaldi's best_wer format; the per-weight table to <decode>/scoring/per_by_lmwt.
+(sum, rsum, pra, dtl reports in <decode>/scoring/score_<LMWT>/). The per-weight table goes to
+<decode>/scoring/per_by_lmwt, the decode's own best weight to <decode>/scoring/best_per in Kaldi's best_wer
+format, and what the scored set holds (utterances left out and why, partial decodes) to
+<decode>/scoring/scored_set.json.
+
+The LM weight is a tuned parameter: every set of a system is reported at the weight with the lowest PER on
+the system's dev decode (`TUNING_SET`), so that no test figure is tuned on test; the set's own best weight
+(best_per) is the oracle that Kaldi's RESULTS quote. `set_per` is that choice, used by every table.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-import json
 import re
 import shutil
 import subprocess
@@ -87,102 +93,272 @@ def parse_raw_sum(path: Path, lmwt: float) -> SclitResult:
     raise DataError(path, "no Sum line in sclite's raw report")
 
 
+TUNING_SET = "dev"          # <system>/decode_<TUNING_SET> chooses the LM weight of all of <system>'s sets
+PER_BY_LMWT_HEADER = "# LMWT PER% ref_phones sub del ins utterances"
+
+
+def hyp_files_by_weight(hyp_dir: Path) -> dict[float, list[Path]]:
+    """hyp/<lmwt>.<job>.txt grouped by their exact LM weight: 1, 1.5 and 10 are three weights."""
+    groups: dict[float, list[Path]] = {}
+    for path in sorted(hyp_dir.glob("*.txt")):
+        weight, _, job = path.name.removesuffix(".txt").rpartition(".")
+        try:
+            groups.setdefault(float(weight), []).append(path)
+            int(job)
+        except ValueError:
+            raise DataError(path, "not a hypothesis file name <lmwt>.<job>.txt") from None
+    return dict(sorted(groups.items()))
+
+
 def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
                  phone_map: dict[str, str | None] | None = None, drop: frozenset[str] = frozenset(),
                  name: str = "39phn") -> SclitResult:
-    """Score every hyp/<lmwt>.*.txt of a decode dir with sclite; return the best (lowest error) weight."""
-    decode_dir = Path(decode_dir)
+    """Score every hyp/<lmwt>.<job>.txt of a decode dir with sclite; return the best (lowest error) weight.
+
+    The scored set is every utterance of `ref_text` that was decoded; one without a hypothesis (not decoded:
+    it had no features) is left out, as are those removed from the data dir for unreadable audio
+    (<data>/bad_utts); both are logged and recorded in scoring/scored_set.json with the decoder's
+    utterances without a final state or path."""
+    from .gmm.decode import decode_counts
+
+    decode_dir, ref_text = Path(decode_dir), Path(ref_text)
     scoring = decode_dir / "scoring"
     scoring.mkdir(parents=True, exist_ok=True)
-    refs = {u: map_phones(p, phone_map, drop) for u, p in read_transcripts(Path(ref_text)).items()}
-    ref_trn = scoring / f"ref.{name}.trn"
-    write_trn(ref_trn, refs)
-    # hyp/<lmwt>.<job>.txt
-    weights = sorted({float(p.name.removesuffix(".txt").rsplit(".", 1)[0]) for p in (decode_dir / "hyp").glob("*.txt")})
-    if not weights:
+    refs = {u: map_phones(p, phone_map, drop) for u, p in read_transcripts(ref_text).items()}
+    files = hyp_files_by_weight(decode_dir / "hyp")
+    if not files:
         raise AsrserError(f"{decode_dir}/hyp: no hypotheses to score")
+    by_weight: dict[float, dict[str, list[str]]] = {w: {} for w in files}
+    for w, parts in files.items():
+        for part in parts:
+            by_weight[w].update({u: map_phones(p, phone_map, drop) for u, p in read_transcripts(part).items()})
+    decoded = set().union(*by_weight.values())
+    unknown = decoded - set(refs)
+    if unknown:
+        raise AsrserError(f"{decode_dir}: hypotheses for utterances without reference in {ref_text}, "
+                          f"e.g. {min(unknown)}")
+    scored = {u: p for u, p in refs.items() if u in decoded}
+    if not scored:
+        raise AsrserError(f"{decode_dir}/hyp: no hypothesis for any utterance of {ref_text}")
+    left_out = {}
+    bad_audio = ref_text.parent / "bad_utts"       # removed from the data dir by feature extraction
+    unreadable = sorted(bad_audio.read_text().split()) if bad_audio.exists() else []
+    if unreadable:
+        left_out[f"unreadable audio ({bad_audio})"] = unreadable
+    not_decoded = sorted(set(refs) - decoded)
+    if not_decoded:
+        left_out["not decoded (no features)"] = not_decoded
+    ref_trn = scoring / f"ref.{name}.trn"
+    write_trn(ref_trn, scored)
     results = []
-    for w in weights:
-        hyps: dict[str, list[str]] = {}
-        for part in sorted((decode_dir / "hyp").glob(f"{w:g}.*.txt")):
-            hyps.update({u: map_phones(p, phone_map, drop) for u, p in read_transcripts(part).items()})
-        missing = set(refs) - set(hyps)
-        for utt in missing:  # an utterance the decoder lost counts as all deletions, as in Kaldi
-            hyps[utt] = []
-        unknown = set(hyps) - set(refs)
-        if unknown:
-            raise AsrserError(f"{decode_dir}: hypotheses for utterances without reference, e.g. {min(unknown)}")
+    for w, hyps in by_weight.items():
+        lacking = decoded - set(hyps)       # one weight's files lack utterances the others have
+        if lacking:
+            raise AsrserError(f"{decode_dir}/hyp: LM weight {w:g} has no hypothesis for {len(lacking)} decoded "
+                              f"utterance(s), e.g. {min(lacking)}")
         out = scoring / f"score_{w:g}"
         hyp_trn = out / f"hyp.{name}.trn"
         out.mkdir(parents=True, exist_ok=True)
         write_trn(hyp_trn, hyps)
         run_sclite(ref_trn, hyp_trn, out, name)
         results.append(parse_raw_sum(out / f"{name}.raw", w))
-    best = min(results, key=lambda r: (r.errors, r.lmwt))
+    best = best_weight(results)
     with atomic_write(scoring / "per_by_lmwt") as f:
-        f.write("# LMWT PER% ref_phones sub del ins\n")
+        f.write(PER_BY_LMWT_HEADER + "\n")
         for r in results:
-            f.write(f"{r.lmwt:g} {r.error_rate:.2f} {r.ref_words} {r.substitutions} {r.deletions} {r.insertions}\n")
+            f.write(f"{r.lmwt:g} {r.error_rate:.2f} {r.ref_words} {r.substitutions} {r.deletions} {r.insertions} "
+                    f"{r.utterances}\n")
     with atomic_write(scoring / "best_per") as f:
         f.write(f"%PER {best.error_rate:.2f} [ {best.errors} / {best.ref_words}, {best.insertions} ins, "
                 f"{best.deletions} del, {best.substitutions} sub ] {scoring}/score_{best.lmwt:g}/{name}.sys\n")
-    log.info("%s: best PER %.2f%% at LM weight %g", decode_dir, best.error_rate, best.lmwt)
+    counts = decode_counts(decode_dir)
+    scored_set = {"reference": len(refs) + len(unreadable), "scored": len(scored), "left_out": left_out}
+    if counts:                                  # the decoder's counts (absent for hypotheses from elsewhere)
+        scored_set.update(no_final_state_at_beam=counts["retried"], partial=counts["partial_utts"],
+                          no_path=counts["failed_utts"])
+    with atomic_write(scoring / "scored_set.json") as f:
+        json.dump(scored_set, f, indent=1)
+    for reason, utts in left_out.items():
+        log.warning("%s: %d utterance(s) of %s left out of the scored set: %s (e.g. %s)", decode_dir, len(utts),
+                    ref_text, reason, ", ".join(utts[:3]))
+    log.info("%s: %d utterances scored, best PER %.2f%% at LM weight %g", decode_dir, len(scored),
+             best.error_rate, best.lmwt)
     return best
 
 
+def best_weight(results: list[SclitResult]) -> SclitResult:
+    """The weight with the fewest errors (the smallest such weight on a tie)."""
+    return min(results, key=lambda r: (r.errors, r.lmwt))
+
+
+def read_per_by_lmwt(decode_dir: str | os.PathLike) -> list[SclitResult] | None:
+    """A scored decode's per-weight counts (scoring/per_by_lmwt), or None when it has not been scored."""
+    path = Path(decode_dir) / "scoring" / "per_by_lmwt"
+    if not path.exists():
+        return None
+    lines = path.read_text().splitlines()
+    if not lines or lines[0] != PER_BY_LMWT_HEADER:
+        raise DataError(path, f"expected the header {PER_BY_LMWT_HEADER!r} (written by an older version: "
+                              "score the decode again)", 1)
+    results = []
+    for n, line in enumerate(lines[1:], 2):
+        try:
+            lmwt, _, ref, sub, dels, ins, utts = line.split()
+            lmwt, ref, sub, dels, ins, utts = float(lmwt), int(ref), int(sub), int(dels), int(ins), int(utts)
+        except ValueError:
+            raise DataError(path, f"expected {PER_BY_LMWT_HEADER[2:]!r}, found {line!r}", n) from None
+        results.append(SclitResult(lmwt, utts, ref, ref - sub - dels, sub, dels, ins, sub + dels + ins))
+    if not results:
+        raise DataError(path, "no LM weight scored")
+    return results
+
+
+@dataclass
+class SetPer:
+    """A decode's PER at the LM weight chosen on its system's dev decode (`tuned`; None while that decode is
+    not scored or did not score the chosen weight) and at the decode's own best weight (`oracle`)."""
+
+    tuned: SclitResult | None
+    oracle: SclitResult
+    tuning_dir: Path
+
+
+def set_per(decode_dir: str | os.PathLike, tuning_dir: str | os.PathLike | None = None) -> SetPer | None:
+    """PER of <system>/decode_<set> at the best weight of <system>/decode_dev (or `tuning_dir`), with the
+    set's own best as the oracle; None when decode_dir has not been scored."""
+    decode_dir = Path(decode_dir)
+    tuning_dir = Path(tuning_dir) if tuning_dir is not None else decode_dir.parent / f"decode_{TUNING_SET}"
+    results = read_per_by_lmwt(decode_dir)
+    if results is None:
+        return None
+    tuning = read_per_by_lmwt(tuning_dir)
+    tuned = None
+    if tuning is not None:
+        chosen = best_weight(tuning).lmwt
+        tuned = next((r for r in results if r.lmwt == chosen), None)
+        if tuned is None:
+            log.warning("%s: LM weight %g, chosen on %s, was not scored", decode_dir, chosen, tuning_dir)
+    return SetPer(tuned, best_weight(results), tuning_dir)
+
+
+_FER = re.compile(r"^%FER ([\d.]+) \[ (\d+) / (\d+) frames \](?: (\d+) utterances with targets, (\d+) without)?")
+
+
 def decode_error_rates(decode_dir: str | os.PathLike) -> dict[str, float]:
-    """The error rates a decode dir holds: "per" (scoring/best_per) and, for hybrid decodes, "fer" (fer)."""
+    """The error rates of a decode dir: "per" at the LM weight chosen on dev ("lmwt"; absent until dev is
+    scored), "per_oracle" at the set's own best weight ("lmwt_oracle"), and for hybrid decodes with frame
+    targets "fer" (from <decode>/fer) with "fer_untargeted", the utterances left out of it."""
     decode_dir = Path(decode_dir)
     rates = {}
-    best = decode_dir / "scoring" / "best_per"
-    if best.exists():
-        m = re.match(r"%PER ([\d.]+) ", best.read_text())
-        if not m:
-            raise DataError(best, f"not a best_per line: {best.read_text().strip()!r}")
-        rates["per"] = float(m.group(1))
+    per = set_per(decode_dir)
+    if per is not None:
+        rates.update(per_oracle=per.oracle.error_rate, lmwt_oracle=per.oracle.lmwt)
+        if per.tuned is not None:
+            rates.update(per=per.tuned.error_rate, lmwt=per.tuned.lmwt)
     fer = decode_dir / "fer"
     if fer.exists():
-        rates["fer"] = float(fer.read_text().split()[1])
+        m = _FER.match(fer.read_text())
+        if not m:
+            raise DataError(fer, f"not a %FER line: {fer.read_text().strip()!r}")
+        rates["fer"] = float(m.group(1))
+        rates["fer_untargeted"] = int(m.group(5) or 0)
     return rates
 
 
+def read_scored_set(decode_dir: str | os.PathLike) -> dict:
+    """scoring/scored_set.json of a scored decode ({} when absent)."""
+    path = Path(decode_dir) / "scoring" / "scored_set.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _scored_cell(scored_set: dict) -> str:
+    if not scored_set:
+        return "-"
+    left = sum(len(u) for u in scored_set["left_out"].values())
+    return f"{scored_set['scored']}" + (f" of {scored_set['reference']}" if left else "")
+
+
+def _final_state_cell(scored_set: dict) -> str:
+    if "no_final_state_at_beam" not in scored_set:
+        return "-"
+    return f"{scored_set['no_final_state_at_beam']} / {len(scored_set['partial']) + len(scored_set['no_path'])}"
+
+
+def _examples(utts: list[str]) -> str:
+    return ", ".join(utts[:5]) + (f" and {len(utts) - 5} more" if len(utts) > 5 else "")
+
+
 def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: str) -> list[dict]:
-    """RESULTS.md from every <exp>/<system>/decode_<set>/scoring/best_per (Kaldi's best_wer lines)."""
+    """RESULTS.md from every scored <exp>/<system>/decode_<set>: PER at the LM weight chosen on the system's
+    dev decode, the set's own best (oracle) beside it, what the scored set left out, Kaldi's best_wer lines."""
+    from .gmm.decode import decode_counts
+
     exp_dir = Path(exp_dir)
     rows = []
-    for best in sorted(exp_dir.glob("*/decode_*/scoring/best_per")):
-        decode_dir = best.parent.parent
-        line = best.read_text().strip()
-        m = re.match(r"%PER ([\d.]+) \[ (\d+) / (\d+), (\d+) ins, (\d+) del, (\d+) sub \] .*score_([\d.]+)/", line)
-        if not m:
-            raise DataError(best, f"not a best_per line: {line!r}")
+    for table in sorted(exp_dir.glob("*/decode_*/scoring/per_by_lmwt")):
+        decode_dir = table.parent.parent
+        per = set_per(decode_dir)
+        tuned = per.tuned
         rows.append(dict(system=decode_dir.parent.name, set=decode_dir.name.removeprefix("decode_"),
-                         per=float(m.group(1)), errors=int(m.group(2)), phones=int(m.group(3)),
-                         ins=int(m.group(4)), dels=int(m.group(5)), sub=int(m.group(6)), lmwt=m.group(7),
-                         line=line))
+                         decode_dir=decode_dir, tuned=tuned, oracle=per.oracle,
+                         per=tuned.error_rate if tuned else None, lmwt=tuned.lmwt if tuned else None,
+                         scored_set=read_scored_set(decode_dir),
+                         line=(decode_dir / "scoring" / "best_per").read_text().strip()))
     with atomic_write(out) as f:
-        f.write(f"# {title}\n\nPhone error rate (39 phones, sclite), best LM weight per system and set.\n\n")
-        f.write("| system | set | PER % | errors / phones | ins | del | sub | LM weight |\n")
-        f.write("|---|---|---:|---:|---:|---:|---:|---:|\n")
+        f.write(f"# {title}\n\nPhone error rate (39 phones, sclite). Every set of a system is scored at the LM "
+                f"weight with the lowest PER on that system's {TUNING_SET} set (so no test figure is tuned on "
+                "test); the oracle columns give each set's own best weight, as Kaldi's RESULTS quote it. "
+                "Utterances scored: of the reference transcripts, those decoded. No final state: utterances "
+                "whose decode reached no final state of the graph at the beam / that still reached none at the "
+                "retry beam (scored with their partial path, or empty without any path).\n\n")
+        f.write(f"| system | set | PER % | errors / phones | ins | del | sub | LM weight (from {TUNING_SET}) | "
+                "oracle PER % | oracle LM weight | utterances scored | no final state |\n")
+        f.write("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
         for r in rows:
-            f.write(f"| {r['system']} | {r['set']} | {r['per']:.2f} | {r['errors']} / {r['phones']} | {r['ins']} | "
-                    f"{r['dels']} | {r['sub']} | {r['lmwt']} |\n")
+            t, o = r["tuned"], r["oracle"]
+            cells = ([f"{t.error_rate:.2f}", f"{t.errors} / {t.ref_words}", t.insertions, t.deletions,
+                      t.substitutions, f"{t.lmwt:g}"] if t else ["-"] * 6)
+            cells += [f"{o.error_rate:.2f}", f"{o.lmwt:g}", _scored_cell(r["scored_set"]),
+                      _final_state_cell(r["scored_set"])]
+            f.write(f"| {r['system']} | {r['set']} | " + " | ".join(map(str, cells)) + " |\n")
+        notes = []
+        for r in rows:
+            ss = r["scored_set"]
+            for reason, utts in ss.get("left_out", {}).items():
+                notes.append(f"{r['decode_dir']}: {len(utts)} utterance(s) left out, {reason}: {_examples(utts)}")
+            for key, what in (("partial", "reached no final state, partial path scored"),
+                              ("no_path", "no path through the graph, scored as empty")):
+                if ss.get(key):
+                    notes.append(f"{r['decode_dir']}: {len(ss[key])} utterance(s) {what}: {_examples(ss[key])}")
+            if r["tuned"] is None:
+                notes.append(f"{r['decode_dir']}: no PER at a dev-chosen LM weight "
+                             f"({exp_dir / r['system'] / f'decode_{TUNING_SET}'} is not scored or lacks the weight)")
+        if notes:
+            f.write("\n" + "".join(f"- {n}\n" for n in notes))
+        f.write("\nEach set's own best weight in Kaldi's best_wer form (oracle):\n")
         f.write("\n```\n" + "\n".join(r["line"] for r in rows) + "\n```\n")
-        hybrids = sorted({p.parent.parent.name for p in exp_dir.glob("*/decode_*/fer")})
+        hybrids = sorted({d.parent.name for d in exp_dir.glob("*/decode_*") if "fer_frames" in decode_counts(d)})
         if hybrids:
-            f.write("\nHybrid systems in the form of the paper's baseline row (frame error rate against the "
-                    "tri2 forced alignments, PER as above). The paper's figures are on real TIMIT: a different "
-                    "corpus, shown for orientation only.\n\n| system | FER dev | FER test | PER dev | PER test |\n"
+            f.write(f"\nHybrid systems in the form of the paper's baseline row (frame error rate against the "
+                    f"tri2 forced alignments, over the frames that have one; PER as above, at the LM weight "
+                    f"chosen on {TUNING_SET}). The paper's figures are on real TIMIT: a different corpus, shown "
+                    "for orientation only.\n\n| system | FER dev | FER test | PER dev | PER test |\n"
                     "|---|---:|---:|---:|---:|\n")
             from .transfer.report import PAPER
+            untargeted = []
             for system in hybrids:
                 rates = {name: decode_error_rates(exp_dir / system / f"decode_{name}") for name in ("dev", "test")}
                 cells = [f"{rates[name][kind]:.2f}%" if kind in rates[name] else "-"
                          for kind in ("fer", "per") for name in ("dev", "test")]
                 f.write(f"| {system} (this corpus) | " + " | ".join(cells) + " |\n")
+                untargeted += [f"{system} {name}: {rates[name]['fer_untargeted']}" for name in ("dev", "test")
+                               if rates[name].get("fer_untargeted")]
             paper = PAPER["ser_to_asr"]["baseline"]
             f.write("| ConvNet, Fayek et al. 2016 (real TIMIT) | " + " | ".join(
                 f"{paper[k]:.2f}%" for k in ("fer_dev", "fer_test", "per_dev", "per_test")) + " |\n")
+            if untargeted:
+                f.write("\nUtterances without frame targets (no forced alignment), decoded and in the PER but left "
+                        "out of the FER: " + ", ".join(untargeted) + ".\n")
         accuracies = sorted(exp_dir.glob("*/boundary_accuracy.json"))
         if accuracies:
             from .gmm.boundaries import TOLERANCES_MS
@@ -197,9 +373,11 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
                 cells = [f"{acc[f'within_{tol}ms']:.1f}%" if acc else "-"
                          for acc in (a, a.get("corrected")) for tol in TOLERANCES_MS]
                 f.write(f"| {path.parent.name} | {a['utterances']} | {a['boundaries']} | " + " | ".join(cells) + " |\n")
-        if rows:
+        if any(r["per"] is not None for r in rows):
             f.write(f"\n![PER by system]({Path(out).with_suffix('.png').name})\n")
-    if rows:
+    plotted = [r for r in rows if r["per"] is not None]
+    if plotted:
         from .plots import plot_error_rates
-        plot_error_rates(rows, Path(out).with_suffix(".png"), f"{title}: PER by system")
+        plot_error_rates(plotted, Path(out).with_suffix(".png"),
+                         f"{title}: PER by system (LM weight from {TUNING_SET})")
     return rows

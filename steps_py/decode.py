@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Decode a data dir with a GMM system and score it with sclite (Kaldi's steps/decode.sh + local/score.sh).
 
-Usage: decode.py [--nj N] [--cmd CMD] [--acwt A] [--beam B] [--phone-map timit39] <graph-dir> <data-dir> <exp-dir> <decode-dir>
+Usage: decode.py [--nj N] [--cmd CMD] [--acwt A] [--beam B] [--retry-beam B] [--phone-map timit39] <graph-dir> <data-dir> <exp-dir> <decode-dir>
   e.g. decode.py --nj 4 --cmd "$decode_cmd" --phone-map timit39 exp/mono/graph data/dev exp/mono exp/mono/decode_dev
-Hypotheses per LM weight go to <decode-dir>/hyp, sclite reports to <decode-dir>/scoring.
+Hypotheses per LM weight go to <decode-dir>/hyp, sclite reports to <decode-dir>/scoring. Utterances that reach
+no final state of the graph are decoded again at --retry-beam, and counted.
 """
 from asrser import cli
 
@@ -13,6 +14,8 @@ p.add_argument("--cmd", default="asrser-run")
 p.add_argument("--acwt", type=float, default=0.1)
 p.add_argument("--beam", type=float, default=13.0)
 p.add_argument("--lattice-beam", type=float, default=6.0)
+p.add_argument("--retry-beam", type=float, default=40.0,
+               help="beam for utterances that reach no final state at --beam (not above --beam: no retry)")
 p.add_argument("--min-lmwt", type=int, default=1)
 p.add_argument("--max-lmwt", type=int, default=10)
 p.add_argument("--phone-map", choices=["none", "timit39"], default="none", help="mapping applied before scoring")
@@ -23,16 +26,13 @@ p.add_argument("decode_dir")
 
 
 def main(a):
-    import logging
     from pathlib import Path
     from asrser.gmm.decode import DecodeOptions, decode
     from asrser.scoring import score_decode
 
-    opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam,
+    opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam,
                          lm_weights=[float(w) for w in range(a.min_lmwt, a.max_lmwt + 1)])
-    counts = decode(a.graph_dir, a.data_dir, a.exp_dir, a.decode_dir, a.nj, a.cmd, opts)
-    logging.getLogger("decode").info("%s: %d utterances, %d failed, real-time factor %.4f", a.decode_dir,
-                                     counts["utterances"], counts["failed"], counts["rtf"])
+    decode(a.graph_dir, a.data_dir, a.exp_dir, a.decode_dir, a.nj, a.cmd, opts)
     phone_map = None
     if a.phone_map == "timit39":
         from asrser.phones import FOLD_48_TO_39

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Hybrid decoding: a trained net's scaled likelihoods (log posterior - log prior) decoded with the HCLG of
 the HMM whose states it predicts, LM-weight sweep, sclite scoring; frame error rate against the frames'
-targets in <decode-dir>/fer.
+targets in <decode-dir>/fer (over the frames that have one; no fer file when none has). Every utterance of the
+frames is decoded, aligned or not; those that reach no final state of the graph are decoded again at
+--retry-beam, and counted.
 
 Usage: nnet_decode.py [--acwt A] [--phone-map timit39] <graph-dir> <hmm-model> <net> <frames> <train-frames> <text> <decode-dir>
   e.g. nnet_decode.py --phone-map timit39 exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt \
@@ -13,6 +15,8 @@ p = cli.parser(__doc__)
 p.add_argument("--acwt", type=float, default=0.2, help="acoustic scale (nets: 0.2, as Kaldi's nnet recipes)")
 p.add_argument("--beam", type=float, default=13.0)
 p.add_argument("--lattice-beam", type=float, default=6.0)
+p.add_argument("--retry-beam", type=float, default=40.0,
+               help="beam for utterances that reach no final state at --beam (not above --beam: no retry)")
 p.add_argument("--lm-weights", default="0.5 0.75 1 1.5 2 3 4 5 6 8 10",
                help="LM weights to score (nets are sharper than GMMs: the sweep starts below 1)")
 p.add_argument("--phone-map", choices=["none", "timit39"], default="none")
@@ -26,7 +30,7 @@ def main(a):
     from asrser.nnet.decode import decode_hybrid
     from asrser.scoring import score_decode
 
-    opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam,
+    opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam,
                          lm_weights=[float(w) for w in a.lm_weights.split()])
     decode_hybrid(a.graph_dir, a.hmm_model, a.net, a.frames, a.train_frames, a.decode_dir, opts, a.device,
                   a.targets)

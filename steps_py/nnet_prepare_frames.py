@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Frames for neural-net training or decoding: a data dir's features normalised by global mean/variance
 statistics, with per-frame targets, as memory-mapped arrays (<out-dir>/feats.npy, targets.npy, utts.json).
-Utterances without targets are skipped and counted.
+Every utterance with features is kept: one without targets (no alignment) carries target -1, so it is
+decoded but left out of training and frame error rates; such utterances are counted.
 
 Usage: nnet_prepare_frames.py [--targets SCP] <data-dir> <global-cmvn-stats> <out-dir>
   e.g. nnet_prepare_frames.py --targets exp/tri2_ali_train/targets/targets.scp data-fbank/train \
@@ -20,7 +21,7 @@ def main(a):
     from asrser.nnet.data import prepare_frames
     counts = prepare_frames(a.data_dir, a.targets, a.global_cmvn, a.out_dir)
     print(f"{a.out_dir}: {counts['frames']} frames of {counts['utterances']} utterances, "
-          f"{counts['skipped']} skipped")
+          f"{counts['untargeted']} without targets")
 
 
 cli.run(main, p.parse_args())

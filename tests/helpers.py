@@ -65,3 +65,16 @@ def run_step(name: str, *args, cwd=None, check=True) -> subprocess.CompletedProc
     return proc
 
 
+
+
+def score_deletions(decode_dir: Path, deletions_by_weight: dict[float, int], phones: int = 100) -> None:
+    """A decode dir scored by real sclite: one reference utterance of `phones` phones (<decode_dir>/text) whose
+    hypothesis at LM weight w lacks its first n phones, n = deletions_by_weight[w]: PER n / phones."""
+    from asrser.scoring import score_decode
+
+    ref = [f"p{i}" for i in range(phones)]
+    (decode_dir / "hyp").mkdir(parents=True)
+    (decode_dir / "text").write_text(f"spk_utt1 {' '.join(ref)}\n")
+    for w, n in deletions_by_weight.items():
+        (decode_dir / "hyp" / f"{w:g}.1.txt").write_text(f"spk_utt1 {' '.join(ref[n:])}\n")
+    score_decode(decode_dir, decode_dir / "text", name="phn")

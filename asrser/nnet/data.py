@@ -31,13 +31,16 @@ def global_mean_std(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike | None,
                    global_cmvn: str | os.PathLike, out_dir: str | os.PathLike,
                    utts: list[str] | None = None) -> dict:
-    """<out_dir>/{feats.npy, targets.npy, utts.json}: normalised features of every utterance (of `utts`, when
-    given) that has targets, concatenated. Utterances without targets are skipped and counted; a length
-    mismatch of one frame is trimmed (Kaldi's tolerance), more is an error naming the utterance."""
+    """<out_dir>/{feats.npy, targets.npy, utts.json}: normalised features of every utterance with features (of
+    `utts`, when given), concatenated, with per-frame targets. Decoding does not depend on alignments: an
+    utterance without targets (e.g. one the aligner could not align) is kept with target -1 on every frame,
+    which training and frame error rates leave out, and counted ("untargeted"). A length mismatch of one
+    frame is trimmed (Kaldi's tolerance), more is an error naming the utterance."""
     data = check_data_dir(data_dir, need_text=False, need_wav=False, need_feats=True)
     out_dir = Path(out_dir)
     inputs = [Path(data_dir) / "feats.scp", Path(global_cmvn)] + ([Path(targets_scp)] if targets_scp else [])
-    stamp = Stamp(out_dir / "frames.done", inputs, **({"utts": sorted(utts)} if utts is not None else {}))
+    stamp = Stamp(out_dir / "frames.done", inputs, untargeted="kept",    # frames once skipped them
+                  **({"utts": sorted(utts)} if utts is not None else {}))
     if stamp.is_current():
         return json.loads((out_dir / "utts.json").read_text())["counts"]
     mean, std = global_mean_std(kaldiio.load_mat(str(global_cmvn)))
@@ -49,13 +52,12 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
                               f"e.g. {unknown[0]}")
         feats_scp = {u: feats_scp[u] for u in utts}
     targets = dict(kaldiio.load_scp(str(targets_scp))) if targets_scp else None
-    lengths, names, skipped = [], [], []
+    lengths, names, untargeted = [], [], []
     for utt in feats_scp:
-        if targets is not None and utt not in targets:
-            skipped.append(utt)
-            continue
         n = int(kaldiio.load_mat(feats_scp[utt]).shape[0])
-        if targets is not None:
+        if targets is not None and utt not in targets:
+            untargeted.append(utt)
+        elif targets is not None:
             t = len(targets[utt])
             if abs(t - n) > 1:
                 raise AsrserError(f"{targets_scp}: utterance {utt} has {t} targets but {n} feature frames "
@@ -63,9 +65,10 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
             n = min(n, t)
         names.append(utt)
         lengths.append(n)
-    if skipped:
-        log.warning("%s: %d utterance(s) have no targets (no alignment) and are skipped, e.g. %s", data_dir,
-                    len(skipped), ", ".join(skipped[:3]))
+    if untargeted:
+        log.warning("%s: %d of %d utterance(s) have no targets (no alignment): kept for decoding, left out of "
+                    "training and frame error rates, e.g. %s", data_dir, len(untargeted), len(names),
+                    ", ".join(untargeted[:3]))
     total = int(sum(lengths))
     dim = int(mean.shape[0])
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -78,7 +81,7 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
         if x.shape[1] != dim:
             raise AsrserError(f"{data_dir}/feats.scp: {utt} has dimension {x.shape[1]}, the statistics {dim}")
         feats_out[start:start + n] = (x - mean) / std
-        if targets is not None:
+        if targets is not None and utt in targets:
             targets_out[start:start + n] = np.asarray(targets[utt])[:n]
         start += n
     feats_out.flush()
@@ -87,12 +90,12 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
         np.save(f, targets_out)
     os.replace(feats_tmp, out_dir / "feats.npy")
     os.replace(targets_tmp, out_dir / "targets.npy")
-    counts = {"utterances": len(names), "skipped": len(skipped), "frames": total}
+    counts = {"utterances": len(names), "untargeted": len(untargeted), "frames": total}
     with atomic_write(out_dir / "utts.json") as f:
         json.dump({"utts": names, "lengths": lengths, "counts": counts}, f)
     stamp.write()
-    log.info("%s: %d frames of %d utterances (%d skipped) in %s", data_dir, total, len(names), len(skipped),
-             out_dir)
+    log.info("%s: %d frames of %d utterances (%d without targets) in %s", data_dir, total, len(names),
+             len(untargeted), out_dir)
     return counts
 
 

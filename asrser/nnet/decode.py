@@ -17,7 +17,8 @@ import torch
 from ..errors import AsrserError
 from ..fileio import Stamp, atomic_write
 from ..gmm.align import target_table
-from ..gmm.decode import DecodeOptions, Decoder, decode_utterances
+from ..gmm.decode import (DecodeOptions, Decoder, clear_decode_outputs, decode_counts, decode_utterances,
+                          log_decode_counts)
 from ..gmm.model import AcousticModel
 from .data import FrameData, class_log_priors
 from .model import LayeredNet
@@ -79,23 +80,27 @@ def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, ne
                   targets: str = "mono-state") -> dict:
     """Decode prepared frames with a trained net and the graph of the HMM model whose states it predicts:
     targets mono-state (monophone HMM states: e.g. the monophone graph) or pdf (the tree leaves of
-    hmm_model, decoded with that model's graph). Also writes the frame error rate of the net's posteriors
-    against the frames' targets (as the training's validation FER)."""
+    hmm_model, decoded with that model's graph). Every utterance of the frames is decoded, with targets or
+    without. Also writes <decode_dir>/fer, the frame error rate of the net's posteriors against the frames'
+    targets (as the training's validation FER), over the frames that have one; without any, no fer file."""
     decode_dir = Path(decode_dir)
     train_targets = Path(train_frames_dir) / "targets.npy"     # the priors come from these
     stamp = Stamp(decode_dir / "decode.done", [Path(graph_dir) / "HCLG.fst", Path(hmm_model), Path(net_path),
-                                               Path(frames_dir) / "feats.npy", train_targets],
+                                               Path(frames_dir) / "feats.npy", Path(frames_dir) / "targets.npy",
+                                               train_targets],
                   options=asdict(opts), targets=targets)
     if stamp.is_current():
-        return json.loads((decode_dir / "counts.1.json").read_text())
+        counts = decode_counts(decode_dir)
+        log_decode_counts(decode_dir, counts, opts)
+        return counts
     hybrid = Hybrid.load(net_path, hmm_model, frames_dir, train_frames_dir, targets)
     data, log_priors = hybrid.data, hybrid.log_priors
     decoder = Decoder(Path(graph_dir) / "HCLG.fst", hybrid.tid2class, opts)
     start = time.perf_counter()
-    wrong = total = 0
+    wrong = total = untargeted = 0
 
     def scored():
-        nonlocal wrong, total
+        nonlocal wrong, total, untargeted
         for i, (utt, loglik) in enumerate(hybrid.log_likelihoods(device)):
             _, frames = data.utterance(i)
             ref = data.targets[frames]
@@ -103,21 +108,30 @@ def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, ne
             posterior_best = (loglik + log_priors).argmax(1)
             wrong += int((posterior_best[ok] != ref[ok]).sum())
             total += int(ok.sum())
+            untargeted += not ok.any()
             yield utt, loglik
 
     decode_dir.mkdir(parents=True, exist_ok=True)
-    if (decode_dir / "hyp").exists():
-        for p in (decode_dir / "hyp").iterdir():
-            p.unlink()
+    clear_decode_outputs(decode_dir)
     counts = decode_utterances(decoder, scored(), Path(graph_dir) / "words.txt", decode_dir, 1)
     counts["seconds"] = time.perf_counter() - start
-    counts["rtf"] = counts["seconds"] / max(counts["frames"] / 100.0, 1e-9)
-    counts["fer"] = 100.0 * wrong / max(total, 1)
+    counts.update(fer_frames=total, fer_errors=wrong, fer_untargeted_utterances=untargeted)
     with atomic_write(decode_dir / "counts.1.json") as f:
         json.dump(counts, f)
-    with atomic_write(decode_dir / "fer") as f:
-        f.write(f"%FER {counts['fer']:.2f} [ {wrong} / {total} frames ]\n")
+    fer = decode_dir / "fer"
+    if total:
+        with atomic_write(fer) as f:
+            f.write(f"%FER {100.0 * wrong / total:.2f} [ {wrong} / {total} frames ] "
+                    f"{counts['utterances'] - untargeted} utterances with targets, {untargeted} without\n")
+    else:
+        fer.unlink(missing_ok=True)
+        log.warning("%s: %s has no frame targets: no frame error rate", decode_dir, frames_dir)
+    if untargeted and total:
+        log.warning("%s: %d of %d utterances have no frame targets (no alignment): decoded and scored, left out "
+                    "of the frame error rate", decode_dir, untargeted, counts["utterances"])
     stamp.write()
-    log.info("%s: %d utterances, FER %.2f%%, real-time factor %.4f", decode_dir, counts["utterances"],
-             counts["fer"], counts["rtf"])
+    counts = decode_counts(decode_dir)
+    log_decode_counts(decode_dir, counts, opts)
+    if total:
+        log.info("%s: FER %.2f%% over %d frames", decode_dir, counts["fer"], total)
     return counts

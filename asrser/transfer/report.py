@@ -88,9 +88,9 @@ def transfer_tables_markdown(results: dict, corpus_note: str | None = None) -> s
     if corpus_note:
         lines += [(f"Our numbers are on {corpus_note}; the paper's come from the real TIMIT and IEMOCAP, "
                    "a different corpus, so only the trend over l is comparable, not the values."), ""]
-    lines += [("Error rates in percent. FER/PER: frame/phone error rate; E/UE: weighted/unweighted emotion error "
-               "rate. Baseline: trained from scratch on the target task; l = 0: nothing copied from the source "
-               "net, so with the same seed it is the baseline net."), ""]
+    lines += [("Error rates in percent. FER/PER: frame/phone error rate (PER at the LM weight chosen on dev); "
+               "E/UE: weighted/unweighted emotion error rate. Baseline: trained from scratch on the target task; "
+               "l = 0: nothing copied from the source net, so with the same seed it is the baseline net."), ""]
     for direction, (title, what, metrics) in DIRECTIONS.items():
         header = ["No. constant layers (l)"]
         header += [f"{label} ({who})" for _, label in metrics for who in ("ours", "paper")]

@@ -265,7 +265,7 @@ def test_hybrid_decoding_equals_gmm_decoding_on_gmm_likelihoods(system):
             class_scores[:, c] = pdf_loglik[:, p]
         expanded = class_scores[:, pdf2class]
         hyp = class_decoder.decode(class_scores)
-        assert hyp == pdf_decoder.decode(expanded) and hyp[5.0]
+        assert hyp == pdf_decoder.decode(expanded) and hyp.words[5.0] and hyp.reached_final
         if n == 5:
             break
 
@@ -296,6 +296,108 @@ def test_hybrid_decoding_scores_and_reports_the_nets_frame_error_rate(system, nn
     assert (decode_dir / "fer").read_text().startswith(f"%FER {counts['fer']:.2f}")
     best = score_decode(decode_dir, system / "data" / "test" / "text", dict(FOLD_48_TO_39))
     assert best.error_rate < 100.0
+
+
+def test_hybrid_decoding_does_not_depend_on_alignments(system, nnet_frames, tmp_path):
+    """A dev/test utterance the aligner could not align (here: its targets removed) is still decoded and
+    scored; it is left out of the FER only, and the fer file says so."""
+    import kaldiio
+
+    from asrser.nnet.data import prepare_frames
+    from asrser.nnet.decode import decode_hybrid
+    from asrser.nnet.model import NetConfig
+    from asrser.nnet.train import train_net
+    from asrser.scoring import decode_error_rates
+
+    train_net(nnet_frames / "frames_train", nnet_frames / "frames_test", nnet_frames / "whole",
+              NetConfig.from_yaml(nnet_frames / "net.yaml"), 144, progress=False)
+    exp = system / "exp" / "mono"
+    graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
+    targets = dict(kaldiio.load_scp(str(system / "exp/mono_ali_test_nnet/targets/targets.scp")))
+    unaligned = sorted(targets)[0]
+    with kaldiio.WriteHelper(f"ark,scp:{tmp_path}/t.ark,{tmp_path}/targets.scp") as w:
+        for utt in sorted(targets):
+            if utt != unaligned:
+                w(utt, targets[utt])
+    frames = tmp_path / "frames_test"
+    counts = prepare_frames(system / "data" / "test", tmp_path / "targets.scp", nnet_frames / "global_cmvn.stats",
+                            frames)
+    assert counts["utterances"] == 32 and counts["untargeted"] == 1
+    decode_dir = tmp_path / "decode_test"
+    decoded = decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt", frames,
+                            nnet_frames / "frames_train", decode_dir, DecodeOptions(lm_weights=[1.0, 3.0]),
+                            device="cpu")
+    assert decoded["utterances"] == 32 and decoded["fer_untargeted_utterances"] == 1
+    best = score_decode(decode_dir, system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+    from asrser.scoring import read_scored_set
+    hyp = {line.split()[0]: line.split()[1:] for line in (decode_dir / "hyp/1.1.txt").read_text().splitlines()}
+    assert len(hyp[unaligned]) > 3                       # decoded, not an empty (all-deletions) hypothesis
+    assert read_scored_set(decode_dir)["scored"] == 32 and best.utterances == 32
+    assert (decode_dir / "fer").read_text().endswith(" 31 utterances with targets, 1 without\n")
+    assert decode_error_rates(decode_dir)["fer_untargeted"] == 1
+
+
+def test_hybrid_decoding_without_targets_reports_no_frame_error_rate(system, nnet_frames, tmp_path):
+    """Frames without any target decode and score, but give no FER: not a perfect-looking 0 / 0 frames."""
+    from asrser.nnet.data import prepare_frames
+    from asrser.nnet.decode import decode_hybrid
+    from asrser.nnet.model import NetConfig
+    from asrser.nnet.train import train_net
+    from asrser.scoring import decode_error_rates
+
+    train_net(nnet_frames / "frames_train", nnet_frames / "frames_test", nnet_frames / "whole",
+              NetConfig.from_yaml(nnet_frames / "net.yaml"), 144, progress=False)
+    exp = system / "exp" / "mono"
+    graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
+    untargeted = tmp_path / "frames_untargeted"
+    prepare_frames(system / "data" / "test", None, nnet_frames / "global_cmvn.stats", untargeted)
+    no_fer = tmp_path / "decode_untargeted"
+    decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt", untargeted,
+                  nnet_frames / "frames_train", no_fer, DecodeOptions(lm_weights=[1.0]), device="cpu")
+    score_decode(no_fer, system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+    assert not (no_fer / "fer").exists() and "fer" not in decode_error_rates(no_fer)
+    assert "per" not in decode_error_rates(no_fer)          # no dev decode beside it to choose the weight
+
+
+def test_decodes_reaching_no_final_state_are_retried_counted_and_reported(system, runner_cmd_session, tmp_path):
+    """Kaldi's "did not reach end-state": an utterance whose surviving paths end in no final state of the graph
+    is decoded again at the retry beam; one that still reaches none (2 frames: shorter than any phone) is
+    scored with its partial path, logged, counted per decode and reported in RESULTS.md."""
+    import kaldiio
+
+    from asrser.gmm.decode import Decoder
+    from asrser.gmm.feats import FeaturePipeline, iter_features
+
+    exp = system / "exp" / "mono"
+    graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
+    data = tmp_path / "data"
+    shutil.copytree(system / "data" / "test", data)
+    shutil.rmtree(data / "split2", ignore_errors=True)
+    feats = (data / "feats.scp").read_text().splitlines()
+    short = feats[0].split()[0]
+    kaldiio.save_mat(str(tmp_path / "short.ark"), kaldiio.load_mat(feats[0].split()[1])[:2])
+    (data / "feats.scp").write_text("\n".join([f"{short} {tmp_path / 'short.ark'}"] + feats[1:]) + "\n")
+    decode_dir = tmp_path / "exp" / "mono" / "decode_test"
+    counts = decode(graph, data, exp, decode_dir, 2, runner_cmd_session, DecodeOptions(lm_weights=[3.0, 6.0]))
+    assert counts["utterances"] == 32 and counts.get("partial_utts") == [short] and counts["retried"] == 1
+    assert "did not reach end-state" in " ".join(p.read_text() for p in (decode_dir / "log").glob("*.log"))
+    score_decode(decode_dir, data / "text", dict(FOLD_48_TO_39))
+    from asrser.scoring import collect_results, read_scored_set
+    scored = read_scored_set(decode_dir)
+    assert scored["partial"] == [short] and scored["no_final_state_at_beam"] == 1 and scored["scored"] == 32
+    collect_results(tmp_path / "exp", tmp_path / "RESULTS.md", "t")
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| 32 | 1 / 1 |" in text and f"1 utterance(s) reached no final state, partial path scored: {short}" in text
+
+    model = AcousticModel.load(exp / "final.mdl")
+    narrow = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions(beam=1.0, retry_beam=0.0, lm_weights=[5.0]))
+    retrying = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions(beam=1.0, retry_beam=13.0, lm_weights=[5.0]))
+    loglik = [model.pdf_loglik(f) for _, f in iter_features(system / "data" / "test", FeaturePipeline.load(exp))]
+    without_retry = [narrow.decode(x) for x in loglik]
+    with_retry = [retrying.decode(x) for x in loglik]
+    assert not any(r.retried for r in without_retry)
+    assert sum(not r.reached_final for r in without_retry) >= 3        # a beam of 1 loses the final states
+    assert all(r.reached_final for r in with_retry) and sum(r.retried for r in with_retry) >= 3
 
 
 def test_hybrid_alignment_follows_the_transcripts(system, nnet_frames):

@@ -75,7 +75,7 @@ def make_frames(tmp_path, lengths=(7, 3, 12), dim=4, target_lengths=None, missin
 def test_windows_are_kaldi_splicing_of_normalised_features(tmp_path):
     data, feats = make_frames(tmp_path)
     counts = prepare_frames(data, tmp_path / "targets.scp", tmp_path / "cmvn.ark", tmp_path / "frames")
-    assert counts == {"utterances": 3, "skipped": 0, "frames": 22}
+    assert counts == {"utterances": 3, "untargeted": 0, "frames": 22}
     frames = FrameData(tmp_path / "frames", context=2)
     mean, std = global_mean_std(kaldiio.load_mat(str(tmp_path / "cmvn.ark")))
     for i, (utt, x) in enumerate(feats.items()):
@@ -88,10 +88,17 @@ def test_windows_are_kaldi_splicing_of_normalised_features(tmp_path):
     np.testing.assert_allclose(normalised.std(0), 1, atol=1e-4)
 
 
-def test_missing_targets_are_skipped_and_long_mismatches_named(tmp_path):
-    data, _ = make_frames(tmp_path, target_lengths=(8, 3, 12), missing=("s1-u1",))
+def test_utterances_without_targets_are_kept_untargeted_and_long_mismatches_named(tmp_path):
+    """Decoding does not depend on alignments: an utterance without targets keeps its frames, with target -1
+    (left out of training and frame error rates), and is counted."""
+    data, feats = make_frames(tmp_path, target_lengths=(8, 3, 12), missing=("s1-u1",))
     counts = prepare_frames(data, tmp_path / "targets.scp", tmp_path / "cmvn.ark", tmp_path / "frames")
-    assert counts["skipped"] == 1 and counts["frames"] == 19       # one extra target frame is tolerated
+    assert counts == {"utterances": 3, "untargeted": 1, "frames": 22}  # one extra target frame is tolerated
+    frames = FrameData(tmp_path / "frames", context=2)
+    assert frames.utts == list(feats)
+    _, untargeted = frames.utterance(1)
+    assert len(untargeted) == len(feats["s1-u1"]) and (frames.targets[untargeted] == -1).all()
+    assert (frames.targets[frames.utterance(0)[1]] >= 0).all()
     assert not (tmp_path / "frames" / "feats.npy.tmp").exists()
     bad = tmp_path / "bad"
     bad.mkdir()

@@ -1,4 +1,5 @@
-"""sclite scoring of a decode dir agrees with kaldialign's sclite-mode edit distance; best LM weight."""
+"""sclite scoring of a decode dir agrees with kaldialign's sclite-mode edit distance; each LM weight scores its
+own hypotheses; the weight is chosen on dev and test is reported at it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import random
 import kaldialign
 
 from asrser.phones import FOLD_48_TO_39, PHONES48
-from asrser.scoring import map_phones, score_decode
+from asrser.scoring import collect_results, decode_error_rates, map_phones, score_decode
+from helpers import score_deletions
 
 
 def _corrupt(phones, rng):
@@ -52,3 +54,75 @@ def test_sclite_counts_equal_kaldialign(tmp_path):
         (expected["sub"], expected["dels"], expected["ins"])
     assert (tmp_path / "decode" / "scoring" / "best_per").read_text().startswith("%PER 0.00")
     assert (tmp_path / "decode" / "scoring" / "score_2" / "39phn.pra").exists()
+
+
+def _write_text(path, transcripts):
+    path.write_text("".join(f"{u} {' '.join(p)}\n" for u, p in sorted(transcripts.items())))
+
+
+def _expected_counts(refs, hyps):
+    total = dict(ref=0, sub=0, dels=0, ins=0)
+    for u, ref in refs.items():
+        r = map_phones(ref, FOLD_48_TO_39, frozenset())
+        d = kaldialign.edit_distance(r, map_phones(hyps[u], FOLD_48_TO_39, frozenset()), sclite_mode=True)
+        total["ref"] += len(r)
+        total["sub"], total["dels"], total["ins"] = total["sub"] + d["sub"], total["dels"] + d["del"], \
+            total["ins"] + d["ins"]
+    return total
+
+
+def test_weights_sharing_a_prefix_score_their_own_hypotheses(tmp_path):
+    """hyp/1.<job>.txt, hyp/1.5.<job>.txt and hyp/10.<job>.txt are three weights: weight 1 must not read
+    1.5's files (a glob on "1.*" does), and the per-weight counts are each weight's own."""
+    rng = random.Random(1)
+    refs = {f"spk{i % 4}_utt{i}": [rng.choice(PHONES48) for _ in range(rng.randint(8, 25))] for i in range(20)}
+    _write_text(tmp_path / "text", refs)
+    hyp_dir = tmp_path / "decode" / "hyp"
+    hyp_dir.mkdir(parents=True)
+    noise = {1.0: 0.3, 1.5: 0.0, 10.0: 0.6}          # weight 1.5 is perfect, 1 noisy, 10 noisier
+    hyps = {}
+    for w, level in noise.items():
+        r = random.Random(int(w * 10))
+        hyps[w] = {u: [q for q in p if r.random() >= level] for u, p in refs.items()}   # deletions only
+        utts = sorted(refs)
+        for job, part in ((1, utts[:10]), (2, utts[10:])):
+            _write_text(hyp_dir / f"{w:g}.{job}.txt", {u: hyps[w][u] for u in part})
+    best = score_decode(tmp_path / "decode", tmp_path / "text", dict(FOLD_48_TO_39))
+    assert best.lmwt == 1.5 and best.errors == 0
+    table = [line.split() for line in (tmp_path / "decode/scoring/per_by_lmwt").read_text().splitlines()[1:]]
+    assert [float(row[0]) for row in table] == [1.0, 1.5, 10.0]
+    for row in table:
+        expected = _expected_counts(refs, hyps[float(row[0])])
+        assert [int(x) for x in row[2:6]] == [expected[k] for k in ("ref", "sub", "dels", "ins")], row
+    assert table[0][1] != table[1][1]                 # weight 1 is not weight 1.5's score
+
+
+def test_every_set_is_reported_at_the_lm_weight_chosen_on_dev(tmp_path):
+    """dev's best weight (2) is the weight of every set of the system; test's own best (5) is only the oracle
+    column, and best_per keeps Kaldi's best_wer line of each set's own best."""
+    system = tmp_path / "exp" / "tri1"
+    score_deletions(system / "decode_dev", {1: 9, 2: 7, 5: 8})
+    score_deletions(system / "decode_test", {1: 8, 2: 6, 5: 4})
+    rates = decode_error_rates(system / "decode_test")
+    assert rates["per"] == 6.0                        # test at dev's weight 2, not at its own best
+    assert (rates["lmwt"], rates["per_oracle"], rates["lmwt_oracle"]) == (2.0, 4.0, 5.0)
+    assert decode_error_rates(system / "decode_dev")["per"] == 7.0
+    assert (system / "decode_test/scoring/best_per").read_text().startswith(
+        "%PER 4.00 [ 4 / 100, 0 ins, 4 del, 0 sub ] ")
+    collect_results(tmp_path / "exp", tmp_path / "RESULTS.md", "t")
+    lines = (tmp_path / "RESULTS.md").read_text().splitlines()
+    assert "| tri1 | dev | 7.00 | 7 / 100 | 0 | 7 | 0 | 2 | 7.00 | 2 | 1 | - |" in lines
+    assert "| tri1 | test | 6.00 | 6 / 100 | 0 | 6 | 0 | 2 | 4.00 | 5 | 1 | - |" in lines
+
+    from asrser.scoring import set_per
+    per = set_per(system / "decode_test")
+    assert per.tuned.lmwt == 2.0 and per.oracle.lmwt == 5.0 and per.tuning_dir == system / "decode_dev"
+    # a weight dev chose that test did not score: no tuned figure, and RESULTS.md says so
+    other = tmp_path / "exp" / "mono"
+    score_deletions(other / "decode_dev", {3: 1, 4: 2})
+    score_deletions(other / "decode_test", {4: 2})
+    assert set_per(other / "decode_test").tuned is None and "per" not in decode_error_rates(other / "decode_test")
+    collect_results(tmp_path / "exp", tmp_path / "RESULTS.md", "t")
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| mono | test | - | - | - | - | - | - | 2.00 | 4 | 1 | - |" in text
+    assert "mono/decode_test: no PER at a dev-chosen LM weight" in text

@@ -146,3 +146,19 @@ def test_transfer_stage_names_bad_layer_ranges_and_missing_sources(tmp_path):
     with pytest.raises(AsrserError, match=r"fold1/final.pt is missing: the SER nets are trained by the IEMOCAP"):
         stage.transfer_ser_to_asr(asr, ser, 1, 5, "net.yaml", tmp_path / "out", "asrser-run")
     assert stage.collect_transfer_results(asr, ser, tmp_path / "out") == {"ser_to_asr": {}, "asr_to_ser": {}}
+
+
+def test_transfer_asr_rows_report_test_at_the_lm_weight_chosen_on_dev(tmp_path):
+    from asrser.transfer import stage
+    from helpers import score_deletions
+
+    asr, ser = stage.AsrRecipe(tmp_path / "timit"), stage.SerRecipe(tmp_path / "iemocap")
+    for system in (asr.net.parent, tmp_path / "out/ser2asr/l1"):
+        score_deletions(system / "decode_dev", {1: 9, 2: 7})           # dev chooses weight 2
+        score_deletions(system / "decode_test", {1: 3, 2: 6})          # test alone would choose 1
+        for name in ("dev", "test"):
+            (system / f"decode_{name}/fer").write_text("%FER 20.00 [ 80 / 400 frames ] 1 utterances with "
+                                                       "targets, 0 without\n")
+    results = stage.collect_transfer_results(asr, ser, tmp_path / "out")
+    for row in ("baseline", "0", "1"):
+        assert results["ser_to_asr"][row] == {"fer_dev": 20.0, "fer_test": 20.0, "per_dev": 7.0, "per_test": 6.0}
