@@ -6,6 +6,8 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -132,27 +134,93 @@ def file_digest(*paths: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+_SCP_LOCATION = re.compile(r"(?P<file>.+):\d+(\[[^\]]*\])?")
+
+
+def scp_files(scp: str | os.PathLike) -> list[Path]:
+    """The files a Kaldi .scp points to, in order of first mention: the arks of `utt ark:offset` (feats.scp,
+    cmvn.scp, targets.scp) and the files of `utt path` (wav.scp). Commands (`... |`) name no file."""
+    files: dict[str, None] = {}
+    try:
+        f = open(scp, encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    with f:
+        for line in f:
+            fields = line.split(maxsplit=1)
+            if len(fields) < 2 or fields[1].rstrip().endswith("|"):
+                continue
+            location = fields[1].strip()
+            match = _SCP_LOCATION.fullmatch(location)
+            files.setdefault(match["file"] if match and not os.path.exists(location) else location, None)
+    return [Path(name) for name in files]
+
+
+def _file_state(path: Path) -> list[int] | None:
+    """What changes whenever a file's contents do (size, times, inode), or None for a missing file or one
+    written too recently to tell a later rewrite within the file system's timestamp resolution apart."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    if time.time_ns() - st.st_mtime_ns < 2_000_000_000:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
 class Stamp:
     """A completion marker: a stage is done when its stamp exists and records the same inputs.
 
-    The record holds digests of input files and the stage's parameters, so changing either makes
-    the stage run again, while re-running an unchanged stage does no work.
+    The record holds content digests of the input files and the stage's parameters, so changing either makes
+    the stage run again, while re-running an unchanged stage does no work. An input `.scp` also stands for
+    the files it points to (the arks of feats.scp, the audio of wav.scp), since two feature extractions with
+    other options give the same index over other data; `follow_scp=False` digests the index alone (for a
+    stage that reads no more, such as splitting a data dir). A file's digest is computed once: the stamp keeps
+    each file's size, times and inode beside it and re-hashes only a file whose state has changed.
     """
 
-    def __init__(self, path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), **params):
+    def __init__(self, path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), *,
+                 follow_scp: bool = True, **params):
         self.path = Path(path)
-        self.record = {"inputs": {str(p): file_digest(p) for p in inputs},
+        files: dict[str, Path] = {}
+        for p in map(Path, inputs):
+            files.setdefault(str(p), p)
+            if follow_scp and p.suffix == ".scp":
+                for target in scp_files(p):
+                    files.setdefault(str(target), target)
+        known = self._read() or {}
+        known_digests, known_states = known.get("inputs", {}), known.get("file_states", {})
+        digests, self.file_states = {}, {}
+        for name, p in files.items():
+            state = _file_state(p)          # before hashing: a file changed meanwhile is hashed again next time
+            if state is not None and known_states.get(name) == state and name in known_digests:
+                digests[name] = known_digests[name]
+            else:
+                digests[name] = file_digest(p)
+            if state is not None:
+                self.file_states[name] = state
+        self.record = {"inputs": digests,
                        "params": json.loads(json.dumps(params, default=str, sort_keys=True))}
 
-    def is_current(self) -> bool:
+    def _read(self) -> dict | None:
+        """What the stamp file holds, or None when there is no readable one."""
         try:
-            return json.loads(self.path.read_text()) == self.record
-        except (FileNotFoundError, json.JSONDecodeError):
-            return False
+            found = json.loads(self.path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        return found if isinstance(found, dict) else None
+
+    def is_current(self) -> bool:
+        """True when the stage is done with these inputs and params."""
+        stored = self._read()
+        current = stored is not None and {k: stored.get(k) for k in self.record} == self.record
+        if current and stored.get("file_states") != self.file_states:
+            self.write()                    # states learnt since (files too new to trust then): no re-hash next time
+        return current
 
     def write(self) -> None:
         with atomic_write(self.path) as f:
-            json.dump(self.record, f, indent=1, sort_keys=True)
+            json.dump({**self.record, "file_states": self.file_states}, f, indent=1, sort_keys=True)
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

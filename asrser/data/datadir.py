@@ -381,7 +381,9 @@ def split_data_dir(path: str | os.PathLike, num_jobs: int, per_utt: bool = False
     data = check_data_dir(path, need_text=False, need_wav=False)
     split_root = path / f"split{num_jobs}{'utt' if per_utt else ''}"
     parts = [split_root / str(i) for i in range(1, num_jobs + 1)]
-    stamp = Stamp(split_root / ".done", [path / n for n in data.tables()], num_jobs=num_jobs, per_utt=per_utt)
+    # The split reads the tables only, not the audio or arks they point to.
+    stamp = Stamp(split_root / ".done", [path / n for n in data.tables()], follow_scp=False, num_jobs=num_jobs,
+                  per_utt=per_utt)
     if stamp.is_current():
         return parts
     units = [[u] for u in data.utts] if per_utt else list(data.spk2utt.values())

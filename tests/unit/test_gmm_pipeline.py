@@ -95,6 +95,35 @@ def test_alignment_against_reference(system, runner_cmd_session):
     assert len(alignments) == 32
 
 
+def test_features_extracted_again_with_other_options_make_the_gmm_stages_run_again(system, runner_cmd_session,
+                                                                                   tmp_path, caplog):
+    """Other dither, same feature dir: feats.scp is byte-identical (its offsets depend on shapes only), yet the
+    alignment stage must not count as done."""
+    data = tmp_path / "test"
+    shutil.copytree(system / "data" / "test", data, ignore=shutil.ignore_patterns("feats.scp", "cmvn.scp", ".*"))
+    conf = tmp_path / "mfcc.conf"
+
+    def extract(dither: float) -> bytes:
+        conf.write_text((REPO / "conf" / "mfcc.conf").read_text() + f"--dither={dither}\n")
+        make_features(data, tmp_path / "log", tmp_path / "mfcc", FeatureConfig.from_file("mfcc", conf), conf, 2,
+                      runner_cmd_session)
+        compute_cmvn_stats(data, tmp_path / "mfcc")
+        return (data / "feats.scp").read_bytes()
+
+    def align() -> bytes:
+        align_si(data, system / "data" / "lang", system / "exp" / "mono", tmp_path / "ali", 2, runner_cmd_session,
+                 AlignOptions())
+        return b"".join(np.asarray(a).tobytes() for _, a in sorted(load_alignments(tmp_path / "ali").items()))
+
+    index = extract(0.0)
+    before = align()
+    caplog.set_level("INFO")
+    assert align() == before and "ali is up to date" in caplog.text
+    caplog.clear()
+    assert extract(500.0) == index
+    assert align() != before and "up to date" not in caplog.text
+
+
 def test_unalignable_utterances_are_skipped_and_counted(system, runner_cmd_session, tmp_path):
     data = tmp_path / "bad"
     shutil.copytree(system / "data" / "test", data)
