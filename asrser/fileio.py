@@ -1,17 +1,23 @@
-"""Small file helpers shared by every stage: atomic writes, Kaldi tables, completion stamps."""
+"""Small file helpers shared by every stage: atomic writes, Kaldi tables, completion stamps, output-dir locks."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .errors import DataError
+from .errors import AsrserError, DataError
+
+log = logging.getLogger(__name__)
 
 
 def temp_name(path: str | os.PathLike) -> Path:
@@ -177,11 +183,20 @@ class Stamp:
     other options give the same index over other data; `follow_scp=False` digests the index alone (for a
     stage that reads no more, such as splitting a data dir). A file's digest is computed once: the stamp keeps
     each file's size, times and inode beside it and re-hashes only a file whose state has changed.
+
+    The stamp also guards its directory, the stage's output dir. Checking it (is_current) takes the
+    directory's exclusive lock for this process until the stamp is written (or the check finds the stage done,
+    or the process ends): a second process checking a stamp there is refused with the holder's pid, instead of
+    two runs overwriting each other's files. `exclusive=False` leaves the lock to the stage's driver (a job's
+    stamp in a directory other jobs of the same stage write to, or a shared cache such as a data dir's split).
+    Either way the check removes the temporary files (temp_name) that killed processes left there (with
+    exclusive=False, only those of the stamp's own outputs: a job cleans up after its killed predecessor).
     """
 
     def __init__(self, path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), *,
-                 follow_scp: bool = True, **params):
+                 follow_scp: bool = True, exclusive: bool = True, **params):
         self.path = Path(path)
+        self.exclusive = exclusive
         files: dict[str, Path] = {}
         for p in map(Path, inputs):
             files.setdefault(str(p), p)
@@ -210,20 +225,119 @@ class Stamp:
             return None
         return found if isinstance(found, dict) else None
 
-    def is_current(self) -> bool:
-        """True when the stage is done with these inputs and params."""
+    def is_current(self, *outputs: str | os.PathLike) -> bool:
+        """True when the stage is done with these inputs and params (and the given outputs exist). Takes the
+        output dir's lock (see above), which stays held when the stage has to run, until write()."""
+        self._claim()
         stored = self._read()
-        current = stored is not None and {k: stored.get(k) for k in self.record} == self.record
-        if current and stored.get("file_states") != self.file_states:
-            self.write()                    # states learnt since (files too new to trust then): no re-hash next time
+        current = (stored is not None and {k: stored.get(k) for k in self.record} == self.record
+                   and all(Path(p).exists() for p in outputs))
+        if current:
+            if stored.get("file_states") != self.file_states:
+                self._write()               # states learnt since (files too new to trust then): no re-hash next time
+            release_dir(self.path.parent, self.path.resolve())
         return current
 
+    def _claim(self) -> None:
+        if self.exclusive:
+            claim_dir(self.path.parent, self.path.resolve())
+        else:       # other jobs write beside this one's outputs (.raw_fbank_train.1.done: raw_fbank_train.1.*)
+            remove_dead_temp_files(self.path.parent, self.path.name.lstrip(".").rsplit(".", 1)[0] + ".")
+
     def write(self) -> None:
+        self._write()
+        release_dir(self.path.parent, self.path.resolve())
+
+    def _write(self) -> None:
         with atomic_write(self.path) as f:
             json.dump({**self.record, "file_states": self.file_states}, f, indent=1, sort_keys=True)
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+# Output-dir locks (see Stamp): {directory: (open lock file, the stamps of this process holding it)}.
+LOCK_NAME = ".lock"
+_held: dict[Path, tuple[int, set]] = {}
+
+
+def claim_dir(directory: str | os.PathLike, holder: object = None) -> None:
+    """Take the exclusive lock of an output directory for this process, on behalf of `holder` (a stamp path;
+    one process may hold it for several); raise AsrserError naming the process that holds it instead.
+    Then remove the temporary files that killed processes left in the directory.
+
+    The lock is fcntl.flock on <directory>/.lock: the system drops it when the holding process ends, so a
+    killed run never leaves a stale lock behind."""
+    given, directory = directory, Path(directory).resolve()
+    if directory in _held:
+        _held[directory][1].add(holder)
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "pid unknown"
+        os.close(fd)
+        raise AsrserError(f"{given} is being written by another process ({owner}); two runs on one directory "
+                          "would corrupt each other's files: wait for it to finish, or stop it") from None
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()}, {program}\n".encode(), 0)
+    _held[directory] = (fd, {holder})
+    remove_dead_temp_files(directory)
+
+
+def release_dir(directory: str | os.PathLike, holder: object = None) -> None:
+    """Give up `holder`'s claim of a directory; the lock goes when no claim of this process is left."""
+    directory = Path(directory).resolve()
+    if directory not in _held:
+        return
+    fd, holders = _held[directory]
+    holders.discard(holder)
+    if not holders:
+        del _held[directory]
+        os.close(fd)            # closing the only descriptor drops the flock
+
+
+_TEMP_NAME = re.compile(r"\..+\.tmp(?P<pid>\d+)(\.[^.]+)?")
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:         # someone else's process
+        return True
+    return True
+
+
+def remove_dead_temp_files(directory: str | os.PathLike, prefix: str = "") -> list[Path]:
+    """Remove the temporary files (temp_name: .<name>.tmp<pid>) in directory whose process no longer runs:
+    partial outputs of a killed stage, which can be large (a feature ark). Those of live processes stay.
+    With a prefix, only the temporary files of outputs whose names start with it."""
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.fullmatch(entry.name)
+        if match and entry.name.startswith(f".{prefix}") and not process_alive(int(match["pid"])):
+            path = Path(entry.path)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            except FileNotFoundError:      # another cleaner was first
+                continue
+            removed.append(path)
+    if removed:
+        log.info("%s: removed %d temporary file(s) left by killed processes: %s", directory, len(removed),
+                 ", ".join(p.name for p in removed[:3]) + (" ..." if len(removed) > 3 else ""))
+    return removed
 
 
 @contextlib.contextmanager

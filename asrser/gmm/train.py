@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from ..data import split_data_dir
 from ..errors import AsrserError
-from ..fileio import Stamp, atomic_write
+from ..fileio import Stamp, atomic_write, temp_name
 from ..lang import Lang
 from ..runner import run_jobs
 from .align import AlignOptions
@@ -159,8 +159,8 @@ def run_em(trainer: Trainer, config: TrainConfig, first_iter: int,
     if hooks:
         hooks.features_after(config.num_iters)
     final = exp / f"{config.num_iters}.mdl"
-    shutil.copyfile(final, exp / ".final.mdl.tmp")
-    os.replace(exp / ".final.mdl.tmp", exp / "final.mdl")
+    shutil.copyfile(final, temp_name(exp / "final.mdl"))
+    os.replace(temp_name(exp / "final.mdl"), exp / "final.mdl")
     return AcousticModel.load(exp / "final.mdl")
 
 

@@ -1,7 +1,9 @@
-"""Completion stamps cover the data behind an .scp, and digest each file once."""
+"""Completion stamps and output dirs: a stamp covers the data behind an .scp, a second run on an output dir is
+refused with the holder's pid, and temporary files of killed processes are cleaned on the next run."""
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -68,3 +70,99 @@ def test_an_index_alone_can_be_digested(tmp_path):
     scp.write_text(f"u1 {ark}:1\nu2 sox in.wav -t wav - |\n")
     assert list(Stamp(tmp_path / "s", [scp], follow_scp=False).record["inputs"]) == [str(scp)]
     assert fileio.scp_files(scp) == [ark]
+
+
+HOLD = """
+import sys, time
+from asrser.fileio import Stamp
+assert not Stamp(sys.argv[1]).is_current()     # a stage that has started writing its output dir
+print("holding", flush=True)
+time.sleep(120)
+"""
+
+
+def start_holder(stamp: Path) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(stamp)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "holding"
+    return holder
+
+
+def test_a_second_run_on_an_output_dir_is_refused_with_the_holders_pid(data_dir, tmp_path, runner_cmd):
+    holder = start_holder(data_dir / ".fbank.done")        # as if another make_feats.py were writing data_dir
+    try:
+        proc = run_step("make_feats.py", "--feat-type", "fbank", "--nj", 2, "--cmd", runner_cmd, data_dir,
+                        tmp_path / "exp", tmp_path / "fbank", check=False)
+        assert proc.returncode == 1
+        assert "Traceback" not in proc.stderr
+        assert (f"ERROR (make_feats.py): {data_dir} is being written by another process (pid {holder.pid}, -c)"
+                in proc.stderr)
+        assert not (data_dir / "feats.scp").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the lock died with its holder: no stale lock to remove by hand
+    run_step("make_feats.py", "--feat-type", "fbank", "--nj", 2, "--cmd", runner_cmd, data_dir, tmp_path / "exp",
+             tmp_path / "fbank")
+    assert (data_dir / "feats.scp").exists()
+
+
+def claimed_by_another_process(directory: Path) -> bool:
+    check = subprocess.run([sys.executable, "-c", "import sys; from asrser.fileio import claim_dir; "
+                            "claim_dir(sys.argv[1])", str(directory)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0 or "is being written by another process" in check.stderr, check.stderr
+    return check.returncode != 0
+
+
+def test_the_lock_is_shared_by_the_stamps_of_one_process_until_the_last_is_written(tmp_path):
+    out = tmp_path / "exp"
+    done, started = Stamp(out / "train.done", x=1), Stamp(out / "train.started", x=1)
+    assert not done.is_current() and not started.is_current()
+    started.write()                                             # the stage is still running
+    assert claimed_by_another_process(out)
+    done.write()
+    assert not claimed_by_another_process(out)
+    assert not Stamp(out / "train.done", x=2).is_current()      # the stage must run (again): locked
+    assert claimed_by_another_process(out)
+    assert Stamp(out / "train.done", x=1).is_current()          # done (by the earlier record): unlocked
+    assert not claimed_by_another_process(out)
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_temporary_files_of_killed_processes_are_removed_on_the_next_run(data_dir, tmp_path, runner_cmd):
+    fbank = tmp_path / "fbank"
+    fbank.mkdir()
+    killed = fbank / f".raw_fbank_data.1.ark.tmp{dead_pid()}"       # fileio.temp_name of a killed job
+    killed.write_bytes(b"partial ark of a killed job")
+    killed_plot = tmp_path / "exp" / f".training.png.tmp{dead_pid()}.png"
+    killed_plot.parent.mkdir()
+    killed_plot.write_bytes(b"partial")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        running = fbank / f".raw_fbank_data.2.ark.tmp{alive.pid}"       # another process still writing
+        running.write_bytes(b"being written")
+        run_step("make_feats.py", "--feat-type", "fbank", "--nj", 2, "--cmd", runner_cmd, data_dir,
+                 tmp_path / "exp", fbank)
+        assert not killed.exists() and running.exists()
+        assert not Stamp(tmp_path / "exp" / "x.done").is_current()     # any stage's output dir
+        assert not killed_plot.exists()
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_an_up_to_date_copy_of_a_data_dir_ignores_the_sources_stamps_and_lock(data_dir, tmp_path, runner_cmd):
+    from asrser.data import copy_data_dir
+
+    make_fbank(data_dir, tmp_path, runner_cmd, "1.0")
+    copy = tmp_path / "copy"
+    copy_data_dir(data_dir, copy)
+    (copy / "feats.scp").write_text("computed for the copy\n")
+    (data_dir / ".lock").write_text("pid 12345, make_feats.py\n")      # another run of the source's stage
+    copy_data_dir(data_dir, copy)
+    assert (copy / "feats.scp").read_text() == "computed for the copy\n"
+    assert not list(copy.glob(".*"))
