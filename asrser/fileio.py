@@ -217,13 +217,18 @@ class Stamp:
         self.record = {"inputs": digests,
                        "params": json.loads(json.dumps(params, default=str, sort_keys=True))}
 
-    def _read(self) -> dict | None:
-        """What the stamp file holds, or None when there is no readable one."""
+    def _read(self, path: Path | None = None) -> dict | None:
+        """What a stamp file (default: this one) holds, or None when there is no readable one."""
         try:
-            found = json.loads(self.path.read_text())
+            found = json.loads((path or self.path).read_text())
         except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
             return None
         return found if isinstance(found, dict) else None
+
+    def _recorded(self, path: Path | None = None) -> dict | None:
+        """The record (inputs and params) in a stamp file (default: this one), without the file states."""
+        found = self._read(path)
+        return {k: found.get(k) for k in ("inputs", "params")} if found is not None else None
 
     def is_current(self, *outputs: str | os.PathLike) -> bool:
         """True when the stage is done with these inputs and params (and the given outputs exist). Takes the
@@ -234,7 +239,7 @@ class Stamp:
                    and all(Path(p).exists() for p in outputs))
         if current:
             if stored.get("file_states") != self.file_states:
-                self._write()               # states learnt since (files too new to trust then): no re-hash next time
+                self._write(self.path)      # states learnt since (files too new to trust then): no re-hash next time
             release_dir(self.path.parent, self.path.resolve())
         return current
 
@@ -245,15 +250,72 @@ class Stamp:
             remove_dead_temp_files(self.path.parent, self.path.name.lstrip(".").rsplit(".", 1)[0] + ".")
 
     def write(self) -> None:
-        self._write()
+        self._write(self.path)
         release_dir(self.path.parent, self.path.resolve())
 
-    def _write(self) -> None:
-        with atomic_write(self.path) as f:
+    def _write(self, path: Path) -> None:
+        with atomic_write(path) as f:
             json.dump({**self.record, "file_states": self.file_states}, f, indent=1, sort_keys=True)
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+
+    def changes(self, previous: dict | None) -> list[str]:
+        """What differs between a previous record and this one: one phrase per option, then the inputs."""
+        if previous is None:
+            return ["no record of a previous run"]
+        before, after = _flatten(previous.get("params") or {}), _flatten(self.record["params"])
+        changes = [f"{key} changed from {_short(before[key])} to {_short(after[key])}"
+                   for key in sorted(before.keys() & after.keys()) if before[key] != after[key]]
+        changes += [f"{key} is new ({_short(after[key])})" for key in sorted(after.keys() - before.keys())]
+        changes += [f"{key} is no longer set" for key in sorted(before.keys() - after.keys())]
+        old, new = previous.get("inputs") or {}, self.record["inputs"]
+        for what, names in (("other contents of", [n for n in new if n in old and old[n] != new[n]]),
+                            ("new input", [n for n in new if n not in old]),
+                            ("no longer an input", [n for n in old if n not in new])):
+            if names:
+                more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+                changes.append(f"{what} {', '.join(names[:3])}{more}")
+        return changes
+
+    def resume_or_start_fresh(self, leftovers: Iterable[str | os.PathLike]) -> None:
+        """Before a resumable stage runs: the partial outputs (leftovers) of an earlier run are resumed from
+        when that run had this very record, and otherwise removed, with a warning saying what changed.
+
+        The record of the run in progress is kept beside the stamp (train.done -> train.started)."""
+        started = self.path.with_suffix(".started")
+        previous = self._recorded(started)
+        if previous == self.record:
+            return
+        found = [Path(p) for p in leftovers if Path(p).exists()]
+        if found:
+            log.warning("%s: %s; starting again (removing %d file(s) of the earlier run)", self.path.parent,
+                        "; ".join(self.changes(previous)), len(found))
+            for p in found:
+                if p.is_dir():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+        self._write(started)
+
+
+def _flatten(params: dict, prefix: str = "") -> dict:
+    """{"training": {"seed": 1}, "layers": [{"units": 9}]} -> {"training.seed": 1, "layers.1.units": 9}: option
+    names as a user finds them in the config (lists of sections numbered from 1, as the network's layers)."""
+    flat = {}
+    for key, value in params.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            value = {str(i): v for i, v in enumerate(value, 1)}
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _short(value, limit: int = 60) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 # Output-dir locks (see Stamp): {directory: (open lock file, the stamps of this process holding it)}.

@@ -231,11 +231,8 @@ def training_inputs(data_dir, lang_dir) -> list[Path]:
 
 def start_fresh_unless_resuming(exp: Path, stamp: Stamp) -> None:
     """Models left by a killed run with the same inputs and config are resumed; any others are removed."""
-    started = Stamp(exp / "train.started", [], same_as=stamp.record)
-    if not started.is_current():
-        for p in [*exp.glob("*.mdl"), *exp.glob("ali.*"), *exp.glob("*.mat.npy"), *exp.glob("tree*")]:
-            p.unlink()
-        started.write()
+    stamp.resume_or_start_fresh([*exp.glob("*.mdl"), *exp.glob("ali.*"), *exp.glob("*.mat.npy"),
+                                 *exp.glob("tree*")])
 
 
 def _latest_iter(exp: Path) -> int:

@@ -3,6 +3,7 @@ sclite PER, alignment of known utterances against their reference segmentation, 
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -240,13 +241,12 @@ def test_nnet_training_loss_falls_and_resume_is_exact(nnet_frames):
     frames_train, frames_test = nnet_frames / "frames_train", nnet_frames / "frames_test"
     history = train_net(frames_train, frames_test, nnet_frames / "whole", config, 144, progress=False)
     assert history[-1]["loss"] < history[0]["loss"] and history[-1]["valid_fer"] < 90.0
-    # killed after epoch 1: the resumed run ends exactly where the uninterrupted one did
-    train_net(frames_train, frames_test, nnet_frames / "killed", NetConfig.from_yaml(nnet_frames / "net.yaml",
-                                                                                      max_epochs=1), 144,
-              progress=False)
-    for name in ("final.pt", "history.json"):
+    # killed after epoch 1 (what the run leaves then): the resumed run ends exactly where the uninterrupted one did
+    shutil.copytree(nnet_frames / "whole", nnet_frames / "killed")
+    for name in ("epoch_2.pt", "epoch_3.pt", "final.pt", "history.json", "train.done"):
         (nnet_frames / "killed" / name).unlink()
     train_net(frames_train, frames_test, nnet_frames / "killed", config, 144, progress=False)
+    assert len(json.loads((nnet_frames / "killed" / "history.json").read_text())) == 3
     whole = load_checkpoint(nnet_frames / "whole" / "epoch_3.pt")["model"]
     resumed = load_checkpoint(nnet_frames / "killed" / "epoch_3.pt")["model"]
     for key in whole:
@@ -256,20 +256,19 @@ def test_nnet_training_loss_falls_and_resume_is_exact(nnet_frames):
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(nnet_frames, tmp_path):
     from asrser.errors import AsrserError
     from asrser.nnet.model import NetConfig
-    from asrser.nnet.train import load_checkpoint, train_net
+    from asrser.nnet.train import load_checkpoint, save_checkpoint, train_net
 
-    frames = tmp_path / "frames"
-    shutil.copytree(nnet_frames / "frames_train", frames)
-    good = NetConfig.from_yaml(nnet_frames / "net.yaml", max_epochs=1)
-    train_net(frames, nnet_frames / "frames_test", tmp_path / "net", good, 144, progress=False)
-    (tmp_path / "net" / "final.pt").unlink()
-    feats = np.load(frames / "feats.npy", mmap_mode="r+")
-    feats[:] = np.nan
-    feats.flush()
+    config = NetConfig.from_yaml(nnet_frames / "net.yaml", max_epochs=2)
+    net = tmp_path / "net"
+    train_net(nnet_frames / "frames_train", nnet_frames / "frames_test", net, config, 144, progress=False)
+    for name in ("epoch_2.pt", "final.pt", "train.done"):         # back to the end of epoch 1...
+        (net / name).unlink()
+    diverging = load_checkpoint(net / "epoch_1.pt")
+    diverging["state"]["lr"] = float("inf")                       # ...with a rate that makes epoch 2 diverge
+    save_checkpoint(net / "epoch_1.pt", diverging)
     with pytest.raises(AsrserError, match="loss is nan at epoch 2.*epoch_1.pt"):
-        train_net(frames, nnet_frames / "frames_test", tmp_path / "net", NetConfig.from_yaml(
-            nnet_frames / "net.yaml", max_epochs=2), 144, progress=False)
-    assert load_checkpoint(tmp_path / "net" / "epoch_1.pt")["state"]["epoch"] == 1
+        train_net(nnet_frames / "frames_train", nnet_frames / "frames_test", net, config, 144, progress=False)
+    assert load_checkpoint(net / "epoch_1.pt")["state"]["epoch"] == 1 and not (net / "epoch_2.pt").exists()
 
 
 def test_hybrid_decoding_equals_gmm_decoding_on_gmm_likelihoods(system):

@@ -166,3 +166,13 @@ def test_an_up_to_date_copy_of_a_data_dir_ignores_the_sources_stamps_and_lock(da
     copy_data_dir(data_dir, copy)
     assert (copy / "feats.scp").read_text() == "computed for the copy\n"
     assert not list(copy.glob(".*"))
+
+
+def test_changes_name_the_option_as_the_config_spells_it(tmp_path):
+    before = Stamp(tmp_path / "s", training={"learning_rate": 0.02, "seed": 0}, layers=[{"units": 64}],
+                   frames=[1, 2])
+    after = Stamp(tmp_path / "s", training={"learning_rate": 0.01, "seed": 0}, layers=[{"units": 16}],
+                  frames=[1, 2, 3])
+    assert after.changes(before.record) == ["frames changed from [1, 2] to [1, 2, 3]",
+                                            "layers.1.units changed from 64 to 16",
+                                            "training.learning_rate changed from 0.02 to 0.01"]
