@@ -185,7 +185,8 @@ def compute_part(data_dir: str | os.PathLike, config: FeatureConfig, out_prefix:
     OUT_PREFIX.bad instead. A part whose outputs are complete and current is not recomputed.
     """
     data_dir, out_prefix = Path(data_dir), Path(out_prefix)
-    stamp = Stamp(out_prefix.with_name(f".{out_prefix.name}.done"), [data_dir / "wav.scp"],
+    # The stage's driver (make_features) holds the lock of the data dir; the jobs share the feature dir.
+    stamp = Stamp(out_prefix.with_name(f".{out_prefix.name}.done"), [data_dir / "wav.scp"], exclusive=False,
                   kind=config.kind, options=config.options, skip_bad=skip_bad)
     if stamp.is_current():
         log.info("%s: already complete, nothing to do", out_prefix)
@@ -265,7 +266,7 @@ def make_features(data_dir: str | os.PathLike, log_dir: str | os.PathLike, feat_
     data_dir, log_dir, feat_dir = Path(data_dir), Path(log_dir), Path(feat_dir)
     stamp = Stamp(data_dir / f".{config.kind}.done", [data_dir / "wav.scp", data_dir / "utt2spk"],
                   kind=config.kind, options=config.options, skip_bad=skip_bad)
-    if stamp.is_current() and (data_dir / "feats.scp").is_file():
+    if stamp.is_current(data_dir / "feats.scp"):
         log.info("%s: %s features are up to date; nothing to do", data_dir, config.kind)
         return
     data = check_data_dir(data_dir, need_text=False)

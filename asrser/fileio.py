@@ -1,15 +1,23 @@
-"""Small file helpers shared by every stage: atomic writes, Kaldi tables, completion stamps."""
+"""Small file helpers shared by every stage: atomic writes, Kaldi tables, completion stamps, output-dir locks."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
+import logging
 import os
+import re
+import shutil
+import sys
+import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .errors import DataError
+from .errors import AsrserError, DataError
+
+log = logging.getLogger(__name__)
 
 
 def temp_name(path: str | os.PathLike) -> Path:
@@ -132,30 +140,266 @@ def file_digest(*paths: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+_SCP_LOCATION = re.compile(r"(?P<file>.+):\d+(\[[^\]]*\])?")
+
+
+def scp_files(scp: str | os.PathLike) -> list[Path]:
+    """The files a Kaldi .scp points to, in order of first mention: the arks of `utt ark:offset` (feats.scp,
+    cmvn.scp, targets.scp) and the files of `utt path` (wav.scp). Commands (`... |`) name no file."""
+    files: dict[str, None] = {}
+    try:
+        f = open(scp, encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    with f:
+        for line in f:
+            fields = line.split(maxsplit=1)
+            if len(fields) < 2 or fields[1].rstrip().endswith("|"):
+                continue
+            location = fields[1].strip()
+            match = _SCP_LOCATION.fullmatch(location)
+            files.setdefault(match["file"] if match and not os.path.exists(location) else location, None)
+    return [Path(name) for name in files]
+
+
+def _file_state(path: Path) -> list[int] | None:
+    """What changes whenever a file's contents do (size, times, inode), or None for a missing file or one
+    written too recently to tell a later rewrite within the file system's timestamp resolution apart."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    if time.time_ns() - st.st_mtime_ns < 2_000_000_000:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
 class Stamp:
     """A completion marker: a stage is done when its stamp exists and records the same inputs.
 
-    The record holds digests of input files and the stage's parameters, so changing either makes
-    the stage run again, while re-running an unchanged stage does no work.
+    The record holds content digests of the input files and the stage's parameters, so changing either makes
+    the stage run again, while re-running an unchanged stage does no work. An input `.scp` also stands for
+    the files it points to (the arks of feats.scp, the audio of wav.scp), since two feature extractions with
+    other options give the same index over other data; `follow_scp=False` digests the index alone (for a
+    stage that reads no more, such as splitting a data dir). A file's digest is computed once: the stamp keeps
+    each file's size, times and inode beside it and re-hashes only a file whose state has changed.
+
+    The stamp also guards its directory, the stage's output dir. Checking it (is_current) takes the
+    directory's exclusive lock for this process until the stamp is written (or the check finds the stage done,
+    or the process ends): a second process checking a stamp there is refused with the holder's pid, instead of
+    two runs overwriting each other's files. `exclusive=False` leaves the lock to the stage's driver (a job's
+    stamp in a directory other jobs of the same stage write to, or a shared cache such as a data dir's split).
+    Either way the check removes the temporary files (temp_name) that killed processes left there (with
+    exclusive=False, only those of the stamp's own outputs: a job cleans up after its killed predecessor).
     """
 
-    def __init__(self, path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), **params):
+    def __init__(self, path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), *,
+                 follow_scp: bool = True, exclusive: bool = True, **params):
         self.path = Path(path)
-        self.record = {"inputs": {str(p): file_digest(p) for p in inputs},
+        self.exclusive = exclusive
+        files: dict[str, Path] = {}
+        for p in map(Path, inputs):
+            files.setdefault(str(p), p)
+            if follow_scp and p.suffix == ".scp":
+                for target in scp_files(p):
+                    files.setdefault(str(target), target)
+        known = self._read() or {}
+        known_digests, known_states = known.get("inputs", {}), known.get("file_states", {})
+        digests, self.file_states = {}, {}
+        for name, p in files.items():
+            state = _file_state(p)          # before hashing: a file changed meanwhile is hashed again next time
+            if state is not None and known_states.get(name) == state and name in known_digests:
+                digests[name] = known_digests[name]
+            else:
+                digests[name] = file_digest(p)
+            if state is not None:
+                self.file_states[name] = state
+        self.record = {"inputs": digests,
                        "params": json.loads(json.dumps(params, default=str, sort_keys=True))}
 
-    def is_current(self) -> bool:
+    def _read(self, path: Path | None = None) -> dict | None:
+        """What a stamp file (default: this one) holds, or None when there is no readable one."""
         try:
-            return json.loads(self.path.read_text()) == self.record
-        except (FileNotFoundError, json.JSONDecodeError):
-            return False
+            found = json.loads((path or self.path).read_text())
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        return found if isinstance(found, dict) else None
+
+    def _recorded(self, path: Path | None = None) -> dict | None:
+        """The record (inputs and params) in a stamp file (default: this one), without the file states."""
+        found = self._read(path)
+        return {k: found.get(k) for k in ("inputs", "params")} if found is not None else None
+
+    def is_current(self, *outputs: str | os.PathLike) -> bool:
+        """True when the stage is done with these inputs and params (and the given outputs exist). Takes the
+        output dir's lock (see above), which stays held when the stage has to run, until write()."""
+        self._claim()
+        stored = self._read()
+        current = (stored is not None and {k: stored.get(k) for k in self.record} == self.record
+                   and all(Path(p).exists() for p in outputs))
+        if current:
+            if stored.get("file_states") != self.file_states:
+                self._write(self.path)      # states learnt since (files too new to trust then): no re-hash next time
+            release_dir(self.path.parent, self.path.resolve())
+        return current
+
+    def _claim(self) -> None:
+        if self.exclusive:
+            claim_dir(self.path.parent, self.path.resolve())
+        else:       # other jobs write beside this one's outputs (.raw_fbank_train.1.done: raw_fbank_train.1.*)
+            remove_dead_temp_files(self.path.parent, self.path.name.lstrip(".").rsplit(".", 1)[0] + ".")
 
     def write(self) -> None:
-        with atomic_write(self.path) as f:
-            json.dump(self.record, f, indent=1, sort_keys=True)
+        self._write(self.path)
+        release_dir(self.path.parent, self.path.resolve())
+
+    def _write(self, path: Path) -> None:
+        with atomic_write(path) as f:
+            json.dump({**self.record, "file_states": self.file_states}, f, indent=1, sort_keys=True)
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+
+    def changes(self, previous: dict | None) -> list[str]:
+        """What differs between a previous record and this one: one phrase per option, then the inputs."""
+        if previous is None:
+            return ["no record of a previous run"]
+        before, after = _flatten(previous.get("params") or {}), _flatten(self.record["params"])
+        changes = [f"{key} changed from {_short(before[key])} to {_short(after[key])}"
+                   for key in sorted(before.keys() & after.keys()) if before[key] != after[key]]
+        changes += [f"{key} is new ({_short(after[key])})" for key in sorted(after.keys() - before.keys())]
+        changes += [f"{key} is no longer set" for key in sorted(before.keys() - after.keys())]
+        old, new = previous.get("inputs") or {}, self.record["inputs"]
+        for what, names in (("other contents of", [n for n in new if n in old and old[n] != new[n]]),
+                            ("new input", [n for n in new if n not in old]),
+                            ("no longer an input", [n for n in old if n not in new])):
+            if names:
+                more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+                changes.append(f"{what} {', '.join(names[:3])}{more}")
+        return changes
+
+    def resume_or_start_fresh(self, leftovers: Iterable[str | os.PathLike]) -> None:
+        """Before a resumable stage runs: the partial outputs (leftovers) of an earlier run are resumed from
+        when that run had this very record, and otherwise removed, with a warning saying what changed.
+
+        The record of the run in progress is kept beside the stamp (train.done -> train.started)."""
+        started = self.path.with_suffix(".started")
+        previous = self._recorded(started)
+        if previous == self.record:
+            return
+        found = [Path(p) for p in leftovers if Path(p).exists()]
+        if found:
+            log.warning("%s: %s; starting again (removing %d file(s) of the earlier run)", self.path.parent,
+                        "; ".join(self.changes(previous)), len(found))
+            for p in found:
+                if p.is_dir():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+        self._write(started)
+
+
+def _flatten(params: dict, prefix: str = "") -> dict:
+    """{"training": {"seed": 1}, "layers": [{"units": 9}]} -> {"training.seed": 1, "layers.1.units": 9}: option
+    names as a user finds them in the config (lists of sections numbered from 1, as the network's layers)."""
+    flat = {}
+    for key, value in params.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            value = {str(i): v for i, v in enumerate(value, 1)}
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _short(value, limit: int = 60) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# Output-dir locks (see Stamp): {directory: (open lock file, the stamps of this process holding it)}.
+LOCK_NAME = ".lock"
+_held: dict[Path, tuple[int, set]] = {}
+
+
+def claim_dir(directory: str | os.PathLike, holder: object = None) -> None:
+    """Take the exclusive lock of an output directory for this process, on behalf of `holder` (a stamp path;
+    one process may hold it for several); raise AsrserError naming the process that holds it instead.
+    Then remove the temporary files that killed processes left in the directory.
+
+    The lock is fcntl.flock on <directory>/.lock: the system drops it when the holding process ends, so a
+    killed run never leaves a stale lock behind."""
+    given, directory = directory, Path(directory).resolve()
+    if directory in _held:
+        _held[directory][1].add(holder)
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "pid unknown"
+        os.close(fd)
+        raise AsrserError(f"{given} is being written by another process ({owner}); two runs on one directory "
+                          "would corrupt each other's files: wait for it to finish, or stop it") from None
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()}, {program}\n".encode(), 0)
+    _held[directory] = (fd, {holder})
+    remove_dead_temp_files(directory)
+
+
+def release_dir(directory: str | os.PathLike, holder: object = None) -> None:
+    """Give up `holder`'s claim of a directory; the lock goes when no claim of this process is left."""
+    directory = Path(directory).resolve()
+    if directory not in _held:
+        return
+    fd, holders = _held[directory]
+    holders.discard(holder)
+    if not holders:
+        del _held[directory]
+        os.close(fd)            # closing the only descriptor drops the flock
+
+
+_TEMP_NAME = re.compile(r"\..+\.tmp(?P<pid>\d+)(\.[^.]+)?")
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:         # someone else's process
+        return True
+    return True
+
+
+def remove_dead_temp_files(directory: str | os.PathLike, prefix: str = "") -> list[Path]:
+    """Remove the temporary files (temp_name: .<name>.tmp<pid>) in directory whose process no longer runs:
+    partial outputs of a killed stage, which can be large (a feature ark). Those of live processes stay.
+    With a prefix, only the temporary files of outputs whose names start with it."""
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.fullmatch(entry.name)
+        if match and entry.name.startswith(f".{prefix}") and not process_alive(int(match["pid"])):
+            path = Path(entry.path)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            except FileNotFoundError:      # another cleaner was first
+                continue
+            removed.append(path)
+    if removed:
+        log.info("%s: removed %d temporary file(s) left by killed processes: %s", directory, len(removed),
+                 ", ".join(p.name for p in removed[:3]) + (" ..." if len(removed) > 3 else ""))
+    return removed
 
 
 def check_generated_dir(out_dir: str | os.PathLike, what: str, **params) -> None:

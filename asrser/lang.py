@@ -63,6 +63,10 @@ def write_symbol_table(path: str | os.PathLike, symbols: list[str]) -> None:
         f.writelines(f"{s} {i}\n" for i, s in enumerate(symbols))
 
 
+# What a prepared lang dir holds that training, alignment and graphs read (so stages record their digests).
+LANG_FILES = ("phones.txt", "words.txt", "topo", "L_disambig.fst", "phones/silence.txt")
+
+
 @dataclass
 class Lang:
     """A prepared lang dir, read back."""
@@ -75,11 +79,15 @@ class Lang:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Lang":
         path = Path(path)
-        for name in ("phones.txt", "words.txt", "topo", "L_disambig.fst", "phones/silence.txt"):
+        for name in LANG_FILES:
             if not (path / name).is_file():
                 raise DataError(path / name, "missing from the lang dir (run prepare_lang.py)")
         silence = (path / "phones/silence.txt").read_text().split()
         return cls(path, read_symbol_table(path / "phones.txt"), read_symbol_table(path / "words.txt"), silence)
+
+    @staticmethod
+    def files(path: str | os.PathLike) -> list[Path]:
+        return [Path(path) / name for name in LANG_FILES]
 
     @property
     def id2phone(self) -> dict[int, str]:

@@ -381,7 +381,10 @@ def split_data_dir(path: str | os.PathLike, num_jobs: int, per_utt: bool = False
     data = check_data_dir(path, need_text=False, need_wav=False)
     split_root = path / f"split{num_jobs}{'utt' if per_utt else ''}"
     parts = [split_root / str(i) for i in range(1, num_jobs + 1)]
-    stamp = Stamp(split_root / ".done", [path / n for n in data.tables()], num_jobs=num_jobs, per_utt=per_utt)
+    # The split reads the tables only (not the audio or arks they point to); stages reading one data dir at the
+    # same time may share it, so it is not an output dir of theirs to lock.
+    stamp = Stamp(split_root / ".done", [path / n for n in data.tables()], follow_scp=False, exclusive=False,
+                  num_jobs=num_jobs, per_utt=per_utt)
     if stamp.is_current():
         return parts
     units = [[u] for u in data.utts] if per_utt else list(data.spk2utt.values())
@@ -408,12 +411,18 @@ def split_data_dir(path: str | os.PathLike, num_jobs: int, per_utt: bool = False
 FEATURE_FILES = ("feats.scp", "cmvn.scp", "utt2num_frames", "bad_utts")
 
 
+def _copied(path: Path) -> bool:
+    """A file copy_data_dir copies: not the features, nor a stage's bookkeeping (stamps, lock, temporary files:
+    dot files, which differ from run to run and would make an up-to-date copy look stale)."""
+    return path.is_file() and path.name not in FEATURE_FILES and not path.name.startswith(".")
+
+
 def copy_data_dir(src: str | os.PathLike, dst: str | os.PathLike) -> DataDir:
     """utils/copy_data_dir.sh: the same data dir without its features (to compute other ones). A copy that
     is already up to date (same tables) is left alone, with the features computed for it."""
     src, dst = Path(src), Path(dst)
     check_data_dir(src, need_text=False)
-    tables = sorted(p.name for p in src.iterdir() if p.is_file() and p.name not in FEATURE_FILES)
+    tables = sorted(p.name for p in src.iterdir() if _copied(p))
     if dst.is_dir() and all((dst / name).is_file() and (dst / name).read_bytes() == (src / name).read_bytes()
                             for name in tables):
         return DataDir(dst)
@@ -421,9 +430,8 @@ def copy_data_dir(src: str | os.PathLike, dst: str | os.PathLike) -> DataDir:
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    for path in src.iterdir():
-        if path.is_file() and path.name not in FEATURE_FILES:
-            shutil.copy(path, tmp / path.name)
+    for name in tables:
+        shutil.copy(src / name, tmp / name)
     if dst.exists():
         shutil.rmtree(dst)
     os.replace(tmp, dst)

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from ..data import split_data_dir
 from ..errors import AsrserError
-from ..fileio import Stamp, atomic_write
+from ..fileio import Stamp, atomic_write, temp_name
 from ..lang import Lang
 from ..runner import run_jobs
 from .align import AlignOptions
@@ -159,8 +159,8 @@ def run_em(trainer: Trainer, config: TrainConfig, first_iter: int,
     if hooks:
         hooks.features_after(config.num_iters)
     final = exp / f"{config.num_iters}.mdl"
-    shutil.copyfile(final, exp / ".final.mdl.tmp")
-    os.replace(exp / ".final.mdl.tmp", exp / "final.mdl")
+    shutil.copyfile(final, temp_name(exp / "final.mdl"))
+    os.replace(temp_name(exp / "final.mdl"), exp / "final.mdl")
     return AcousticModel.load(exp / "final.mdl")
 
 
@@ -191,8 +191,7 @@ def train_mono(data_dir, lang_dir, exp_dir, config: TrainConfig, nj: int, cmd: s
     """steps/train_mono.sh: flat start, equal alignment, EM with realignment and mixing up."""
     trainer = Trainer(data_dir, lang_dir, exp_dir, nj, cmd)
     exp = trainer.exp
-    stamp = Stamp(exp / "train.done", [Path(data_dir) / "feats.scp", Path(data_dir) / "text",
-                                       Path(lang_dir) / "phones.txt"], config=asdict(config))
+    stamp = Stamp(exp / "train.done", training_inputs(data_dir, lang_dir), config=asdict(config))
     if stamp.is_current():
         log.info("%s is up to date", exp / "final.mdl")
         return AcousticModel.load(exp / "final.mdl")
@@ -223,13 +222,17 @@ def train_mono(data_dir, lang_dir, exp_dir, config: TrainConfig, nj: int, cmd: s
     return model
 
 
+def training_inputs(data_dir, lang_dir) -> list[Path]:
+    """What a GMM system is trained on: the features as its pipeline reads them (feats.scp and cmvn.scp, with
+    the arks they point to), the transcripts, and the lang dir."""
+    data_dir = Path(data_dir)
+    return [data_dir / "feats.scp", data_dir / "cmvn.scp", data_dir / "text", *Lang.files(lang_dir)]
+
+
 def start_fresh_unless_resuming(exp: Path, stamp: Stamp) -> None:
     """Models left by a killed run with the same inputs and config are resumed; any others are removed."""
-    started = Stamp(exp / "train.started", [], same_as=stamp.record)
-    if not started.is_current():
-        for p in [*exp.glob("*.mdl"), *exp.glob("ali.*"), *exp.glob("*.mat.npy"), *exp.glob("tree*")]:
-            p.unlink()
-        started.write()
+    stamp.resume_or_start_fresh([*exp.glob("*.mdl"), *exp.glob("ali.*"), *exp.glob("*.mat.npy"),
+                                 *exp.glob("tree*")])
 
 
 def _latest_iter(exp: Path) -> int:
@@ -315,8 +318,7 @@ def train_tri(data_dir, lang_dir, ali_dir, exp_dir, config: TrainConfig, nj: int
     trainer = Trainer(data_dir, lang_dir, exp_dir, nj, cmd)
     exp, ali_dir = trainer.exp, Path(ali_dir)
     _check_alignment_jobs(ali_dir, nj)
-    stamp = Stamp(exp / "train.done", [Path(data_dir) / "feats.scp", Path(data_dir) / "text",
-                                       Path(lang_dir) / "phones.txt", *sorted(ali_dir.glob("ali.*.ark"))],
+    stamp = Stamp(exp / "train.done", [*training_inputs(data_dir, lang_dir), *sorted(ali_dir.glob("ali.*.ark"))],
                   config=asdict(config), kind=kind)
     if stamp.is_current():
         log.info("%s is up to date", exp / "final.mdl")
@@ -377,12 +379,14 @@ def train_tri(data_dir, lang_dir, ali_dir, exp_dir, config: TrainConfig, nj: int
 def align_si(data_dir, lang_dir, model_dir, out_dir, nj: int, cmd: str, opts: AlignOptions) -> dict:
     """steps/align_si.sh: align a data dir with a trained system into out_dir (with its model and tree)."""
     model_dir, out_dir = Path(model_dir), Path(out_dir)
-    stamp = Stamp(out_dir / "ali.done", [model_dir / "final.mdl", Path(data_dir) / "feats.scp",
-                                         Path(data_dir) / "text"], options=asdict(opts), nj=nj)
+    stamp = Stamp(out_dir / "ali.done", [model_dir / "final.mdl", *training_inputs(data_dir, lang_dir)],
+                  options=asdict(opts), nj=nj)
     if stamp.is_current():
         log.info("%s is up to date", out_dir)
         return json.loads((out_dir / "ali_counts.json").read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("ali.*"):       # an earlier run's, perhaps with another --nj
+        old.unlink()
     for name in ("final.mdl", "tree", "feature_pipeline.json", "final.mat.npy"):
         if (model_dir / name).exists():
             shutil.copyfile(model_dir / name, out_dir / name)

@@ -17,6 +17,7 @@ from ..data import DataDir
 from ..fileio import Stamp, atomic_write
 from ..gmm.align import AlignOptions, GraphCompiler, align_to_transcripts, viterbi_align
 from ..lang import Lang
+from .data import frame_files
 from .decode import Hybrid
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,8 @@ def align_hybrid(hmm_model: str | os.PathLike, lang_dir: str | os.PathLike, data
     or without an alignment within the retry beam are logged, listed in ali.1.failed and counted."""
     ali_dir = Path(ali_dir)
     text = Path(data_dir) / "text"
-    stamp = Stamp(ali_dir / "ali.done", [Path(hmm_model), Path(net_path), Path(frames_dir) / "feats.npy",
-                                         Path(train_frames_dir) / "targets.npy", text],
+    stamp = Stamp(ali_dir / "ali.done", [Path(hmm_model), Path(net_path), *frame_files(frames_dir),
+                                         Path(train_frames_dir) / "targets.npy", text, *Lang.files(lang_dir)],
                   options=asdict(opts), targets=targets)
     if stamp.is_current():
         return json.loads((ali_dir / "ali_counts.json").read_text())

@@ -99,6 +99,11 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
     return counts
 
 
+def frame_files(frames_dir: str | os.PathLike) -> list[Path]:
+    """The files of prepared frames, for the stamps of the stages that read them."""
+    return [Path(frames_dir) / name for name in ("feats.npy", "targets.npy", "utts.json")]
+
+
 class FrameData:
     """Memory-mapped frames of prepare_frames(), spliced on demand."""
 

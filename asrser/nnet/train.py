@@ -25,11 +25,14 @@ from torch import nn
 from tqdm import tqdm
 
 from ..errors import AsrserError
-from ..fileio import atomic_write
-from .data import FrameData
+from ..fileio import Stamp, atomic_write
+from .data import FrameData, frame_files
 from .model import LayeredNet, NetConfig
 
 log = logging.getLogger(__name__)
+
+# What a training run writes besides its epoch checkpoints (removed with them when the record changes).
+TRAINING_OUTPUTS = ("final.pt", "history.json", "training.png", "train.done")
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -123,8 +126,10 @@ def _batch(data: FrameData, idx: np.ndarray, device: torch.device) -> torch.Tens
 def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_dir: str | os.PathLike,
               config: NetConfig, num_classes: int, transfer_from: str | os.PathLike | None = None,
               frozen_layers: int = 0, device: str = "auto", progress: bool = True) -> dict:
-    """Train into out_dir (epoch_<n>.pt, final.pt = best validation FER, history.json); resumes. With
-    transfer_from, the first frozen_layers layers are copied from that network and kept constant."""
+    """Train into out_dir (epoch_<n>.pt, final.pt = best validation FER, history.json, train.done); resumes
+    after a kill. With transfer_from, the first frozen_layers layers are copied from that network and kept
+    constant. A finished net is up to date while its frames, config, classes and transfer source are the same;
+    when any of them changed, the net is trained again from scratch with a warning naming what changed."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tc = config.training
@@ -135,13 +140,22 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
     dtype = autocast_dtype(dev, tc.precision)
     config_dict = asdict(config)
     config_dict.pop("training")
-    if (out_dir / "final.pt").exists():
-        done = load_checkpoint(out_dir / "final.pt")
-        if done["config"] != config_dict or done["num_classes"] != num_classes:
-            raise AsrserError(f"{out_dir / 'final.pt'} is a different network ({done['num_classes']} classes, "
-                              f"layers {done['config']['layers']}): remove {out_dir} to train this one there")
+    # The record of everything the trained net depends on: the frames (contents), the whole config including
+    # the training options, the classes, the transferred layers and their source (contents), the world size
+    # (each rank takes its share of every batch). A run with another record starts again (as the GMM stages):
+    # resuming it from these checkpoints would mix two configs, and keeping its final.pt would report a net
+    # trained on something else.
+    stamp = Stamp(out_dir / "train.done", [*frame_files(train_dir), *frame_files(valid_dir),
+                                           *([Path(transfer_from)] if transfer_from else [])],
+                  exclusive=rank == 0, input={"context": config.context, "dim": config.dim}, layers=config.layers,
+                  training=asdict(tc), num_classes=num_classes, frozen_layers=frozen_layers, world_size=world)
+    if stamp.is_current(out_dir / "final.pt"):
         log.info("%s is up to date", out_dir / "final.pt")
         return json.loads((out_dir / "history.json").read_text())
+    if rank == 0:
+        stamp.resume_or_start_fresh([*out_dir.glob("epoch_*.pt"), *(out_dir / n for n in TRAINING_OUTPUTS)])
+    if world > 1:
+        torch.distributed.barrier()         # no rank looks for checkpoints before rank 0 has removed stale ones
     train, valid = FrameData(train_dir, config.context), FrameData(valid_dir, config.context)
     if train.targets.max() >= num_classes:
         raise AsrserError(f"{train_dir}: target {int(train.targets.max())} >= number of classes {num_classes}")
@@ -237,4 +251,5 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
         from ..plots import plot_training
         plot_training(state["history"], out_dir / "training.png", f"{out_dir.name}: training")
         log.info("%s: best validation FER %.2f%% at epoch %d", out_dir, state["best_fer"], state["best_epoch"])
+        stamp.write()
     return state["history"]

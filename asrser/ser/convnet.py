@@ -19,7 +19,7 @@ import kaldiio
 
 from ..errors import AsrserError
 from ..fileio import Stamp, atomic_write, read_key_value, temp_name
-from ..nnet.data import FrameData, prepare_frames
+from ..nnet.data import FrameData, frame_files, prepare_frames
 from ..nnet.model import NetConfig
 from .folds import Fold, read_folds
 from .frames import CLASSES, EMOTIONS, utterance_decision
@@ -100,8 +100,9 @@ def train_fold(data_dir: str | os.PathLike, fold_dir: str | os.PathLike, out_dir
     train_net(fold_dir / ROLE_FRAMES["train"], fold_dir / ROLE_FRAMES["valid"], out_dir, config, len(CLASSES),
               transfer_from=transfer_from, frozen_layers=frozen_layers, device=device, progress=progress)
     predictions = out_dir / "predictions.tsv"
-    stamp = Stamp(out_dir / "predictions.done", [out_dir / "final.pt", fold_dir / "frames_valid" / "feats.npy",
-                                                 fold_dir / "frames_test" / "feats.npy"])
+    stamp = Stamp(out_dir / "predictions.done", [out_dir / "final.pt", *frame_files(fold_dir / ROLE_FRAMES["valid"]),
+                                                 *frame_files(fold_dir / ROLE_FRAMES["test"]),
+                                                 Path(data_dir) / "utt2spk", Path(data_dir) / "utt2emo"])
     if stamp.is_current():
         return predictions
     utt2spk = read_key_value(Path(data_dir) / "utt2spk")

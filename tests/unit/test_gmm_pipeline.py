@@ -3,6 +3,7 @@ sclite PER, alignment of known utterances against their reference segmentation, 
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -93,6 +94,35 @@ def test_alignment_against_reference(system, runner_cmd_session):
     assert write_targets(ali, ali / "targets") == 144
     alignments = load_alignments(ali)
     assert len(alignments) == 32
+
+
+def test_features_extracted_again_with_other_options_make_the_gmm_stages_run_again(system, runner_cmd_session,
+                                                                                   tmp_path, caplog):
+    """Other dither, same feature dir: feats.scp is byte-identical (its offsets depend on shapes only), yet the
+    alignment stage must not count as done."""
+    data = tmp_path / "test"
+    shutil.copytree(system / "data" / "test", data, ignore=shutil.ignore_patterns("feats.scp", "cmvn.scp", ".*"))
+    conf = tmp_path / "mfcc.conf"
+
+    def extract(dither: float) -> bytes:
+        conf.write_text((REPO / "conf" / "mfcc.conf").read_text() + f"--dither={dither}\n")
+        make_features(data, tmp_path / "log", tmp_path / "mfcc", FeatureConfig.from_file("mfcc", conf), conf, 2,
+                      runner_cmd_session)
+        compute_cmvn_stats(data, tmp_path / "mfcc")
+        return (data / "feats.scp").read_bytes()
+
+    def align() -> bytes:
+        align_si(data, system / "data" / "lang", system / "exp" / "mono", tmp_path / "ali", 2, runner_cmd_session,
+                 AlignOptions())
+        return b"".join(np.asarray(a).tobytes() for _, a in sorted(load_alignments(tmp_path / "ali").items()))
+
+    index = extract(0.0)
+    before = align()
+    caplog.set_level("INFO")
+    assert align() == before and "ali is up to date" in caplog.text
+    caplog.clear()
+    assert extract(500.0) == index
+    assert align() != before and "up to date" not in caplog.text
 
 
 def test_unalignable_utterances_are_skipped_and_counted(system, runner_cmd_session, tmp_path):
@@ -211,13 +241,12 @@ def test_nnet_training_loss_falls_and_resume_is_exact(nnet_frames):
     frames_train, frames_test = nnet_frames / "frames_train", nnet_frames / "frames_test"
     history = train_net(frames_train, frames_test, nnet_frames / "whole", config, 144, progress=False)
     assert history[-1]["loss"] < history[0]["loss"] and history[-1]["valid_fer"] < 90.0
-    # killed after epoch 1: the resumed run ends exactly where the uninterrupted one did
-    train_net(frames_train, frames_test, nnet_frames / "killed", NetConfig.from_yaml(nnet_frames / "net.yaml",
-                                                                                      max_epochs=1), 144,
-              progress=False)
-    for name in ("final.pt", "history.json"):
+    # killed after epoch 1 (what the run leaves then): the resumed run ends exactly where the uninterrupted one did
+    shutil.copytree(nnet_frames / "whole", nnet_frames / "killed")
+    for name in ("epoch_2.pt", "epoch_3.pt", "final.pt", "history.json", "train.done"):
         (nnet_frames / "killed" / name).unlink()
     train_net(frames_train, frames_test, nnet_frames / "killed", config, 144, progress=False)
+    assert len(json.loads((nnet_frames / "killed" / "history.json").read_text())) == 3
     whole = load_checkpoint(nnet_frames / "whole" / "epoch_3.pt")["model"]
     resumed = load_checkpoint(nnet_frames / "killed" / "epoch_3.pt")["model"]
     for key in whole:
@@ -227,20 +256,19 @@ def test_nnet_training_loss_falls_and_resume_is_exact(nnet_frames):
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(nnet_frames, tmp_path):
     from asrser.errors import AsrserError
     from asrser.nnet.model import NetConfig
-    from asrser.nnet.train import load_checkpoint, train_net
+    from asrser.nnet.train import load_checkpoint, save_checkpoint, train_net
 
-    frames = tmp_path / "frames"
-    shutil.copytree(nnet_frames / "frames_train", frames)
-    good = NetConfig.from_yaml(nnet_frames / "net.yaml", max_epochs=1)
-    train_net(frames, nnet_frames / "frames_test", tmp_path / "net", good, 144, progress=False)
-    (tmp_path / "net" / "final.pt").unlink()
-    feats = np.load(frames / "feats.npy", mmap_mode="r+")
-    feats[:] = np.nan
-    feats.flush()
+    config = NetConfig.from_yaml(nnet_frames / "net.yaml", max_epochs=2)
+    net = tmp_path / "net"
+    train_net(nnet_frames / "frames_train", nnet_frames / "frames_test", net, config, 144, progress=False)
+    for name in ("epoch_2.pt", "final.pt", "train.done"):         # back to the end of epoch 1...
+        (net / name).unlink()
+    diverging = load_checkpoint(net / "epoch_1.pt")
+    diverging["state"]["lr"] = float("inf")                       # ...with a rate that makes epoch 2 diverge
+    save_checkpoint(net / "epoch_1.pt", diverging)
     with pytest.raises(AsrserError, match="loss is nan at epoch 2.*epoch_1.pt"):
-        train_net(frames, nnet_frames / "frames_test", tmp_path / "net", NetConfig.from_yaml(
-            nnet_frames / "net.yaml", max_epochs=2), 144, progress=False)
-    assert load_checkpoint(tmp_path / "net" / "epoch_1.pt")["state"]["epoch"] == 1
+        train_net(nnet_frames / "frames_train", nnet_frames / "frames_test", net, config, 144, progress=False)
+    assert load_checkpoint(net / "epoch_1.pt")["state"]["epoch"] == 1 and not (net / "epoch_2.pt").exists()
 
 
 def test_hybrid_decoding_equals_gmm_decoding_on_gmm_likelihoods(system):

@@ -141,3 +141,63 @@ def test_data_parallel_training_under_torchrun(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     final = load_checkpoint(tmp_path / "net" / "final.pt")
     assert final["num_classes"] == 3 and (tmp_path / "net" / "epoch_2.pt").exists()
+
+
+SMALL_NET = ("input: {context: 2, dim: 4}\nlayers:\n  - {type: fc, units: 16}\n  - {type: output}\n"
+             "training: {batch_size: 32, max_epochs: 2, min_epochs: 1, precision: fp32}\n")
+
+
+def small_net(tmp_path, **overrides) -> NetConfig:
+    (tmp_path / "net.yaml").write_text(SMALL_NET)
+    return NetConfig.from_yaml(tmp_path / "net.yaml", **overrides)
+
+
+def same_weights(a, b) -> bool:
+    from asrser.nnet.train import load_checkpoint
+
+    a, b = load_checkpoint(a)["model"], load_checkpoint(b)["model"]
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_trained_net_is_up_to_date_only_for_the_same_options_and_frames(tmp_path, caplog):
+    from asrser.nnet.train import train_net
+
+    data, _ = make_frames(tmp_path, lengths=(150, 90, 200))
+    frames = tmp_path / "frames"
+    prepare_frames(data, tmp_path / "targets.scp", tmp_path / "cmvn.ark", frames)
+    net = tmp_path / "net"
+    first = train_net(frames, frames, net, small_net(tmp_path), 3, progress=False)
+    caplog.set_level("INFO")
+    assert train_net(frames, frames, net, small_net(tmp_path), 3, progress=False) == first
+    assert "final.pt is up to date" in caplog.text
+    caplog.clear()
+    # another learning rate: trained again, as a fresh run with it would be
+    other = train_net(frames, frames, net, small_net(tmp_path, learning_rate=0.005), 3, progress=False)
+    assert "up to date" not in caplog.text and other != first
+    assert "training.learning_rate changed from 0.02 to 0.005" in caplog.text
+    train_net(frames, frames, tmp_path / "fresh", small_net(tmp_path, learning_rate=0.005), 3, progress=False)
+    assert same_weights(net / "final.pt", tmp_path / "fresh" / "final.pt")
+    caplog.clear()
+    # the same options on other training frames (two of the three utterances)
+    prepare_frames(data, tmp_path / "targets.scp", tmp_path / "cmvn.ark", frames, utts=["s1-u0", "s1-u2"])
+    train_net(frames, frames, net, small_net(tmp_path, learning_rate=0.005), 3, progress=False)
+    assert "up to date" not in caplog.text and f"other contents of {frames / 'feats.npy'}" in caplog.text
+
+
+def test_resuming_with_a_changed_config_starts_again_and_says_which_option_changed(tmp_path, caplog):
+    from asrser.nnet.train import train_net
+
+    data, _ = make_frames(tmp_path, lengths=(150, 90, 200))
+    frames = tmp_path / "frames"
+    prepare_frames(data, tmp_path / "targets.scp", tmp_path / "cmvn.ark", frames)
+    net = tmp_path / "net"
+    train_net(frames, frames, net, small_net(tmp_path), 3, progress=False)
+    for name in ("epoch_2.pt", "final.pt", "history.json", "train.done"):       # as if killed after epoch 1
+        (net / name).unlink(missing_ok=True)
+    caplog.set_level("INFO")
+    history = train_net(frames, frames, net, small_net(tmp_path, seed=7), 3, progress=False)
+    assert "resuming after epoch" not in caplog.text
+    assert "training.seed changed from 0 to 7; starting again" in caplog.text
+    assert [h["epoch"] for h in history] == [1, 2]
+    train_net(frames, frames, tmp_path / "fresh", small_net(tmp_path, seed=7), 3, progress=False)
+    assert same_weights(net / "epoch_2.pt", tmp_path / "fresh" / "epoch_2.pt")
