@@ -278,16 +278,25 @@ class Stamp:
                 changes.append(f"{what} {', '.join(names[:3])}{more}")
         return changes
 
-    def resume_or_start_fresh(self, leftovers: Iterable[str | os.PathLike]) -> None:
+    def resume_or_start_fresh(self, leftovers: Iterable[str | os.PathLike], keep_interrupted: bool = False) -> None:
         """Before a resumable stage runs: the partial outputs (leftovers) of an earlier run are resumed from
-        when that run had this very record, and otherwise removed, with a warning saying what changed.
+        when that run had this very record, and otherwise removed, with a warning saying what changed. With
+        keep_interrupted, the leftovers of a run that did not finish are never removed: a changed record is
+        then an error saying what changed (hours of training are not thrown away by a mistyped option).
 
         The record of the run in progress is kept beside the stamp (train.done -> train.started)."""
+        from .errors import AsrserError
+
         started = self.path.with_suffix(".started")
         previous = self._recorded(started)
         if previous == self.record:
             return
         found = [Path(p) for p in leftovers if Path(p).exists()]
+        if found and keep_interrupted and previous is not None and not self.path.exists():
+            release_dir(self.path.parent, self.path.resolve())
+            raise AsrserError(f"{self.path.parent} holds an interrupted run with other settings "
+                              f"({'; '.join(self.changes(previous))}); resuming it would mix the two: run with its "
+                              f"settings to finish it, or remove {self.path.parent} to start this one")
         if found:
             log.warning("%s: %s; starting again (removing %d file(s) of the earlier run)", self.path.parent,
                         "; ".join(self.changes(previous)), len(found))

@@ -129,7 +129,8 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
     """Train into out_dir (epoch_<n>.pt, final.pt = best validation FER, history.json, train.done); resumes
     after a kill. With transfer_from, the first frozen_layers layers are copied from that network and kept
     constant. A finished net is up to date while its frames, config, classes and transfer source are the same;
-    when any of them changed, the net is trained again from scratch with a warning naming what changed."""
+    when any of them changed, the net is trained again from scratch with a warning naming what changed. An
+    interrupted run is resumed only with its own record: another one is an error naming what changed."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tc = config.training
@@ -153,7 +154,8 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
         log.info("%s is up to date", out_dir / "final.pt")
         return json.loads((out_dir / "history.json").read_text())
     if rank == 0:
-        stamp.resume_or_start_fresh([*out_dir.glob("epoch_*.pt"), *(out_dir / n for n in TRAINING_OUTPUTS)])
+        stamp.resume_or_start_fresh([*out_dir.glob("epoch_*.pt"), *(out_dir / n for n in TRAINING_OUTPUTS)],
+                                    keep_interrupted=True)
     if world > 1:
         torch.distributed.barrier()         # no rank looks for checkpoints before rank 0 has removed stale ones
     train, valid = FrameData(train_dir, config.context), FrameData(valid_dir, config.context)

@@ -184,7 +184,10 @@ def test_a_trained_net_is_up_to_date_only_for_the_same_options_and_frames(tmp_pa
     assert "up to date" not in caplog.text and f"other contents of {frames / 'feats.npy'}" in caplog.text
 
 
-def test_resuming_with_a_changed_config_starts_again_and_says_which_option_changed(tmp_path, caplog):
+def test_resuming_with_a_changed_config_is_refused_naming_the_option(tmp_path):
+    """An interrupted run is resumed only with its own settings: with another config it is an error naming what
+    changed, and its checkpoints stay; a finished net with another config is trained again (its test above)."""
+    from asrser.errors import AsrserError
     from asrser.nnet.train import train_net
 
     data, _ = make_frames(tmp_path, lengths=(150, 90, 200))
@@ -194,10 +197,11 @@ def test_resuming_with_a_changed_config_starts_again_and_says_which_option_chang
     train_net(frames, frames, net, small_net(tmp_path), 3, progress=False)
     for name in ("epoch_2.pt", "final.pt", "history.json", "train.done"):       # as if killed after epoch 1
         (net / name).unlink(missing_ok=True)
-    caplog.set_level("INFO")
-    history = train_net(frames, frames, net, small_net(tmp_path, seed=7), 3, progress=False)
-    assert "resuming after epoch" not in caplog.text
-    assert "training.seed changed from 0 to 7; starting again" in caplog.text
+    with pytest.raises(AsrserError, match=r"interrupted run with other settings \(training.seed changed from 0 "
+                                          r"to 7\).*remove"):
+        train_net(frames, frames, net, small_net(tmp_path, seed=7), 3, progress=False)
+    assert (net / "epoch_1.pt").exists()
+    history = train_net(frames, frames, net, small_net(tmp_path), 3, progress=False)     # its own settings: resumes
     assert [h["epoch"] for h in history] == [1, 2]
-    train_net(frames, frames, tmp_path / "fresh", small_net(tmp_path, seed=7), 3, progress=False)
+    train_net(frames, frames, tmp_path / "fresh", small_net(tmp_path), 3, progress=False)
     assert same_weights(net / "epoch_2.pt", tmp_path / "fresh" / "epoch_2.pt")
