@@ -213,10 +213,12 @@ def decode(graph_dir, data_dir, model_dir, decode_dir, nj: int, cmd: str, opts: 
     from ..data import split_data_dir
     from ..fileio import Stamp
     from ..runner import run_jobs
+    from .feats import feature_inputs
 
     decode_dir = Path(decode_dir)
     stamp = Stamp(decode_dir / "decode.done", [Path(graph_dir) / "HCLG.fst", Path(model_dir) / "final.mdl",
-                                               Path(data_dir) / "feats.scp"], options=asdict(opts), nj=nj)
+                                               *feature_inputs(data_dir)],
+                  options=asdict(opts), nj=nj)
     if not stamp.is_current():
         clear_decode_outputs(decode_dir)
         split = split_data_dir(data_dir, nj)[0].parent

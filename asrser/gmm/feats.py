@@ -66,6 +66,12 @@ class FeaturePipeline:
         return pipe
 
 
+def feature_inputs(data_dir: str | os.PathLike) -> list[Path]:
+    """What iter_features reads of a data dir (feats.scp and cmvn.scp, with the arks they point to), for the
+    completion records of the stages that read features."""
+    return [Path(data_dir) / "feats.scp", Path(data_dir) / "cmvn.scp"]
+
+
 def iter_features(data_dir: str | os.PathLike, pipeline: FeaturePipeline) -> Iterator[tuple[str, np.ndarray]]:
     """(utt, transformed features) over a data dir with feats.scp (and cmvn.scp when present)."""
     data = check_data_dir(data_dir, need_text=False, need_wav=False, need_feats=True)

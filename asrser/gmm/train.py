@@ -28,7 +28,7 @@ from ..fileio import Stamp, atomic_write, temp_name
 from ..lang import Lang
 from ..runner import run_jobs
 from .align import AlignOptions
-from .feats import FeaturePipeline, iter_features
+from .feats import FeaturePipeline, feature_inputs, iter_features
 from .model import AcousticModel, DiagGmms, GmmStats, MleOptions
 
 log = logging.getLogger(__name__)
@@ -225,8 +225,7 @@ def train_mono(data_dir, lang_dir, exp_dir, config: TrainConfig, nj: int, cmd: s
 def training_inputs(data_dir, lang_dir) -> list[Path]:
     """What a GMM system is trained on: the features as its pipeline reads them (feats.scp and cmvn.scp, with
     the arks they point to), the transcripts, and the lang dir."""
-    data_dir = Path(data_dir)
-    return [data_dir / "feats.scp", data_dir / "cmvn.scp", data_dir / "text", *Lang.files(lang_dir)]
+    return [*feature_inputs(data_dir), Path(data_dir) / "text", *Lang.files(lang_dir)]
 
 
 def start_fresh_unless_resuming(exp: Path, stamp: Stamp) -> None:
