@@ -281,7 +281,7 @@ def make_features(data_dir: str | os.PathLike, log_dir: str | os.PathLike, feat_
     try:
         run_jobs(cmd, log_dir / f"make_{config.kind}_{name}.JOB.log", argv, nj)
     except JobsFailed as e:
-        raise AsrserError(f"feature extraction for {data_dir} failed: {e}") from None
+        raise JobsFailed(f"feature extraction for {data_dir} failed: {e.summary}", e.details) from None
     feats: dict[str, str] = {}
     num_frames: dict[str, str] = {}
     bad: list[str] = []
