@@ -134,6 +134,25 @@ def write_key_value(path: str | os.PathLike, table: dict[str, str] | Iterable[tu
             f.write(f"{key} {value}\n" if value != "" else f"{key}\n")
 
 
+def read_matrix(rxspec: str, source: str | os.PathLike, key: str | None = None, what: str = "utterance"):
+    """kaldiio.load_mat(rxspec) (an `ark:offset` of an scp, or a matrix file) as a numpy array.
+
+    `source` is the table that lists it (feats.scp, cmvn.scp) or the file itself, `key` the utterance (or
+    speaker: what="speaker") it is listed under: a missing, truncated or corrupt file is a DataError naming
+    both instead of a traceback.
+    """
+    import kaldiio
+
+    who = f"{what} {key}: " if key is not None else ""
+    try:
+        return kaldiio.load_mat(rxspec)
+    except FileNotFoundError as e:
+        raise DataError(source, f"{who}{e.filename or rxspec} does not exist") from None
+    except (OSError, ValueError, RuntimeError, EOFError) as e:
+        reason = str(e).strip().splitlines()[0][:100] if str(e).strip() else type(e).__name__
+        raise DataError(source, f"{who}cannot read {rxspec} (truncated, or not a Kaldi ark): {reason}") from None
+
+
 def file_digest(*paths: str | os.PathLike) -> str:
     """SHA-256 over the contents of the given files (missing files count as empty)."""
     h = hashlib.sha256()
