@@ -19,11 +19,10 @@ from typing import Callable
 
 import kaldi_hmm_gmm as khg
 import numpy as np
-import yaml
 
 from ..data import split_data_dir
 from ..errors import AsrserError
-from ..fileio import Stamp, atomic_write
+from ..fileio import Stamp, atomic_write, read_yaml
 from ..lang import Lang
 from ..progress import bar as progress_bar
 from ..runner import run_jobs
@@ -55,7 +54,7 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, section: str) -> "TrainConfig":
-        doc = yaml.safe_load(Path(path).read_text()) or {}
+        doc = read_yaml(path, "GMM config")
         if section not in doc:
             raise AsrserError(f"{path}: no section {section!r}")
         unknown = set(doc[section]) - set(cls.__dataclass_fields__)
