@@ -167,7 +167,9 @@ def read_matrix(rxspec: str, source: str | os.PathLike, key: str | None = None, 
     try:
         return kaldiio.load_mat(rxspec)
     except FileNotFoundError as e:
-        raise DataError(source, f"{who}{e.filename or rxspec} does not exist") from None
+        missing = str(e.filename or rxspec)
+        raise DataError(source, "file does not exist" if not who and missing == str(source) else
+                        f"{who}{missing} does not exist") from None
     except (OSError, ValueError, RuntimeError, EOFError) as e:
         reason = str(e).strip().splitlines()[0][:100] if str(e).strip() else type(e).__name__
         raise DataError(source, f"{who}cannot read {rxspec} (truncated, or not a Kaldi ark): {reason}") from None

@@ -14,7 +14,7 @@ import kaldiio
 import numpy as np
 
 from ..data import check_data_dir
-from ..errors import AsrserError
+from ..errors import AsrserError, DataError
 from ..fileio import Stamp, atomic_write, read_matrix, temp_name
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
             raise AsrserError(f"{data_dir}/feats.scp has no features for {len(unknown)} requested utterance(s), "
                               f"e.g. {unknown[0]}")
         feats_scp = {u: feats_scp[u] for u in utts}
+    if targets_scp and not Path(targets_scp).is_file():
+        raise DataError(targets_scp, "file does not exist")
     targets = dict(kaldiio.load_scp(str(targets_scp))) if targets_scp else None
     lengths, names, untargeted = [], [], []
     for utt in feats_scp:
