@@ -34,20 +34,24 @@ if stage 2 "IEMOCAP emotion recognition: frame-level ConvNet on the LOSO folds, 
   egs/iemocap/s5/run.sh --nj "$nj" --iemocap "$iemocap" --corpus-size "$corpus_size" --corpus-seed "$seed" --nnet-config $nets/convnet_ser.yaml --device "$device"
 fi
 
-if stage 3 "transfer SER -> ASR: layers 1..l of the SER net constant, the rest trained on TIMIT, l = 1..5"; then
+if stage 3 "transfer SER -> ASR: layers 1..l of the SER net constant, the rest trained on TIMIT, l = 1..5" \
+    needs 1:egs/timit/s5/exp/convnet/final.pt 2:egs/iemocap/s5/exp/convnet/fold1/final.pt; then
   transfer.py --config $nets/convnet.yaml --cmd "$train_cmd" --device "$device" ser2asr egs/timit/s5 egs/iemocap/s5 exp/transfer
 fi
 
-if stage 4 "transfer ASR -> SER: layers 1..l of the ASR net constant, the rest trained on each fold, l = 1..5"; then
+if stage 4 "transfer ASR -> SER: layers 1..l of the ASR net constant, the rest trained on each fold, l = 1..5" \
+    needs 1:egs/timit/s5/exp/convnet/final.pt 2:egs/iemocap/s5/exp/ser_folds/num_folds; then
   transfer.py --config $nets/convnet_ser.yaml --cmd "$train_cmd" --device "$device" asr2ser egs/timit/s5 egs/iemocap/s5 exp/transfer
 fi
 
-if stage 5 "tables and figures: transfer tables, layer similarity (linear CKA), first-layer filters"; then
+if stage 5 "tables and figures: transfer tables, layer similarity (linear CKA), first-layer filters" \
+    needs 3:exp/transfer/ser2asr/l5/decode_test/decode.done 4:exp/transfer/asr2ser/l5/results.json; then
   transfer.py collect egs/timit/s5 egs/iemocap/s5 exp/transfer
   transfer_analysis.py egs/timit/s5 egs/iemocap/s5 exp/transfer
 fi
 
-if stage 9 "RESULTS.md (every recipe's tables) and REPORT.md (the paper side by side, deviations)"; then
+if stage 9 "RESULTS.md (every recipe's tables) and REPORT.md (the paper side by side, deviations)" \
+    needs 1:egs/timit/s5/RESULTS.md 2:egs/iemocap/s5/RESULTS.md 5:exp/transfer/{results,cka}.json; then
   {
     echo "# asrser results"
     for results in egs/*/s5/RESULTS.md; do

@@ -21,6 +21,17 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
+def positive_int(value: str) -> int:
+    """argparse type of a count that must be at least 1 (--nj, --max-jobs): 0 or less is a usage error."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
 def add_hybrid_options(p: argparse.ArgumentParser) -> None:
     """The options of every program that runs a trained net on the states of an HMM (decoding, alignment)."""
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
@@ -29,12 +40,20 @@ def add_hybrid_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(main: Callable[[argparse.Namespace], object], args: argparse.Namespace) -> None:
-    """Call main(args); a toolkit error becomes 'ERROR (program): message' and exit code 1."""
+    """Call main(args); a toolkit error becomes 'ERROR (program): message' and exit code 1. For a failed job
+    the job log's last lines come first, so that the output ends with the one line naming the log."""
     from .errors import AsrserError
+    from .runner import JobsFailed
 
     setup_logging(getattr(args, "verbose", False))
+    program = os.path.basename(sys.argv[0])
     try:
         main(args)
+    except JobsFailed as e:
+        if e.details:
+            print(e.details, file=sys.stderr)
+        print(f"ERROR ({program}): {e.summary}", file=sys.stderr)
+        sys.exit(1)
     except AsrserError as e:
-        print(f"ERROR ({os.path.basename(sys.argv[0])}): {e}", file=sys.stderr)
+        print(f"ERROR ({program}): {e}", file=sys.stderr)
         sys.exit(1)

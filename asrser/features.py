@@ -22,7 +22,7 @@ import numpy as np
 
 from .audio import read_audio
 from .errors import AsrserError, AudioError, DataError
-from .fileio import Stamp, atomic_write, read_key_value, temp_name, write_key_value
+from .fileio import Stamp, atomic_write, read_key_value, read_matrix, temp_name, write_key_value
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ def make_features(data_dir: str | os.PathLike, log_dir: str | os.PathLike, feat_
     try:
         run_jobs(cmd, log_dir / f"make_{config.kind}_{name}.JOB.log", argv, nj)
     except JobsFailed as e:
-        raise AsrserError(f"feature extraction for {data_dir} failed: {e}") from None
+        raise JobsFailed(f"feature extraction for {data_dir} failed: {e.summary}", e.details) from None
     feats: dict[str, str] = {}
     num_frames: dict[str, str] = {}
     bad: list[str] = []
@@ -314,7 +314,7 @@ def compute_cmvn_stats(data_dir: str | os.PathLike, cmvn_dir: str | os.PathLike)
 
     def stats():
         for spk, utts in data.spk2utt.items():
-            yield spk, sum(cmvn_stats(kaldiio.load_mat(feats[u])) for u in utts)
+            yield spk, sum(cmvn_stats(read_matrix(feats[u], data_dir / "feats.scp", u)) for u in utts)
 
     prefix = Path(cmvn_dir) / f"cmvn_{data_dir.name}"
     write_ark_scp(prefix, stats())
@@ -326,10 +326,10 @@ def global_cmvn_stats(feats_scp: str | os.PathLike, utts: Iterable[str] | None =
     subset, for neural-net input)."""
     keep = set(utts) if utts is not None else None
     total = None
-    for utt, mat in kaldiio.load_scp_sequential(str(feats_scp)):
+    for utt, rxspec in read_key_value(feats_scp).items():
         if keep is not None and utt not in keep:
             continue
-        s = cmvn_stats(mat)
+        s = cmvn_stats(read_matrix(rxspec, feats_scp, utt))
         total = s if total is None else total + s
     if total is None:
         raise DataError(feats_scp, "no features listed")

@@ -47,25 +47,46 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
             tmp.unlink()
 
 
-def read_table(path: str | os.PathLike, min_fields: int = 2, max_fields: int | None = None,
-               ) -> Iterator[tuple[int, list[str]]]:
-    """Yield (line_number, fields) for each line of a Kaldi-style whitespace table.
-
-    Raises DataError naming the file and line for a line with too few or too many fields.
-    """
+def text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """(line_number, line) of a UTF-8 text file. A missing file, or bytes that are not UTF-8, are a DataError
+    naming the file (and the line), not a traceback."""
     path = Path(path)
     try:
         f = open(path, encoding="utf-8")
     except FileNotFoundError:
         raise DataError(path, "file does not exist") from None
     with f:
-        for n, line in enumerate(f, 1):
-            fields = line.split()
-            if len(fields) < min_fields or (max_fields is not None and len(fields) > max_fields):
-                expect = (f"{min_fields}" if max_fields == min_fields else
-                          f"at least {min_fields}" if max_fields is None else f"{min_fields}-{max_fields}")
-                raise DataError(path, f"expected {expect} fields, found {len(fields)}: {line.rstrip()!r}", n)
-            yield n, fields
+        try:
+            yield from enumerate(f, 1)
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
+
+
+def _not_utf8(path: Path) -> DataError:
+    """The error for a file that failed to decode, at its first line that is not UTF-8."""
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return DataError(path, f"not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                                       "convert the file to UTF-8, e.g. with iconv", n)
+    return DataError(path, "not UTF-8 text")
+
+
+def read_table(path: str | os.PathLike, min_fields: int = 2, max_fields: int | None = None,
+               ) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line_number, fields) for each line of a Kaldi-style whitespace table.
+
+    Raises DataError naming the file and line for a line with too few or too many fields.
+    """
+    for n, line in text_lines(path):
+        fields = line.split()
+        if len(fields) < min_fields or (max_fields is not None and len(fields) > max_fields):
+            expect = (f"{min_fields}" if max_fields == min_fields else
+                      f"at least {min_fields}" if max_fields is None else f"{min_fields}-{max_fields}")
+            raise DataError(path, f"expected {expect} fields, found {len(fields)}: {line.rstrip()!r}", n)
+        yield n, fields
 
 
 PhoneSegments = list[tuple[str, float, float]]      # [(phone, start, end)] in seconds
@@ -98,21 +119,15 @@ def read_key_value(path: str | os.PathLike) -> dict[str, str]:
     """
     table: dict[str, str] = {}
     first_line: dict[str, int] = {}
-    path = Path(path)
-    try:
-        f = open(path, encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(path, "file does not exist") from None
-    with f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                raise DataError(path, "empty line", n)
-            key, *rest = line.split(maxsplit=1)
-            if key in table:
-                raise DataError(path, f"duplicate key {key!r} (first on line {first_line[key]})", n)
-            table[key] = rest[0].strip() if rest else ""
-            first_line[key] = n
+    for n, line in text_lines(path):
+        line = line.rstrip("\n")
+        if not line.strip():
+            raise DataError(path, "empty line", n)
+        key, *rest = line.split(maxsplit=1)
+        if key in table:
+            raise DataError(path, f"duplicate key {key!r} (first on line {first_line[key]})", n)
+        table[key] = rest[0].strip() if rest else ""
+        first_line[key] = n
     return table
 
 
@@ -125,6 +140,47 @@ def write_key_value(path: str | os.PathLike, table: dict[str, str] | Iterable[tu
     with atomic_write(path) as f:
         for key, value in items:
             f.write(f"{key} {value}\n" if value != "" else f"{key}\n")
+
+
+def read_yaml(path: str | os.PathLike, what: str = "config") -> dict:
+    """A YAML file holding a mapping (an empty file is {}); missing, malformed or not a mapping is a DataError
+    naming the file, and the line for a syntax error, instead of a traceback."""
+    import yaml
+
+    if not Path(path).is_file():
+        raise DataError(path, f"{what} does not exist")
+    try:
+        doc = yaml.safe_load("".join(line for _, line in text_lines(path)))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise DataError(path, f"not valid YAML: {getattr(e, 'problem', None) or e}",
+                        mark.line + 1 if mark is not None else None) from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise DataError(path, f"{what} must be a mapping of names to values, found {type(doc).__name__}")
+    return doc
+
+
+def read_matrix(rxspec: str, source: str | os.PathLike, key: str | None = None, what: str = "utterance"):
+    """kaldiio.load_mat(rxspec) (an `ark:offset` of an scp, or a matrix file) as a numpy array.
+
+    `source` is the table that lists it (feats.scp, cmvn.scp) or the file itself, `key` the utterance (or
+    speaker: what="speaker") it is listed under: a missing, truncated or corrupt file is a DataError naming
+    both instead of a traceback.
+    """
+    import kaldiio
+
+    who = f"{what} {key}: " if key is not None else ""
+    try:
+        return kaldiio.load_mat(rxspec)
+    except FileNotFoundError as e:
+        missing = str(e.filename or rxspec)
+        raise DataError(source, "file does not exist" if not who and missing == str(source) else
+                        f"{who}{missing} does not exist") from None
+    except (OSError, ValueError, RuntimeError, EOFError) as e:
+        reason = str(e).strip().splitlines()[0][:100] if str(e).strip() else type(e).__name__
+        raise DataError(source, f"{who}cannot read {rxspec} (truncated, or not a Kaldi ark): {reason}") from None
 
 
 def file_digest(*paths: str | os.PathLike) -> str:

@@ -21,7 +21,7 @@ import kaldifst  # noqa: F401  (before kaldilm: import-order deadlock otherwise)
 import kaldilm
 
 from .errors import DataError
-from .fileio import atomic_write, captured_native_stderr
+from .fileio import atomic_write, captured_native_stderr, text_lines
 from .lang import BOS, DISAMBIG, EOS, Lang
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def read_arpa(path: str | os.PathLike) -> BigramLM:
     bigram: dict[str, dict[str, float]] = defaultdict(dict)
     backoff: dict[str, float] = {}
     section = None
-    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for n, line in text_lines(path):
         line = line.strip()
         if not line or line.startswith("ngram ") or line == "\\data\\":
             continue
@@ -162,7 +162,9 @@ def train_phone_lm(text_path: str | os.PathLike, lang: Lang, arpa_out: str | os.
     """Witten-Bell bigram over the lang's words from a Kaldi `text` file."""
     sentences = []
     vocab = [w for w in lang.words if w not in ("<eps>", DISAMBIG, BOS, EOS)]
-    for n, line in enumerate(Path(text_path).read_text().splitlines(), 1):
+    for n, line in text_lines(text_path):
+        if not line.strip():
+            raise DataError(text_path, "empty line", n)
         utt, *words = line.split()
         bad = [w for w in words if w not in lang.words or w in ("<eps>", DISAMBIG, BOS, EOS)]
         if bad:

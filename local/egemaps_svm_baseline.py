@@ -10,7 +10,7 @@ kept in <out-dir>/egemaps.npz, so that a second run only trains and tests.
 from asrser import cli
 
 p = cli.parser(__doc__)
-p.add_argument("--nj", type=int, default=1, help="parallel feature extraction processes")
+p.add_argument("--nj", type=cli.positive_int, default=1, help="parallel feature extraction processes")
 p.add_argument("--C", type=float, default=0.1, help="SVM regularisation (fixed, not tuned on the test folds)")
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("data_dir")

@@ -11,7 +11,7 @@ from asrser import cli
 p = cli.parser(__doc__)
 p.add_argument("--size", default="default", choices=["tiny", "default"])
 p.add_argument("--seed", type=int, default=0)
-p.add_argument("--nj", type=int, default=1)
+p.add_argument("--nj", type=cli.positive_int, default=1)
 p.add_argument("out_dir")
 
 

@@ -7,7 +7,7 @@ Usage: align_si.py [--nj N] [--cmd CMD] [--beam B] [--retry-beam B] <data-dir> <
 from asrser import cli
 
 p = cli.parser(__doc__)
-p.add_argument("--nj", type=int, default=4)
+p.add_argument("--nj", type=cli.positive_int, default=4)
 p.add_argument("--cmd", default="asrser-run")
 p.add_argument("--beam", type=float, default=10.0)
 p.add_argument("--retry-beam", type=float, default=40.0)

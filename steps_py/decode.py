@@ -9,7 +9,7 @@ no final state of the graph are decoded again at --retry-beam, and counted.
 from asrser import cli
 
 p = cli.parser(__doc__)
-p.add_argument("--nj", type=int, default=4)
+p.add_argument("--nj", type=cli.positive_int, default=4)
 p.add_argument("--cmd", default="asrser-run")
 p.add_argument("--acwt", type=float, default=0.1)
 p.add_argument("--beam", type=float, default=13.0)

@@ -11,7 +11,7 @@ from asrser.features import FeatureConfig, make_features
 p = cli.parser(__doc__)
 p.add_argument("--feat-type", choices=["fbank", "mfcc"], default="fbank")
 p.add_argument("--config", help="Kaldi option file (default conf/<feat-type>.conf)")
-p.add_argument("--nj", type=int, default=4)
+p.add_argument("--nj", type=cli.positive_int, default=4)
 p.add_argument("--cmd", default="asrser-run", help="job runner, as set in cmd.sh")
 p.add_argument("--skip-bad", action="store_true",
                help="log unusable audio to <data-dir>/bad_utts and drop it, instead of failing")

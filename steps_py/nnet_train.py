@@ -23,11 +23,15 @@ p.add_argument("out_dir")
 
 def main(a):
     import os
+    from asrser.errors import DataError
     from asrser.nnet.model import NetConfig
     from asrser.nnet.train import train_net
     overrides = {k: v for k, v in (("max_epochs", a.max_epochs), ("seed", a.seed)) if v is not None}
     n = a.num_classes
-    num_classes = int(open(n).read()) if os.path.isfile(n) else int(n)
+    try:
+        num_classes = int(open(n).read()) if os.path.isfile(n) else int(n)
+    except ValueError:
+        raise DataError(n, "<num-classes> must be a number or a file holding one") from None
     train_net(a.train_frames, a.valid_frames, a.out_dir, NetConfig.from_yaml(a.config, **overrides), num_classes,
               transfer_from=a.transfer_from, frozen_layers=a.frozen_layers, device=a.device)
 

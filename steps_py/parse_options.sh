@@ -13,6 +13,9 @@ _asrser_print_stages() {
   # The stage list is read from the recipe itself so that it cannot drift from what the recipe does.
   sed -nE 's/^[[:space:]]*if stage ([0-9]+) "([^"]*)".*/  \1  \2/p' "$_asrser_recipe"
 }
+_asrser_stage_numbers() {
+  sed -nE 's/^[[:space:]]*if stage ([0-9]+) ".*/\1/p' "$_asrser_recipe"
+}
 
 while true; do
   [ $# -eq 0 ] && break

@@ -2,19 +2,51 @@
 #   . recipe.sh        parses the options, then gives:
 #   log MESSAGE        a time-stamped line on stderr
 #   die MESSAGE        log it and exit 1
-#   if stage N "what it does"; then ... fi
+#   if stage N "what it does" [needs M:PATH ...]; then ... fi
 #                      runs the block when stage <= N <= stop_stage and logs "Stage N: what it does";
-#                      the same strings make the --help stage list.
+#                      the same strings make the --help stage list. Each M:PATH is an input of the stage that
+#                      stage M makes: when PATH does not exist, the recipe stops with one line naming it and
+#                      stage M, before the stage starts (brace expansion works: 3:data/{train,dev}/feats.scp).
+# A recipe takes options only: a positional argument, a --stage / --stop-stage that is not a whole number, and
+# a stage range that holds none of the recipe's stages are errors.
 set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
 
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S') ($(basename "$0")) $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+
+. "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
+
+(( $# == 0 )) || die "unexpected argument '$1': $(basename "$0") takes options only (--name value; see --help)"
+
+_asrser_check_stage_range() {
+  local name n declared=() selected=0
+  for name in stage stop_stage; do
+    declare -p "$name" >/dev/null 2>&1 || return 0
+    [[ ${!name} =~ ^-?[0-9]+$ ]] || die "--${name//_/-} must be a whole number, got '${!name}'"
+  done
+  (( stage <= stop_stage )) || die "--stage $stage is after --stop-stage $stop_stage: no stage to run"
+  mapfile -t declared < <(_asrser_stage_numbers)
+  (( ${#declared[@]} )) || return 0
+  for n in "${declared[@]}"; do
+    (( n >= stage && n <= stop_stage )) && selected=1
+  done
+  (( selected )) || die "--stage $stage --stop-stage $stop_stage selects none of the stages (${declared[*]}); see --help"
+}
+_asrser_check_stage_range
+
 stage() {
-  local n=$1 what=$2
-  if [ "$n" -ge "${stage:-0}" ] && [ "$n" -le "${stop_stage:-1000}" ]; then
-    log "Stage $n: $what"
-    return 0
+  local n=$1 what=$2 input
+  (( n >= ${stage:-0} && n <= ${stop_stage:-1000} )) || return 1
+  shift 2
+  if (( $# )); then
+    [ "$1" = needs ] || die "stage $n is declared with '$1' where 'needs' was expected"
+    shift
+    for input in "$@"; do
+      [[ $input =~ ^[0-9]+: ]] || die "stage $n: input '$input' does not name the stage that makes it (M:PATH)"
+      [ -e "${input#*:}" ] || \
+        die "stage $n needs ${input#*:}, which stage ${input%%:*} makes: run stage ${input%%:*} first (--stage ${input%%:*})"
+    done
   fi
-  return 1
+  log "Stage $n: $what"
+  return 0
 }

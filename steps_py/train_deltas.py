@@ -10,7 +10,7 @@ Usage: train_deltas.py [--nj N] [--cmd CMD] [--config conf/gmm.yaml] [--section 
 from asrser import cli
 
 p = cli.parser(__doc__)
-p.add_argument("--nj", type=int, default=4)
+p.add_argument("--nj", type=cli.positive_int, default=4)
 p.add_argument("--cmd", default="asrser-run")
 p.add_argument("--config", default="conf/gmm.yaml", help="YAML file with the system's section")
 p.add_argument("--section", default="tri1", help="section of the config (leaves, Gaussians, iterations)")

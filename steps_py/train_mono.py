@@ -7,7 +7,7 @@ Usage: train_mono.py [--nj N] [--cmd CMD] [--config conf/gmm.yaml] <data-dir> <l
 from asrser import cli
 
 p = cli.parser(__doc__)
-p.add_argument("--nj", type=int, default=4)
+p.add_argument("--nj", type=cli.positive_int, default=4)
 p.add_argument("--cmd", default="asrser-run")
 p.add_argument("--config", default="conf/gmm.yaml", help="YAML file with a 'mono' section")
 p.add_argument("data_dir")

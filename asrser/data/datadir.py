@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import DataError
-from ..fileio import Stamp, write_key_value
+from ..fileio import Stamp, text_lines, write_key_value
 
 log = logging.getLogger(__name__)
 
@@ -95,24 +95,19 @@ def _read_table_lines(path: Path) -> tuple[OrderedDict[str, str], dict[str, int]
     table: OrderedDict[str, str] = OrderedDict()
     lines: dict[str, int] = {}
     issues: list[ValidationIssue] = []
-    try:
-        f = open(path, encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(path, "file does not exist") from None
     previous = None
-    with f:
-        for n, raw in enumerate(f, 1):
-            if not raw.strip():
-                raise DataError(path, "empty line", n)
-            key, *rest = raw.split(maxsplit=1)
-            if key in table:
-                raise DataError(path, f"duplicate key {key!r} (first on line {lines[key]})", n)
-            if previous is not None and key < previous:
-                issues.append(ValidationIssue(str(path), n, f"not sorted: {key!r} comes after {previous!r} "
-                                              "(sort with LC_ALL=C, or run fix_data_dir.py)"))
-            previous = key
-            table[key] = rest[0].strip() if rest else ""
-            lines[key] = n
+    for n, raw in text_lines(path):
+        if not raw.strip():
+            raise DataError(path, "empty line", n)
+        key, *rest = raw.split(maxsplit=1)
+        if key in table:
+            raise DataError(path, f"duplicate key {key!r} (first on line {lines[key]})", n)
+        if previous is not None and key < previous:
+            issues.append(ValidationIssue(str(path), n, f"not sorted: {key!r} comes after {previous!r} "
+                                          "(sort with LC_ALL=C, or run fix_data_dir.py)"))
+        previous = key
+        table[key] = rest[0].strip() if rest else ""
+        lines[key] = n
     return table, lines, issues
 
 
@@ -148,6 +143,9 @@ def validate_data_dir(path: str | os.PathLike, need_text: bool = True, need_wav:
 
     utt2spk, utt_lines = load("utt2spk", True, fields=2)
     if utt2spk is None:
+        return issues
+    if not utt2spk:
+        issues.append(ValidationIssue(str(path / "utt2spk"), None, "no utterances: the file is empty"))
         return issues
     # Kaldi needs speaker-prefixed utterance ids: sorting by utterance must also group speakers.
     by_speaker = sorted(utt2spk.items(), key=lambda kv: (kv[1], kv[0]))

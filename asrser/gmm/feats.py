@@ -13,13 +13,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
-import kaldiio
 import numpy as np
 
 from ..data import check_data_dir
 from ..errors import AsrserError
 from ..features import add_deltas, apply_cmvn, splice
-from ..fileio import atomic_write
+from ..fileio import atomic_write, read_matrix
 
 
 @dataclass
@@ -83,6 +82,6 @@ def iter_features(data_dir: str | os.PathLike, pipeline: FeaturePipeline) -> Ite
         if cmvn is not None:
             if spk not in cmvn_cache:
                 cmvn_cache.clear()
-                cmvn_cache[spk] = kaldiio.load_mat(cmvn[spk])
+                cmvn_cache[spk] = read_matrix(cmvn[spk], Path(data_dir) / "cmvn.scp", spk, "speaker")
             stats = cmvn_cache[spk]
-        yield utt, pipeline.apply(kaldiio.load_mat(feats[utt]), stats)
+        yield utt, pipeline.apply(read_matrix(feats[utt], Path(data_dir) / "feats.scp", utt), stats)

@@ -19,13 +19,12 @@ from typing import Callable
 
 import kaldi_hmm_gmm as khg
 import numpy as np
-import yaml
-from tqdm import tqdm
 
 from ..data import split_data_dir
 from ..errors import AsrserError
-from ..fileio import Stamp, atomic_write, temp_name
+from ..fileio import Stamp, atomic_write, read_yaml, temp_name
 from ..lang import Lang
+from ..progress import bar as progress_bar
 from ..runner import run_jobs
 from .align import AlignOptions
 from .feats import FeaturePipeline, feature_inputs, iter_features
@@ -55,7 +54,7 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, section: str) -> "TrainConfig":
-        doc = yaml.safe_load(Path(path).read_text()) or {}
+        doc = read_yaml(path, "GMM config")
         if section not in doc:
             raise AsrserError(f"{path}: no section {section!r}")
         unknown = set(doc[section]) - set(cls.__dataclass_fields__)
@@ -133,7 +132,7 @@ def run_em(trainer: Trainer, config: TrainConfig, first_iter: int,
     re-creates exactly the alignments an uninterrupted run would have used."""
     exp = trainer.exp
     initial_gauss = AcousticModel.load(exp / f"{first_iter}.mdl").gmms.num_pdfs
-    for it in tqdm(range(first_iter, config.num_iters), desc=f"{exp.name} EM", unit="iter", file=sys.stderr):
+    for it in progress_bar(range(first_iter, config.num_iters), desc=f"{exp.name} EM", unit="iter"):
         model_path = exp / f"{it}.mdl"
         if (exp / f"{it + 1}.mdl").exists():
             continue

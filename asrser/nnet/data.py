@@ -14,8 +14,8 @@ import kaldiio
 import numpy as np
 
 from ..data import check_data_dir
-from ..errors import AsrserError
-from ..fileio import Stamp, atomic_write, temp_name
+from ..errors import AsrserError, DataError
+from ..fileio import Stamp, atomic_write, read_matrix, temp_name
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
                   **({"utts": sorted(utts)} if utts is not None else {}))
     if stamp.is_current():
         return json.loads((out_dir / "utts.json").read_text())["counts"]
-    mean, std = global_mean_std(kaldiio.load_mat(str(global_cmvn)))
+    mean, std = global_mean_std(read_matrix(str(global_cmvn), global_cmvn))
     feats_scp = data.table("feats.scp")
     if utts is not None:
         unknown = [u for u in utts if u not in feats_scp]
@@ -51,10 +51,12 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
             raise AsrserError(f"{data_dir}/feats.scp has no features for {len(unknown)} requested utterance(s), "
                               f"e.g. {unknown[0]}")
         feats_scp = {u: feats_scp[u] for u in utts}
+    if targets_scp and not Path(targets_scp).is_file():
+        raise DataError(targets_scp, "file does not exist")
     targets = dict(kaldiio.load_scp(str(targets_scp))) if targets_scp else None
     lengths, names, untargeted = [], [], []
     for utt in feats_scp:
-        n = int(kaldiio.load_mat(feats_scp[utt]).shape[0])
+        n = int(read_matrix(feats_scp[utt], Path(data_dir) / "feats.scp", utt).shape[0])
         if targets is not None and utt not in targets:
             untargeted.append(utt)
         elif targets is not None:
@@ -77,7 +79,7 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
     targets_out = np.full(total, -1, dtype=np.int64)
     start = 0
     for utt, n in zip(names, lengths):
-        x = kaldiio.load_mat(feats_scp[utt])[:n]
+        x = read_matrix(feats_scp[utt], Path(data_dir) / "feats.scp", utt)[:n]
         if x.shape[1] != dim:
             raise AsrserError(f"{data_dir}/feats.scp: {utt} has dimension {x.shape[1]}, the statistics {dim}")
         feats_out[start:start + n] = (x - mean) / std

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import yaml
 from torch import nn
 
 from ..errors import AsrserError
+from ..fileio import read_yaml
 
 
 @dataclass
@@ -67,10 +67,7 @@ class NetConfig:
 def _read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     if path.resolve() in seen:
         raise AsrserError(f"{path}: circular base configs ({' -> '.join(map(str, seen))})")
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise AsrserError(f"{path}: network config not found") from None
+    doc = read_yaml(path, "network config")
     if "base" not in doc:
         return doc
     base = _read_config(path.parent / doc.pop("base"), (*seen, path.resolve()))

@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import os
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -22,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from ..errors import AsrserError
 from ..fileio import Stamp, atomic_write
+from ..progress import bar as progress_bar
 from .data import FrameData, frame_files
 from .model import LayeredNet, NetConfig
 
@@ -206,9 +205,8 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
         net.train()
         total_loss, seen, start = 0.0, 0, time.perf_counter()
         batches = range(0, len(order) - tc.batch_size + 1, tc.batch_size)
-        # disable=None: a bar on a terminal, none in job logs
-        bar = tqdm(batches, desc=f"{out_dir.name} epoch {epoch}", unit="batch", file=sys.stderr,
-                   disable=True if not progress or rank != 0 else None, mininterval=2)
+        bar = progress_bar(batches, desc=f"{out_dir.name} epoch {epoch}", unit="batch",
+                           enabled=progress and rank == 0, mininterval=2)
         for i in bar:
             idx = order[i:i + tc.batch_size]
             x = _batch(train, idx, dev)

@@ -33,7 +33,8 @@ class LocalBackend(Backend):
     def _start(self, job: Job, env: dict[str, str]) -> tuple[subprocess.Popen | None, object, float]:
         job.log.parent.mkdir(parents=True, exist_ok=True)
         log = open(job.log, "w", encoding="utf-8")
-        log.write(f"# {shlex.join(job.argv)}\n# Started at {_now()}\n#\n")
+        command = shlex.join(job.argv).replace("\n", "\\n")     # one header line, even if an argument has a newline
+        log.write(f"# {command}\n# Started at {_now()}\n#\n")
         log.flush()
         try:
             proc = subprocess.Popen(job.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

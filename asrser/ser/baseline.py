@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import AsrserError, DataError
 from ..fileio import atomic_write, read_key_value
+from ..progress import bar as progress_bar
 from .folds import Fold, read_folds
 from .metrics import summarize, write_predictions
 from .report import write_results
@@ -60,11 +61,9 @@ def _egemaps_chunk(items: list[tuple[str, str]]) -> np.ndarray:
 
 def extract_egemaps(wav_scp: dict[str, str], nj: int = 1, progress: bool = True) -> np.ndarray:
     """Features of every utterance of wav_scp, in its order (one row each); nj processes."""
-    from tqdm import tqdm
-
     items = list(wav_scp.items())
     chunks = [items[i:i + 16] for i in range(0, len(items), 16)]
-    bar = tqdm(total=len(items), desc="eGeMAPS", unit="utt", disable=not progress)
+    bar = progress_bar(total=len(items), desc="eGeMAPS", unit="utt", enabled=progress)
     parts = []
     if nj <= 1:
         for chunk in chunks:

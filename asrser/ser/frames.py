@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import AsrserError, AudioError, DataError
 from ..fileio import Stamp, atomic_write, read_key_value
+from ..progress import bar as progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +183,6 @@ def write_frame_targets(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     utt2emo), num_classes and vad.json (counts and the config). Utterances without a voiced frame keep
     all-silence targets and are listed (their decision then uses all frames); unreadable audio is skipped,
     named and counted."""
-    from tqdm import tqdm
-
     from ..audio import read_audio
     from ..features import write_ark_scp
 
@@ -202,7 +201,7 @@ def write_frame_targets(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     unreadable, silent, counts = {}, [], {"voiced": 0, "frames": 0}
 
     def labelled():
-        for utt, rxspec in tqdm(wav.items(), desc="VAD", unit="utt", disable=not progress, mininterval=2):
+        for utt, rxspec in progress_bar(wav.items(), desc="VAD", unit="utt", enabled=progress, mininterval=2):
             try:
                 audio = read_audio(rxspec, utt, sample_rate=16000)
             except AudioError as e:

@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import AsrserError
 from ..fileio import atomic_write, check_generated_dir
+from ..progress import bar as progress_bar
 from .dialog_grammar import turn as grammar_turn
 from .espeak import OUTPUT_RATE, IsolatedSynthesizer, Voice
 
@@ -471,14 +472,12 @@ def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, n
     """Write the corpus under <out_dir>/IEMOCAP_full_release; returns the number of turns.
 
     Finished wav files are kept (a killed run resumes); the label and transcript files are rewritten."""
-    from tqdm import tqdm
-
     check_generated_dir(out_dir, "mini-IEMOCAP", size=size, seed=seed, spread=spread)
     dialogs = plan_corpus(out_dir, size, seed, spread)
     turns = [t for d in dialogs for t in d.turns]
     todo = [t for t in turns if not t.wav.exists()]
     voices = all_voices(dialogs)
-    bar = tqdm(total=len(todo), desc=f"mini-IEMOCAP ({size})", unit="utt", disable=not progress)
+    bar = progress_bar(total=len(todo), desc=f"mini-IEMOCAP ({size})", unit="utt", enabled=progress)
     # espeak runs in synthesis server processes (IsolatedSynthesizer), never in this one.
     if todo and nj <= 1:
         _init_worker(voices)

@@ -25,6 +25,7 @@ from ..audio import sphere_bytes
 from ..corpora.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS
 from ..errors import AsrserError
 from ..fileio import atomic_write, check_generated_dir
+from ..progress import bar as progress_bar
 from .espeak import OUTPUT_RATE, RAW_RATE, IsolatedSynthesizer, Synthesis, Voice
 from .text_grammar import SHARED_SENTENCES, sentence
 
@@ -447,8 +448,6 @@ def _write_utterance(job: Job, s: Synthesis, rng: np.random.Generator) -> None:
 def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, nj: int = 1,
              progress: bool = True) -> int:
     """Write the corpus under <out_dir>/TIMIT; returns the number of utterances. Skips finished files."""
-    from tqdm import tqdm
-
     check_generated_dir(out_dir, "mini-TIMIT", size=size, seed=seed)
     jobs = plan_corpus(out_dir, size, seed)
     by_speaker: dict[str, list[Job]] = {}
@@ -459,7 +458,7 @@ def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, n
             if not all(Path(j.path).with_suffix(e).exists() for j in group for e in (".WAV", ".PHN", ".WRD",
                                                                                       ".TXT"))]
     voices = sorted({j.speaker.voice.name: j.speaker.voice for j in jobs}.values(), key=lambda v: v.name)
-    bar = tqdm(total=sum(map(len, todo)), desc=f"mini-TIMIT ({size})", unit="utt", disable=not progress)
+    bar = progress_bar(total=sum(map(len, todo)), desc=f"mini-TIMIT ({size})", unit="utt", enabled=progress)
     if nj <= 1:
         _init_worker(voices)
         for group in todo:

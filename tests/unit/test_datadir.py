@@ -69,6 +69,10 @@ CASES = [
      "utt2dur", None, "'spkB_u0': value '-1' is not a positive number"),
     ("extra utt2 table", lambda d: (d / "utt2emo").write_text("spkA_u0 ang\n"),
      "utt2emo", None, "5 utterances of utt2spk are missing here"),
+    ("text not UTF-8", lambda d: (d / "text").write_bytes((d / "text").read_bytes().replace(
+        b"spkB_u0 sil a", "spkB_u0 sil \u00e9".encode("latin-1"))), "text", 3, "not UTF-8 text (byte 0xe9 at column 13)"),
+    ("no utterances", lambda d: [(d / name).write_text("") for name in ("utt2spk", "spk2utt", "text", "wav.scp")],
+     "utt2spk", None, "no utterances"),
 ]
 
 
@@ -83,6 +87,20 @@ def test_each_validation_error_names_file_and_line(data_dir, what, mutate, fname
     assert issue.line == line
     prefix = f"{data_dir / fname}:{line}:" if line else f"{data_dir / fname}:"
     assert str(issue).startswith(prefix)
+
+
+def test_non_utf8_tables_are_errors_naming_file_and_line(data_dir):
+    from asrser.fileio import read_key_value, read_table
+    raw = (data_dir / "utt2spk").read_bytes().replace(b"spkB_u1 spkB", b"spkB_u1 spkB\xff")
+    (data_dir / "utt2spk").write_bytes(raw)
+    where = f"{data_dir / 'utt2spk'}:4: not UTF-8 text (byte 0xff at column 13)"
+    for read in (read_key_value, lambda p: list(read_table(p)), lambda p: DataDir(p.parent).table(p.name)):
+        with pytest.raises(DataError) as e:
+            read(data_dir / "utt2spk")
+        assert str(e.value).startswith(where)
+    proc = run_step("subset_data_dir.py", "--first", 2, data_dir, data_dir.parent / "subset", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert where in proc.stderr.strip().splitlines()[-1]
 
 
 def test_feats_required_when_asked(data_dir):

@@ -142,3 +142,30 @@ def test_killed_stage_resumes_without_redoing_finished_jobs(data_dir, tmp_path, 
     assert "already complete" in (tmp_path / "exp/make_fbank/make_fbank_data.1.log").read_text()
     assert validate_data_dir(data_dir, need_feats=True) == []
     assert len(dict(kaldiio.load_scp_sequential(str(data_dir / "feats.scp")))) == 6
+
+
+def test_a_missing_or_broken_feature_ark_names_the_utterance_and_the_file(data_dir, tmp_path, runner_cmd):
+    """Every reader of feats.scp: CMVN (per speaker and global), the GMMs' features, the nets' frames."""
+    from asrser.gmm.feats import FeaturePipeline, iter_features
+    from asrser.nnet.data import prepare_frames
+
+    make_feats(data_dir, tmp_path, runner_cmd)
+    run_step("compute_global_cmvn.py", data_dir, tmp_path / "global.stats")
+    utt, rxspec = (data_dir / "feats.scp").read_text().splitlines()[0].split()
+    ark = Path(rxspec.rsplit(":", 1)[0])
+    ark.rename(ark.with_suffix(".moved"))
+    where = f"{data_dir / 'feats.scp'}: utterance {utt}: {ark} does not exist"
+    for program, args in (("compute_cmvn_stats.py", [tmp_path / "cmvn"]),
+                          ("compute_global_cmvn.py", [tmp_path / "global2.stats"])):
+        proc = run_step(program, data_dir, *args, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert proc.stderr.strip().splitlines()[-1] == f"ERROR ({program}): {where}"
+    with pytest.raises(DataError, match=f"^{where}$"):
+        list(iter_features(data_dir, FeaturePipeline(kind="delta")))
+    with pytest.raises(DataError, match=f"^{where}$"):
+        prepare_frames(data_dir, None, tmp_path / "global.stats", tmp_path / "frames")
+    ark.with_suffix(".moved").write_bytes(ark.with_suffix(".moved").read_bytes()[:100])   # truncated
+    ark.with_suffix(".moved").rename(ark)
+    proc = run_step("compute_cmvn_stats.py", data_dir, tmp_path / "cmvn", check=False)
+    assert f"ERROR (compute_cmvn_stats.py): {data_dir / 'feats.scp'}: utterance {utt}: cannot read {rxspec} " \
+           "(truncated, or not a Kaldi ark)" in proc.stderr

@@ -88,3 +88,17 @@ def test_unknown_word_in_text_names_line(lang, tmp_path):
     with pytest.raises(DataError) as err:
         train_phone_lm(text, lang, tmp_path / "lm.arpa")
     assert "bogus" in str(err.value) and ":2" in str(err.value)
+
+
+def test_missing_empty_line_or_non_utf8_text_is_named(lang, tmp_path):
+    text = tmp_path / "text"
+    for content, message in ((None, f"{text}: file does not exist"),
+                             (b"u1 sil aa sil\n\nu2 sil sil\n", f"{text}:2: empty line"),
+                             (b"u1 sil aa sil\nu2 sil \xe0 sil\n", f"{text}:2: not UTF-8 text")):
+        if content is not None:
+            text.write_bytes(content)
+        with pytest.raises(DataError) as err:
+            train_phone_lm(text, lang, tmp_path / "lm.arpa")
+        assert str(err.value).startswith(message)
+    with pytest.raises(DataError, match=f"^{tmp_path / 'nope.arpa'}: file does not exist$"):
+        read_arpa(tmp_path / "nope.arpa")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from asrser.errors import AsrserError
+from asrser.errors import AsrserError, DataError
 from asrser.features import splice
 from asrser.nnet.data import FrameData, class_log_priors, global_mean_std, prepare_frames
 from asrser.nnet.model import LayeredNet, NetConfig
@@ -106,6 +106,14 @@ def test_utterances_without_targets_are_kept_untargeted_and_long_mismatches_name
     with pytest.raises(AsrserError, match="s1-u2 has 9 targets but 12 feature frames"):
         prepare_frames(data2, bad / "targets.scp", bad / "cmvn.ark", bad / "frames")
     assert not (bad / "frames" / "feats.npy").exists() and not (bad / "frames" / "frames.done").exists()
+
+
+def test_missing_targets_or_statistics_are_named(tmp_path):
+    data, _ = make_frames(tmp_path)
+    with pytest.raises(DataError, match=f"^{tmp_path / 'nope.scp'}: file does not exist$"):
+        prepare_frames(data, tmp_path / "nope.scp", tmp_path / "cmvn.ark", tmp_path / "frames")
+    with pytest.raises(DataError, match=f"^{tmp_path / 'nope.ark'}: file does not exist$"):
+        prepare_frames(data, tmp_path / "targets.scp", tmp_path / "nope.ark", tmp_path / "frames")
 
 
 def test_priors_from_alignment_counts():

@@ -36,9 +36,63 @@ def run(recipe, *args):
 
 
 def test_options_set_variables(recipe):
-    out = run(recipe, "--stage", "2", "--nj=8", "--train-set", "train nodev", "extra")
+    out = run(recipe, "--stage", "2", "--nj=8", "--train-set", "train nodev")
     assert out.returncode == 0, out.stderr
-    assert "stage=2 stop_stage=100 nj=8 train_set=train nodev rest=extra" in out.stdout
+    assert "stage=2 stop_stage=100 nj=8 train_set=train nodev rest=" in out.stdout
+
+
+def test_parse_options_leaves_positional_arguments_to_the_script(tmp_path):
+    script = tmp_path / "script.sh"
+    script.write_text(f'nj=1\n. "{STEPS}/parse_options.sh"\necho "nj=$nj rest=$*"\n')
+    out = subprocess.run(["bash", str(script), "--nj", "3", "a", "b"], capture_output=True, text=True)
+    assert out.stdout == "nj=3 rest=a b\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["extra"], "unexpected argument 'extra': run.sh takes options only (--name value; see --help)"),
+    (["--stage", "2", "extra"], "unexpected argument 'extra': run.sh takes options only (--name value; see --help)"),
+    (["--stage", "two"], "--stage must be a whole number, got 'two'"),
+    (["--stop-stage", "3.5"], "--stop-stage must be a whole number, got '3.5'"),
+    (["--stage", "3", "--stop-stage", "2"], "--stage 3 is after --stop-stage 2: no stage to run"),
+    (["--stage", "4"], "--stage 4 --stop-stage 100 selects none of the stages (1 2 3); see --help"),
+])
+def test_misuse_is_one_line_and_runs_nothing(recipe, args, message):
+    out = run(recipe, *args)
+    assert out.returncode != 0
+    assert out.stderr.count("\n") == 1 and out.stderr.rstrip().endswith(f"ERROR: {message}"), out.stderr
+    assert "ran-" not in out.stdout
+
+
+NEEDS = textwrap.dedent("""\
+    #!/usr/bin/env bash
+    stage=0
+    stop_stage=100
+    . "{steps}/recipe.sh"
+    if stage 1 "Prepare the data"; then mkdir -p data/train; touch data/train/text; fi
+    if stage 2 "Make features" needs 1:data/train/text; then touch data/train/feats.scp; fi
+    if stage 3 "Train" needs 1:data/{{train,dev}} 2:data/train/feats.scp; then echo ran-3; fi
+    """)
+
+
+@pytest.fixture
+def needs_recipe(tmp_path):
+    path = tmp_path / "run.sh"
+    path.write_text(NEEDS.format(steps=STEPS))
+    path.chmod(0o755)
+    return path
+
+
+def test_a_stage_whose_input_is_missing_names_it_and_the_stage_that_makes_it(needs_recipe):
+    out = subprocess.run([str(needs_recipe), "--stage", "2"], capture_output=True, text=True, cwd=needs_recipe.parent)
+    assert out.returncode != 0
+    assert out.stderr.rstrip().endswith("ERROR: stage 2 needs data/train/text, which stage 1 makes: run stage 1 "
+                                        "first (--stage 1)")
+    assert "Stage 2" not in out.stderr                 # refused before it starts
+    out = subprocess.run([str(needs_recipe)], capture_output=True, text=True, cwd=needs_recipe.parent)
+    assert "ERROR: stage 3 needs data/dev, which stage 1 makes" in out.stderr      # brace expansion, each checked
+    (needs_recipe.parent / "data/dev").mkdir()
+    out = subprocess.run([str(needs_recipe), "--stage", "3"], capture_output=True, text=True, cwd=needs_recipe.parent)
+    assert out.returncode == 0 and "ran-3" in out.stdout, out.stderr
 
 
 def test_stage_range_selects_blocks_and_logs_them(recipe):
@@ -91,3 +145,64 @@ def test_a_missing_corpus_directory_stops_before_any_stage(recipe_dir, option, t
                          capture_output=True, text=True)
     assert out.returncode != 0 and f"{option} {tmp_path / 'nowhere'}: no such directory" in out.stderr + out.stdout
     assert sorted(p.name for p in recipe.iterdir()) == before
+
+
+# The real recipes, copied into an empty directory (their path.sh and cmd.sh source the toolkit's): every stage
+# that takes inputs is refused with one line naming the missing input and the stage that makes it, before it
+# runs anything (stage 0 generates a corpus; the top level's stages 1 and 2 run the corpus recipes).
+REPO = Path(__file__).resolve().parents[2]
+RECIPES = {"egs/timit/s5": [0], "egs/iemocap/s5": [0], ".": [1, 2]}
+
+
+def recipe_copy(tmp_path: Path, recipe_dir: str) -> Path:
+    where = tmp_path / "recipe"
+    where.mkdir()
+    (where / "run.sh").write_text((REPO / recipe_dir / "run.sh").read_text())
+    (where / "run.sh").chmod(0o755)
+    local = f'export PATH="{REPO / recipe_dir / "local"}:$PATH"\n' if (REPO / recipe_dir / "local").is_dir() else ""
+    (where / "path.sh").write_text(f'. "{REPO}/path.sh"\n{local}')
+    (where / "cmd.sh").write_text(f'. "{REPO}/cmd.sh"\n')
+    (where / "conf").symlink_to(REPO / "conf")
+    return where
+
+
+def declared_stages(recipe_dir: str) -> list[int]:
+    import re
+    return [int(n) for n in re.findall(r'^\s*if stage (\d+) "', (REPO / recipe_dir / "run.sh").read_text(), re.M)]
+
+
+CASES = [(d, n) for d, skip in RECIPES.items() for n in declared_stages(d) if n not in skip]
+
+
+@pytest.mark.parametrize("recipe_dir, n", CASES, ids=[f"{d}:{n}" for d, n in CASES])
+def test_every_stage_of_the_recipes_refuses_to_run_without_its_inputs(recipe_dir, n, tmp_path):
+    where = recipe_copy(tmp_path, recipe_dir)
+    out = subprocess.run(["./run.sh", "--stage", str(n), "--stop-stage", str(n)], capture_output=True, text=True,
+                         cwd=where)
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert f"ERROR: stage {n} needs " in last and "which stage " in last, out.stderr
+    assert "Traceback" not in out.stderr and f"Stage {n}:" not in out.stderr
+    assert sorted(p.name for p in where.iterdir()) == ["cmd.sh", "conf", "path.sh", "run.sh"]   # nothing written
+
+
+@pytest.mark.parametrize("recipe_dir, args, message", [
+    ("egs/timit/s5", ["extra"], "unexpected argument 'extra': run.sh takes options only"),
+    ("egs/timit/s5", ["--stage", "x"], "--stage must be a whole number, got 'x'"),
+    ("egs/timit/s5", ["--stage", "15", "--stop-stage", "19"], "selects none of the stages (0 1 2 3 4 5 6 7 8 9 10 11 "
+                                                              "12 13 14 20)"),
+    ("egs/timit/s5", ["--stage", "12", "--stop-stage", "12"],
+     "stage 12 needs exp/tri2_ali_train/targets/num_classes, which stage 10 makes: run stage 10 first (--stage 10)"),
+    ("egs/timit/s5", ["--stage", "20"], "stage 20 needs exp/mono/decode_test/decode.done, which stage 5 makes"),
+    ("egs/iemocap/s5", ["--stage", "6", "--stop-stage", "6"],
+     "stage 6 needs exp/ser_folds/num_folds, which stage 4 makes"),
+    ("egs/iemocap/s5", ["--stage", "7", "--stop-stage", "9"], "selects none of the stages (0 1 2 3 4 5 6 20)"),
+    (".", ["--stage", "9"], "stage 9 needs egs/timit/s5/RESULTS.md, which stage 1 makes"),
+    (".", ["--stage", "6", "--stop-stage", "8"], "selects none of the stages (1 2 3 4 5 9)"),
+])
+def test_misuse_of_the_recipes(recipe_dir, args, message, tmp_path):
+    where = recipe_copy(tmp_path, recipe_dir)
+    out = subprocess.run(["./run.sh", *args], capture_output=True, text=True, cwd=where)
+    assert out.returncode != 0
+    assert message in out.stderr.strip().splitlines()[-1], out.stderr
+    assert sorted(p.name for p in where.iterdir()) == ["cmd.sh", "conf", "path.sh", "run.sh"]

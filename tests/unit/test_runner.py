@@ -69,3 +69,90 @@ def test_job_range_requires_job_in_log_name():
 def test_run_jobs_raises_with_report(tmp_path, runner_cmd):
     with pytest.raises(JobsFailed, match=r"job 1 exited with code 1; its log is .*f\.1\.log"):
         run_jobs(runner_cmd, tmp_path / "f.JOB.log", [sys.executable, "-c", "raise SystemExit(1)"], n_jobs=1)
+
+
+def printed_args(log: Path) -> list[str]:
+    import json
+    return json.loads(next(line for line in log.read_text().splitlines() if line.startswith("[")))
+
+
+def test_job_is_replaced_only_where_it_stands_as_a_name(tmp_path, runner_cmd):
+    """JOB in JOBS_dir or SLURM_JOB_ID is part of another name (Kaldi's run.pl replaces it there too)."""
+    words = ["JOB", "split4/JOB", "--job=JOB", "ali.JOB.gz", "foldJOB", "fold_JOB", "exp/JOBS_dir", "SLURM_JOB_ID",
+             "NOJOB", "JOB1", "JOBdir"]
+    script = "import sys, json; print(json.dumps(sys.argv[1:]))"
+    out = runner(runner_cmd, "JOB=1:2", tmp_path / "log/a.JOB.log", sys.executable, "-c", script, *words)
+    assert out.returncode == 0, out.stderr
+    assert printed_args(tmp_path / "log/a.2.log") == [
+        "2", "split4/2", "--job=2", "ali.2.gz", "fold2", "fold_2", "exp/JOBS_dir", "SLURM_JOB_ID", "NOJOB", "JOB1",
+        "JOBdir"]
+
+
+def test_log_name_must_hold_the_job_variable_as_a_name(tmp_path, runner_cmd):
+    out = runner(runner_cmd, "JOB=1:2", tmp_path / "JOBS.log", "true")
+    assert out.returncode != 0 and "must contain JOB" in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_malformed_job_range_is_refused_not_taken_for_the_log(tmp_path, runner_cmd):
+    """`JOB=1:$(cat missing)` gives `JOB=1:`: run.pl only warns, and the range became a log file name."""
+    for spec in ("JOB=1:", "job=1:2", "JOB=a:b"):
+        out = subprocess.run([*runner_cmd.split(), spec, "x.JOB.log", "true"], capture_output=True, text=True,
+                             cwd=tmp_path)
+        assert out.returncode != 0 and f"invalid job range '{spec}'" in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_log_name_with_a_newline_is_refused(tmp_path, runner_cmd):
+    out = runner(runner_cmd, tmp_path / "a\nb.log", "true")
+    assert out.returncode != 0 and "contains a newline" in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_arguments_with_newlines_arrive_intact_and_the_header_stays_one_line(tmp_path, runner_cmd):
+    script = "import sys, json; print(json.dumps(sys.argv[1:]))"
+    out = runner(runner_cmd, tmp_path / "n.log", sys.executable, "-c", script, "a\nb", "dir\n/JOB")
+    assert out.returncode == 0, out.stderr
+    assert printed_args(tmp_path / "n.log") == ["a\nb", "dir\n/JOB"]
+    assert (tmp_path / "n.log").read_text().splitlines()[1].startswith("# Started at")
+
+
+def test_a_log_name_with_a_leading_dash(tmp_path, runner_cmd):
+    """After "--" it is a log name (run_jobs adds it); before, an unknown option named as such."""
+    out = subprocess.run([*runner_cmd.split(), "-x.log", "true"], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode != 0 and "unknown option -x.log" in out.stderr and "'--'" in out.stderr
+    proc = subprocess.run([sys.executable, "-c", "import sys; from asrser.runner import run_jobs; "
+                           "run_jobs(sys.argv[1], '-y.JOB.log', ['true'], 2)", runner_cmd], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["-y.1.log", "-y.2.log"]
+
+
+def test_max_jobs_below_one_is_a_usage_error(tmp_path):
+    out = subprocess.run([str(Path(sys.executable).parent / "asrser-run"), "--max-jobs", "0", tmp_path / "x.log",
+                          "true"], capture_output=True, text=True)
+    assert out.returncode == 2 and "--max-jobs: must be at least 1, got 0" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_a_failed_job_ends_the_output_with_its_log_and_one_line(tmp_path, runner_cmd):
+    """A stage program whose job fails: the job log's last lines, then one ERROR line naming the log."""
+    failing = [sys.executable, "-c", "import sys; print('ERROR: utterance u7 has no features'); sys.exit(1)"]
+    program = tmp_path / "stage_program.py"
+    program.write_text("import argparse, sys\nfrom asrser import cli\nfrom asrser.runner import run_jobs\n"
+                       f"cli.run(lambda a: run_jobs({runner_cmd!r}, {str(tmp_path / 'log/x.JOB.log')!r}, "
+                       f"{failing!r}, 2), argparse.Namespace())\n")
+    out = subprocess.run([sys.executable, str(program)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert lines[-1] == (f"ERROR (stage_program.py): 2 of 2 jobs failed (also failed: 2): job 1 exited with code 1; "
+                         f"its log is {tmp_path / 'log/x.1.log'}")
+    assert "    ERROR: utterance u7 has no features" in lines[:-1]
+
+
+def test_the_runner_report_ends_with_the_summary(tmp_path, runner_cmd):
+    out = runner(runner_cmd, "JOB=1:2", tmp_path / "f.JOB.log", sys.executable, "-c", "raise SystemExit(4)")
+    assert out.stderr.strip().splitlines()[-1].startswith("asrser-run: 2 of 2 jobs failed")
+    assert out.stderr.strip().splitlines()[-1].endswith(f"its log is {tmp_path / 'f.1.log'}")

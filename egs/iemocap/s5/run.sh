@@ -27,34 +27,37 @@ if stage 0 "embedded mini-IEMOCAP (skipped with --iemocap)"; then
     make_mini_iemocap.py --size "$corpus_size" --seed "$corpus_seed" --nj "$nj" corpora/mini_iemocap
 fi
 
-if stage 1 "data dir data/iemocap: wav.scp, text, utt2spk, utt2emo (exc merged into hap), utt2session"; then
+if stage 1 "data dir data/iemocap: wav.scp, text, utt2spk, utt2emo (exc merged into hap), utt2session" \
+    needs 0:"$iemocap"; then
   iemocap_data_prep.py "$iemocap" data
 fi
 
-if stage 2 "40 log-mel fbank (data-fbank/iemocap)"; then
+if stage 2 "40 log-mel fbank (data-fbank/iemocap)" needs 1:data/iemocap/wav.scp; then
   copy_data_dir.py data/iemocap data-fbank/iemocap
   make_feats.py --feat-type fbank --nj "$nj" --cmd "$train_cmd" data-fbank/iemocap exp/make_fbank/iemocap fbank
 fi
 
-if stage 3 "frame targets: the emotion on voiced frames (VAD), silence elsewhere"; then
+if stage 3 "frame targets: the emotion on voiced frames (VAD), silence elsewhere" needs 1:data/iemocap/utt2emo; then
   ser_frame_targets.py --config "$vad_config" data/iemocap exp/ser_targets
 fi
 
-if stage 4 "folds: validation speakers $validation, leave one speaker out over the rest; normalised frames"; then
+if stage 4 "folds: validation speakers $validation, leave one speaker out over the rest; normalised frames" \
+    needs 2:data-fbank/iemocap/feats.scp 3:exp/ser_targets/targets.scp; then
   ser_make_folds.py --validation "$validation" data/iemocap exp/ser_folds/folds.json
   ser_prepare_folds.py data-fbank/iemocap exp/ser_targets exp/ser_folds/folds.json exp/ser_folds
 fi
 
-if stage 5 "classic baseline on the same folds: openSMILE eGeMAPS functionals + linear SVM"; then
+if stage 5 "classic baseline on the same folds: openSMILE eGeMAPS functionals + linear SVM" \
+    needs 1:data/iemocap/utt2emo 4:exp/ser_folds/folds.json; then
   egemaps_svm_baseline.py --nj "$nj" data/iemocap exp/ser_folds/folds.json exp/egemaps_svm
 fi
 
-if stage 6 "frame-level ConvNet ($nnet_config, 5 classes), one job per fold"; then
+if stage 6 "frame-level ConvNet ($nnet_config, 5 classes), one job per fold" needs 4:exp/ser_folds/num_folds; then
   $train_cmd JOB=1:"$(cat exp/ser_folds/num_folds)" exp/convnet/log/fold.JOB.log \
     ser_train_fold.py --config "$nnet_config" --device "$device" data/iemocap exp/ser_folds/foldJOB exp/convnet/foldJOB
   ser_score.py exp/convnet
 fi
 
-if stage 20 "RESULTS.md"; then
+if stage 20 "RESULTS.md" needs 6:exp/convnet/results.json; then
   ser_results.py --title "IEMOCAP ($iemocap)" exp RESULTS.md
 fi

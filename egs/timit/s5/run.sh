@@ -37,16 +37,17 @@ if stage 0 "embedded mini-TIMIT (skipped with --timit)"; then
     make_mini_timit.py --size "$corpus_size" --seed "$corpus_seed" --nj "$nj" corpora/mini_timit
 fi
 
-if stage 1 "data dirs train/dev/test (SA excluded, 48-phone text, reference segmentation)"; then
+if stage 1 "data dirs train/dev/test (SA excluded, 48-phone text, reference segmentation)" needs 0:"$timit"; then
   timit_data_prep.py "$timit" data
 fi
 
-if stage 2 "lang (48 phones, Kaldi topology) and Witten-Bell phone bigram G.fst"; then
+if stage 2 "lang (48 phones, Kaldi topology) and Witten-Bell phone bigram G.fst" needs 1:data/train/text; then
   prepare_lang.py --phone-set timit48 data/lang
   train_phone_lm.py data/train/text data/lang data/lang_test_bg
 fi
 
-if stage 3 "features: MFCC + CMVN for GMMs (data/), 40 log-mel fbank for the ConvNet (data-fbank/)"; then
+if stage 3 "features: MFCC + CMVN for GMMs (data/), 40 log-mel fbank for the ConvNet (data-fbank/)" \
+    needs 1:data/{train,dev,test}/wav.scp; then
   for x in train dev test; do
     make_feats.py --feat-type mfcc --nj "$nj" --cmd "$train_cmd" data/$x exp/make_mfcc/$x mfcc
     compute_cmvn_stats.py data/$x mfcc
@@ -55,42 +56,45 @@ if stage 3 "features: MFCC + CMVN for GMMs (data/), 40 log-mel fbank for the Con
   done
 fi
 
-if stage 4 "monophone GMM-HMM"; then
+if stage 4 "monophone GMM-HMM" needs 2:data/lang/phones.txt 3:data/train/cmvn.scp; then
   train_mono.py --nj "$nj" --cmd "$train_cmd" --config "$gmm_config" data/train data/lang exp/mono
 fi
 
-if stage 5 "monophone graph and decoding of dev and test"; then
+if stage 5 "monophone graph and decoding of dev and test" \
+    needs 2:data/lang_test_bg/G.fst 3:data/{dev,test}/cmvn.scp 4:exp/mono/final.mdl; then
   mkgraph.py data/lang_test_bg exp/mono exp/mono/graph
   for x in dev test; do
     decode.py --nj "$nj" --cmd "$decode_cmd" --phone-map timit39 exp/mono/graph data/$x exp/mono exp/mono/decode_$x
   done
 fi
 
-if stage 6 "tri1: triphones on deltas (tree from the monophone alignments)"; then
+if stage 6 "tri1: triphones on deltas (tree from the monophone alignments)" needs 4:exp/mono/final.mdl; then
   align_si.py --nj "$nj" --cmd "$train_cmd" data/train data/lang exp/mono exp/mono_ali
   train_deltas.py --nj "$nj" --cmd "$train_cmd" --config "$gmm_config" data/train data/lang exp/mono_ali exp/tri1
 fi
 
-if stage 7 "tri1 graph and decoding"; then
+if stage 7 "tri1 graph and decoding" needs 2:data/lang_test_bg/G.fst 3:data/{dev,test}/cmvn.scp 6:exp/tri1/final.mdl; then
   mkgraph.py data/lang_test_bg exp/tri1 exp/tri1/graph
   for x in dev test; do
     decode.py --nj "$nj" --cmd "$decode_cmd" --phone-map timit39 exp/tri1/graph data/$x exp/tri1 exp/tri1/decode_$x
   done
 fi
 
-if stage 8 "tri2: LDA+MLLT triphones (from the tri1 alignments)"; then
+if stage 8 "tri2: LDA+MLLT triphones (from the tri1 alignments)" needs 6:exp/tri1/final.mdl; then
   align_si.py --nj "$nj" --cmd "$train_cmd" data/train data/lang exp/tri1 exp/tri1_ali
   train_lda_mllt.py --nj "$nj" --cmd "$train_cmd" --config "$gmm_config" data/train data/lang exp/tri1_ali exp/tri2
 fi
 
-if stage 9 "tri2 graph and decoding"; then
+if stage 9 "tri2 graph and decoding" needs 2:data/lang_test_bg/G.fst 3:data/{dev,test}/cmvn.scp 8:exp/tri2/final.mdl; then
   mkgraph.py data/lang_test_bg exp/tri2 exp/tri2/graph
   for x in dev test; do
     decode.py --nj "$nj" --cmd "$decode_cmd" --phone-map timit39 exp/tri2/graph data/$x exp/tri2 exp/tri2/decode_$x
   done
 fi
 
-if stage 10 "tri2 alignments of train/dev/test, 144-class frame targets for the nets; boundary accuracy of mono, tri1, tri2"; then
+if stage 10 "tri2 alignments of train/dev/test, 144-class frame targets for the nets; boundary accuracy of mono, tri1, tri2" \
+    needs 1:data/{train,dev,test}/ref_phones.ctm 3:data/{dev,test}/cmvn.scp 4:exp/mono/final.mdl 6:exp/mono_ali/ali.done \
+          8:exp/tri1_ali/ali.done 8:exp/tri2/final.mdl; then
   for x in train dev test; do
     align_si.py --nj "$nj" --cmd "$train_cmd" data/$x data/lang exp/tri2 exp/tri2_ali_$x
     ali_to_targets.py exp/tri2_ali_$x exp/tri2_ali_$x/targets
@@ -102,7 +106,8 @@ if stage 10 "tri2 alignments of train/dev/test, 144-class frame targets for the 
   done
 fi
 
-if stage 11 "ConvNet frames: fbank normalised by the training set's mean/variance, 144-class tri2 targets"; then
+if stage 11 "ConvNet frames: fbank normalised by the training set's mean/variance, 144-class tri2 targets" \
+    needs 3:data-fbank/{train,dev,test}/feats.scp 10:exp/tri2_ali_{train,dev,test}/targets/targets.scp; then
   compute_global_cmvn.py data-fbank/train exp/convnet/global_cmvn.stats
   for x in train dev test; do
     nnet_prepare_frames.py --targets exp/tri2_ali_$x/targets/targets.scp data-fbank/$x \
@@ -110,19 +115,22 @@ if stage 11 "ConvNet frames: fbank normalised by the training set's mean/varianc
   done
 fi
 
-if stage 12 "ConvNet acoustic model ($nnet_config), validated on dev"; then
+if stage 12 "ConvNet acoustic model ($nnet_config), validated on dev" \
+    needs 10:exp/tri2_ali_train/targets/num_classes 11:exp/convnet/frames_{train,dev}/frames.done; then
   nnet_train.py --config "$nnet_config" --device "$device" exp/convnet/frames_train exp/convnet/frames_dev \
     exp/tri2_ali_train/targets/num_classes exp/convnet
 fi
 
-if stage 13 "hybrid ConvNet-HMM decoding of dev and test with the monophone HCLG; FER and PER"; then
+if stage 13 "hybrid ConvNet-HMM decoding of dev and test with the monophone HCLG; FER and PER" \
+    needs 5:exp/mono/graph/HCLG.fst 11:exp/convnet/frames_{dev,test}/frames.done 12:exp/convnet/final.pt; then
   for x in dev test; do
     nnet_decode.py --phone-map timit39 --device "$device" exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt \
       exp/convnet/frames_$x exp/convnet/frames_train data/$x/text exp/convnet/decode_$x
   done
 fi
 
-if stage 14 "hybrid ConvNet-HMM forced alignment (Kaldi's nnet align) of train/dev/test, boundary accuracy"; then
+if stage 14 "hybrid ConvNet-HMM forced alignment (Kaldi's nnet align) of train/dev/test, boundary accuracy" \
+    needs 4:exp/mono/final.mdl 11:exp/convnet/frames_{train,dev,test}/frames.done 12:exp/convnet/final.pt; then
   for x in train dev test; do
     nnet_align.py --device "$device" exp/mono/final.mdl data/lang data/$x exp/convnet/final.pt \
       exp/convnet/frames_$x exp/convnet/frames_train exp/convnet_ali_$x
@@ -130,6 +138,6 @@ if stage 14 "hybrid ConvNet-HMM forced alignment (Kaldi's nnet align) of train/d
   boundary_accuracy exp/convnet_ali_train convnet dev test
 fi
 
-if stage 20 "RESULTS.md"; then
+if stage 20 "RESULTS.md" needs 5:exp/mono/decode_test/decode.done; then
   collect_results.py --title "TIMIT ($timit)" exp RESULTS.md
 fi

@@ -1,0 +1,45 @@
+"""What every stage program shares: usage errors are refused by argparse, before any work."""
+
+import re
+
+import pytest
+
+from helpers import REPO, run_step
+
+NJ_PROGRAMS = sorted(str(p.relative_to(REPO)) for d in ("steps_py", "local") for p in (REPO / d).glob("*.py")
+                     if '"--nj"' in p.read_text())
+
+
+def test_the_programs_with_nj_are_found():
+    assert len(NJ_PROGRAMS) >= 9 and "steps_py/make_feats.py" in NJ_PROGRAMS
+
+
+@pytest.mark.parametrize("program, nj", [(p, "0") for p in NJ_PROGRAMS] + [("steps_py/make_feats.py", "-2")])
+def test_nj_below_one_is_a_usage_error(program, nj, tmp_path):
+    proc = run_step(f"../{program}", "--nj", nj, *[tmp_path / f"arg{i}" for i in range(4)], check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert re.search(rf"error: argument --nj: must be at least 1, got {nj}$", proc.stderr.strip()), proc.stderr
+    assert "Traceback" not in proc.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_config_and_count_errors_name_the_file(tmp_path):
+    """A missing or malformed config, or a <num-classes> that is neither a number nor a file, is one line."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("mono:\n  num_iters: 4\n  beam: [10\n")
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- mono\n")
+    dirs = [tmp_path / name for name in ("data", "lang", "exp")]
+    cases = [
+        ("train_mono.py", ["--config", tmp_path / "nope.yaml", *dirs], f"{tmp_path / 'nope.yaml'}: GMM config does not exist"),
+        ("train_mono.py", ["--config", broken, *dirs], f"{broken}:4: not valid YAML: "),
+        ("train_mono.py", ["--config", listed, *dirs], f"{listed}: GMM config must be a mapping of names to values, "
+                                                        "found list"),
+        ("nnet_train.py", ["--config", broken, "a", "b", "3", "out"], f"{broken}:4: not valid YAML: "),
+        ("nnet_train.py", ["a", "b", tmp_path / "targets/num_classes", "out"],
+         f"{tmp_path / 'targets/num_classes'}: <num-classes> must be a number or a file holding one"),
+    ]
+    for program, args, message in cases:
+        proc = run_step(program, *args, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.strip().splitlines()[-1].startswith(f"ERROR ({program}): {message}"), proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.yaml", "list.yaml"]

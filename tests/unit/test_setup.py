@@ -1,0 +1,71 @@
+"""tools/setup.sh: a venv is reused only in the checkout it was built in.
+
+The checkouts here hold tools/setup.sh and pyproject.toml; the interpreter is a stand-in that records what
+setup asks of it (create a venv, pip install), so no packages are installed.
+"""
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO
+
+# Acts as python3 (version check, -m venv) and as the venv's python (-m pip), logging each request.
+FAKE_PYTHON = r"""#!/usr/bin/env bash
+case "$1 $2" in
+  "-c "*) exit 0 ;;
+  "-m venv")
+    shift 2; [ "$1" != --clear ] || { echo "venv --clear $2" >> "$FAKE_PYTHON_LOG"; rm -rf "$2"; shift; }
+    mkdir -p "$1/bin"; cp "$0" "$1/bin/python"; echo "venv $1" >> "$FAKE_PYTHON_LOG" ;;
+  "-m pip") echo "pip ${@: -1}" >> "$FAKE_PYTHON_LOG" ;;
+esac
+"""
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    root = tmp_path.resolve() / "a"
+    (root / "tools").mkdir(parents=True)
+    shutil.copy(REPO / "tools/setup.sh", root / "tools/setup.sh")
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    python = tmp_path / "python3"
+    python.write_text(FAKE_PYTHON)
+    python.chmod(0o755)
+    return root
+
+
+def setup(root: Path) -> list[str]:
+    """Run root/tools/setup.sh; return what it asked the interpreter to do."""
+    log = root.parent / "python.log"
+    log.unlink(missing_ok=True)
+    env = dict(os.environ, ASRSER_PYTHON=str(root.parent / "python3"), FAKE_PYTHON_LOG=str(log))
+    out = subprocess.run([str(root / "tools/setup.sh")], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_a_set_up_checkout_takes_the_fast_path(checkout):
+    assert setup(checkout) == [f"venv {checkout}/.venv", f"pip {checkout}[test]"]
+    start = time.perf_counter()
+    assert setup(checkout) == []
+    assert time.perf_counter() - start < 2.0         # about 0.3 s on 2 busy cores; it runs on every recipe start
+
+
+def test_a_copied_checkout_rebuilds_its_venv(checkout):
+    setup(checkout)
+    copy = checkout.parent / "b"
+    shutil.copytree(checkout, copy, symlinks=True)
+    assert setup(copy) == [f"venv --clear {copy}/.venv", f"venv {copy}/.venv", f"pip {copy}[test]"]
+    assert setup(copy) == []
+    assert setup(checkout) == []            # the original is still in place and still fine
+
+
+def test_a_moved_checkout_rebuilds_its_venv(checkout):
+    setup(checkout)
+    moved = checkout.parent / "moved"
+    checkout.rename(moved)
+    assert setup(moved) == [f"venv --clear {moved}/.venv", f"venv {moved}/.venv", f"pip {moved}[test]"]
