@@ -1,5 +1,6 @@
 """Acoustic features with kaldi-native-fbank: log-mel fbank and MFCC from Kaldi option files, written as
-Kaldi ark/scp; CMVN statistics; deltas and splicing.
+Kaldi ark/scp; CMVN statistics; deltas and splicing. The kinds of feature are a registry (FEATURE_TYPES):
+each names its options and its extractor, and make_feats.py --feat-type <kind> reads conf/<kind>.conf.
 
 The worker (`python -m asrser.features`) computes one part of a split data dir; steps_py/make_feats.py fans
 it out over jobs and assembles feats.scp.
@@ -12,9 +13,10 @@ import logging
 import os
 import sys
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import kaldi_native_fbank as knf
 import kaldiio
@@ -25,8 +27,6 @@ from .errors import AsrserError, AudioError, DataError
 from .fileio import Stamp, atomic_write, read_key_value, read_matrix, temp_name, write_key_value
 
 log = logging.getLogger(__name__)
-
-FEATURE_KINDS = ("fbank", "mfcc")
 
 # Kaldi option name -> (knf options attribute path, type). Dither is applied here, not by knf, so that it is
 # seeded per utterance and the same config always gives the same features.
@@ -41,12 +41,41 @@ _FRAME = {
     "vtln-high": ("mel_opts.vtln_high", float), "use-energy": ("use_energy", bool),
     "energy-floor": ("energy_floor", float), "raw-energy": ("raw_energy", bool), "htk-compat": ("htk_compat", bool),
 }
-_OPTIONS = {
-    "fbank": {**_FRAME, "use-log-fbank": ("use_log_fbank", bool), "use-power": ("use_power", bool)},
-    "mfcc": {**_FRAME, "num-ceps": ("num_ceps", int), "cepstral-lifter": ("cepstral_lifter", float)},
-}
 # Kaldi's own defaults where kaldi-native-fbank's differ.
 _KALDI_DEFAULTS = {"frame_opts.dither": 0.0, "mel_opts.low_freq": 20.0, "mel_opts.high_freq": 0.0}
+
+
+def _kaldi_options(options_class: Callable[[], Any]) -> Callable[[], Any]:
+    """A factory of kaldi-native-fbank options with Kaldi's own defaults."""
+    def new():
+        opts = options_class()
+        for attr, value in _KALDI_DEFAULTS.items():
+            _set_attr(opts, attr, value)
+        return opts
+    return new
+
+
+@dataclass(frozen=True)
+class FeatureType:
+    """A kind of feature: its Kaldi option names and its extractor. The extractor follows Kaldi's
+    OnlineFeatureInterface (accept_waveform, input_finished, num_frames_ready, get_frame), as kaldi-native-fbank's
+    do; a kind that knf lacks (pitch, a new filterbank) brings its own options class and extractor."""
+
+    options: dict[str, tuple[str, type]]    # Kaldi option name -> (attribute path in the options object, type)
+    new_options: Callable[[], Any]           # the extractor's options object, with Kaldi's defaults
+    new_extractor: Callable[[Any], Any]      # an online extractor for those options
+    dim: Callable[[Any], int]                # the feature dimension under those options
+
+
+# The feature kinds: name -> type. A new kind is one entry here and its conf/<name>.conf.
+FEATURE_TYPES: dict[str, FeatureType] = {
+    "fbank": FeatureType({**_FRAME, "use-log-fbank": ("use_log_fbank", bool), "use-power": ("use_power", bool)},
+                         _kaldi_options(knf.FbankOptions), knf.OnlineFbank,
+                         lambda o: o.mel_opts.num_bins + int(o.use_energy)),
+    "mfcc": FeatureType({**_FRAME, "num-ceps": ("num_ceps", int), "cepstral-lifter": ("cepstral_lifter", float)},
+                        _kaldi_options(knf.MfccOptions), knf.OnlineMfcc, lambda o: o.num_ceps),
+}
+FEATURE_KINDS = tuple(FEATURE_TYPES)
 
 
 def _parse_bool(value: str) -> bool:
@@ -66,10 +95,11 @@ class FeatureConfig:
     source: str = "<defaults>"
 
     def __post_init__(self):
-        if self.kind not in FEATURE_KINDS:
+        if self.kind not in FEATURE_TYPES:
             raise AsrserError(f"unknown feature type {self.kind!r}; expected one of {FEATURE_KINDS}")
+        self._type = FEATURE_TYPES[self.kind]
         for name in self.options:
-            if name != "dither" and name not in _OPTIONS[self.kind]:
+            if name != "dither" and name not in self._type.options:
                 raise DataError(self.source, f"unknown {self.kind} option --{name}")
         self._knf = self._build()
 
@@ -88,19 +118,17 @@ class FeatureConfig:
             if not line.startswith("--") or "=" not in line:
                 raise DataError(path, f"expected --name=value, found {line!r}", n)
             name, value = line[2:].split("=", 1)
-            if name != "dither" and name not in _OPTIONS.get(kind, {}):
+            if name != "dither" and kind in FEATURE_TYPES and name not in FEATURE_TYPES[kind].options:
                 raise DataError(path, f"unknown {kind} option --{name}", n)
             options[name] = value
         return cls(kind, options, str(path))
 
     def _build(self):
-        opts = knf.FbankOptions() if self.kind == "fbank" else knf.MfccOptions()
-        for attr, value in _KALDI_DEFAULTS.items():
-            _set_attr(opts, attr, value)
+        opts = self._type.new_options()
         for name, value in self.options.items():
             if name == "dither":
                 continue
-            attr, typ = _OPTIONS[self.kind][name]
+            attr, typ = self._type.options[name]
             try:
                 _set_attr(opts, attr, _parse_bool(value) if typ is bool else typ(value))
             except ValueError as e:
@@ -117,9 +145,7 @@ class FeatureConfig:
 
     @property
     def dim(self) -> int:
-        if self.kind == "fbank":
-            return self._knf.mel_opts.num_bins + int(self._knf.use_energy)
-        return self._knf.num_ceps
+        return self._type.dim(self._knf)
 
     @property
     def frame_shift(self) -> float:
@@ -131,7 +157,7 @@ class FeatureConfig:
             # Seeded from the utterance id: reproducible, yet different noise for each utterance.
             rng = np.random.default_rng(zlib.crc32(utt.encode()))
             samples = samples + self.dither * rng.standard_normal(len(samples)).astype(np.float32)
-        computer = knf.OnlineFbank(self._knf) if self.kind == "fbank" else knf.OnlineMfcc(self._knf)
+        computer = self._type.new_extractor(self._knf)
         computer.accept_waveform(self.sample_rate, samples.tolist())
         computer.input_finished()
         n = computer.num_frames_ready

@@ -6,10 +6,10 @@ Usage: make_feats.py [options] <data-dir> <log-dir> <feat-dir>
            data/train exp/make_fbank/train fbank
 """
 from asrser import cli
-from asrser.features import FeatureConfig, make_features
+from asrser.features import FEATURE_KINDS, FeatureConfig, make_features
 
 p = cli.parser(__doc__)
-p.add_argument("--feat-type", choices=["fbank", "mfcc"], default="fbank")
+p.add_argument("--feat-type", choices=FEATURE_KINDS, default="fbank")
 p.add_argument("--config", help="Kaldi option file (default conf/<feat-type>.conf)")
 p.add_argument("--nj", type=cli.positive_int, default=4)
 p.add_argument("--cmd", default="asrser-run", help="job runner, as set in cmd.sh")

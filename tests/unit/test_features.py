@@ -55,6 +55,51 @@ def test_config_errors_name_file_and_line(tmp_path):
         FeatureConfig.from_file("fbank", conf)
 
 
+def test_a_new_feature_kind_is_one_registry_entry_and_its_conf(tmp_path, monkeypatch):
+    """A kind that kaldi-native-fbank lacks (here log frame energy, written in numpy) registers its options and
+    an extractor with Kaldi's online interface; FeatureConfig reads its conf file and computes it."""
+    from types import SimpleNamespace
+
+    from asrser.features import FEATURE_TYPES, FeatureType
+
+    class OnlineLogEnergy:
+        def __init__(self, opts):
+            self.opts, self.samples, self.frames = opts, [], []
+
+        def accept_waveform(self, rate, samples):
+            self.samples += samples
+
+        def input_finished(self):
+            f = self.opts.frame_opts
+            win, shift = int(f.samp_freq * f.frame_length_ms / 1000), int(f.samp_freq * f.frame_shift_ms / 1000)
+            x = np.asarray(self.samples, dtype=np.float64)
+            self.frames = [np.log(np.sum(x[i:i + win] ** 2)) for i in range(0, len(x) - win + 1, shift)]
+
+        @property
+        def num_frames_ready(self):
+            return len(self.frames)
+
+        def get_frame(self, i):
+            return [self.frames[i]]
+
+    def new_options():
+        return SimpleNamespace(frame_opts=SimpleNamespace(samp_freq=16000.0, frame_length_ms=25.0,
+                                                          frame_shift_ms=10.0))
+
+    monkeypatch.setitem(FEATURE_TYPES, "logenergy", FeatureType(
+        {"frame-length": ("frame_opts.frame_length_ms", float), "frame-shift": ("frame_opts.frame_shift_ms", float)},
+        new_options, OnlineLogEnergy, lambda opts: 1))
+    conf = tmp_path / "logenergy.conf"
+    conf.write_text("--frame-length=20\n--frame-shift=5\n")
+    config = FeatureConfig.from_file("logenergy", conf)
+    feats = config.compute(X)
+    assert config.dim == 1 and config.frame_shift == 0.005 and feats.shape == ((len(X) - 320) // 80 + 1, 1)
+    assert np.allclose(feats[3, 0], np.log(np.sum(X[240:560].astype(np.float64) ** 2)), rtol=1e-6)
+    conf.write_text("--num-mel-bins=40\n")
+    with pytest.raises(DataError, match=r"logenergy.conf:1: unknown logenergy option --num-mel-bins"):
+        FeatureConfig.from_file("logenergy", conf)
+
+
 def test_cmvn_deltas_splice():
     feats = np.random.default_rng(0).standard_normal((50, 4)).astype(np.float32) * 3 + 5
     stats = cmvn_stats(feats)
