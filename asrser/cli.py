@@ -39,6 +39,12 @@ def add_hybrid_options(p: argparse.ArgumentParser) -> None:
                    help="what the net predicts: monophone HMM states, or the tree leaves (pdfs) of <hmm-model>")
 
 
+def add_scoring_options(p: argparse.ArgumentParser) -> None:
+    """The options of every program that scores phone sequences (asrser.phones.read_scoring_map reads them)."""
+    p.add_argument("--phone-map", help="phone map applied before scoring (e.g. 48 -> 39 for TIMIT); default none")
+    p.add_argument("--phone-map-columns", default="1,2", help="FROM,TO: the --phone-map columns mapped from and to")
+
+
 def run(main: Callable[[argparse.Namespace], object], args: argparse.Namespace) -> None:
     """Call main(args); a toolkit error becomes 'ERROR (program): message' and exit code 1. For a failed job
     the job log's last lines come first, so that the output ends with the one line naming the log."""

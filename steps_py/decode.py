@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Decode a data dir with a GMM system and score it with sclite (Kaldi's steps/decode.sh + local/score.sh).
 
-Usage: decode.py [--nj N] [--cmd CMD] [--acwt A] [--beam B] [--retry-beam B] [--phone-map timit39] <graph-dir> <data-dir> <exp-dir> <decode-dir>
-  e.g. decode.py --nj 4 --cmd "$decode_cmd" --phone-map timit39 exp/mono/graph data/dev exp/mono exp/mono/decode_dev
+Usage: decode.py [--nj N] [--cmd CMD] [--acwt A] [--beam B] [--retry-beam B] [--phone-map FILE [--phone-map-columns FROM,TO]] <graph-dir> <data-dir> <exp-dir> <decode-dir>
+  e.g. decode.py --nj 4 --cmd "$decode_cmd" --phone-map conf/timit/phones.60-48-39.map --phone-map-columns 2,3 \
+         exp/mono/graph data/dev exp/mono exp/mono/decode_dev
 Hypotheses per LM weight go to <decode-dir>/hyp, sclite reports to <decode-dir>/scoring. Utterances that reach
 no final state of the graph are decoded again at --retry-beam, and counted.
 """
@@ -18,7 +19,7 @@ p.add_argument("--retry-beam", type=float, default=40.0,
                help="beam for utterances that reach no final state at --beam (not above --beam: no retry)")
 p.add_argument("--min-lmwt", type=int, default=1)
 p.add_argument("--max-lmwt", type=int, default=10)
-p.add_argument("--phone-map", choices=["none", "timit39"], default="none", help="mapping applied before scoring")
+cli.add_scoring_options(p)
 p.add_argument("graph_dir")
 p.add_argument("data_dir")
 p.add_argument("exp_dir")
@@ -28,17 +29,14 @@ p.add_argument("decode_dir")
 def main(a):
     from pathlib import Path
     from asrser.gmm.decode import DecodeOptions, decode
+    from asrser.phones import read_scoring_map, scoring_name
     from asrser.scoring import score_decode
 
+    phone_map = read_scoring_map(a.phone_map, a.phone_map_columns)
     opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam,
                          lm_weights=[float(w) for w in range(a.min_lmwt, a.max_lmwt + 1)])
     decode(a.graph_dir, a.data_dir, a.exp_dir, a.decode_dir, a.nj, a.cmd, opts)
-    phone_map = None
-    if a.phone_map == "timit39":
-        from asrser.phones import FOLD_48_TO_39
-        phone_map = dict(FOLD_48_TO_39)
-    score_decode(a.decode_dir, Path(a.data_dir) / "text", phone_map,
-                 name="39phn" if a.phone_map == "timit39" else "phn")
+    score_decode(a.decode_dir, Path(a.data_dir) / "text", phone_map, name=scoring_name(phone_map))
 
 
 cli.run(main, p.parse_args())

@@ -5,8 +5,9 @@ targets in <decode-dir>/fer (over the frames that have one; no fer file when non
 frames is decoded, aligned or not; those that reach no final state of the graph are decoded again at
 --retry-beam, and counted.
 
-Usage: nnet_decode.py [--acwt A] [--phone-map timit39] <graph-dir> <hmm-model> <net> <frames> <train-frames> <text> <decode-dir>
-  e.g. nnet_decode.py --phone-map timit39 exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt \
+Usage: nnet_decode.py [--acwt A] [--phone-map FILE [--phone-map-columns FROM,TO]] <graph-dir> <hmm-model> <net> <frames> <train-frames> <text> <decode-dir>
+  e.g. nnet_decode.py --phone-map conf/timit/phones.60-48-39.map --phone-map-columns 2,3 \
+         exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt \
          exp/convnet/frames_dev exp/convnet/frames_train data/dev/text exp/convnet/decode_dev
 """
 from asrser import cli
@@ -19,7 +20,7 @@ p.add_argument("--retry-beam", type=float, default=40.0,
                help="beam for utterances that reach no final state at --beam (not above --beam: no retry)")
 p.add_argument("--lm-weights", default="0.5 0.75 1 1.5 2 3 4 5 6 8 10",
                help="LM weights to score (nets are sharper than GMMs: the sweep starts below 1)")
-p.add_argument("--phone-map", choices=["none", "timit39"], default="none")
+cli.add_scoring_options(p)
 cli.add_hybrid_options(p)
 for name in ("graph_dir", "hmm_model", "net", "frames", "train_frames", "text", "decode_dir"):
     p.add_argument(name)
@@ -28,17 +29,15 @@ for name in ("graph_dir", "hmm_model", "net", "frames", "train_frames", "text", 
 def main(a):
     from asrser.gmm.decode import DecodeOptions
     from asrser.nnet.decode import decode_hybrid
+    from asrser.phones import read_scoring_map, scoring_name
     from asrser.scoring import score_decode
 
+    phone_map = read_scoring_map(a.phone_map, a.phone_map_columns)
     opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam,
                          lm_weights=[float(w) for w in a.lm_weights.split()])
     decode_hybrid(a.graph_dir, a.hmm_model, a.net, a.frames, a.train_frames, a.decode_dir, opts, a.device,
                   a.targets)
-    phone_map = None
-    if a.phone_map == "timit39":
-        from asrser.phones import FOLD_48_TO_39
-        phone_map = dict(FOLD_48_TO_39)
-    score_decode(a.decode_dir, a.text, phone_map, name="39phn" if a.phone_map == "timit39" else "phn")
+    score_decode(a.decode_dir, a.text, phone_map, name=scoring_name(phone_map))
 
 
 cli.run(main, p.parse_args())

@@ -2,13 +2,13 @@
 """The SER protocol's folds: 2 validation speakers (early stopping) and leave-one-speaker-out over the other
 speakers (train on the rest, test on one). Prints the fold listing.
 
-Usage: ser_make_folds.py [--validation "Ses05F Ses05M"] <data-dir> <folds-json>
-  e.g. ser_make_folds.py data/iemocap exp/ser_folds/folds.json
+Usage: ser_make_folds.py --validation "SPK1 SPK2" <data-dir> <folds-json>
+  e.g. ser_make_folds.py --validation "Ses05F Ses05M" data/iemocap exp/ser_folds/folds.json
 """
 from asrser import cli
 
 p = cli.parser(__doc__)
-p.add_argument("--validation", default="Ses05F Ses05M", help="the validation speakers, space-separated")
+p.add_argument("--validation", required=True, help="the validation speakers, space-separated")
 p.add_argument("data_dir")
 p.add_argument("folds_json")
 

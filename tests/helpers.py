@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 STEPS = REPO / "steps_py"
+TIMIT_PHONE_MAP = REPO / "conf/timit/phones.60-48-39.map"     # the TIMIT recipe's scoring map (columns 2,3)
 
 
 def synth_speechlike(seconds: float, seed: int, rate: int = 16000) -> np.ndarray:

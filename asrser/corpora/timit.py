@@ -26,21 +26,27 @@ from pathlib import Path
 
 from ..audio import sphere_layout
 from ..errors import AsrserError, AudioError, DataError
-from ..fileio import write_ctm, write_key_value
-from ..phones import FOLD_61_TO_48, TIMIT61
+from ..fileio import read_table, write_ctm, write_key_value
+from ..phones import read_phone_map, read_phone_set
 
 log = logging.getLogger(__name__)
 
-# The standard speaker lists (facts about the corpus, as in the TIMIT documentation and Kaldi's conf/).
-CORE_TEST_SPEAKERS: dict[str, int] = {  # speaker -> dialect region
-    "mdab0": 1, "mwbt0": 1, "felc0": 1, "mtas1": 2, "mwew0": 2, "fpas0": 2, "mjmp0": 3, "mlnt0": 3, "fpkt0": 3,
-    "mlll0": 4, "mtls0": 4, "fjlm0": 4, "mbpm0": 5, "mklt0": 5, "fnlp0": 5, "mcmj0": 6, "mjdh0": 6, "fmgd0": 6,
-    "mgrt0": 7, "mnjm0": 7, "fdhc0": 7, "mjln0": 8, "mpam0": 8, "fmld0": 8,
-}
-DEV_SPEAKERS: list[str] = (
-    "faks0 fdac1 fjem0 mgwt0 mjar0 mmdb1 mmdm2 mpdf0 fcmh0 fkms0 mbdg0 mbwm0 mcsh0 fadg0 fdms0 fedw0 mgjf0 "
-    "mglb0 mrtk0 mtaa0 mtdt0 mthc0 mwjg0 fnmr0 frew0 fsem0 mbns0 mmjr0 mdls0 mdlf0 mdvc0 mers0 fmah0 fdrw0 "
-    "mrcs0 mrjm4 fcal1 mmwh0 fjsj0 majc0 mjsw0 mreb0 fgjd0 fjmg0 mroa0 mteb0 mjfc0 mrjr0 fmml0 mrws1").split()
+# TIMIT's conventions, in files as Kaldi's egs/timit/s5/conf keeps them (the recipes see them as conf/timit/):
+# the 61 -> 48 -> 39 phone map and the standard 50-speaker dev and 24-speaker core test sets.
+CONF_DIR = Path(__file__).parent / "conf" / "timit"
+PHONE_MAP = CONF_DIR / "phones.60-48-39.map"
+FOLD_61_TO_48 = read_phone_map(PHONE_MAP, 1, 2)      # q -> None: deleted
+TIMIT61 = tuple(FOLD_61_TO_48)
+PHONES48 = read_phone_set(PHONE_MAP, 2)
+
+
+def read_speaker_list(path: Path) -> list[str]:
+    """A speaker list (Kaldi's conf/dev_spk.list): one lower-case speaker id per line, in the file's order."""
+    return [fields[0] for _, fields in read_table(path, min_fields=1, max_fields=1)]
+
+
+DEV_SPEAKERS = read_speaker_list(CONF_DIR / "dev_spk.list")
+CORE_TEST_SPEAKERS = read_speaker_list(CONF_DIR / "test_spk.list")   # 3 per dialect region, in region order
 SAMPLE_RATE = 16000
 MAX_END_OVERSHOOT = SAMPLE_RATE // 100   # a last phone ending up to 10 ms past the audio is clipped, not an error
 
@@ -232,8 +238,8 @@ def prepare_timit(timit_dir: str | os.PathLike, data_dir: str | os.PathLike) -> 
         phones = Counter(p for u in utts for p, _, _ in fold_segments(u.segments))
         found = {u.speaker for u in utts}
         note = f", {sum(skipped.values())} skipped ({dict(skipped)})" if skipped else ""
-        log.info("%s: %d utterances, %d speakers, %d phones (%d of the 48 labels)%s", data_dir / split, len(utts),
-                 len(found), sum(phones.values()), len(phones), note)
+        log.info("%s: %d utterances, %d speakers, %d phones (%d of the %d labels)%s", data_dir / split, len(utts),
+                 len(found), sum(phones.values()), len(phones), len(PHONES48), note)
         if speakers is not None and len(found) < len(speakers):
             log.info("%s: %d of the %d standard %s speakers are present", data_dir / split, len(found),
                      len(speakers), split)

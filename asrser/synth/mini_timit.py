@@ -293,7 +293,9 @@ def make_speakers(size: str, seed: int) -> list[Speaker]:
     rng = np.random.default_rng([seed, 1])
     taken = {s.lower() for s in [*CORE_TEST_SPEAKERS, *DEV_SPEAKERS]}
     plan: list[tuple[str, int, str]] = []
-    core = sorted(CORE_TEST_SPEAKERS.items(), key=lambda kv: (kv[1], kv[0]))
+    # the core test list names 3 speakers per dialect region, in region order (TIMIT's TESTSET.DOC)
+    regions = {spk: 1 + i * 8 // len(CORE_TEST_SPEAKERS) for i, spk in enumerate(CORE_TEST_SPEAKERS)}
+    core = sorted(regions.items(), key=lambda kv: (kv[1], kv[0]))
     core = [core[i] for i in np.linspace(0, len(core) - 1, spec["core"]).round().astype(int)]
     plan += [(spk.upper(), region, "TEST") for spk, region in core]
     dev = [DEV_SPEAKERS[i] for i in np.linspace(0, len(DEV_SPEAKERS) - 1, spec["dev"]).round().astype(int)]

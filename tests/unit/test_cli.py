@@ -43,3 +43,15 @@ def test_config_and_count_errors_name_the_file(tmp_path):
         assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
         assert proc.stderr.strip().splitlines()[-1].startswith(f"ERROR ({program}): {message}"), proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.yaml", "list.yaml"]
+
+
+def test_generic_steps_have_no_corpus_defaults(tmp_path):
+    """The SER folds take their validation speakers from the recipe (IEMOCAP's Ses05F Ses05M are its option,
+    not the program's default); the phone set and scoring map are files, not TIMIT names."""
+    proc = run_step("ser_make_folds.py", tmp_path / "data", tmp_path / "folds.json", check=False)
+    assert proc.returncode == 2 and "the following arguments are required: --validation" in proc.stderr
+    proc = run_step("prepare_lang.py", "--phone-set", "timit48", tmp_path / "lang", check=False)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == "ERROR (prepare_lang.py): timit48: file does not exist"
+    proc = run_step("decode.py", "--phone-map", "timit39", *[tmp_path / d for d in ("g", "d", "e", "o")], check=False)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == "ERROR (decode.py): timit39: file does not exist"
+    assert list(tmp_path.iterdir()) == []

@@ -23,11 +23,13 @@ from asrser.gmm.model import AcousticModel
 from asrser.gmm.train import TrainConfig, align_si, train_mono, train_tri
 from asrser.lang import Lang, prepare_phone_lang
 from asrser.lm import make_lang_test, train_phone_lm
-from asrser.phones import FOLD_48_TO_39, PHONES48
+from asrser.corpora.timit import PHONES48
+from asrser.phones import read_phone_map
 from asrser.scoring import score_decode
-from helpers import REPO
+from helpers import REPO, TIMIT_PHONE_MAP
 
 pytestmark = pytest.mark.slow
+FOLD_48_TO_39 = read_phone_map(TIMIT_PHONE_MAP, 2, 3)
 CONFIG = TrainConfig(num_iters=10, max_iter_inc=6, total_gauss=250, realign_iters=[1, 2, 3, 4, 6, 8], seed=0)
 
 

@@ -11,7 +11,7 @@ import pytest
 from asrser.errors import DataError
 from asrser.lang import Lang, prepare_phone_lang, read_symbol_table
 from asrser.lm import make_lang_test, read_arpa, train_phone_lm, witten_bell_bigram
-from asrser.phones import PHONES48
+from asrser.corpora.timit import PHONES48
 
 
 @pytest.fixture(scope="module")

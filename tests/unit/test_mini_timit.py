@@ -13,13 +13,15 @@ import pytest
 
 from asrser.synth import mini_timit
 from asrser.corpora.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS
-from asrser.phones import FOLD_48_TO_39, FOLD_61_TO_48, PHONES39, PHONES48, TIMIT61
+from asrser.corpora.timit import FOLD_61_TO_48, PHONE_MAP, PHONES48, TIMIT61
+from asrser.phones import read_phone_map, read_phone_set
 
 
 def test_phone_set_sizes():
-    assert len(TIMIT61) == 61 and len(PHONES48) == 48 and len(PHONES39) == 39
+    phones39 = read_phone_set(PHONE_MAP, 3)
+    assert len(TIMIT61) == 61 and len(PHONES48) == 48 and len(phones39) == 39
     assert {v for v in FOLD_61_TO_48.values() if v} == set(PHONES48)
-    assert set(FOLD_48_TO_39.values()) == set(PHONES39)
+    assert set(read_phone_map(PHONE_MAP, 2, 3).values()) == set(phones39)
     assert FOLD_61_TO_48["q"] is None
 
 

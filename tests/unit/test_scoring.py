@@ -7,9 +7,12 @@ import random
 
 import kaldialign
 
-from asrser.phones import FOLD_48_TO_39, PHONES48
+from asrser.corpora.timit import PHONES48
+from asrser.phones import read_phone_map
 from asrser.scoring import collect_results, decode_error_rates, map_phones, score_decode
-from helpers import score_deletions
+from helpers import TIMIT_PHONE_MAP, score_deletions
+
+FOLD_48_TO_39 = read_phone_map(TIMIT_PHONE_MAP, 2, 3)
 
 
 def _corrupt(phones, rng):

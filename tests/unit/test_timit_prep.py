@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from asrser.corpora.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS, fold_segments, prepare_timit
+from asrser.corpora.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS, PHONES48, fold_segments, prepare_timit
 from asrser.data import validate_data_dir
 from asrser.errors import AsrserError, AudioError, DataError
-from asrser.phones import PHONES48
 
 
 def _lines(path: Path) -> list[str]:

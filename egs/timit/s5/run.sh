@@ -15,11 +15,13 @@ corpus_seed=0
 gmm_config=conf/gmm.yaml
 nnet_config=conf/convnet.yaml
 device=auto            # auto (CUDA when present) | cpu | cuda
+phone_map=conf/timit/phones.60-48-39.map   # 61 labels -> 48 (column 2: the lang's phones) -> 39 (column 3: scoring)
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default]"
 . recipe.sh
 
 [ -z "$timit" ] || [ -d "$timit" ] || die "--timit $timit: no such directory"
 [ -n "$timit" ] || timit=corpora/mini_timit/TIMIT
+score_opts=(--phone-map "$phone_map" --phone-map-columns 2,3)   # PER on 39 phones
 
 # Boundary accuracy of <system>'s alignments of <set>..., as aligned and after the boundary-specific correction
 # fitted on the system's alignments of the training set (<train-ali-dir>), so the corrected figures are held out.
@@ -42,7 +44,7 @@ if stage 1 "data dirs train/dev/test (SA excluded, 48-phone text, reference segm
 fi
 
 if stage 2 "lang (48 phones, Kaldi topology) and Witten-Bell phone bigram G.fst" needs 1:data/train/text; then
-  prepare_lang.py --phone-set timit48 data/lang
+  prepare_lang.py --phone-set "$phone_map" --phone-set-column 2 data/lang
   train_phone_lm.py data/train/text data/lang data/lang_test_bg
 fi
 
@@ -64,7 +66,7 @@ if stage 5 "monophone graph and decoding of dev and test" \
     needs 2:data/lang_test_bg/G.fst 3:data/{dev,test}/cmvn.scp 4:exp/mono/final.mdl; then
   mkgraph.py data/lang_test_bg exp/mono exp/mono/graph
   for x in dev test; do
-    decode.py --nj "$nj" --cmd "$decode_cmd" --phone-map timit39 exp/mono/graph data/$x exp/mono exp/mono/decode_$x
+    decode.py --nj "$nj" --cmd "$decode_cmd" "${score_opts[@]}" exp/mono/graph data/$x exp/mono exp/mono/decode_$x
   done
 fi
 
@@ -76,7 +78,7 @@ fi
 if stage 7 "tri1 graph and decoding" needs 2:data/lang_test_bg/G.fst 3:data/{dev,test}/cmvn.scp 6:exp/tri1/final.mdl; then
   mkgraph.py data/lang_test_bg exp/tri1 exp/tri1/graph
   for x in dev test; do
-    decode.py --nj "$nj" --cmd "$decode_cmd" --phone-map timit39 exp/tri1/graph data/$x exp/tri1 exp/tri1/decode_$x
+    decode.py --nj "$nj" --cmd "$decode_cmd" "${score_opts[@]}" exp/tri1/graph data/$x exp/tri1 exp/tri1/decode_$x
   done
 fi
 
@@ -88,7 +90,7 @@ fi
 if stage 9 "tri2 graph and decoding" needs 2:data/lang_test_bg/G.fst 3:data/{dev,test}/cmvn.scp 8:exp/tri2/final.mdl; then
   mkgraph.py data/lang_test_bg exp/tri2 exp/tri2/graph
   for x in dev test; do
-    decode.py --nj "$nj" --cmd "$decode_cmd" --phone-map timit39 exp/tri2/graph data/$x exp/tri2 exp/tri2/decode_$x
+    decode.py --nj "$nj" --cmd "$decode_cmd" "${score_opts[@]}" exp/tri2/graph data/$x exp/tri2 exp/tri2/decode_$x
   done
 fi
 
@@ -124,7 +126,7 @@ fi
 if stage 13 "hybrid ConvNet-HMM decoding of dev and test with the monophone HCLG; FER and PER" \
     needs 5:exp/mono/graph/HCLG.fst 11:exp/convnet/frames_{dev,test}/frames.done 12:exp/convnet/final.pt; then
   for x in dev test; do
-    nnet_decode.py --phone-map timit39 --device "$device" exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt \
+    nnet_decode.py "${score_opts[@]}" --device "$device" exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt \
       exp/convnet/frames_$x exp/convnet/frames_train data/$x/text exp/convnet/decode_$x
   done
 fi
