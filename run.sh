@@ -34,20 +34,30 @@ if stage 2 "IEMOCAP emotion recognition: frame-level ConvNet on the LOSO folds, 
   egs/iemocap/s5/run.sh --nj "$nj" --iemocap "$iemocap" --corpus-size "$corpus_size" --corpus-seed "$seed" --nnet-config $nets/convnet_ser.yaml --device "$device"
 fi
 
+# The transfer stage takes its inputs from the two recipes: the source nets (SER: the first fold's), the ASR
+# recipe's frames, targets, monophone HCLG and 48 -> 39 scoring map, the SER recipe's folds.
+asr=egs/timit/s5
+ser=egs/iemocap/s5
+
 if stage 3 "transfer SER -> ASR: layers 1..l of the SER net constant, the rest trained on TIMIT, l = 1..5" \
-    needs 1:egs/timit/s5/exp/convnet/final.pt 2:egs/iemocap/s5/exp/convnet/fold1/final.pt; then
-  transfer.py --config $nets/convnet.yaml --cmd "$train_cmd" --device "$device" ser2asr egs/timit/s5 egs/iemocap/s5 exp/transfer
+    needs 1:$asr/exp/convnet/final.pt 2:$ser/exp/convnet/fold1/final.pt; then
+  transfer.py --config $nets/convnet.yaml --cmd "$train_cmd" --device "$device" \
+    --phone-map $asr/conf/timit/phones.60-48-39.map --phone-map-columns 2,3 \
+    ser2asr $ser/exp/convnet/fold1/final.pt $asr/exp/tri2_ali_train/targets/num_classes $asr/exp/mono/graph \
+    $asr/exp/mono/final.mdl $asr/exp/convnet $asr/data exp/transfer
 fi
 
 if stage 4 "transfer ASR -> SER: layers 1..l of the ASR net constant, the rest trained on each fold, l = 1..5" \
-    needs 1:egs/timit/s5/exp/convnet/final.pt 2:egs/iemocap/s5/exp/ser_folds/num_folds; then
-  transfer.py --config $nets/convnet_ser.yaml --cmd "$train_cmd" --device "$device" asr2ser egs/timit/s5 egs/iemocap/s5 exp/transfer
+    needs 1:$asr/exp/convnet/final.pt 2:$ser/exp/ser_folds/num_folds; then
+  transfer.py --config $nets/convnet_ser.yaml --cmd "$train_cmd" --device "$device" \
+    asr2ser $asr/exp/convnet/final.pt $ser/data/iemocap $ser/exp/ser_folds exp/transfer
 fi
 
 if stage 5 "tables and figures: transfer tables, layer similarity (linear CKA), first-layer filters" \
-    needs 3:exp/transfer/ser2asr/l5/decode_test/decode.done 4:exp/transfer/asr2ser/l5/results.json; then
-  transfer.py collect egs/timit/s5 egs/iemocap/s5 exp/transfer
-  transfer_analysis.py egs/timit/s5 egs/iemocap/s5 exp/transfer
+    needs 3:exp/transfer/ser2asr/l1/decode_test/decode.done 4:exp/transfer/asr2ser/l1/results.json; then
+  transfer.py collect $asr/exp/convnet $ser/exp/convnet exp/transfer
+  transfer_analysis.py $asr/exp/convnet/final.pt $ser/exp/convnet/fold1/final.pt $asr/exp/convnet/frames_test \
+    $ser/exp/ser_folds/fold1/frames_test exp/transfer
 fi
 
 if stage 9 "RESULTS.md (every recipe's tables) and REPORT.md (the paper side by side, deviations)" \

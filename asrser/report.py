@@ -10,7 +10,7 @@ from pathlib import Path
 from .fileio import atomic_write
 from .scoring import decode_error_rates
 from .transfer.report import PAPER
-from .transfer.stage import AsrRecipe, SerRecipe, ser_row
+from .transfer.stage import ser_row
 
 ASR_SYSTEMS = (("mono", "monophone GMM-HMM"), ("tri1", "tri1: triphones on deltas"),
                ("tri2", "tri2: LDA+MLLT triphones"), ("convnet", "ConvNet-HMM hybrid"))
@@ -70,7 +70,7 @@ def write_report(timit_recipe: str | os.PathLike, iemocap_recipe: str | os.PathL
     from .transfer.analysis import cka_table_markdown
     from .transfer.report import write_transfer_report
 
-    asr, ser = AsrRecipe(Path(timit_recipe)), SerRecipe(Path(iemocap_recipe))
+    timit, iemocap = Path(timit_recipe), Path(iemocap_recipe)
     transfer_dir, out = Path(transfer_dir), Path(out)
     corpora = "the embedded mini-TIMIT and mini-IEMOCAP" if embedded else "TIMIT and IEMOCAP"
     lines = [f"# Features between ASR and SER: the paper reproduced on {corpora}\n",
@@ -85,26 +85,26 @@ def write_report(timit_recipe: str | os.PathLike, iemocap_recipe: str | os.PathL
     lines.append("PER of dev and test at the LM weight chosen on dev; FER against the tri2 forced alignments.\n")
     lines.append("| system | PER dev | PER test | FER dev | FER test |\n|---|---:|---:|---:|---:|")
     for name, label in ASR_SYSTEMS:
-        rates = {s: decode_error_rates(asr.root / "exp" / name / f"decode_{s}") for s in ("dev", "test")}
+        rates = {s: decode_error_rates(timit / "exp" / name / f"decode_{s}") for s in ("dev", "test")}
         lines.append(f"| {label} | {_cell(rates['dev'], 'per', 2)} | {_cell(rates['test'], 'per', 2)} | "
                      + (f"{_cell(rates['dev'], 'fer', 2)} | {_cell(rates['test'], 'fer', 2)} |" if name == "convnet"
                         else " |  |"))
     paper = PAPER["ser_to_asr"]["baseline"]
     lines.append(f"| ConvNet-HMM, the paper (real TIMIT) | {paper['per_dev']:.2f} | {paper['per_test']:.2f} | "
                  f"{paper['fer_dev']:.2f} | {paper['fer_test']:.2f} |\n")
-    lines.append(_image(asr.root / "RESULTS.png", out, "PER by system"))
+    lines.append(_image(timit / "RESULTS.png", out, "PER by system"))
 
     lines.append("## SER: IEMOCAP, 4 emotions, leave one speaker out (8 folds, 2 validation speakers)\n")
     lines.append("| system | E dev % | E test % | UE dev % | UE test % |\n|---|---:|---:|---:|---:|")
     for system, label in (("convnet", "ConvNet, frame level, 5 classes"), ("egemaps_svm", "eGeMAPS + linear SVM")):
-        row = ser_row(ser.root / "exp" / system)
+        row = ser_row(iemocap / "exp" / system)
         if row is not None:
             lines.append(f"| {label} | " + " | ".join(_cell(row, k, 1) for k in ("e_dev", "e_test", "ue_dev", "ue_test"))
                          + " |")
     paper = PAPER["asr_to_ser"]["baseline"]
     lines.append("| ConvNet, the paper (real IEMOCAP) | " + " | ".join(
         f"{paper[k]:.2f}" for k in ("e_dev", "e_test", "ue_dev", "ue_test")) + " |\n")
-    lines.append(_image(ser.system / "confusion.png", out, "SER ConvNet confusion"))
+    lines.append(_image(iemocap / "exp/convnet/confusion.png", out, "SER ConvNet confusion"))
 
     results_path = transfer_dir / "results.json"
     if results_path.exists():

@@ -135,30 +135,56 @@ def test_base_configs_chain_and_cycles_are_named(tmp_path):
     assert fast.layers[0]["channels"] == 16 and fast.training.momentum == 0.9 and fast.training.epoch_frames == 20000
 
 
-def test_transfer_stage_names_bad_layer_ranges_and_missing_sources(tmp_path):
+def test_transfer_stage_names_bad_layer_ranges_and_missing_sources(source, tmp_path):
+    """The layers that can be transferred are counted on the source net (here 6 layers: 0..5), not assumed."""
     from asrser.transfer import stage
 
-    asr, ser = stage.AsrRecipe(tmp_path / "timit"), stage.SerRecipe(tmp_path / "iemocap")
-    with pytest.raises(AsrserError, match=r"a range within 0\.\.5, got 1\.\.6"):
-        stage.transfer_asr_to_ser(asr, ser, 1, 6, "net.yaml", tmp_path / "out", "asrser-run")
-    with pytest.raises(AsrserError, match=r"exp/convnet/final.pt is missing: the ASR net is trained by the TIMIT"):
-        stage.transfer_asr_to_ser(asr, ser, 1, 5, "net.yaml", tmp_path / "out", "asrser-run")
-    with pytest.raises(AsrserError, match=r"fold1/final.pt is missing: the SER nets are trained by the IEMOCAP"):
-        stage.transfer_ser_to_asr(asr, ser, 1, 5, "net.yaml", tmp_path / "out", "asrser-run")
-    assert stage.collect_transfer_results(asr, ser, tmp_path / "out") == {"ser_to_asr": {}, "asr_to_ser": {}}
+    ser = stage.SerTask(tmp_path / "iemocap/data", tmp_path / "iemocap/folds")
+    asr = stage.AsrTask(tmp_path / "nc", tmp_path / "graph", tmp_path / "final.mdl", tmp_path / "timit/exp",
+                        tmp_path / "timit/data")
+    assert stage.transferable_layers(source) == 5 and stage.layer_range(source, None) == range(1, 6)
+    assert stage.layer_range(source, (0, 2)) == range(1, 3)
+    with pytest.raises(AsrserError, match=r"a range within 0\.\.5 \(the layers of .*final\.pt but its output "
+                                          r"layer\), got 1\.\.6"):
+        stage.transfer_asr_to_ser(source, ser, "net.yaml", tmp_path / "out", "asrser-run", layers=(1, 6))
+    with pytest.raises(AsrserError, match=r"exp/convnet/final.pt is missing: the source net is trained by its "
+                                          r"task's recipe"):
+        stage.transfer_asr_to_ser(tmp_path / "timit/exp/convnet/final.pt", ser, "net.yaml", tmp_path / "out",
+                                  "asrser-run")
+    with pytest.raises(AsrserError, match=r"frames_train/frames.done is missing: the ASR frames"):
+        stage.transfer_ser_to_asr(source, asr, "net.yaml", tmp_path / "out", "asrser-run")
+    with pytest.raises(AsrserError, match=r"iemocap/folds: no prepared folds"):
+        stage.transfer_asr_to_ser(source, ser, "net.yaml", tmp_path / "out", "asrser-run")
+    assert stage.collect_transfer_results(tmp_path / "timit/exp/convnet", tmp_path / "iemocap/exp/convnet",
+                                          tmp_path / "out") == {"ser_to_asr": {}, "asr_to_ser": {}}
+
+
+def test_the_layers_to_transfer_are_counted_on_the_source_net(frames, tmp_path):
+    """A net of 4 layers gives l = 1..3 by default and refuses 4; the count is not the paper's 6."""
+    from asrser.transfer import stage
+
+    root, data = frames
+    short = root / "short.yaml"
+    short.write_text((NET % 0).replace("  - {type: fc, units: 24}\n  - {type: fc, units: 24}\n", ""))
+    train_net(data[3], data[3], tmp_path / "short", NetConfig.from_yaml(short), 3, device="cpu", progress=False)
+    net = tmp_path / "short/final.pt"
+    assert stage.transferable_layers(net) == 3 and stage.layer_range(net, None) == range(1, 4)
+    with pytest.raises(AsrserError, match=r"within 0\.\.3 .* got 2\.\.4"):
+        stage.layer_range(net, (2, 4))
 
 
 def test_transfer_asr_rows_report_test_at_the_lm_weight_chosen_on_dev(tmp_path):
     from asrser.transfer import stage
     from helpers import score_deletions
 
-    asr, ser = stage.AsrRecipe(tmp_path / "timit"), stage.SerRecipe(tmp_path / "iemocap")
-    for system in (asr.net.parent, tmp_path / "out/ser2asr/l1"):
+    baseline = tmp_path / "timit/exp/convnet"
+    for system in (baseline, tmp_path / "out/ser2asr/l1", tmp_path / "out/ser2asr/l7"):
         score_deletions(system / "decode_dev", {1: 9, 2: 7})           # dev chooses weight 2
         score_deletions(system / "decode_test", {1: 3, 2: 6})          # test alone would choose 1
         for name in ("dev", "test"):
             (system / f"decode_{name}/fer").write_text("%FER 20.00 [ 80 / 400 frames ] 1 utterances with "
                                                        "targets, 0 without\n")
-    results = stage.collect_transfer_results(asr, ser, tmp_path / "out")
-    for row in ("baseline", "0", "1"):
+    results = stage.collect_transfer_results(baseline, tmp_path / "iemocap/exp/convnet", tmp_path / "out")
+    assert list(results["ser_to_asr"]) == ["baseline", "0", "1", "7"]          # every l run, in order
+    for row in ("baseline", "0", "1", "7"):
         assert results["ser_to_asr"][row] == {"fer_dev": 20.0, "fer_test": 20.0, "per_dev": 7.0, "per_test": 6.0}
