@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -288,11 +289,11 @@ def _examples(utts: list[str]) -> str:
     return ", ".join(utts[:5]) + (f" and {len(utts) - 5} more" if len(utts) > 5 else "")
 
 
-def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: str) -> list[dict]:
+def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: str,
+                    sections: Iterable[str] = ()) -> list[dict]:
     """RESULTS.md from every scored <exp>/<system>/decode_<set>: PER at the LM weight chosen on the system's
-    dev decode, the set's own best (oracle) beside it, what the scored set left out, Kaldi's best_wer lines."""
-    from .gmm.decode import decode_counts
-
+    dev decode, the set's own best (oracle) beside it, what the scored set left out, Kaldi's best_wer lines;
+    then a recipe's own `sections` (markdown, e.g. gmm.boundaries.accuracy_table), and the figure."""
     exp_dir = Path(exp_dir)
     rows = []
     for table in sorted(exp_dir.glob("*/decode_*/scoring/per_by_lmwt")):
@@ -337,42 +338,8 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
             f.write("\n" + "".join(f"- {n}\n" for n in notes))
         f.write("\nEach set's own best weight in Kaldi's best_wer form (oracle):\n")
         f.write("\n```\n" + "\n".join(r["line"] for r in rows) + "\n```\n")
-        hybrids = sorted({d.parent.name for d in exp_dir.glob("*/decode_*") if "fer_frames" in decode_counts(d)})
-        if hybrids:
-            f.write(f"\nHybrid systems in the form of the paper's baseline row (frame error rate against the "
-                    f"tri2 forced alignments, over the frames that have one; PER as above, at the LM weight "
-                    f"chosen on {TUNING_SET}). The paper's figures are on real TIMIT: a different corpus, shown "
-                    "for orientation only.\n\n| system | FER dev | FER test | PER dev | PER test |\n"
-                    "|---|---:|---:|---:|---:|\n")
-            from .transfer.report import PAPER
-            untargeted = []
-            for system in hybrids:
-                rates = {name: decode_error_rates(exp_dir / system / f"decode_{name}") for name in ("dev", "test")}
-                cells = [f"{rates[name][kind]:.2f}%" if kind in rates[name] else "-"
-                         for kind in ("fer", "per") for name in ("dev", "test")]
-                f.write(f"| {system} (this corpus) | " + " | ".join(cells) + " |\n")
-                untargeted += [f"{system} {name}: {rates[name]['fer_untargeted']}" for name in ("dev", "test")
-                               if rates[name].get("fer_untargeted")]
-            paper = PAPER["ser_to_asr"]["baseline"]
-            f.write("| ConvNet, Fayek et al. 2016 (real TIMIT) | " + " | ".join(
-                f"{paper[k]:.2f}%" for k in ("fer_dev", "fer_test", "per_dev", "per_test")) + " |\n")
-            if untargeted:
-                f.write("\nUtterances without frame targets (no forced alignment), decoded and in the PER but left "
-                        "out of the FER: " + ", ".join(untargeted) + ".\n")
-        accuracies = sorted(exp_dir.glob("*/boundary_accuracy.json"))
-        if accuracies:
-            from .gmm.boundaries import TOLERANCES_MS
-            f.write("\nForced-alignment phone boundaries against the reference segmentation: share within "
-                    + " / ".join(map(str, TOLERANCES_MS)) + " ms as aligned, and after boundary-specific correction "
-                    "(each system's median offset per phone pair, fitted on its training-set alignments; - where "
-                    "none was applied).\n\n| alignment | utterances | boundaries | "
-                    + " | ".join(f"{kind}{tol} ms" for kind in ("within ", "corrected, within ") for tol in TOLERANCES_MS)
-                    + " |\n|---|---:|---:|" + "---:|" * (2 * len(TOLERANCES_MS)) + "\n")
-            for path in accuracies:
-                a = json.loads(path.read_text())
-                cells = [f"{acc[f'within_{tol}ms']:.1f}%" if acc else "-"
-                         for acc in (a, a.get("corrected")) for tol in TOLERANCES_MS]
-                f.write(f"| {path.parent.name} | {a['utterances']} | {a['boundaries']} | " + " | ".join(cells) + " |\n")
+        for section in sections:
+            f.write(section)
         if any(r["per"] is not None for r in rows):
             f.write(f"\n![PER by system]({Path(out).with_suffix('.png').name})\n")
     plotted = [r for r in rows if r["per"] is not None]
@@ -381,3 +348,13 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
         plot_error_rates(plotted, Path(out).with_suffix(".png"),
                          f"{title}: PER by system (LM weight from {TUNING_SET})")
     return rows
+
+
+def results_summary(rows: list[dict]) -> list[str]:
+    """One line per row of collect_results, for the log."""
+    lines = []
+    for row in rows:
+        tuned = (f"PER {row['per']:.2f} at LM weight {row['lmwt']:g} (chosen on {TUNING_SET})"
+                 if row["per"] is not None else f"no PER at a weight chosen on {TUNING_SET}")
+        lines.append(f"{row['decode_dir']}: {tuned}; oracle {row['line']}")
+    return lines

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Collect every scored decode into a RESULTS.md table: PER at the LM weight chosen on the system's dev set,
 each set's own best weight (Kaldi: grep WER exp/*/decode*/wer_* | best_wer.sh) as the oracle beside it, and
-what each scored set left out.
+what each scored set left out; the boundary accuracy of every alignment dir that has one.
 
 Usage: collect_results.py [--title T] <exp-dir> <results-md>
   e.g. collect_results.py exp RESULTS.md
@@ -15,11 +15,10 @@ p.add_argument("out")
 
 
 def main(a):
-    from asrser.scoring import TUNING_SET, collect_results
-    for row in collect_results(a.exp_dir, a.out, a.title):
-        tuned = (f"PER {row['per']:.2f} at LM weight {row['lmwt']:g} (chosen on {TUNING_SET})"
-                 if row["per"] is not None else f"no PER at a weight chosen on {TUNING_SET}")
-        print(f"{row['decode_dir']}: {tuned}; oracle {row['line']}")
+    from asrser.gmm.boundaries import accuracy_table
+    from asrser.scoring import collect_results, results_summary
+    for line in results_summary(collect_results(a.exp_dir, a.out, a.title, [accuracy_table(a.exp_dir)])):
+        print(line)
 
 
 cli.run(main, p.parse_args())

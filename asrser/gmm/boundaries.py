@@ -193,3 +193,23 @@ def alignment_accuracy(ali_dir: str | os.PathLike, lang_dir: str | os.PathLike, 
     with atomic_write(ali_dir / "boundary_accuracy.json") as f:
         json.dump(result, f, indent=1)
     return result
+
+
+def accuracy_table(exp_dir: str | os.PathLike) -> str:
+    """A RESULTS.md section: every <exp_dir>/*/boundary_accuracy.json as a row, as aligned and corrected ("" when
+    there is none)."""
+    accuracies = sorted(Path(exp_dir).glob("*/boundary_accuracy.json"))
+    if not accuracies:
+        return ""
+    lines = ["\nForced-alignment phone boundaries against the reference segmentation: share within "
+             + " / ".join(map(str, TOLERANCES_MS)) + " ms as aligned, and after boundary-specific correction "
+             "(each system's median offset per phone pair, fitted on its training-set alignments; - where "
+             "none was applied).\n\n| alignment | utterances | boundaries | "
+             + " | ".join(f"{kind}{tol} ms" for kind in ("within ", "corrected, within ") for tol in TOLERANCES_MS)
+             + " |\n|---|---:|---:|" + "---:|" * (2 * len(TOLERANCES_MS)) + "\n"]
+    for path in accuracies:
+        a = json.loads(path.read_text())
+        cells = [f"{acc[f'within_{tol}ms']:.1f}%" if acc else "-"
+                 for acc in (a, a.get("corrected")) for tol in TOLERANCES_MS]
+        lines.append(f"| {path.parent.name} | {a['utterances']} | {a['boundaries']} | " + " | ".join(cells) + " |\n")
+    return "".join(lines)

@@ -49,3 +49,29 @@ def test_report_from_fake_results(tmp_path):
     assert (transfer / "transfer.png").exists() and "](transfer/transfer.png)" in text
     write_report(timit, iemocap, transfer, out, "paper", embedded=False)
     assert "(fast preset)" not in out.read_text() and "license-free" not in out.read_text()
+
+
+def test_timit_results_add_the_papers_row_and_boundaries_to_the_generic_table(tmp_path):
+    """The TIMIT recipe's RESULTS.md (local/timit_results.py) is the generic PER table with the hybrid systems
+    beside the paper's baseline row and the alignments' boundary accuracy; the generic collect_results.py
+    carries no paper figure."""
+    from asrser.report import write_timit_results
+    from helpers import run_step
+
+    exp = tmp_path / "exp"
+    for name, deletions in (("dev", 9), ("test", 11)):
+        _scored(exp / "convnet" / f"decode_{name}", {1: deletions}, fer=21.25)
+        (exp / "convnet" / f"decode_{name}" / "counts.1.json").write_text(json.dumps(
+            {"frames": 400, "seconds": 1.0, "fer_frames": 400, "fer_errors": 85}))
+    (exp / "tri2_ali_test").mkdir()
+    (exp / "tri2_ali_test" / "boundary_accuracy.json").write_text(json.dumps(
+        {"utterances": 3, "boundaries": 90, "within_10ms": 50.0, "within_20ms": 80.0, "within_40ms": 95.0}))
+    write_timit_results(exp, tmp_path / "RESULTS.md", "TIMIT")
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| convnet (this corpus) | 21.25% | 21.25% | 9.00% | 11.00% |" in text
+    assert "| ConvNet, Fayek et al. 2016 (real TIMIT) | 30.53% | 31.61% | 18.71% | 20.18% |" in text
+    assert "| tri2_ali_test | 3 | 90 | 50.0% | 80.0% | 95.0% | - | - | - |" in text
+    assert text.index("Fayek") < text.index("| tri2_ali_test") < text.index("![PER by system](RESULTS.png)")
+    run_step("collect_results.py", exp, tmp_path / "GENERIC.md")
+    generic = (tmp_path / "GENERIC.md").read_text()
+    assert "Fayek" not in generic and "| tri2_ali_test | 3 | 90 |" in generic

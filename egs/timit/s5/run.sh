@@ -141,5 +141,5 @@ if stage 14 "hybrid ConvNet-HMM forced alignment (Kaldi's nnet align) of train/d
 fi
 
 if stage 20 "RESULTS.md" needs 5:exp/mono/decode_test/decode.done; then
-  collect_results.py --title "TIMIT ($timit)" exp RESULTS.md
+  timit_results.py --title "TIMIT ($timit)" exp RESULTS.md
 fi
