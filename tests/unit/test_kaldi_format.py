@@ -1,0 +1,330 @@
+"""Kaldi's own formats both ways: final.mdl (binary and text) and tree."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import sys
+from pathlib import Path
+
+import kaldi_hmm_gmm as khg
+import kaldifst
+import numpy as np
+import pytest
+
+from asrser.errors import AsrserError
+from asrser.kaldi_format import (GmmModel, KaldiFormatError, load_gmm_model, read_gmm_model, read_tree,
+                                 save_gmm_model, write_gmm_model, write_tree)
+from asrser.kaldi_format.stream import Reader, Writer
+from asrser.kaldi_format.tree import ContextDependency
+from helpers import REPO
+
+# A model as Kaldi's gmm-copy --binary=false prints it (TransitionModel::Write then AmDiagGmm::Write): two phones
+# sharing a 2-state topology, a monophone tree (pdfs 0-1 for phone 1, 2-3 for phone 2), 2-dimensional GMMs with
+# unit variances, pdf 3 a mixture of two Gaussians.
+HAND_MODEL = """\
+<TransitionModel> 
+<Topology> 
+<TopologyEntry> 
+<ForPhones> 
+1 2 
+</ForPhones> 
+<State> 0 <PdfClass> 0 <Transition> 0 0.5 <Transition> 1 0.5 </State> 
+<State> 1 <PdfClass> 1 <Transition> 1 0.5 <Transition> 2 0.5 </State> 
+<State> 2 </State> 
+</TopologyEntry> 
+</Topology> 
+<Triples> 4 
+1 0 0 
+1 1 1 
+2 0 2 
+2 1 3 
+</Triples> 
+<LogProbs> 
+ [ 0 -0.6931472 -0.6931472 -0.6931472 -0.6931472 -0.6931472 -0.6931472 -0.6931472 -0.6931472 ]
+</LogProbs> 
+</TransitionModel> 
+<DIMENSION> 2 <NUMPDFS> 4 <DiagGMM> 
+<GCONSTS>  [ -10.83788 ]
+<WEIGHTS>  [ 1 ]
+<MEANS_INVVARS>  [
+  -3 -3 ]
+<INV_VARS>  [
+  1 1 ]
+</DiagGMM> 
+<DiagGMM> 
+<GCONSTS>  [ -10.83788 ]
+<WEIGHTS>  [ 1 ]
+<MEANS_INVVARS>  [
+  -3 3 ]
+<INV_VARS>  [
+  1 1 ]
+</DiagGMM> 
+<DiagGMM> 
+<GCONSTS>  [ -10.83788 ]
+<WEIGHTS>  [ 1 ]
+<MEANS_INVVARS>  [
+  3 -3 ]
+<INV_VARS>  [
+  1 1 ]
+</DiagGMM> 
+<DiagGMM> 
+<GCONSTS>  [ -11.53102 -18.53102 ]
+<WEIGHTS>  [ 0.5 0.5 ]
+<MEANS_INVVARS>  [
+  3 3 
+  4 4 ]
+<INV_VARS>  [
+  1 1 
+  1 1 ]
+</DiagGMM> 
+"""
+# The matching tree as Kaldi's tree-copy --binary=false prints it (ContextDependency::Write, EventMap::Write)
+HAND_TREE = ("ContextDependency 1 0 ToPdf TE 0 3 ( NULL TE -1 2 ( CE 0 CE 1 ) \nTE -1 2 ( CE 2 CE 3 ) \n) \n"
+             "EndContextDependency ")
+HAND_MEANS = {0: (-3.0, -3.0), 1: (-3.0, 3.0), 2: (3.0, -3.0), 3: (3.0, 3.0)}
+
+
+def one_line(error: Exception, path) -> str:
+    message = str(error)
+    assert isinstance(error, AsrserError) and "\n" not in message and message.startswith(str(path)), message
+    return message
+
+
+# -- basic I/O ------------------------------------------------------------------------------------------------
+def test_basic_types_vectors_and_matrices_in_kaldis_binary_and_text_layout():
+    w = Writer(binary=True)
+    w.header()
+    w.token("<T>")
+    w.int32(-2)
+    w.uint32(7)
+    w.float32(0.5)
+    w.int_vector([3, 4])
+    w.vector(np.array([1.5], dtype=np.float32))
+    w.matrix(np.array([[1.0, 2.0]], dtype=np.float64))
+    assert w.getvalue() == (b"\0B<T> " + b"\x04" + struct.pack("<i", -2) + b"\xfc" + struct.pack("<I", 7)
+                            + b"\x04" + struct.pack("<f", 0.5) + b"\x04" + struct.pack("<iii", 2, 3, 4)
+                            + b"FV \x04" + struct.pack("<if", 1, 1.5)
+                            + b"DM \x04" + struct.pack("<i", 1) + b"\x04" + struct.pack("<idd", 2, 1.0, 2.0))
+    r = Reader(w.getvalue(), True, "x", 2)
+    r.expect("<T>")
+    assert (r.int32(), r.uint32(), r.float(), r.int_vector().tolist()) == (-2, 7, 0.5, [3, 4])
+    assert r.vector().tolist() == [1.5] and r.matrix().tolist() == [[1.0, 2.0]] and r.at_end()
+
+    t = Writer(binary=False)
+    t.token("<T>")
+    t.int32(-2)
+    t.int_vector([3, 4])
+    t.vector(np.log(np.array([1.0, 0.5], dtype=np.float32)))
+    t.matrix(np.array([[1, 2], [3, 4]], dtype=np.float32))
+    assert t.getvalue() == b"<T> -2 [ 3 4 ]\n [ 0 -0.6931472 ]\n [\n  1 2 \n  3 4 ]\n"
+
+
+def test_text_numbers_are_kaldis_seven_digits_unless_that_would_lose_bits():
+    x = np.array([0.1, 1 / 3, 123456789.0, -1e-10, np.float32(0.9555095405578613)], dtype=np.float32)
+    kaldi = Writer(binary=False, lossless=False)
+    kaldi.vector(x)
+    assert kaldi.getvalue() == b" [ 0.1 0.3333333 1.234568e+08 -1e-10 0.9555095 ]\n"     # C++ << at precision 7
+    exact = Writer(binary=False)
+    exact.vector(x)
+    back = Reader(exact.getvalue(), False, "x").vector()
+    assert back.tobytes() == x.tobytes()
+    assert exact.getvalue().split()[1:3] == [b"0.1", b"0.33333334"]     # 7 digits where they are exact
+
+
+# -- final.mdl --------------------------------------------------------------------------------------------------
+def hand_files(tmp_path: Path) -> tuple[Path, Path]:
+    (tmp_path / "final.mdl").write_text(HAND_MODEL)
+    (tmp_path / "tree").write_text(HAND_TREE)
+    return tmp_path / "final.mdl", tmp_path / "tree"
+
+
+def test_hand_made_text_model_reads_and_aligns_with_the_wheels(tmp_path):
+    mdl, tree_path = hand_files(tmp_path)
+    model = read_gmm_model(mdl)
+    assert model.to_bytes(binary=False, lossless=False).decode() == HAND_MODEL      # printed as Kaldi prints it
+    trans_model, gmms = load_gmm_model(mdl)
+    tree = read_tree(tree_path, num_pdfs=trans_model.num_pdfs)
+    assert (trans_model.num_pdfs, trans_model.num_transition_ids, tree.num_pdfs) == (4, 8, 4)
+    assert gmms.gauss_per_pdf().tolist() == [1, 1, 1, 2]
+    np.testing.assert_allclose(np.exp(trans_model.log_probs[1:]), 0.5, rtol=1e-6)
+
+    # words 1 and 2 are phones 1 and 2; "1 2 1" as frames near the means of the pdfs of each HMM state
+    lexicon = kaldifst.StdVectorFst()
+    s = lexicon.add_state()
+    lexicon.start = s
+    lexicon.set_final(s, 0.0)
+    for phone in (1, 2):
+        lexicon.add_arc(s, kaldifst.StdArc(phone, phone, 0.0, s))
+    opts = khg.TrainingGraphCompilerOptions()
+    opts.transition_scale = opts.self_loop_scale = 0.0
+    compiler = khg.TrainingGraphCompiler(trans_model=trans_model, ctx_dep=tree, lex_fst=lexicon,
+                                         disambig_syms=[], opts=opts)
+    graph = compiler.compile_graph_from_text([1, 2, 1])
+    khg.add_transition_probs(trans_model=trans_model, transition_scale=1.0, self_loop_scale=0.1, fst=graph)
+    pdfs = np.array([0] * 4 + [1] * 3 + [2] * 5 + [3] * 4 + [0] * 3 + [1] * 3)
+    feats = (np.array([HAND_MEANS[p] for p in pdfs])
+             + 0.3 * np.random.default_rng(0).standard_normal((len(pdfs), 2))).astype(np.float32)
+    am = model.gmms.to_wheel()
+    decodable = khg.DecodableAmDiagGmmScaled(am=am, tm=trans_model, feats=feats, scale=0.1)
+    config = khg.AlignConfig()
+    config.beam, config.retry_beam = 10.0, 40.0
+    done, *_, alignment, _ = khg.align_utterance_wrapper(
+        config=config, utt="u", acoustic_scale=0.1, fst=graph.copy(), decodable=decodable, num_done=0,
+        num_error=0, num_retried=0, tot_like=0.0, frame_count=0)
+    tid2pdf = np.asarray(trans_model.transition_id_to_pdf_array())
+    assert done == 1 and tid2pdf[alignment].tolist() == pdfs.tolist()
+
+
+
+def test_binary_and_text_model_files_convert_both_ways_byte_for_byte(tmp_path):
+    mdl, _ = hand_files(tmp_path)
+    write_gmm_model(tmp_path / "bin.mdl", read_gmm_model(mdl))
+    binary = (tmp_path / "bin.mdl").read_bytes()
+    assert binary.startswith(b"\0B<TransitionModel> <Topology> ")
+    write_gmm_model(tmp_path / "text.mdl", read_gmm_model(tmp_path / "bin.mdl"), binary=False)
+    write_gmm_model(tmp_path / "again.mdl", read_gmm_model(tmp_path / "text.mdl"))
+    assert (tmp_path / "again.mdl").read_bytes() == binary
+
+
+def test_tree_files_are_what_the_wheels_own_kaldi_writer_writes(tmp_path):
+    _, tree_path = hand_files(tmp_path)
+    tree = read_tree(tree_path)
+    tree.write(True, str(tmp_path / "wheel.bin"))
+    tree.write(False, str(tmp_path / "wheel.txt"))
+    write_tree(tmp_path / "ours.bin", tree)
+    write_tree(tmp_path / "ours.txt", tree, binary=False)
+    assert (tmp_path / "ours.bin").read_bytes() == (tmp_path / "wheel.bin").read_bytes()
+    assert (tmp_path / "ours.txt").read_text() == (tmp_path / "wheel.txt").read_text() == HAND_TREE
+    # a tree with questions (SE) goes through unchanged as well
+    split = ContextDependency.read(Reader(HAND_TREE.replace("CE 3", "SE 0 [ 1 ]\n{ CE 3 CE 4 } \n").encode(),
+                                          False, "x"))
+    assert split.num_pdfs == 5
+    assert ContextDependency.from_wheel(split.to_wheel()).to_bytes(False) == split.to_bytes(False)
+    with pytest.raises(KaldiFormatError, match="the tree has 4 pdfs, the model 6"):
+        read_tree(tree_path, num_pdfs=6)
+
+
+def test_files_of_another_kind_or_truncated_are_one_line_errors(tmp_path):
+    mdl, tree_path = hand_files(tmp_path)
+    write_gmm_model(tmp_path / "bin.mdl", read_gmm_model(mdl))
+    binary = (tmp_path / "bin.mdl").read_bytes()
+    (tmp_path / "nnet3.raw").write_bytes(b"\0B<Nnet3> \ninput-node name=input dim=40\n")
+    (tmp_path / "nnet3.mdl").write_bytes(binary[:binary.index(b"<DIMENSION>")] + b"<Nnet3> \n")
+    cases = {tree_path: "expected <TransitionModel> (a Kaldi model), found ContextDependency (a decision tree)",
+             tmp_path / "nnet3.raw": "expected <TransitionModel> (a Kaldi model), found <Nnet3> (an nnet3 model)",
+             tmp_path / "nnet3.mdl": "expected <DIMENSION> (GMMs of a GMM-HMM model), found <Nnet3> (an nnet3 "
+                                     "model)",
+             tmp_path / "missing.mdl": "file does not exist"}
+    for cut in (3, 40, len(binary) // 2, len(binary) - 5):
+        (tmp_path / f"cut{cut}.mdl").write_bytes(binary[:cut])
+        cases[tmp_path / f"cut{cut}.mdl"] = "(truncated?)"
+    (tmp_path / "cut.txt").write_text(HAND_MODEL[:len(HAND_MODEL) // 2])
+    cases[tmp_path / "cut.txt"] = "(truncated?)"
+    for path, expected in cases.items():
+        with pytest.raises(AsrserError) as e:
+            read_gmm_model(path)
+        assert expected in one_line(e.value, path)
+    with pytest.raises(KaldiFormatError) as e:
+        read_tree(mdl)
+    assert "expected ContextDependency (a decision tree), found <TransitionModel>" in one_line(e.value, mdl)
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (("1 1 1 \n", "1 5 1 \n"), "no emitting HMM state 5"),
+    (("2 1 3 \n", "3 1 3 \n"), "phone 3 is not in the model's topology"),
+    (("<Triples> 4 \n1 0 0 \n1 1 1 \n", "<Triples> 4 \n1 1 1 \n1 0 0 \n"), "not sorted"),
+    ((" [ 0 -0.6931472 ", " [ 0 0.6931472 "), "at most 0"),
+    ((" [ 0 -0.6931472 ", " [ 0 "), "expected 9 transition log-probabilities"),
+    (("<NUMPDFS> 4", "<NUMPDFS> 3"), "the transition model has 4 pdfs, the GMMs 3"),
+    (("<Transition> 1 0.5 <Transition> 2", "<Transition> 7 0.5 <Transition> 2"), "invalid transition to 7"),
+    (("  1 1 \n  1 1 ]", "  1 -1 \n  1 1 ]"), "inverse variances > 0"),
+    (("<WEIGHTS>  [ 0.5 0.5 ]", "<WEIGHTS>  [ 0.5 ]"), "do not agree"),
+])
+def test_crafted_models_are_refused_before_they_reach_the_wheels(tmp_path, edit, expected):
+    """What the wheels' C++ would trust (and index out of range with) is checked when reading."""
+    assert edit[0] in HAND_MODEL
+    (tmp_path / "final.mdl").write_text(HAND_MODEL.replace(edit[0], edit[1], 1))
+    with pytest.raises(KaldiFormatError) as e:
+        load_gmm_model(tmp_path / "final.mdl")
+    assert expected in one_line(e.value, tmp_path / "final.mdl")
+
+
+def test_a_model_file_cannot_run_code(tmp_path):
+    """The reader only parses numbers and tokens: a pickle payload is just a wrong file."""
+    import pickle
+
+    class Exploit:
+        def __reduce__(self):
+            return (Path(tmp_path / "pwned").write_text, ("ran",))
+
+    (tmp_path / "final.mdl").write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(KaldiFormatError):
+        load_gmm_model(tmp_path / "final.mdl")
+    assert not (tmp_path / "pwned").exists()
+
+
+# -- a trained system of the tiny corpus: model round trip and lattices ---------------------------------------------
+@pytest.fixture(scope="module")
+def system(tiny_timit_data, tmp_path_factory):
+    from asrser.features import FeatureConfig, compute_cmvn_stats, make_features
+    from asrser.gmm.graph import mkgraph
+    from asrser.gmm.train import TrainConfig, train_mono
+    from asrser.lang import Lang, prepare_phone_lang
+    from asrser.lm import make_lang_test, train_phone_lm
+    from asrser.phones import PHONES48
+
+    cmd = f"{Path(sys.executable).parent / 'asrser-run'} --backend local --max-jobs 2"
+    root = tmp_path_factory.mktemp("kaldi_format")
+    data = root / "data"
+    shutil.copytree(tiny_timit_data, data)
+    config = FeatureConfig.from_file("mfcc", REPO / "conf" / "mfcc.conf")
+    for split in ("train", "test"):
+        make_features(data / split, root / "log", root / "mfcc", config, REPO / "conf" / "mfcc.conf", 2, cmd)
+        compute_cmvn_stats(data / split, root / "mfcc")
+    prepare_phone_lang(data / "lang", ["sil"] + [p for p in PHONES48 if p != "sil"], ["sil"])
+    train_phone_lm(data / "train" / "text", Lang.load(data / "lang"), root / "lm.arpa")
+    make_lang_test(data / "lang", root / "lm.arpa", data / "lang_test")
+    config = TrainConfig(num_iters=10, max_iter_inc=6, total_gauss=250, realign_iters=[1, 2, 3, 4, 6, 8], seed=0)
+    train_mono(data / "train", data / "lang", root / "exp" / "mono", config, 2, cmd)
+    mkgraph(data / "lang_test", root / "exp" / "mono", root / "exp" / "mono" / "graph")
+    return root
+
+
+@pytest.mark.slow
+def test_trained_model_reads_back_with_identical_likelihoods_and_transitions(system, tmp_path):
+    from asrser.gmm.feats import FeaturePipeline, iter_features
+    from asrser.gmm.model import AcousticModel
+
+    exp = system / "exp" / "mono"
+    model = AcousticModel.load(exp / "final.mdl")
+    save_gmm_model(tmp_path / "final.mdl", model.trans_model, model.gmms)
+    trans_model, gmms = load_gmm_model(tmp_path / "final.mdl")
+    ours, theirs = trans_model.__getstate__(), model.trans_model.__getstate__()
+    assert [t.__getstate__() for t in ours[0]] == [t.__getstate__() for t in theirs[0]]
+    assert ours[2:] == theirs[2:]      # state2id, id2state, id2pdf, num_pdfs, log-probs, non-self-loop log-probs
+    assert ours[1].__getstate__()[:2] == theirs[1].__getstate__()[:2]
+
+    feats = np.concatenate([f for _, f in iter_features(system / "data" / "test", FeaturePipeline.load(exp))])
+    # float on disk, as in Kaldi: the first write rounds the trainer's doubles once ...
+    np.testing.assert_allclose(gmms.loglik(feats), model.pdf_loglik(feats), rtol=1e-5, atol=1e-3)
+    # ... and from then on the model and its likelihoods are the same, bit for bit
+    save_gmm_model(tmp_path / "again.mdl", trans_model, gmms)
+    assert (tmp_path / "again.mdl").read_bytes() == (tmp_path / "final.mdl").read_bytes()
+    _, gmms_again = load_gmm_model(tmp_path / "again.mdl")
+    assert np.array_equal(gmms_again.loglik(feats), gmms.loglik(feats))
+    # the wheels' GMMs from the file give the same likelihoods as the numpy ones
+    am = read_gmm_model(tmp_path / "final.mdl").gmms.to_wheel()
+    wheel = np.array([[am.log_likelihood(pdf, row) for pdf in range(am.num_pdfs)] for row in feats[:50]])
+    np.testing.assert_allclose(wheel, gmms.loglik(feats[:50]), rtol=1e-4, atol=1e-3)
+
+    # binary -> text -> binary, byte for byte; the tree written by the wheels' writer agrees on pdf counts
+    write_gmm_model(tmp_path / "text.mdl", read_gmm_model(tmp_path / "final.mdl"), binary=False)
+    assert (tmp_path / "text.mdl").read_bytes().startswith(b"<TransitionModel> \n<Topology> \n<TopologyEntry> \n")
+    write_gmm_model(tmp_path / "back.mdl", read_gmm_model(tmp_path / "text.mdl"))
+    assert (tmp_path / "back.mdl").read_bytes() == (tmp_path / "final.mdl").read_bytes()
+    model.write_tree(tmp_path / "tree")
+    tree = read_tree(tmp_path / "tree", num_pdfs=trans_model.num_pdfs)
+    assert tree.num_pdfs == model.tree.num_pdfs == GmmModel.from_wheels(trans_model, gmms).gmms.num_pdfs
+
+
