@@ -1,7 +1,10 @@
-"""Kaldi's own formats both ways: final.mdl (binary and text) and tree."""
+"""Kaldi's own formats both ways: final.mdl (binary and text), tree, alignment archives, final.occs/final.mat,
+matrix archives for latgen-faster-mapped."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import shutil
 import struct
 import sys
@@ -9,12 +12,16 @@ from pathlib import Path
 
 import kaldi_hmm_gmm as khg
 import kaldifst
+import kaldiio
 import numpy as np
 import pytest
 
 from asrser.errors import AsrserError
-from asrser.kaldi_format import (GmmModel, KaldiFormatError, load_gmm_model, read_gmm_model, read_tree,
-                                 save_gmm_model, write_gmm_model, write_tree)
+from asrser.kaldi_format import (GmmModel, KaldiFormatError, load_gmm_model, read_alignment_dir, read_gmm_model,
+                                 read_int_vectors, read_kaldi_matrix, read_kaldi_vector, read_matrices,
+                                 read_num_jobs, read_tree, save_gmm_model, write_gmm_model, write_int_vectors,
+                                 write_kaldi_matrix, write_kaldi_vector, write_loglikelihoods, write_num_jobs,
+                                 write_tree)
 from asrser.kaldi_format.stream import Reader, Writer
 from asrser.kaldi_format.tree import ContextDependency
 from helpers import REPO
@@ -262,6 +269,68 @@ def test_a_model_file_cannot_run_code(tmp_path):
     with pytest.raises(KaldiFormatError):
         load_gmm_model(tmp_path / "final.mdl")
     assert not (tmp_path / "pwned").exists()
+
+
+# -- archives and small files -------------------------------------------------------------------------------------
+def test_alignment_archives_are_kaldis_int_vector_holder_byte_for_byte(tmp_path):
+    alignments = [("utt1", np.array([1, 2, 300, 2 ** 31 - 1], dtype=np.int32)), ("utt2", np.array([], np.int32))]
+    write_int_vectors(tmp_path / "ali.1.gz", alignments)
+    plain = gzip.decompress((tmp_path / "ali.1.gz").read_bytes())
+    expected = b"".join(key.encode() + b" \0B\x04" + struct.pack("<i", len(a))
+                        + b"".join(b"\x04" + struct.pack("<i", v) for v in a) for key, a in alignments)
+    theirs = io.BytesIO()
+    kaldiio.save_ark(theirs, dict(alignments))
+    assert plain == expected == theirs.getvalue()
+    write_int_vectors(tmp_path / "ali.2.gz", [("utt3", [5, 6])], binary=False)
+    assert gzip.decompress((tmp_path / "ali.2.gz").read_bytes()) == b"utt3 5 6 \n"
+    write_num_jobs(tmp_path, 2)
+    assert (tmp_path / "num_jobs").read_text() == "2\n" and read_num_jobs(tmp_path) == 2
+    table = read_alignment_dir(tmp_path)
+    assert list(table) == ["utt1", "utt2", "utt3"] and table["utt1"].tolist() == alignments[0][1].tolist()
+    write_int_vectors(tmp_path / "same.gz", alignments)      # gzip without a time stamp: same content, same bytes
+    assert (tmp_path / "same.gz").read_bytes() == (tmp_path / "ali.1.gz").read_bytes()
+
+    data = (tmp_path / "ali.1.gz").read_bytes()
+    (tmp_path / "ali.2.gz").write_bytes(data[:len(data) - 12])
+    with pytest.raises(KaldiFormatError) as e:
+        read_alignment_dir(tmp_path)
+    assert "truncated" in one_line(e.value, tmp_path / "ali.2.gz")
+    (tmp_path / "ali.2.gz").unlink()
+    with pytest.raises(AsrserError) as e:
+        read_alignment_dir(tmp_path)
+    assert "file does not exist" in one_line(e.value, tmp_path / "ali.2.gz")
+    feats = tmp_path / "feats.ark"
+    kaldiio.save_ark(str(feats), {"utt1": np.zeros((2, 3), dtype=np.float32)})
+    with pytest.raises(KaldiFormatError) as e:
+        list(read_int_vectors(feats))
+    assert "entry utt1" in one_line(e.value, feats)
+
+
+def test_occs_and_transforms_are_kaldi_vector_and_matrix_files(tmp_path):
+    occs = np.array([10.5, 0.0, 3.25], dtype=np.float32)
+    write_kaldi_vector(tmp_path / "final.occs", occs)
+    assert (tmp_path / "final.occs").read_bytes() == b"\0BFV \x04" + struct.pack("<i3f", 3, *occs)
+    assert read_kaldi_vector(tmp_path / "final.occs").tolist() == occs.tolist()
+    write_kaldi_vector(tmp_path / "occs.txt", occs, binary=False)
+    assert (tmp_path / "occs.txt").read_text() == " [ 10.5 0 3.25 ]\n"
+    mat = np.arange(6, dtype=np.float32).reshape(2, 3) / 7
+    write_kaldi_matrix(tmp_path / "final.mat", mat)
+    np.testing.assert_array_equal(read_kaldi_matrix(tmp_path / "final.mat"), mat)
+    np.testing.assert_array_equal(kaldiio.load_mat(str(tmp_path / "final.mat")), mat)
+
+
+def test_loglikelihood_archives_are_what_latgen_faster_mapped_reads(tmp_path):
+    rng = np.random.default_rng(0)
+    loglik = {"u1": rng.normal(size=(5, 4)).astype(np.float32), "u2": rng.normal(size=(3, 4)).astype(np.float32)}
+    write_loglikelihoods(tmp_path / "loglik.ark", loglik.items(), num_pdfs=4)
+    theirs = io.BytesIO()
+    kaldiio.save_ark(theirs, loglik)
+    assert (tmp_path / "loglik.ark").read_bytes() == theirs.getvalue()     # "\0BFM " rows cols floats
+    assert {k: v.tolist() for k, v in read_matrices(tmp_path / "loglik.ark")} == {k: v.tolist()
+                                                                                 for k, v in loglik.items()}
+    with pytest.raises(ValueError, match="one column per pdf"):
+        write_loglikelihoods(tmp_path / "bad.ark", [("u1", np.zeros((5, 3)))], num_pdfs=4)
+    assert not (tmp_path / "bad.ark").exists()
 
 
 # -- a trained system of the tiny corpus: model round trip and lattices ---------------------------------------------
