@@ -9,11 +9,17 @@ What a stage calls (everything names the file and what was expected on bad input
   directory, through its num_jobs); write_num_jobs / read_num_jobs.
 - `final.occs`, `final.mat`: write_kaldi_vector / read_kaldi_vector, write_kaldi_matrix / read_kaldi_matrix.
 - a hybrid net's outputs for latgen-faster-mapped: write_loglikelihoods(path, items, num_pdfs).
-- streaming: ArchiveWriter(path) with write_int_vector / write_matrix / write_entry.
+- `lat.N.gz`: determinize_lattice(raw_lattice, lattice_beam, acoustic_scale) -> CompactLattice;
+  write_lattices(path, items) / read_lattices(path); best_paths(lattices, lm_weights) or
+  CompactLattice.best_path(acoustic_scale=1/LMWT) for scoring without decoding again.
+- streaming: ArchiveWriter(path) with write_int_vector / write_matrix / write_entry(key,
+  encode_compact_lattice(clat)).
 """
 
 from .gmm import GmmModel, copy_gmm_model, load_gmm_model, read_gmm_model, save_gmm_model, write_gmm_model
 from .hmm import Topology, TransitionModel
+from .lattice import (BestPath, CompactLattice, best_paths, determinize_lattice, encode_compact_lattice,
+                      read_lattices, write_lattices)
 from .stream import KaldiFormatError
 from .tables import (ArchiveWriter, read_alignment_dir, read_int_vectors, read_kaldi_matrix, read_kaldi_vector,
                      read_matrices, read_num_jobs, write_int_vectors, write_kaldi_matrix, write_kaldi_vector,
@@ -21,9 +27,10 @@ from .tables import (ArchiveWriter, read_alignment_dir, read_int_vectors, read_k
 from .tree import ContextDependency, read_tree, write_tree
 
 __all__ = [
-    "ArchiveWriter", "ContextDependency", "GmmModel", "KaldiFormatError", "Topology", "TransitionModel",
-    "copy_gmm_model", "load_gmm_model", "read_alignment_dir", "read_gmm_model", "read_int_vectors",
-    "read_kaldi_matrix", "read_kaldi_vector", "read_matrices", "read_num_jobs", "read_tree", "save_gmm_model",
-    "write_gmm_model", "write_int_vectors", "write_kaldi_matrix", "write_kaldi_vector", "write_loglikelihoods",
-    "write_matrices", "write_num_jobs", "write_tree",
+    "ArchiveWriter", "BestPath", "CompactLattice", "ContextDependency", "GmmModel", "KaldiFormatError", "Topology",
+    "TransitionModel", "best_paths", "copy_gmm_model", "determinize_lattice", "encode_compact_lattice",
+    "load_gmm_model", "read_alignment_dir", "read_gmm_model", "read_int_vectors", "read_kaldi_matrix",
+    "read_kaldi_vector", "read_lattices", "read_matrices", "read_num_jobs", "read_tree", "save_gmm_model",
+    "write_gmm_model", "write_int_vectors", "write_kaldi_matrix", "write_kaldi_vector", "write_lattices",
+    "write_loglikelihoods", "write_matrices", "write_num_jobs", "write_tree",
 ]

@@ -1,5 +1,5 @@
 """Kaldi's own formats both ways: final.mdl (binary and text), tree, alignment archives, final.occs/final.mat,
-matrix archives for latgen-faster-mapped."""
+matrix archives for latgen-faster-mapped, CompactLattice archives from the wheels' decoder lattices."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import struct
 import sys
 from pathlib import Path
 
+import kaldi_decoder
 import kaldi_hmm_gmm as khg
 import kaldifst
 import kaldiio
@@ -17,11 +18,13 @@ import numpy as np
 import pytest
 
 from asrser.errors import AsrserError
-from asrser.kaldi_format import (GmmModel, KaldiFormatError, load_gmm_model, read_alignment_dir, read_gmm_model,
-                                 read_int_vectors, read_kaldi_matrix, read_kaldi_vector, read_matrices,
-                                 read_num_jobs, read_tree, save_gmm_model, write_gmm_model, write_int_vectors,
-                                 write_kaldi_matrix, write_kaldi_vector, write_loglikelihoods, write_num_jobs,
-                                 write_tree)
+from asrser.kaldi_format import (ArchiveWriter, CompactLattice, GmmModel, KaldiFormatError, best_paths,
+                                 determinize_lattice, encode_compact_lattice, load_gmm_model, read_alignment_dir,
+                                 read_gmm_model, read_int_vectors, read_kaldi_matrix, read_kaldi_vector,
+                                 read_lattices, read_matrices, read_num_jobs, read_tree, save_gmm_model,
+                                 write_gmm_model, write_int_vectors, write_kaldi_matrix, write_kaldi_vector,
+                                 write_lattices, write_loglikelihoods, write_num_jobs, write_tree)
+from asrser.kaldi_format.lattice import RawLattice
 from asrser.kaldi_format.stream import Reader, Writer
 from asrser.kaldi_format.tree import ContextDependency
 from helpers import REPO
@@ -146,7 +149,7 @@ def hand_files(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "final.mdl", tmp_path / "tree"
 
 
-def test_hand_made_text_model_reads_and_aligns_with_the_wheels(tmp_path):
+def test_hand_made_text_model_reads_aligns_and_decodes_with_the_wheels(tmp_path):
     mdl, tree_path = hand_files(tmp_path)
     model = read_gmm_model(mdl)
     assert model.to_bytes(binary=False, lossless=False).decode() == HAND_MODEL      # printed as Kaldi prints it
@@ -182,6 +185,16 @@ def test_hand_made_text_model_reads_and_aligns_with_the_wheels(tmp_path):
     tid2pdf = np.asarray(trans_model.transition_id_to_pdf_array())
     assert done == 1 and tid2pdf[alignment].tolist() == pdfs.tolist()
 
+    # decoding the same frames over the graph gives the words, through a determinised lattice and an archive
+    loglik = gmms.loglik(feats)
+    decoder = kaldi_decoder.LatticeSimpleDecoder(graph, kaldi_decoder.LatticeSimpleDecoderConfig())
+    decoder.decode(kaldi_decoder.DecodableCtc(np.ascontiguousarray(0.1 * loglik[:, tid2pdf[1:]], dtype=np.float32)))
+    ok, raw = decoder.get_raw_lattice()
+    clat = determinize_lattice(raw, beam=6.0, acoustic_scale=0.1)
+    write_lattices(tmp_path / "lat.1.gz", [("u", clat)])
+    [(key, back)] = read_lattices(tmp_path / "lat.1.gz")
+    best = back.best_path(acoustic_scale=1.0)
+    assert key == "u" and best.words == [1, 2, 1] and best.transition_ids == list(alignment)
 
 
 def test_binary_and_text_model_files_convert_both_ways_byte_for_byte(tmp_path):
@@ -397,3 +410,134 @@ def test_trained_model_reads_back_with_identical_likelihoods_and_transitions(sys
     assert tree.num_pdfs == model.tree.num_pdfs == GmmModel.from_wheels(trans_model, gmms).gmms.num_pdfs
 
 
+def raw_best_path(lattice: kaldifst.Lattice, inv_acoustic_scale: float) -> tuple[list[int], list[int]]:
+    """(words, transition-ids) of the raw lattice's best path, as the project's scoring computes it today."""
+    scaled = lattice.copy()
+    kaldifst.scale_lattice(scale=[[1.0, 0.0], [0.0, inv_acoustic_scale]], in_out=scaled)
+    best = kaldifst.shortest_path(scaled)
+    arcs = {int(f[0]): (int(f[1]), int(f[2]), int(f[3])) for f in map(str.split, str(best).splitlines())
+            if len(f) >= 4}
+    words, tids, state = [], [], best.start
+    while state in arcs:
+        state, tid, word = arcs[state]
+        words += [word] if word else []
+        tids += [tid] if tid else []
+    return words, tids
+
+
+def constrained_best(raw: RawLattice, words: list[int]) -> tuple[float, float] | None:
+    """(graph, acoustic) cost of the best raw path with exactly these words (at the decoding's scale)."""
+    best: dict[tuple[int, int], tuple[float, float]] = {(raw.start, 0): (0.0, 0.0)}
+    result = None
+    from asrser.kaldi_format.lattice import _raw_topological_order
+
+    for s in _raw_topological_order(raw):
+        for k in range(len(words) + 1):
+            cost = best.get((s, k))
+            if cost is None:
+                continue
+            final = raw.finals[s]
+            if k == len(words) and final is not None:
+                total = (cost[0] + final[0], cost[1] + final[1])
+                if result is None or sum(total) < sum(result):
+                    result = total
+            for tid, word, g, a, nxt in raw.arcs[s]:
+                if word and (k == len(words) or words[k] != word):
+                    continue
+                key, new = (nxt, k + (word != 0)), (cost[0] + g, cost[1] + a)
+                if key not in best or sum(new) < sum(best[key]):
+                    best[key] = new
+    return result
+
+
+def clat_path_cost(clat: CompactLattice, words: list[int]) -> tuple[float, float] | None:
+    """The (graph, acoustic) cost of the path of a word sequence in a determinised lattice, or None."""
+    state, g, a = clat.start, 0.0, 0.0
+    for word in words:
+        arc = next((arc for arc in clat.arcs[state] if arc[0] == word), None)
+        if arc is None:
+            return None
+        state, g, a = arc[1], g + arc[2], a + arc[3]
+    final = clat.finals[state]
+    return None if final is None else (g + final[0], a + final[1])
+
+
+@pytest.mark.slow
+def test_decoder_lattices_are_stored_as_kaldi_compact_lattices_and_rescored_without_decoding(system, tmp_path):
+    from asrser.gmm.feats import FeaturePipeline, iter_features
+    from asrser.gmm.model import AcousticModel
+
+    exp = system / "exp" / "mono"
+    model = AcousticModel.load(exp / "final.mdl")
+    hclg = kaldifst.StdVectorFst.read(str(exp / "graph" / "HCLG.fst"))
+    config = kaldi_decoder.LatticeSimpleDecoderConfig()
+    config.beam, config.lattice_beam = 13.0, 6.0
+    decoder = kaldi_decoder.LatticeSimpleDecoder(hclg, config)
+    acwt, lm_weights, columns = 0.1, [float(w) for w in range(1, 11)], model.tid2pdf[1:]
+    raws, lattices = {}, []
+    for utt, feats in iter_features(system / "data" / "test", FeaturePipeline.load(exp)):
+        scores = np.ascontiguousarray(acwt * model.pdf_loglik(feats)[:, columns], dtype=np.float32)
+        decoder.decode(kaldi_decoder.DecodableCtc(scores))
+        ok, raw = decoder.get_raw_lattice()
+        assert ok
+        clat = determinize_lattice(raw, config.lattice_beam, acwt)
+        assert clat.is_deterministic() and clat.num_states > 1
+        raws[utt] = raw
+        lattices.append((utt, clat))
+    assert len(lattices) == 32
+
+    write_lattices(tmp_path / "lat.1.gz", lattices)
+    stored = list(read_lattices(tmp_path / "lat.1.gz"))
+    assert stored == lattices
+    write_lattices(tmp_path / "lat.txt", stored, binary=False)
+    assert list(read_lattices(tmp_path / "lat.txt")) == lattices
+    text = (tmp_path / "lat.txt").read_text()
+    assert text.startswith(f"{lattices[0][0]} \n0\t") and "\n\n" in text
+
+    hyps = best_paths(stored, lm_weights, str(tmp_path / "lat.1.gz"))
+    rng = np.random.default_rng(0)
+    for utt, clat in stored:
+        raw, raw_lists = raws[utt], RawLattice.from_kaldifst(raws[utt])
+        # at the decoding's own scale the stored best path is the decoder's: words and alignment
+        words, tids = raw_best_path(raw, 1.0)
+        best = clat.best_path(acoustic_scale=acwt)
+        assert (best.words, best.transition_ids) == (words, tids) == (hyps[1 / acwt][utt], tids)
+        # at other LM weights the stored lattice keeps, per word sequence, its best alignment at the decoding's
+        # scale, as Kaldi's determinised lattices do: where the raw lattice's best words differ from the stored
+        # best, those words are in the stored lattice with exactly that cost, or beyond the lattice beam
+        for w in lm_weights:
+            raw_words = raw_best_path(raw, 1.0 / (acwt * w))[0]
+            if raw_words == hyps[w][utt]:
+                continue
+            decode_cost = constrained_best(raw_lists, raw_words)
+            stored_cost = clat_path_cost(clat, raw_words)
+            if stored_cost is None:
+                assert sum(decode_cost) - sum(constrained_best(raw_lists, words)) > config.lattice_beam - 1e-2
+            else:
+                np.testing.assert_allclose(stored_cost, (decode_cost[0], decode_cost[1] / acwt), rtol=1e-5,
+                                           atol=1e-2)
+        # any path of the stored lattice is its word sequence's best path in the raw lattice
+        for _ in range(3):
+            state, path_words = clat.start, []
+            while clat.arcs[state] and not (clat.finals[state] is not None and rng.random() < 0.3):
+                arc = clat.arcs[state][rng.integers(len(clat.arcs[state]))]
+                path_words.append(arc[0])
+                state = arc[1]
+            cost = clat_path_cost(clat, path_words)
+            if cost is not None:
+                expected = constrained_best(raw_lists, path_words)
+                np.testing.assert_allclose(cost, (expected[0], expected[1] / acwt), rtol=1e-5, atol=1e-2)
+
+    entries = encode_compact_lattice(stored[0][1])
+    assert entries[:4] == struct.pack("<i", 2125659606) and b"\x10\x00\x00\x00compactlattice44" in entries
+    with ArchiveWriter(tmp_path / "lat.2.gz") as w:
+        w.write_entry(stored[0][0], entries)
+    data = (tmp_path / "lat.2.gz").read_bytes()
+    (tmp_path / "lat.3.gz").write_bytes(data[:len(data) * 2 // 3])
+    with pytest.raises(KaldiFormatError) as e:
+        list(read_lattices(tmp_path / "lat.3.gz"))
+    assert "truncated" in one_line(e.value, tmp_path / "lat.3.gz")
+    write_int_vectors(tmp_path / "ali.1.gz", [("u", [1, 2])])
+    with pytest.raises(KaldiFormatError) as e:
+        list(read_lattices(tmp_path / "ali.1.gz"))
+    assert "entry u: expected a lattice" in one_line(e.value, tmp_path / "ali.1.gz")
