@@ -20,10 +20,11 @@ import pytest
 from asrser.errors import AsrserError
 from asrser.kaldi_format import (ArchiveWriter, CompactLattice, GmmModel, KaldiFormatError, best_paths,
                                  determinize_lattice, encode_compact_lattice, load_gmm_model, read_alignment_dir,
-                                 read_gmm_model, read_int_vectors, read_kaldi_matrix, read_kaldi_vector,
-                                 read_lattices, read_matrices, read_num_jobs, read_tree, save_gmm_model,
-                                 write_gmm_model, write_int_vectors, write_kaldi_matrix, write_kaldi_vector,
-                                 write_lattices, write_loglikelihoods, write_num_jobs, write_tree)
+                                 read_gmm_model, read_graph, read_int_vectors, read_kaldi_matrix,
+                                 read_kaldi_vector, read_lattices, read_matrices, read_num_jobs, read_tree,
+                                 save_gmm_model, write_gmm_model, write_int_vectors, write_kaldi_matrix,
+                                 write_kaldi_vector, write_lattices, write_loglikelihoods, write_num_jobs,
+                                 write_tree)
 from asrser.kaldi_format.lattice import RawLattice
 from asrser.kaldi_format.stream import Reader, Writer
 from asrser.kaldi_format.tree import ContextDependency
@@ -541,3 +542,23 @@ def test_decoder_lattices_are_stored_as_kaldi_compact_lattices_and_rescored_with
     with pytest.raises(KaldiFormatError) as e:
         list(read_lattices(tmp_path / "ali.1.gz"))
     assert "entry u: expected a lattice" in one_line(e.value, tmp_path / "ali.1.gz")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("fstconvert") is None, reason="OpenFst's fstconvert (Debian libfst-tools) is needed")
+def test_kaldis_const_hclg_reads_as_the_wheels_vector_fst(system, tmp_path):
+    """Kaldi's mkgraph.sh writes HCLG.fst with fstconvert --fst_type=const, a type kaldifst cannot read."""
+    import subprocess
+
+    hclg = system / "exp" / "mono" / "graph" / "HCLG.fst"
+    vector = kaldifst.StdVectorFst.read(str(hclg))
+    for flags in ([], ["--fst_align"]):
+        subprocess.run(["fstconvert", "--fst_type=const", *flags, str(hclg), str(tmp_path / "HCLG.fst")], check=True)
+        assert (tmp_path / "HCLG.fst").read_bytes()[8:13] == b"const"
+        graph = read_graph(tmp_path / "HCLG.fst")
+        assert graph.num_states == vector.num_states > 100 and str(graph) == str(vector)
+    assert str(read_graph(hclg)) == str(vector)
+    model = system / "exp" / "mono" / "final.mdl"
+    with pytest.raises(KaldiFormatError) as e:
+        read_graph(model)
+    assert "expected an FST" in one_line(e.value, model)
