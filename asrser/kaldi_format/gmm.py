@@ -8,9 +8,10 @@ ComputeGconsts code, in float), both for writing a model and on reading. On read
 with the computed ones up to float rounding are kept as they are (a Kaldi build's libm can differ in the last
 bit), so that a Kaldi file is written back byte for byte; others are replaced by the computed ones.
 
-Conversion to the project's DiagGmms (float64 means and variances) and back is exact: means_invvars and
-inv_vars are formed in double and rounded to float once, as Kaldi's DiagGmmNormal::CopyToDiagGmm does, and a
-model read, converted and written again gives the same bytes.
+The project's DiagGmms (float64 means and variances) become Kaldi's float parameters formed in double and rounded
+once, as Kaldi's DiagGmmNormal::CopyToDiagGmm does; the way back is exact, so a model read, converted to DiagGmms
+and written again gives the same bytes (the trainer's doubles are rounded once, on the first write, as in
+Kaldi, where models are float on disk).
 """
 
 from __future__ import annotations
