@@ -119,7 +119,7 @@ def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
     it had no features) is left out, as are those removed from the data dir for unreadable audio
     (<data>/bad_utts); both are logged and recorded in scoring/scored_set.json with the decoder's
     utterances without a final state or path."""
-    from .gmm.decode import decode_counts
+    from .hmm.decode import decode_counts
 
     decode_dir, ref_text = Path(decode_dir), Path(ref_text)
     scoring = decode_dir / "scoring"
@@ -291,7 +291,7 @@ def _examples(utts: list[str]) -> str:
 def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: str) -> list[dict]:
     """RESULTS.md from every scored <exp>/<system>/decode_<set>: PER at the LM weight chosen on the system's
     dev decode, the set's own best (oracle) beside it, what the scored set left out, Kaldi's best_wer lines."""
-    from .gmm.decode import decode_counts
+    from .hmm.decode import decode_counts
 
     exp_dir = Path(exp_dir)
     rows = []
@@ -361,7 +361,7 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
                         "out of the FER: " + ", ".join(untargeted) + ".\n")
         accuracies = sorted(exp_dir.glob("*/boundary_accuracy.json"))
         if accuracies:
-            from .gmm.boundaries import TOLERANCES_MS
+            from .hmm.boundaries import TOLERANCES_MS
             f.write("\nForced-alignment phone boundaries against the reference segmentation: share within "
                     + " / ".join(map(str, TOLERANCES_MS)) + " ms as aligned, and after boundary-specific correction "
                     "(each system's median offset per phone pair, fitted on its training-set alignments; - where "

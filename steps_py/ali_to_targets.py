@@ -14,7 +14,7 @@ p.add_argument("out_dir")
 
 
 def main(a):
-    from asrser.gmm.align import write_targets
+    from asrser.hmm.targets import write_targets
     print(f"{a.out_dir}: {write_targets(a.ali_dir, a.out_dir, a.kind)} classes")
 
 

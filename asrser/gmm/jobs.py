@@ -27,9 +27,10 @@ import numpy as np
 from ..data import DataDir
 from ..errors import AsrserError
 from ..fileio import atomic_write
+from ..hmm.align import AlignmentWriter, AlignOptions, align_to_transcripts, equal_alignment, viterbi_align
+from ..hmm.graph import GraphCompiler
+from ..hmm.tables import tid_tables, transition_tables
 from ..lang import Lang
-from .align import (AlignmentWriter, AlignOptions, GraphCompiler, align_to_transcripts, boost_silence,
-                    equal_alignment, viterbi_align)
 from .feats import FeaturePipeline, iter_features
 from .model import AcousticModel
 
@@ -43,7 +44,7 @@ def align_job(model_path: str, lang_dir: str, data_dir: str, exp_dir: str, out_p
     lang = Lang.load(lang_dir)
     compiler = GraphCompiler(model, lang)
     pipeline = FeaturePipeline.load(exp_dir)
-    silence_pdfs = np.unique(model.tid2pdf[1:][np.isin(_tid_phones(model), lang.silence_ids)])
+    silence_pdfs = np.unique(model.tid2pdf[1:][np.isin(tid_tables(model)[0][1:], lang.silence_ids)])
 
     def align_one(utt, graph, feats):
         if equal:
@@ -59,9 +60,12 @@ def align_job(model_path: str, lang_dir: str, data_dir: str, exp_dir: str, out_p
     return counts
 
 
-def _tid_phones(model: AcousticModel) -> np.ndarray:
-    from .align import tid_tables
-    return tid_tables(model)[0][1:]
+def boost_silence(pdf_loglik: np.ndarray, silence_pdfs: np.ndarray, factor: float) -> np.ndarray:
+    """gmm-boost-silence: the silence pdfs' likelihoods scaled by `factor` (log-likelihoods + log factor)."""
+    if factor != 1.0 and len(silence_pdfs):
+        pdf_loglik = pdf_loglik.copy()
+        pdf_loglik[:, silence_pdfs] += np.log(factor)
+    return pdf_loglik
 
 
 def _aligned_features(data_dir: str, exp_dir: str, ali_prefix: str, unaligned: list[str] | None = None):
@@ -100,7 +104,6 @@ def acc_job(model_path: str, data_dir: str, exp_dir: str, ali_prefix: str, stats
 
 def tree_stats_job(ali_model: str, data_dir: str, exp_dir: str, ali_prefix: str, stats_out: str) -> None:
     """acc-tree-stats: Gaussian statistics per (left, centre, right, pdf-class) event."""
-    from .align import tid_tables
     from .tree import TreeStats, frame_events
 
     phone_of, state_of = tid_tables(AcousticModel.load(ali_model))
@@ -118,8 +121,6 @@ def tree_stats_job(ali_model: str, data_dir: str, exp_dir: str, ali_prefix: str,
 def lda_stats_job(ali_model: str, lang_dir: str, data_dir: str, exp_dir: str, ali_prefix: str,
                   stats_out: str) -> None:
     """acc-lda: per-pdf counts and sums and the total scatter of spliced features (silence weighted 0)."""
-    from .align import tid_tables
-
     model = AcousticModel.load(ali_model)
     silence = np.isin(tid_tables(model)[0], Lang.load(lang_dir).silence_ids)
     num_pdfs = model.trans_model.num_pdfs
@@ -160,8 +161,7 @@ def mllt_stats_job(model_path: str, data_dir: str, exp_dir: str, ali_prefix: str
 
 def convert_job(old_model: str, new_model: str, old_prefix: str, new_prefix: str) -> None:
     """convert-ali from the old model's transition-ids to the new model's (new tree)."""
-    from .align import tid_tables
-    from .tree import convert_alignment, transition_tables
+    from .tree import convert_alignment
 
     old, new = AcousticModel.load(old_model), AcousticModel.load(new_model)
     phone_of, state_of = tid_tables(old)

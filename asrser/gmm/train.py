@@ -22,11 +22,11 @@ import numpy as np
 
 from ..data import split_data_dir
 from ..errors import AsrserError
+from ..hmm.align import AlignOptions
 from ..fileio import Stamp, atomic_write, read_yaml, temp_name
 from ..lang import Lang
 from ..progress import bar as progress_bar
 from ..runner import run_jobs
-from .align import AlignOptions
 from .feats import FeaturePipeline, feature_inputs, iter_features
 from .model import AcousticModel, DiagGmms, GmmStats, MleOptions
 

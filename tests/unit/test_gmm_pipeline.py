@@ -14,13 +14,15 @@ import torch
 
 from asrser.errors import DataError
 from asrser.features import FeatureConfig, compute_cmvn_stats, make_features
-from asrser.gmm.align import AlignOptions, load_alignments, monophone_state_classes, write_targets
 from asrser.fileio import read_ctm
-from asrser.gmm.boundaries import alignment_accuracy, fit_boundary_correction
-from asrser.gmm.decode import DecodeOptions, decode
-from asrser.gmm.graph import graph_properties, mkgraph
+from asrser.gmm.decode import decode
 from asrser.gmm.model import AcousticModel
 from asrser.gmm.train import TrainConfig, align_si, train_mono, train_tri
+from asrser.hmm.align import AlignOptions, load_alignments
+from asrser.hmm.boundaries import alignment_accuracy, fit_boundary_correction
+from asrser.hmm.decode import DecodeOptions
+from asrser.hmm.graph import graph_properties, mkgraph
+from asrser.hmm.targets import monophone_state_classes, write_targets
 from asrser.lang import Lang, prepare_phone_lang
 from asrser.lm import make_lang_test, train_phone_lm
 from asrser.phones import FOLD_48_TO_39, PHONES48
@@ -274,8 +276,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(nnet_frames, tmp_path
 def test_hybrid_decoding_equals_gmm_decoding_on_gmm_likelihoods(system):
     """Scores per monophone-state class, mapped through transition-id -> class, decode exactly as the same
     scores expanded to pdfs and mapped through transition-id -> pdf (the GMM path)."""
-    from asrser.gmm.decode import Decoder
     from asrser.gmm.feats import FeaturePipeline, iter_features
+    from asrser.hmm.decode import Decoder
 
     exp = system / "exp" / "mono"
     graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
@@ -393,8 +395,8 @@ def test_decodes_reaching_no_final_state_are_retried_counted_and_reported(system
     scored with its partial path, logged, counted per decode and reported in RESULTS.md."""
     import kaldiio
 
-    from asrser.gmm.decode import Decoder
     from asrser.gmm.feats import FeaturePipeline, iter_features
+    from asrser.hmm.decode import Decoder
 
     exp = system / "exp" / "mono"
     graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
@@ -432,8 +434,10 @@ def test_hybrid_alignment_follows_the_transcripts(system, nnet_frames):
     """nnet align: class scores mapped through transition-id -> class align exactly as the same scores
     expanded to pdfs (the GMM path); a trained net's alignment spells each transcript, is written like the
     GMMs' alignment dirs, and is not redone when nothing changed."""
-    from asrser.gmm.align import GraphCompiler, alignment_to_phone_segments, tid_tables, viterbi_align
     from asrser.gmm.feats import FeaturePipeline, iter_features
+    from asrser.hmm.align import viterbi_align
+    from asrser.hmm.graph import GraphCompiler
+    from asrser.hmm.tables import alignment_to_phone_segments, tid_tables
     from asrser.nnet.align import align_hybrid
     from asrser.nnet.model import NetConfig
     from asrser.nnet.train import train_net
