@@ -13,7 +13,6 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ..errors import AsrserError
 from ..fileio import atomic_write
 from ..hmm.decode import (DecodeOptions, Decoder, clear_decode_outputs, decode_counts, decode_utterances,
                           log_decode_counts)
@@ -68,24 +67,18 @@ def decode(graph_dir, data_dir, model_dir, decode_dir, nj: int, cmd: str, opts: 
     return counts
 
 
-def main(argv: list[str] | None = None) -> int:
-    from ..cli import setup_logging
+def main(argv: list[str] | None = None) -> None:
+    from .. import cli
 
     p = argparse.ArgumentParser(prog="python -m asrser.gmm.decode")
     for name in ("graph_dir", "model_dir", "data_dir", "decode_dir"):
         p.add_argument(name)
     p.add_argument("job", type=int)
     p.add_argument("--options", default="{}")
-    args = p.parse_args(argv)
-    setup_logging()
-    try:
-        decode_job(args.graph_dir, args.model_dir, args.data_dir, args.decode_dir, args.job,
-                   DecodeOptions(**json.loads(args.options)))
-    except AsrserError as e:
-        print(f"ERROR (asrser.gmm.decode): {e}", file=sys.stderr)
-        return 1
-    return 0
+    cli.run(lambda a: decode_job(a.graph_dir, a.model_dir, a.data_dir, a.decode_dir, a.job,
+                                 DecodeOptions(**json.loads(a.options))),
+            p.parse_args(argv), program="asrser.gmm.decode")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 
 import kaldiio
@@ -178,8 +177,8 @@ def convert_job(old_model: str, new_model: str, old_prefix: str, new_prefix: str
     log.info("converted %d alignments", n)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from ..cli import setup_logging
+def main(argv: list[str] | None = None) -> None:
+    from .. import cli
 
     p = argparse.ArgumentParser(prog="python -m asrser.gmm.jobs")
     sub = p.add_subparsers(dest="what", required=True)
@@ -199,26 +198,24 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             sp.add_argument(name)
     args = p.parse_args(argv)
-    setup_logging()
-    try:
-        if args.what == "align":
-            align_job(args.model, args.lang, args.data, args.exp, args.out_prefix,
-                      AlignOptions(**json.loads(args.options)), args.equal)
-        elif args.what == "acc":
-            acc_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
-        elif args.what == "tree-stats":
-            tree_stats_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
-        elif args.what == "lda-stats":
-            lda_stats_job(args.model, args.lang, args.data, args.exp, args.ali_prefix, args.stats_out)
-        elif args.what == "mllt-stats":
-            mllt_stats_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
-        else:
-            convert_job(args.old_model, args.new_model, args.old_prefix, args.new_prefix)
-    except AsrserError as e:
-        print(f"ERROR (asrser.gmm.jobs {args.what}): {e}", file=sys.stderr)
-        return 1
-    return 0
+    cli.run(run_job, args, program=f"asrser.gmm.jobs {args.what}")
+
+
+def run_job(args: argparse.Namespace) -> None:
+    if args.what == "align":
+        align_job(args.model, args.lang, args.data, args.exp, args.out_prefix,
+                  AlignOptions(**json.loads(args.options)), args.equal)
+    elif args.what == "acc":
+        acc_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
+    elif args.what == "tree-stats":
+        tree_stats_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
+    elif args.what == "lda-stats":
+        lda_stats_job(args.model, args.lang, args.data, args.exp, args.ali_prefix, args.stats_out)
+    elif args.what == "mllt-stats":
+        mllt_stats_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
+    else:
+        convert_job(args.old_model, args.new_model, args.old_prefix, args.new_prefix)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

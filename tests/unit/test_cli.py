@@ -1,6 +1,8 @@
 """What every stage program shares: usage errors are refused by argparse, before any work."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -43,3 +45,21 @@ def test_config_and_count_errors_name_the_file(tmp_path):
         assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
         assert proc.stderr.strip().splitlines()[-1].startswith(f"ERROR ({program}): {message}"), proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.yaml", "list.yaml"]
+
+
+@pytest.mark.parametrize("worker, args, message", [
+    ("asrser.features", ["--kind", "fbank", "--config", "{tmp}/nope.conf", "{tmp}/data", "{tmp}/raw"],
+     "{tmp}/nope.conf: feature config does not exist"),
+    ("asrser.gmm.decode", ["{tmp}/graph", "{tmp}/mono", "{tmp}/data", "{tmp}/decode", "1"],
+     "{tmp}/mono/final.mdl: not an asrser GMM-HMM model"),
+    ("asrser.gmm.jobs", ["acc", "{tmp}/1.mdl", "{tmp}/data", "{tmp}/exp", "{tmp}/ali.1", "{tmp}/1.1.acc.npz"],
+     "{tmp}/1.mdl: not an asrser GMM-HMM model"),
+])
+def test_job_workers_end_with_one_error_line_as_stage_programs_do(worker, args, message, tmp_path):
+    """A job's worker (python -m asrser.<module>, run by the job runner into the job's log) reports a user error
+    as the stage programs do: its last line is 'ERROR (<module>[ <sub-command>]): message', exit code 1."""
+    proc = subprocess.run([sys.executable, "-m", worker, *(a.format(tmp=tmp_path) for a in args)],
+                          capture_output=True, text=True)
+    program = worker + (f" {args[0]}" if worker == "asrser.gmm.jobs" else "")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"ERROR ({program}): {message.format(tmp=tmp_path)}")
