@@ -23,7 +23,7 @@ p.add_argument("exp_dir")
 def main(a):
     from asrser.gmm.train import TrainConfig, train_tri
     train_tri(a.data_dir, a.lang_dir, a.ali_dir, a.exp_dir, TrainConfig.from_yaml(a.config, a.section), a.nj,
-              a.cmd, kind="lda")
+              a.cmd, transform="lda")
 
 
 cli.run(main, p.parse_args())

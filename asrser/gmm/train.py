@@ -275,15 +275,15 @@ class MlltHooks(IterationHooks):
     def __init__(self, trainer: Trainer, config: TrainConfig, pipeline: FeaturePipeline):
         self.trainer, self.config, self.pipeline = trainer, config, pipeline
 
-    def _transform_after(self, it: int) -> np.ndarray:
+    def _matrix_after(self, it: int) -> np.ndarray:
         its = [int(p.name.split(".")[0]) for p in self.trainer.exp.glob("*.mat.npy")
                if p.name.split(".")[0].isdigit()]
         return np.load(self.trainer.exp / f"{max(i for i in its if i <= it)}.mat.npy")
 
     def features_after(self, it: int) -> None:
-        transform = self._transform_after(it)
-        if self.pipeline.transform is None or not np.array_equal(transform, self.pipeline.transform):
-            self.pipeline.transform = transform
+        matrix = self._matrix_after(it)
+        if self.pipeline.matrix is None or not np.array_equal(matrix, self.pipeline.matrix):
+            self.pipeline.matrix = matrix
             self.pipeline.save(self.trainer.exp)
 
     def model_for_accumulation(self, it: int) -> Path:
@@ -304,30 +304,34 @@ class MlltHooks(IterationHooks):
             gmms = DiagGmms(gmms.owner, gmms.weights, gmms.means @ a.T, gmms.variances @ (a ** 2).T)
             AcousticModel(model.trans_model, model.tree, gmms).save(exp / f"{it}.mllt.mdl")
             with atomic_write(exp / f"{it}.mat.npy", "wb", encoding=None) as f:
-                np.save(f, a @ self._transform_after(it - 1))
+                np.save(f, a @ self._matrix_after(it - 1))
         self.features_after(it)
         return exp / f"{it}.mllt.mdl"
 
 
+TRI_TRANSFORMS = ("delta", "lda")
+
+
 def train_tri(data_dir, lang_dir, ali_dir, exp_dir, config: TrainConfig, nj: int, cmd: str,
-              kind: str = "delta") -> AcousticModel:
-    """steps/train_deltas.sh (kind delta: tri1) and steps/train_lda_mllt.sh (kind lda: tri2).
+              transform: str = "delta") -> AcousticModel:
+    """steps/train_deltas.sh (transform delta: tri1) and steps/train_lda_mllt.sh (transform lda: tri2).
 
     Tree statistics from the given alignments, phone questions, a tree with config.num_leaves leaves, one
     Gaussian per leaf, the alignments converted to the new tree, then EM with realignment and mixing up
     (and MLLT updates for lda)."""
-    if kind not in ("delta", "lda"):
-        raise AsrserError(f"unknown triphone system kind {kind!r} (delta or lda)")
+    if transform not in TRI_TRANSFORMS:
+        raise AsrserError(f"unknown triphone feature transform {transform!r} ({' or '.join(TRI_TRANSFORMS)})")
     trainer = Trainer(data_dir, lang_dir, exp_dir, nj, cmd)
     exp, ali_dir = trainer.exp, Path(ali_dir)
     _check_alignment_jobs(ali_dir, nj)
+    # "kind": the record's name for the transform since the first release (a new name would retrain every system)
     stamp = Stamp(exp / "train.done", [*training_inputs(data_dir, lang_dir), *sorted(ali_dir.glob("ali.*.ark"))],
-                  config=asdict(config), kind=kind)
+                  config=asdict(config), kind=transform)
     if stamp.is_current():
         log.info("%s is up to date", exp / "final.mdl")
         return AcousticModel.load(exp / "final.mdl")
     start_fresh_unless_resuming(exp, stamp)
-    if kind == "lda":
+    if transform == "lda":
         hooks: IterationHooks | None = lda_mllt_features(trainer, config, ali_dir)
     else:
         FeaturePipeline("delta").save(exp)      # as the monophone system's, with no per-iteration updates

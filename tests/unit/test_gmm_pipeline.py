@@ -27,7 +27,7 @@ from asrser.lang import Lang, prepare_phone_lang
 from asrser.lm import make_lang_test, train_phone_lm
 from asrser.phones import FOLD_48_TO_39, PHONES48
 from asrser.scoring import score_decode
-from helpers import REPO
+from helpers import REPO, run_step
 
 pytestmark = pytest.mark.slow
 CONFIG = TrainConfig(num_iters=10, max_iter_inc=6, total_gauss=250, realign_iters=[1, 2, 3, 4, 6, 8], seed=0)
@@ -159,6 +159,15 @@ def mono_ali_train(system, runner_cmd_session):
     return ali
 
 
+def test_ali_to_targets_names_the_target_type_as_the_hybrid_programs_do(mono_ali_train, tmp_path):
+    """--targets (as nnet_decode.py and nnet_align.py spell it), and --kind, its former name, still accepted."""
+    for option in ("--targets", "--kind"):
+        run_step("ali_to_targets.py", option, "pdf", mono_ali_train, tmp_path / option.strip("-"))
+    num_pdfs = AcousticModel.load(mono_ali_train / "final.mdl").trans_model.num_pdfs
+    assert (tmp_path / "targets" / "num_classes").read_text() == f"{num_pdfs}\n"
+    assert (tmp_path / "kind" / "targets.ark").read_bytes() == (tmp_path / "targets" / "targets.ark").read_bytes()
+
+
 def test_boundary_correction_fitted_on_train_improves_test(system, mono_ali_train, runner_cmd_session):
     data, lang = system / "data", system / "data" / "lang"
     ali = system / "exp" / "mono_ali_test"
@@ -176,11 +185,11 @@ def test_boundary_correction_fitted_on_train_improves_test(system, mono_ali_trai
         fit_boundary_correction(mono_ali_train, lang, data / "test" / "ref_phones.ctm")
 
 
-@pytest.mark.parametrize("kind", ["delta", "lda"])
-def test_triphone_tree_and_training(system, mono_ali_train, runner_cmd_session, kind):
-    exp = system / "exp" / f"tri_{kind}"
+@pytest.mark.parametrize("transform", ["delta", "lda"])
+def test_triphone_tree_and_training(system, mono_ali_train, runner_cmd_session, transform):
+    exp = system / "exp" / f"tri_{transform}"
     model = train_tri(system / "data" / "train", system / "data" / "lang", mono_ali_train, exp, TRI_CONFIG, 2,
-                      runner_cmd_session, kind=kind)
+                      runner_cmd_session, transform=transform)
     lang = Lang.load(system / "data" / "lang")
     # leaves: the roots (47 phones x 3 states + silence x 5) split towards num_leaves
     assert 146 < model.trans_model.num_pdfs <= TRI_CONFIG.num_leaves
@@ -191,9 +200,9 @@ def test_triphone_tree_and_training(system, mono_ali_train, runner_cmd_session, 
     stats_model = AcousticModel.load(exp / "1.mdl")
     assert stats_model.gmms.num_gauss == model.trans_model.num_pdfs
     assert model.gmms.num_gauss > model.trans_model.num_pdfs               # mixed up
-    if kind == "lda":
-        transform = np.load(exp / "final.mat.npy")
-        assert transform.shape == (40, 13 * 7)
+    if transform == "lda":
+        matrix = np.load(exp / "final.mat.npy")
+        assert matrix.shape == (40, 13 * 7)
         assert (exp / "2.mat.npy").exists() and (exp / "4.mat.npy").exists()
     graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
     decode(graph, system / "data" / "test", exp, exp / "decode_test", 2, runner_cmd_session,
