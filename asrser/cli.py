@@ -39,14 +39,17 @@ def add_hybrid_options(p: argparse.ArgumentParser) -> None:
                    help="what the net predicts: monophone HMM states, or the tree leaves (pdfs) of <hmm-model>")
 
 
-def run(main: Callable[[argparse.Namespace], object], args: argparse.Namespace) -> None:
+def run(main: Callable[[argparse.Namespace], object], args: argparse.Namespace, program: str | None = None) -> None:
     """Call main(args); a toolkit error becomes 'ERROR (program): message' and exit code 1. For a failed job
-    the job log's last lines come first, so that the output ends with the one line naming the log."""
+    the job log's last lines come first, so that the output ends with the one line naming the log.
+
+    The entry of every stage program and of every job's worker (`python -m asrser.<module>`, which passes
+    its module as `program`; a stage program is named by its file)."""
     from .errors import AsrserError
     from .runner import JobsFailed
 
     setup_logging(getattr(args, "verbose", False))
-    program = os.path.basename(sys.argv[0])
+    program = program or os.path.basename(sys.argv[0])
     try:
         main(args)
     except JobsFailed as e:

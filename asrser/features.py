@@ -336,7 +336,9 @@ def global_cmvn_stats(feats_scp: str | os.PathLike, utts: Iterable[str] | None =
     return total
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
+    from . import cli
+
     parser = argparse.ArgumentParser(prog="python -m asrser.features",
                                      description="Compute features for one data (sub)directory.")
     parser.add_argument("--kind", choices=FEATURE_KINDS, required=True)
@@ -344,16 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-bad", action="store_true", help="log and skip unusable audio instead of failing")
     parser.add_argument("data_dir")
     parser.add_argument("out_prefix", help="writes OUT_PREFIX.ark, OUT_PREFIX.scp, OUT_PREFIX.bad")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s (%(name)s) %(message)s")
-    try:
-        compute_part(args.data_dir, FeatureConfig.from_file(args.kind, args.config), args.out_prefix,
-                     args.skip_bad)
-    except AsrserError as e:
-        log.error("%s", e)
-        return 1
-    return 0
+    cli.run(lambda a: compute_part(a.data_dir, FeatureConfig.from_file(a.kind, a.config), a.out_prefix, a.skip_bad),
+            parser.parse_args(argv), program="asrser.features")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

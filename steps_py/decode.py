@@ -27,7 +27,8 @@ p.add_argument("decode_dir")
 
 def main(a):
     from pathlib import Path
-    from asrser.gmm.decode import DecodeOptions, decode
+    from asrser.gmm.decode import decode
+    from asrser.hmm.decode import DecodeOptions
     from asrser.scoring import score_decode
 
     opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam,

@@ -110,16 +110,11 @@ def frame_error_rate(model: nn.Module, data: FrameData, device: torch.device, dt
     with torch.no_grad(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
         for i in range(0, len(frames), batch_size):
             idx = frames[i:i + batch_size]
-            x = _batch(data, idx, device)
+            x = data.input_batch(idx, device)
             pred = model(x).argmax(1).cpu().numpy()
             wrong += int((pred != data.targets[idx]).sum())
             total += len(idx)
     return 100.0 * wrong / max(total, 1)
-
-
-def _batch(data: FrameData, idx: np.ndarray, device: torch.device) -> torch.Tensor:
-    x = torch.from_numpy(data.windows(idx)).unsqueeze(1)
-    return x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
 
 
 def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_dir: str | os.PathLike,
@@ -209,7 +204,7 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
                            enabled=progress and rank == 0, mininterval=2)
         for i in bar:
             idx = order[i:i + tc.batch_size]
-            x = _batch(train, idx, dev)
+            x = train.input_batch(idx, dev)
             y = torch.from_numpy(train.targets[idx]).to(dev)
             with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 loss = loss_fn(net(x), y)

@@ -351,8 +351,8 @@ def test_loglikelihood_archives_are_what_latgen_faster_mapped_reads(tmp_path):
 @pytest.fixture(scope="module")
 def system(tiny_timit_data, tmp_path_factory):
     from asrser.features import FeatureConfig, compute_cmvn_stats, make_features
-    from asrser.gmm.graph import mkgraph
     from asrser.gmm.train import TrainConfig, train_mono
+    from asrser.hmm.graph import mkgraph
     from asrser.lang import Lang, prepare_phone_lang
     from asrser.lm import make_lang_test, train_phone_lm
     from asrser.phones import PHONES48
