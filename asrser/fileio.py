@@ -142,26 +142,6 @@ def write_key_value(path: str | os.PathLike, table: dict[str, str] | Iterable[tu
             f.write(f"{key} {value}\n" if value != "" else f"{key}\n")
 
 
-def read_yaml(path: str | os.PathLike, what: str = "config") -> dict:
-    """A YAML file holding a mapping (an empty file is {}); missing, malformed or not a mapping is a DataError
-    naming the file, and the line for a syntax error, instead of a traceback."""
-    import yaml
-
-    if not Path(path).is_file():
-        raise DataError(path, f"{what} does not exist")
-    try:
-        doc = yaml.safe_load("".join(line for _, line in text_lines(path)))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise DataError(path, f"not valid YAML: {getattr(e, 'problem', None) or e}",
-                        mark.line + 1 if mark is not None else None) from None
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise DataError(path, f"{what} must be a mapping of names to values, found {type(doc).__name__}")
-    return doc
-
-
 def read_matrix(rxspec: str, source: str | os.PathLike, key: str | None = None, what: str = "utterance"):
     """kaldiio.load_mat(rxspec) (an `ark:offset` of an scp, or a matrix file) as a numpy array.
 

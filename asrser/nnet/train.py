@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import written_options
 from ..errors import AsrserError
 from ..fileio import Stamp, atomic_write
 from ..progress import bar as progress_bar
@@ -70,8 +71,9 @@ def load_checkpoint(path: Path) -> dict:
 def load_model(path: str | os.PathLike) -> LayeredNet:
     """A trained network from final.pt (or any epoch checkpoint)."""
     ckpt = load_checkpoint(Path(path))
-    config = NetConfig(**{**ckpt["config"], "training": None})
-    model = LayeredNet(config, int(ckpt["num_classes"]))
+    if "config" not in ckpt:
+        raise AsrserError(f"{path}: not a trained network (use its final.pt)")
+    model = LayeredNet(NetConfig.from_checkpoint(ckpt["config"], path), int(ckpt["num_classes"]))
     model.load_state_dict(ckpt["model"])
     return model.eval()
 
@@ -138,8 +140,6 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     dtype = autocast_dtype(dev, tc.precision)
-    config_dict = asdict(config)
-    config_dict.pop("training")
     # The record of everything the trained net depends on: the frames (contents), the whole config including
     # the training options, the classes, the transferred layers and their source (contents), the world size
     # (each rank takes its share of every batch). A run with another record starts again (as the GMM stages):
@@ -147,7 +147,8 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
     # trained on something else.
     stamp = Stamp(out_dir / "train.done", [*frame_files(train_dir), *frame_files(valid_dir),
                                            *([Path(transfer_from)] if transfer_from else [])],
-                  exclusive=rank == 0, input={"context": config.context, "dim": config.dim}, layers=config.layers,
+                  exclusive=rank == 0, input={"context": config.context, "dim": config.dim},
+                  layers=written_options(config.layers),
                   training=asdict(tc), num_classes=num_classes, frozen_layers=frozen_layers, world_size=world)
     if stamp.is_current(out_dir / "final.pt"):
         log.info("%s is up to date", out_dir / "final.pt")
@@ -245,7 +246,7 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
         best = load_checkpoint(out_dir / f"epoch_{state['best_epoch']}.pt")
         with atomic_write(out_dir / "history.json") as f:
             json.dump(state["history"], f, indent=1)
-        save_checkpoint(out_dir / "final.pt", {"model": best["model"], "config": config_dict,
+        save_checkpoint(out_dir / "final.pt", {"model": best["model"], "config": config.checkpoint_options(),
                                                "num_classes": num_classes, "best_epoch": state["best_epoch"],
                                                "valid_fer": state["best_fer"]})
         from ..plots import plot_training

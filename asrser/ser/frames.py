@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..config import load_config
 from ..errors import AsrserError, AudioError, DataError
 from ..fileio import Stamp, atomic_write, read_key_value
 from ..progress import bar as progress_bar
@@ -56,37 +57,7 @@ class VadConfig:
     def from_yaml(cls, path: str | os.PathLike) -> "VadConfig":
         """A YAML mapping of the fields above; a key not among them, a value of the wrong type or out of range
         is an error naming the file (and the line)."""
-        import yaml
-
-        try:
-            text = Path(path).read_text()
-        except FileNotFoundError:
-            raise DataError(path, "voice-activity config does not exist") from None
-        try:
-            root = yaml.compose(text)
-        except yaml.YAMLError as e:
-            raise DataError(path, f"not valid YAML ({str(e).splitlines()[0]})") from None
-        if root is None:
-            return cls()
-        if not isinstance(root, yaml.MappingNode):
-            raise DataError(path, "expected a mapping of voice-activity options")
-        types = {f.name: f.type for f in fields(cls)}
-        values = {}
-        for key_node, value_node in root.value:
-            key, line = key_node.value, key_node.start_mark.line + 1
-            if key not in types:
-                raise DataError(path, f"unknown option {key!r} (known: {', '.join(types)})", line)
-            value = yaml.safe_load(yaml.serialize(value_node))
-            wanted = {"int": int, "float": float}[types[key]]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                    (wanted is int and not isinstance(value, int)):
-                raise DataError(path, f"{key}: expected {'an integer' if wanted is int else 'a number'}, "
-                                      f"found {value!r}", line)
-            values[key] = wanted(value)
-        try:
-            return cls(**values)
-        except ValueError as e:
-            raise DataError(path, str(e)) from None
+        return load_config(cls, path, "voice-activity config")
 
 
 def _hann(length: int) -> np.ndarray:

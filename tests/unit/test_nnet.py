@@ -46,7 +46,7 @@ def test_freezing_keeps_layers_and_batchnorm_statistics():
 def test_malformed_network_config_is_named(tmp_path):
     bad = tmp_path / "net.yaml"
     bad.write_text("input: {context: 2, dim: 4}\nlayers:\n  - {type: lstm}\n  - {type: output}\n")
-    with pytest.raises(AsrserError, match="layer 1 has unknown type 'lstm'"):
+    with pytest.raises(AsrserError, match="net.yaml:3: layers.1: unknown type 'lstm'"):
         NetConfig.from_yaml(bad)
 
 
