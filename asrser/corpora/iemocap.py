@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 EMOTION_CODES = ("neu", "hap", "exc", "sad", "ang", "fru", "sur", "fea", "dis", "oth", "xxx")
 FOUR_CLASS = {"neu": "neu", "hap": "hap", "exc": "hap", "sad": "sad", "ang": "ang"}
-CLASSES = ("ang", "hap", "neu", "sad")
+EMOTIONS = tuple(sorted(set(FOUR_CLASS.values())))       # the four emotions of utt2emo: ang hap neu sad
 SESSIONS = (1, 2, 3, 4, 5)
 
 # `[6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]`
@@ -226,11 +226,11 @@ def count_table(turns: list[Turn]) -> str:
     """Utterances per speaker and class (exc counted as hap), with totals, as printable text."""
     counts = Counter((t.speaker, FOUR_CLASS[t.emotion]) for t in turns)
     speakers = sorted({t.speaker for t in turns})
-    rows = [f"{'speaker':8s}" + "".join(f"{c:>7s}" for c in CLASSES) + f"{'total':>7s}"]
+    rows = [f"{'speaker':8s}" + "".join(f"{c:>7s}" for c in EMOTIONS) + f"{'total':>7s}"]
     for s in speakers:
-        rows.append(f"{s:8s}" + "".join(f"{counts[s, c]:7d}" for c in CLASSES)
-                    + f"{sum(counts[s, c] for c in CLASSES):7d}")
-    rows.append(f"{'total':8s}" + "".join(f"{sum(counts[s, c] for s in speakers):7d}" for c in CLASSES)
+        rows.append(f"{s:8s}" + "".join(f"{counts[s, c]:7d}" for c in EMOTIONS)
+                    + f"{sum(counts[s, c] for c in EMOTIONS):7d}")
+    rows.append(f"{'total':8s}" + "".join(f"{sum(counts[s, c] for s in speakers):7d}" for c in EMOTIONS)
                 + f"{len(turns):7d}")
     return "\n".join(rows)
 
@@ -249,12 +249,12 @@ def prepare_iemocap(iemocap_dir: str | os.PathLike, data_dir: str | os.PathLike,
     note = f"; {sum(skipped.values())} skipped or incomplete ({dict(skipped)})" if skipped else ""
     log.info("%s: %d utterances of %d speakers (%s; exc merged into hap: %d); dropped %d turns of other "
              "classes (%s)%s", out, len(turns), len({t.speaker for t in turns}),
-             " ".join(f"{c} {counts[c]}" for c in CLASSES), exc, sum(dropped.values()),
+             " ".join(f"{c} {counts[c]}" for c in EMOTIONS), exc, sum(dropped.values()),
              " ".join(f"{k} {v}" for k, v in sorted(dropped.items())), note)
     if print_counts:
         print(count_table(turns))
-    return {c: counts[c] for c in CLASSES}
+    return {c: counts[c] for c in EMOTIONS}
 
 
 __all__ = ["prepare_iemocap", "read_emo_evaluation", "read_transcriptions", "find_iemocap_root", "TURN_LINE",
-           "EMOTION_CODES", "FOUR_CLASS", "CLASSES"]
+           "EMOTION_CODES", "FOUR_CLASS", "EMOTIONS"]

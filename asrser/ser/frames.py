@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 EMOTIONS = ("ang", "hap", "neu", "sad")
 SILENCE = "sil"
-CLASSES = (*EMOTIONS, SILENCE)          # frame classes 0..4; silence last
+FRAME_CLASSES = (*EMOTIONS, SILENCE)    # the classes of the frame targets, 0..4; silence last
 
 
 VAD_SAMPLE_RATES = (8000, 16000, 32000, 48000)       # what WebRTC's VAD accepts
@@ -204,8 +204,8 @@ def write_frame_targets(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     write_ark_scp(out_dir / "targets", labelled())
     voiced, frames = counts["voiced"], counts["frames"]
     with atomic_write(out_dir / "num_classes") as f:
-        f.write(f"{len(CLASSES)}\n")
-    report = {"classes": list(CLASSES), "vad": asdict(config), "utterances": len(wav) - len(unreadable),
+        f.write(f"{len(FRAME_CLASSES)}\n")
+    report = {"classes": list(FRAME_CLASSES), "vad": asdict(config), "utterances": len(wav) - len(unreadable),
               "frames": frames, "voiced_frames": voiced, "no_voiced_frames": silent, "unreadable": unreadable}
     with atomic_write(out_dir / "vad.json") as f:
         json.dump(report, f, indent=1)

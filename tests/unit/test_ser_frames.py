@@ -10,7 +10,7 @@ from asrser.errors import AsrserError, DataError
 from asrser.features import FeatureConfig
 from asrser.ser.metrics import unweighted_accuracy, weighted_accuracy
 from asrser.ser.folds import loso_folds
-from asrser.ser.frames import (CLASSES, VadConfig, frame_targets, periodicity, utterance_decision,
+from asrser.ser.frames import (FRAME_CLASSES, VadConfig, frame_targets, periodicity, utterance_decision,
                                voiced_frames)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ def test_vad_labels_speech_frames_with_the_emotion_and_the_rest_silence():
     centre = voiced[35:75]                     # frames well inside the voiced part (0.3 s .. 0.8 s)
     assert centre.mean() > 0.9 and voiced[:20].mean() < 0.1 and voiced[-20:].mean() < 0.1
     targets = frame_targets(x, "sad")
-    assert set(np.unique(targets)) == {CLASSES.index("sad"), CLASSES.index("sil")}
+    assert set(np.unique(targets)) == {FRAME_CLASSES.index("sad"), FRAME_CLASSES.index("sil")}
     with pytest.raises(AsrserError, match="'fru' is not one of the four classes"):
         frame_targets(x, "fru")
 
