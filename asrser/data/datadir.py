@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import DataError
-from ..fileio import Stamp, text_lines, write_key_value
+from ..fileio import Stamp, read_key_value, write_key_value
 
 log = logging.getLogger(__name__)
 
@@ -92,22 +92,11 @@ class DataDir:
 
 def _read_table_lines(path: Path) -> tuple[OrderedDict[str, str], dict[str, int], list[ValidationIssue]]:
     """Parse a table; return it, each key's line number, and ordering issues (not raised)."""
-    table: OrderedDict[str, str] = OrderedDict()
     lines: dict[str, int] = {}
-    issues: list[ValidationIssue] = []
-    previous = None
-    for n, raw in text_lines(path):
-        if not raw.strip():
-            raise DataError(path, "empty line", n)
-        key, *rest = raw.split(maxsplit=1)
-        if key in table:
-            raise DataError(path, f"duplicate key {key!r} (first on line {lines[key]})", n)
-        if previous is not None and key < previous:
-            issues.append(ValidationIssue(str(path), n, f"not sorted: {key!r} comes after {previous!r} "
-                                          "(sort with LC_ALL=C, or run fix_data_dir.py)"))
-        previous = key
-        table[key] = rest[0].strip() if rest else ""
-        lines[key] = n
+    table = OrderedDict(read_key_value(path, lines))
+    issues = [ValidationIssue(str(path), lines[key], f"not sorted: {key!r} comes after {previous!r} "
+                              "(sort with LC_ALL=C, or run fix_data_dir.py)")
+              for previous, key in zip(table, list(table)[1:]) if key < previous]
     return table, lines, issues
 
 
