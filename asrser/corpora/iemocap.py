@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..data import write_spk2utt
 from ..errors import AsrserError, DataError
 from ..fileio import write_key_value
 
@@ -215,11 +216,8 @@ def write_data_dir(turns: list[Turn], wavs: dict[str, Path], texts: dict[str, st
     write_key_value(out / "utt2spk", ((t.utt_id, t.speaker) for t in turns))
     write_key_value(out / "utt2emo", ((t.utt_id, FOUR_CLASS[t.emotion]) for t in turns))
     write_key_value(out / "utt2session", ((t.utt_id, f"Ses{t.session:02d}") for t in turns))
-    spk2utt: dict[str, list[str]] = {}
-    for t in turns:
-        spk2utt.setdefault(t.speaker, []).append(t.utt_id)
-    write_key_value(out / "spk2utt", ((s, " ".join(us)) for s, us in sorted(spk2utt.items())))
-    write_key_value(out / "spk2gender", ((s, s[-1].lower()) for s in sorted(spk2utt)))
+    write_spk2utt(out)
+    write_key_value(out / "spk2gender", ((s, s[-1].lower()) for s in sorted({t.speaker for t in turns})))
 
 
 def count_table(turns: list[Turn]) -> str:

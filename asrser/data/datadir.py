@@ -257,15 +257,16 @@ def _write_filtered(src: Path, dst: Path, utts: set[str]) -> None:
         else:
             keep = utts if kind == "utt" else speakers
         write_key_value(dst / name, ((k, v) for k, v in data.table(name).items() if k in keep))
-    _write_spk2utt(dst)
+    write_spk2utt(dst)
     for extra in ("frame_shift",):
         if (src / extra).is_file():
             shutil.copy(src / extra, dst / extra)
 
 
-def _write_spk2utt(path: Path) -> None:
+def write_spk2utt(path: str | os.PathLike) -> None:
+    """<path>/spk2utt from <path>/utt2spk: each speaker's utterances in utt2spk's order, speakers sorted."""
     data = DataDir(path)
-    write_key_value(path / "spk2utt", ((s, " ".join(u)) for s, u in data.spk2utt.items()))
+    write_key_value(data.path / "spk2utt", ((s, " ".join(u)) for s, u in data.spk2utt.items()))
 
 
 def subset_data_dir(src: str | os.PathLike, dst: str | os.PathLike, utts: Iterable[str] | None = None,
@@ -313,7 +314,7 @@ def combine_data_dirs(dst: str | os.PathLike, srcs: Iterable[str | os.PathLike])
                                                    "another source")
                 merged[key] = value
         write_key_value(dst / name, merged)
-    _write_spk2utt(dst)
+    write_spk2utt(dst)
     return DataDir(dst)
 
 
@@ -351,7 +352,7 @@ def fix_data_dir(path: str | os.PathLike) -> list[str]:
         else:
             allowed = keep if kind == "utt" else speakers
             write_key_value(path / name, ((k, v) for k, v in table.items() if k in allowed))
-    _write_spk2utt(path)
+    write_spk2utt(path)
     if removed:
         log.warning("fix_data_dir %s: removed %d utterances missing from some table: %s%s", path, len(removed),
                     " ".join(removed[:10]), " ..." if len(removed) > 10 else "")
