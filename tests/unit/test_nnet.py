@@ -46,7 +46,7 @@ def test_freezing_keeps_layers_and_batchnorm_statistics():
 def test_malformed_network_config_is_named(tmp_path):
     bad = tmp_path / "net.yaml"
     bad.write_text("input: {context: 2, dim: 4}\nlayers:\n  - {type: lstm}\n  - {type: output}\n")
-    with pytest.raises(AsrserError, match="layer 1 has unknown type 'lstm'"):
+    with pytest.raises(AsrserError, match="net.yaml:3: layers.1: unknown type 'lstm'"):
         NetConfig.from_yaml(bad)
 
 
@@ -213,3 +213,29 @@ def test_resuming_with_a_changed_config_is_refused_naming_the_option(tmp_path):
     assert [h["epoch"] for h in history] == [1, 2]
     train_net(frames, frames, tmp_path / "fresh", small_net(tmp_path), 3, progress=False)
     assert same_weights(net / "epoch_2.pt", tmp_path / "fresh" / "epoch_2.pt")
+
+def test_newbob_halves_on_small_improvements_over_the_best_and_stops_after_n_halvings():
+    """The rule of the epoch loop, and why it is not torch's ReduceLROnPlateau (which compares with the last
+    improvement larger than the threshold, so the same FERs would give other learning rates)."""
+    from asrser.nnet.model import TrainingConfig
+    from asrser.nnet.train import TrainingState
+
+    tc = TrainingConfig(learning_rate=0.08, halving_threshold=0.5, stop_after_halvings=2, min_epochs=5)
+    state = TrainingState(lr=tc.learning_rate)
+    fers = [50.0, 40.0, 39.7, 39.3, 39.5, 38.0, 37.9]
+    rates, stops = [], []
+    for epoch, fer in enumerate(fers, 1):
+        stops.append(state.newbob(epoch, fer, tc))
+        rates.append(state.lr)
+    assert rates == [0.08, 0.08, 0.04, 0.02, 0.01, 0.01, 0.005]
+    assert stops == [False, False, False, False, True, True, True]      # 3 > 2 halvings, from epoch 5 (min_epochs)
+    assert (state.best_epoch, state.best_fer, state.halvings, state.epoch) == (7, 37.9, 4, 7)
+
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=tc.learning_rate)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=0, threshold=0.5,
+                                                         threshold_mode="abs")
+    theirs = []
+    for fer in fers:
+        plateau.step(fer)
+        theirs.append(opt.param_groups[0]["lr"])
+    assert theirs != rates and theirs[3] == 0.04          # 39.3 is 0.7 below 40.0, the last large improvement
