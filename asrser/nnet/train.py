@@ -5,7 +5,9 @@ seeded by (seed, e), so a resumed run equals an uninterrupted one).
 
 Speed: bf16 autocast and channels_last where the CPU (AVX-512 BF16 / AMX) or GPU supports bf16; batches are
 gathered by numpy index arithmetic, with no per-frame Python. Multi-process data parallel under torchrun
-(gloo on CPU, NCCL on CUDA): each rank takes every world-size-th frame of the shared permutation.
+(gloo on CPU, NCCL on CUDA, one GPU per process): every batch is the single-process run's batch, each rank
+taking every world-size-th frame of it, so the gradient steps are the same but for batch normalisation (each
+rank normalises its own share), dropout masks and the order of the gradient reduction.
 """
 
 from __future__ import annotations
@@ -36,8 +38,12 @@ TRAINING_OUTPUTS = ("final.pt", "history.json", "training.png", "train.done")
 
 def select_device(name: str = "auto") -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None and int(os.environ.get("WORLD_SIZE", 1)) > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))      # one GPU per process
+        torch.cuda.set_device(device)
+    return device
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -122,6 +128,15 @@ def _batch(data: FrameData, idx: np.ndarray, device: torch.device) -> torch.Tens
     return x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
 
 
+def rank_batches(order: np.ndarray, batch_size: int, rank: int, world: int) -> list[np.ndarray]:
+    """The frames of each training step of process `rank` of `world`: the whole batches of `order`, as one
+    process takes them, each shared out (frames rank, rank + world, ... of it), so that the ranks together
+    take the same batches as a single process."""
+    share = batch_size // world
+    mine = order[:len(order) // batch_size * batch_size][rank::world]
+    return [mine[i:i + share] for i in range(0, len(mine), share)]
+
+
 def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_dir: str | os.PathLike,
               config: NetConfig, num_classes: int, transfer_from: str | os.PathLike | None = None,
               frozen_layers: int = 0, device: str = "auto", progress: bool = True) -> dict:
@@ -134,6 +149,8 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
     out_dir.mkdir(parents=True, exist_ok=True)
     tc = config.training
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    if tc.batch_size % world:
+        raise AsrserError(f"batch_size {tc.batch_size} cannot be shared equally by {world} processes")
     dev = select_device(device)
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
@@ -200,37 +217,43 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
         order = usable[np.random.default_rng([tc.seed, epoch]).permutation(len(usable))]
         if tc.epoch_frames:
             order = order[:tc.epoch_frames]
-        order = order[:len(order) // world * world][rank::world]       # equal shares: no rank waits forever
         torch.manual_seed(tc.seed * 1000 + epoch)
         net.train()
         total_loss, seen, start = 0.0, 0, time.perf_counter()
-        batches = range(0, len(order) - tc.batch_size + 1, tc.batch_size)
-        bar = progress_bar(batches, desc=f"{out_dir.name} epoch {epoch}", unit="batch",
-                           enabled=progress and rank == 0, mininterval=2)
-        for i in bar:
-            idx = order[i:i + tc.batch_size]
+        bar = progress_bar(rank_batches(order, tc.batch_size, rank, world), desc=f"{out_dir.name} epoch {epoch}",
+                           unit="batch", enabled=progress and rank == 0, mininterval=2)
+        for i, idx in enumerate(bar):
             x = _batch(train, idx, dev)
             y = torch.from_numpy(train.targets[idx]).to(dev)
             with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 loss = loss_fn(net(x), y)
             if not torch.isfinite(loss):
-                raise AsrserError(f"{out_dir}: loss is {loss.item()} at epoch {epoch}, batch {i // tc.batch_size}; "
+                raise AsrserError(f"{out_dir}: loss is {loss.item()} at epoch {epoch}, batch {i}; "
                                   f"stopped (the last good checkpoint is epoch_{epoch - 1}.pt)")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total_loss += float(loss.detach()) * len(idx)
             seen += len(idx)
-            if seen % (50 * tc.batch_size) == 0:
+            if (i + 1) % 50 == 0:
                 bar.set_postfix(loss=f"{total_loss / seen:.3f}")
         seconds = time.perf_counter() - start
+        if world > 1:
+            # the ranks' batch-norm running statistics differ after the last step: validate (and save) rank 0's
+            # on every rank, so that all take the same learning-rate and stopping decisions
+            for buffer in model.buffers():
+                torch.distributed.broadcast(buffer, 0)
+            sums = torch.tensor([total_loss, seen], dtype=torch.float64, device=dev)
+            torch.distributed.all_reduce(sums)
+            total_loss, seen = float(sums[0]), int(sums[1])
         fer = frame_error_rate(model, valid, dev, dtype, stride=tc.valid_stride)
         improvement = state["best_fer"] - fer if math.isfinite(state["best_fer"]) else math.inf
         record = {"epoch": epoch, "loss": total_loss / max(seen, 1), "valid_fer": fer, "lr": state["lr"],
-                  "frames_per_second": seen * world / seconds, "seconds": seconds}
+                  "frames_per_second": seen / seconds, "seconds": seconds}
         state["history"].append(record)
-        log.info("%s epoch %d: loss %.4f, validation FER %.2f%%, lr %g, %.0f frames/s", out_dir.name, epoch,
-                 record["loss"], fer, state["lr"], record["frames_per_second"])
+        if rank == 0:
+            log.info("%s epoch %d: loss %.4f, validation FER %.2f%%, lr %g, %.0f frames/s", out_dir.name, epoch,
+                     record["loss"], fer, state["lr"], record["frames_per_second"])
         if fer < state["best_fer"]:
             state["best_fer"], state["best_epoch"] = fer, epoch
         if epoch >= 2 and improvement < tc.halving_threshold:

@@ -4,6 +4,7 @@ and stage programs whose outputs through Slurm equal the local backend's. Also i
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from asrser.errors import AsrserError
 from asrser.runner import Resources
@@ -211,6 +213,8 @@ def test_a_refused_submission_is_one_line(tmp_path, cluster):
 # -- stage programs through Slurm: the same outputs as through the local backend ---------------------------
 
 SMALL_GMM = "mono: {num_iters: 2, max_iter_inc: 1, total_gauss: 150, realign_iters: [1], seed: 0}\n"
+SMALL_NET = ("input: {context: 2, dim: 13}\nlayers:\n  - {type: fc, units: 32}\n  - {type: output}\n"
+             "training: {batch_size: 64, max_epochs: 2, min_epochs: 1, precision: fp32, seed: 0}\n")
 
 
 @pytest.fixture(scope="module")
@@ -219,6 +223,7 @@ def local_run(tiny_timit_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("local_run")
     shutil.copytree(tiny_timit_data / "test", root / "data/test")
     (root / "gmm.yaml").write_text(SMALL_GMM)
+    (root / "net.yaml").write_text(SMALL_NET)
     run_step("make_feats.py", "--feat-type", "mfcc", "--config", REPO / "conf/mfcc.conf", "--nj", 2, "--cmd", LOCAL,
              "data/test", "exp/make_mfcc", "mfcc", cwd=root)
     run_step("compute_cmvn_stats.py", "data/test", "mfcc", cwd=root)
@@ -255,3 +260,25 @@ def test_an_alignment_pass_through_slurm_equals_the_local_one(tmp_path, cluster,
     for job in (1, 2):
         assert (tmp_path / f"ali/ali.{job}.ark").read_bytes() == (local_run / f"exp/ali/ali.{job}.ark").read_bytes()
     assert list((tmp_path / "ali/log/q").glob("*.sh"))
+
+
+def train_net(cmd: str, root: Path, out: Path) -> None:
+    num_classes = (root / "exp/ali/targets/num_classes").read_text().strip()
+    out_log = out.parent / f"log/{out.name}.log"
+    proc = run(cmd, "--num-threads", 2, out_log, "nnet_train.py", "--config", root / "net.yaml", "--nproc", 2,
+               root / "exp/frames", root / "exp/frames", num_classes, out, cwd=root,
+               env={**os.environ, "PATH": f"{REPO / 'steps_py'}:{BIN}:{os.environ['PATH']}"})
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_two_process_training_through_slurm_equals_the_local_one(tmp_path, cluster, local_run):
+    """nnet_train.py --nproc 2 as one job: torchrun locally, srun + torchrun in the Slurm job; same weights."""
+    train_net(LOCAL, local_run, tmp_path / "local")
+    train_net(SLURM, local_run, tmp_path / "net")
+    mine = torch.load(tmp_path / "net/final.pt", weights_only=True)
+    theirs = torch.load(tmp_path / "local/final.pt", weights_only=True)
+    assert all(torch.equal(mine["model"][k], theirs["model"][k]) for k in theirs["model"])
+    histories = [json.loads((d / "history.json").read_text()) for d in (tmp_path / "net", tmp_path / "local")]
+    assert [h["valid_fer"] for h in histories[0]] == [h["valid_fer"] for h in histories[1]]
