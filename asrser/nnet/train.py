@@ -5,7 +5,9 @@ seeded by (seed, e), so a resumed run equals an uninterrupted one).
 
 Speed: bf16 autocast and channels_last where the CPU (AVX-512 BF16 / AMX) or GPU supports bf16; batches are
 gathered by numpy index arithmetic, with no per-frame Python. Multi-process data parallel under torchrun
-(gloo on CPU, NCCL on CUDA): each rank takes every world-size-th frame of the shared permutation.
+(gloo on CPU, NCCL on CUDA, one GPU per process): every batch is the single-process run's batch, each rank
+taking every world-size-th frame of it, so the gradient steps are the same but for batch normalisation (each
+rank normalises its own share), dropout masks and the order of the gradient reduction.
 """
 
 from __future__ import annotations
@@ -37,8 +39,12 @@ TRAINING_OUTPUTS = ("final.pt", "history.json", "training.png", "train.done")
 
 def select_device(name: str = "auto") -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None and int(os.environ.get("WORLD_SIZE", 1)) > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))      # one GPU per process
+        torch.cuda.set_device(device)
+    return device
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -150,6 +156,15 @@ class TrainingState:
         return self.halvings > tc.stop_after_halvings and epoch >= tc.min_epochs
 
 
+def rank_batches(order: np.ndarray, batch_size: int, rank: int, world: int) -> list[np.ndarray]:
+    """The frames of each training step of process `rank` of `world`: the whole batches of `order`, as one
+    process takes them, each shared out (frames rank, rank + world, ... of it), so that the ranks together
+    take the same batches as a single process."""
+    share = batch_size // world
+    mine = order[:len(order) // batch_size * batch_size][rank::world]
+    return [mine[i:i + share] for i in range(0, len(mine), share)]
+
+
 def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_dir: str | os.PathLike,
               config: NetConfig, num_classes: int, transfer_from: str | os.PathLike | None = None,
               frozen_layers: int = 0, device: str = "auto", progress: bool = True) -> list[dict]:
@@ -163,6 +178,8 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
     out_dir.mkdir(parents=True, exist_ok=True)
     tc = config.training
     rank, world, dev = _join_process_group(device)
+    if tc.batch_size % world:
+        raise AsrserError(f"batch_size {tc.batch_size} cannot be shared equally by {world} processes")
     dtype = autocast_dtype(dev, tc.precision)
     stamp = _training_record(out_dir, train_dir, valid_dir, config, num_classes, transfer_from, frozen_layers,
                              rank, world)
@@ -187,12 +204,15 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
         epoch = state.epoch + 1
         loss, seen, seconds = _train_epoch(net, opt, train, epoch, state.lr, tc, dev, dtype, rank, world, out_dir,
                                            progress)
+        if world > 1:
+            loss, seen = _share_epoch_outcome(model, loss, seen, dev)
         fer = frame_error_rate(model, valid, dev, dtype, stride=tc.valid_stride)
         record = {"epoch": epoch, "loss": loss / max(seen, 1), "valid_fer": fer, "lr": state.lr,
-                  "frames_per_second": seen * world / seconds, "seconds": seconds}
+                  "frames_per_second": seen / seconds, "seconds": seconds}
         state.history.append(record)
-        log.info("%s epoch %d: loss %.4f, validation FER %.2f%%, lr %g, %.0f frames/s", out_dir.name, epoch,
-                 record["loss"], fer, state.lr, record["frames_per_second"])
+        if rank == 0:
+            log.info("%s epoch %d: loss %.4f, validation FER %.2f%%, lr %g, %.0f frames/s", out_dir.name, epoch,
+                     record["loss"], fer, state.lr, record["frames_per_second"])
         stop = state.newbob(epoch, fer, tc)
         if rank == 0:
             save_checkpoint(out_dir / f"epoch_{epoch}.pt", {"model": model.state_dict(),
@@ -210,6 +230,17 @@ def _join_process_group(device: str) -> tuple[int, int, torch.device]:
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     return rank, world, dev
+
+
+def _share_epoch_outcome(model: nn.Module, loss: float, seen: int, dev: torch.device) -> tuple[float, int]:
+    """After a data-parallel epoch: every rank takes rank 0's batch-norm running statistics (they differ after
+    the last step), so that all validate alike and take the same learning-rate and stopping decisions; the
+    summed loss and frames of all ranks."""
+    for buffer in model.buffers():
+        torch.distributed.broadcast(buffer, 0)
+    sums = torch.tensor([loss, seen], dtype=torch.float64, device=dev)
+    torch.distributed.all_reduce(sums)
+    return float(sums[0]), int(sums[1])
 
 
 def _training_record(out_dir: Path, train_dir, valid_dir, config: NetConfig, num_classes: int, transfer_from,
@@ -276,29 +307,26 @@ def _train_epoch(net: nn.Module, opt: torch.optim.Optimizer, train: FrameData, e
     order = usable[np.random.default_rng([tc.seed, epoch]).permutation(len(usable))]
     if tc.epoch_frames:
         order = order[:tc.epoch_frames]
-    order = order[:len(order) // world * world][rank::world]       # equal shares: no rank waits forever
     torch.manual_seed(tc.seed * 1000 + epoch)
     net.train()
     loss_fn = nn.CrossEntropyLoss()
     total_loss, seen, start = 0.0, 0, time.perf_counter()
-    batches = range(0, len(order) - tc.batch_size + 1, tc.batch_size)
-    bar = progress_bar(batches, desc=f"{out_dir.name} epoch {epoch}", unit="batch",
-                       enabled=progress and rank == 0, mininterval=2)
-    for i in bar:
-        idx = order[i:i + tc.batch_size]
+    bar = progress_bar(rank_batches(order, tc.batch_size, rank, world), desc=f"{out_dir.name} epoch {epoch}",
+                       unit="batch", enabled=progress and rank == 0, mininterval=2)
+    for i, idx in enumerate(bar):
         x = train.input_batch(idx, dev)
         y = torch.from_numpy(train.targets[idx]).to(dev)
         with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             loss = loss_fn(net(x), y)
         if not torch.isfinite(loss):
-            raise AsrserError(f"{out_dir}: loss is {loss.item()} at epoch {epoch}, batch {i // tc.batch_size}; "
+            raise AsrserError(f"{out_dir}: loss is {loss.item()} at epoch {epoch}, batch {i}; "
                               f"stopped (the last good checkpoint is epoch_{epoch - 1}.pt)")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         total_loss += float(loss.detach()) * len(idx)
         seen += len(idx)
-        if seen % (50 * tc.batch_size) == 0:
+        if (i + 1) % 50 == 0:
             bar.set_postfix(loss=f"{total_loss / seen:.3f}")
     return total_loss, seen, time.perf_counter() - start
 

@@ -55,7 +55,7 @@ if stage 5 "classic baseline on the same folds: openSMILE eGeMAPS functionals + 
 fi
 
 if stage 6 "frame-level ConvNet ($nnet_config, 5 classes), one job per fold" needs 4:exp/ser_folds/num_folds; then
-  $train_cmd JOB=1:"$(cat exp/ser_folds/num_folds)" exp/convnet/log/fold.JOB.log \
+  $cuda_cmd JOB=1:"$(cat exp/ser_folds/num_folds)" exp/convnet/log/fold.JOB.log \
     ser_train_fold.py --config "$nnet_config" --device "$device" data/iemocap exp/ser_folds/foldJOB exp/convnet/foldJOB
   ser_score.py exp/convnet
 fi
