@@ -41,7 +41,7 @@ ser=egs/iemocap/s5
 
 if stage 3 "transfer SER -> ASR: layers 1..l of the SER net constant, the rest trained on TIMIT, l = 1..5" \
     needs 1:$asr/exp/convnet/final.pt 2:$ser/exp/convnet/fold1/final.pt; then
-  transfer.py --config $nets/convnet.yaml --cmd "$train_cmd" --device "$device" \
+  transfer.py --config $nets/convnet.yaml --cmd "$cuda_cmd" --device "$device" \
     --phone-map $asr/conf/timit/phones.60-48-39.map --phone-map-columns 2,3 \
     ser2asr $ser/exp/convnet/fold1/final.pt $asr/exp/tri2_ali_train/targets/num_classes $asr/exp/mono/graph \
     $asr/exp/mono/final.mdl $asr/exp/convnet $asr/data exp/transfer
@@ -49,7 +49,7 @@ fi
 
 if stage 4 "transfer ASR -> SER: layers 1..l of the ASR net constant, the rest trained on each fold, l = 1..5" \
     needs 1:$asr/exp/convnet/final.pt 2:$ser/exp/ser_folds/num_folds; then
-  transfer.py --config $nets/convnet_ser.yaml --cmd "$train_cmd" --device "$device" \
+  transfer.py --config $nets/convnet_ser.yaml --cmd "$cuda_cmd" --device "$device" \
     asr2ser $asr/exp/convnet/final.pt $ser/data/iemocap $ser/exp/ser_folds exp/transfer
 fi
 

@@ -21,15 +21,24 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def positive_int(value: str) -> int:
-    """argparse type of a count that must be at least 1 (--nj, --max-jobs): 0 or less is a usage error."""
+def _count(value: str, minimum: int) -> int:
     try:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    if n < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {n}")
     return n
+
+
+def positive_int(value: str) -> int:
+    """argparse type of a count that must be at least 1 (--nj, --max-jobs): 0 or less is a usage error."""
+    return _count(value, 1)
+
+
+def non_negative_int(value: str) -> int:
+    """argparse type of a count that may be 0 (--gpu)."""
+    return _count(value, 0)
 
 
 def add_hybrid_options(p: argparse.ArgumentParser) -> None:
@@ -45,14 +54,17 @@ def add_scoring_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--phone-map-columns", default="1,2", help="FROM,TO: the --phone-map columns mapped from and to")
 
 
-def run(main: Callable[[argparse.Namespace], object], args: argparse.Namespace) -> None:
+def run(main: Callable[[argparse.Namespace], object], args: argparse.Namespace, program: str | None = None) -> None:
     """Call main(args); a toolkit error becomes 'ERROR (program): message' and exit code 1. For a failed job
-    the job log's last lines come first, so that the output ends with the one line naming the log."""
+    the job log's last lines come first, so that the output ends with the one line naming the log.
+
+    The entry of every stage program and of every job's worker (`python -m asrser.<module>`, which passes
+    its module as `program`; a stage program is named by its file)."""
     from .errors import AsrserError
     from .runner import JobsFailed
 
     setup_logging(getattr(args, "verbose", False))
-    program = os.path.basename(sys.argv[0])
+    program = program or os.path.basename(sys.argv[0])
     try:
         main(args)
     except JobsFailed as e:

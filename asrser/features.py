@@ -151,6 +151,13 @@ class FeatureConfig:
     def frame_shift(self) -> float:
         return self._knf.frame_opts.frame_shift_ms / 1000.0
 
+    @property
+    def framing(self) -> "Framing":
+        """Where this config's frames lie in the samples (frame length, shift, snip-edges)."""
+        opts = self._knf.frame_opts
+        return Framing(self.sample_rate, int(opts.samp_freq * 0.001 * opts.frame_length_ms),
+                       int(opts.samp_freq * 0.001 * opts.frame_shift_ms), bool(opts.snip_edges))
+
     def compute(self, samples: np.ndarray, utt: str = "") -> np.ndarray:
         """Features (frames x dim, float32) of 16-bit-scale samples at the config's sample rate."""
         if self.dither > 0:
@@ -165,6 +172,36 @@ class FeatureConfig:
         for i in range(n):
             out[i] = computer.get_frame(i)
         return out
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Kaldi's framing (feature-window.cc): windows of `window` samples every `shift` samples; with snip_edges
+    only windows that fit in the signal, otherwise one frame per shift centred on it, the signal mirrored at
+    its ends."""
+
+    sample_rate: int
+    window: int
+    shift: int
+    snip_edges: bool = True
+
+    def num_frames(self, num_samples: int) -> int:
+        if self.snip_edges:
+            return 0 if num_samples < self.window else 1 + (num_samples - self.window) // self.shift
+        return (num_samples + self.shift // 2) // self.shift
+
+    def first_sample(self, frames: np.ndarray) -> np.ndarray:
+        """The index of each frame's first sample (negative before the signal without snip-edges)."""
+        frames = np.asarray(frames)
+        return frames * self.shift if self.snip_edges else frames * self.shift + self.shift // 2 - self.window // 2
+
+    def sample_indices(self, starts: np.ndarray, length: int, num_samples: int) -> np.ndarray:
+        """(len(starts), length) sample indices of spans from `starts`, mirrored into [0, num_samples) as Kaldi
+        does for frames that reach past either end."""
+        idx = np.asarray(starts)[:, None] + np.arange(length)
+        while ((idx < 0) | (idx >= num_samples)).any():
+            idx = np.where(idx < 0, -idx - 1, np.where(idx >= num_samples, 2 * num_samples - 1 - idx, idx))
+        return idx
 
 
 def _set_attr(obj, dotted: str, value) -> None:
@@ -362,7 +399,9 @@ def global_cmvn_stats(feats_scp: str | os.PathLike, utts: Iterable[str] | None =
     return total
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
+    from . import cli
+
     parser = argparse.ArgumentParser(prog="python -m asrser.features",
                                      description="Compute features for one data (sub)directory.")
     parser.add_argument("--kind", choices=FEATURE_KINDS, required=True)
@@ -370,16 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-bad", action="store_true", help="log and skip unusable audio instead of failing")
     parser.add_argument("data_dir")
     parser.add_argument("out_prefix", help="writes OUT_PREFIX.ark, OUT_PREFIX.scp, OUT_PREFIX.bad")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s (%(name)s) %(message)s")
-    try:
-        compute_part(args.data_dir, FeatureConfig.from_file(args.kind, args.config), args.out_prefix,
-                     args.skip_bad)
-    except AsrserError as e:
-        log.error("%s", e)
-        return 1
-    return 0
+    cli.run(lambda a: compute_part(a.data_dir, FeatureConfig.from_file(a.kind, a.config), a.out_prefix, a.skip_bad),
+            parser.parse_args(argv), program="asrser.features")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

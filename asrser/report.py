@@ -21,7 +21,7 @@ ASR_SYSTEMS = (("mono", "monophone GMM-HMM"), ("tri1", "tri1: triphones on delta
 def hybrid_baseline_table(exp_dir: str | os.PathLike) -> str:
     """A RESULTS.md section: FER and PER of every hybrid system of <exp_dir> (decodes with frame targets) in the
     form of the paper's baseline row, with that row ("" when there is no hybrid system)."""
-    from .gmm.decode import decode_counts
+    from .hmm.decode import decode_counts
 
     exp_dir = Path(exp_dir)
     hybrids = sorted({d.parent.name for d in exp_dir.glob("*/decode_*") if "fer_frames" in decode_counts(d)})
@@ -52,7 +52,7 @@ def hybrid_baseline_table(exp_dir: str | os.PathLike) -> str:
 def write_timit_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: str) -> list[dict]:
     """The TIMIT recipe's RESULTS.md: scoring.collect_results with the hybrid systems beside the paper's
     baseline row and the forced alignments' boundary accuracy."""
-    from .gmm.boundaries import accuracy_table
+    from .hmm.boundaries import accuracy_table
 
     return collect_results(exp_dir, out, title, [hybrid_baseline_table(exp_dir), accuracy_table(exp_dir)])
 

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class SclitResult:
+class ScliteResult:
     lmwt: float
     utterances: int
     ref_words: int
@@ -85,12 +85,12 @@ def run_sclite(ref_trn: Path, hyp_trn: Path, out_dir: Path, name: str) -> None:
 _RAW_SUM = re.compile(r"^\|\s*Sum\s*\|\s*(\d+)\s+(\d+)\s*\|\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s*\|")
 
 
-def parse_raw_sum(path: Path, lmwt: float) -> SclitResult:
+def parse_raw_sum(path: Path, lmwt: float) -> ScliteResult:
     """Counts from sclite's `.raw` report (rsum): the Sum line's sentences, words, corr/sub/del/ins/err."""
     for line in path.read_text().splitlines():
         m = _RAW_SUM.match(line.strip())
         if m:
-            return SclitResult(lmwt, *(int(m.group(i)) for i in range(1, 8)))
+            return ScliteResult(lmwt, *(int(m.group(i)) for i in range(1, 8)))
     raise DataError(path, "no Sum line in sclite's raw report")
 
 
@@ -113,14 +113,14 @@ def hyp_files_by_weight(hyp_dir: Path) -> dict[float, list[Path]]:
 
 def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
                  phone_map: dict[str, str | None] | None = None, drop: frozenset[str] = frozenset(),
-                 name: str = "39phn") -> SclitResult:
+                 name: str = "39phn") -> ScliteResult:
     """Score every hyp/<lmwt>.<job>.txt of a decode dir with sclite; return the best (lowest error) weight.
 
     The scored set is every utterance of `ref_text` that was decoded; one without a hypothesis (not decoded:
     it had no features) is left out, as are those removed from the data dir for unreadable audio
     (<data>/bad_utts); both are logged and recorded in scoring/scored_set.json with the decoder's
     utterances without a final state or path."""
-    from .gmm.decode import decode_counts
+    from .hmm.decode import decode_counts
 
     decode_dir, ref_text = Path(decode_dir), Path(ref_text)
     scoring = decode_dir / "scoring"
@@ -187,12 +187,12 @@ def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
     return best
 
 
-def best_weight(results: list[SclitResult]) -> SclitResult:
+def best_weight(results: list[ScliteResult]) -> ScliteResult:
     """The weight with the fewest errors (the smallest such weight on a tie)."""
     return min(results, key=lambda r: (r.errors, r.lmwt))
 
 
-def read_per_by_lmwt(decode_dir: str | os.PathLike) -> list[SclitResult] | None:
+def read_per_by_lmwt(decode_dir: str | os.PathLike) -> list[ScliteResult] | None:
     """A scored decode's per-weight counts (scoring/per_by_lmwt), or None when it has not been scored."""
     path = Path(decode_dir) / "scoring" / "per_by_lmwt"
     if not path.exists():
@@ -208,7 +208,7 @@ def read_per_by_lmwt(decode_dir: str | os.PathLike) -> list[SclitResult] | None:
             lmwt, ref, sub, dels, ins, utts = float(lmwt), int(ref), int(sub), int(dels), int(ins), int(utts)
         except ValueError:
             raise DataError(path, f"expected {PER_BY_LMWT_HEADER[2:]!r}, found {line!r}", n) from None
-        results.append(SclitResult(lmwt, utts, ref, ref - sub - dels, sub, dels, ins, sub + dels + ins))
+        results.append(ScliteResult(lmwt, utts, ref, ref - sub - dels, sub, dels, ins, sub + dels + ins))
     if not results:
         raise DataError(path, "no LM weight scored")
     return results
@@ -219,8 +219,8 @@ class SetPer:
     """A decode's PER at the LM weight chosen on its system's dev decode (`tuned`; None while that decode is
     not scored or did not score the chosen weight) and at the decode's own best weight (`oracle`)."""
 
-    tuned: SclitResult | None
-    oracle: SclitResult
+    tuned: ScliteResult | None
+    oracle: ScliteResult
     tuning_dir: Path
 
 
@@ -293,7 +293,7 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
                     sections: Iterable[str] = ()) -> list[dict]:
     """RESULTS.md from every scored <exp>/<system>/decode_<set>: PER at the LM weight chosen on the system's
     dev decode, the set's own best (oracle) beside it, what the scored set left out, Kaldi's best_wer lines;
-    then a recipe's own `sections` (markdown, e.g. gmm.boundaries.accuracy_table), and the figure."""
+    then a recipe's own `sections` (markdown, e.g. hmm.boundaries.accuracy_table), and the figure."""
     exp_dir = Path(exp_dir)
     rows = []
     for table in sorted(exp_dir.glob("*/decode_*/scoring/per_by_lmwt")):

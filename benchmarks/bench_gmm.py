@@ -22,11 +22,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from asrser.data import subset_data_dir  # noqa: E402
-from asrser.gmm.align import AlignOptions  # noqa: E402
-from asrser.gmm.decode import DecodeOptions, decode_job  # noqa: E402
+from asrser.gmm.decode import decode_job  # noqa: E402
 from asrser.gmm.feats import FeaturePipeline, iter_features  # noqa: E402
 from asrser.gmm.jobs import acc_job, align_job  # noqa: E402
 from asrser.gmm.model import AcousticModel  # noqa: E402
+from asrser.hmm.align import AlignOptions  # noqa: E402
+from asrser.hmm.decode import DecodeOptions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,7 +14,7 @@ import torch
 
 from asrser.nnet.data import FrameData
 from asrser.nnet.model import LayeredNet, NetConfig
-from asrser.nnet.train import _batch, bf16_supported
+from asrser.nnet.train import bf16_supported
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,7 +67,7 @@ def main():
 
         def get_batch(i):
             idx = rng.integers(0, len(data), a.batch_size)
-            return _batch(data, idx, torch.device("cpu")), torch.from_numpy(np.maximum(data.targets[idx], 0))
+            return data.input_batch(idx, torch.device("cpu")), torch.from_numpy(np.maximum(data.targets[idx], 0))
     else:
         fixed = torch.randn(a.batch_size, 1, config.window, config.dim).contiguous(memory_format=torch.channels_last)
         labels = torch.from_numpy(rng.integers(0, 144, a.batch_size))

@@ -19,8 +19,8 @@ p.add_argument("ali_dir")
 
 
 def main(a):
-    from asrser.gmm.align import AlignOptions
     from asrser.gmm.train import align_si
+    from asrser.hmm.align import AlignOptions
     align_si(a.data_dir, a.lang_dir, a.exp_dir, a.ali_dir, a.nj, a.cmd,
              AlignOptions(beam=a.beam, retry_beam=a.retry_beam, boost_silence=a.boost_silence))
 

@@ -18,7 +18,7 @@ p.add_argument("ref_ctm")
 
 
 def main(a):
-    from asrser.gmm.boundaries import alignment_accuracy
+    from asrser.hmm.boundaries import alignment_accuracy
     r = alignment_accuracy(a.ali_dir, a.lang_dir, a.ref_ctm, a.correction)
     for name, acc in [("", r)] + ([(", corrected", r["corrected"])] if "corrected" in r else []):
         print(f"{a.ali_dir}{name}: {acc['boundaries']} boundaries of {acc['utterances']} utterances: "

@@ -15,7 +15,7 @@ p.add_argument("out")
 
 
 def main(a):
-    from asrser.gmm.boundaries import accuracy_table
+    from asrser.hmm.boundaries import accuracy_table
     from asrser.scoring import collect_results, results_summary
     for line in results_summary(collect_results(a.exp_dir, a.out, a.title, [accuracy_table(a.exp_dir)])):
         print(line)

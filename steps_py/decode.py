@@ -28,7 +28,8 @@ p.add_argument("decode_dir")
 
 def main(a):
     from pathlib import Path
-    from asrser.gmm.decode import DecodeOptions, decode
+    from asrser.gmm.decode import decode
+    from asrser.hmm.decode import DecodeOptions
     from asrser.phones import read_scoring_map, scoring_name
     from asrser.scoring import score_decode
 

@@ -19,7 +19,7 @@ p.add_argument("ref_ctm")
 def main(a):
     if a.shrink < 0:
         p.error(f"--shrink must be >= 0, not {a.shrink:g}")
-    from asrser.gmm.boundaries import fit_boundary_correction
+    from asrser.hmm.boundaries import fit_boundary_correction
     c = fit_boundary_correction(a.ali_dir, a.lang_dir, a.ref_ctm, a.shrink)
     offsets = sorted(c.pair_offset.values())
     print(f"{a.ali_dir}/boundary_correction.json: {len(offsets)} phone pairs from {c.boundaries} boundaries, "

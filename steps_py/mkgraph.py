@@ -13,7 +13,7 @@ p.add_argument("graph_dir")
 
 
 def main(a):
-    from asrser.gmm.graph import mkgraph
+    from asrser.hmm.graph import mkgraph
     mkgraph(a.lang_dir, a.exp_dir, a.graph_dir)
 
 

@@ -17,7 +17,7 @@ for name in ("hmm_model", "lang_dir", "data_dir", "net", "frames", "train_frames
 
 
 def main(a):
-    from asrser.gmm.align import AlignOptions
+    from asrser.hmm.align import AlignOptions
     from asrser.nnet.align import align_hybrid
 
     align_hybrid(a.hmm_model, a.lang_dir, a.data_dir, a.net, a.frames, a.train_frames, a.ali_dir,

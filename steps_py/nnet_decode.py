@@ -27,7 +27,7 @@ for name in ("graph_dir", "hmm_model", "net", "frames", "train_frames", "text", 
 
 
 def main(a):
-    from asrser.gmm.decode import DecodeOptions
+    from asrser.hmm.decode import DecodeOptions
     from asrser.nnet.decode import decode_hybrid
     from asrser.phones import read_scoring_map, scoring_name
     from asrser.scoring import score_decode

@@ -1,29 +1,12 @@
 #!/usr/bin/env python3
-"""Triphone GMM-HMM on LDA+MLLT features (Kaldi's steps/train_lda_mllt.sh).
+"""Triphone GMM-HMM on LDA+MLLT features (Kaldi's steps/train_lda_mllt.sh): train_tri.py --transform lda.
 
 A phonetic decision tree is built from the alignments' statistics, the alignments are converted to it and
-the system is trained by EM with realignment and mixing up.
+the system is trained by EM with realignment and mixing up, with MLLT updates at the config's mllt_iters.
 
 Usage: train_lda_mllt.py [--nj N] [--cmd CMD] [--config conf/gmm.yaml] [--section tri2] <data-dir> <lang-dir> <ali-dir> <exp-dir>
   e.g. train_lda_mllt.py --nj 4 --cmd "$train_cmd" data/train data/lang exp/tri1_ali exp/tri2
 """
-from asrser import cli
+from train_tri import program
 
-p = cli.parser(__doc__)
-p.add_argument("--nj", type=cli.positive_int, default=4)
-p.add_argument("--cmd", default="asrser-run")
-p.add_argument("--config", default="conf/gmm.yaml", help="YAML file with the system's section")
-p.add_argument("--section", default="tri2", help="section of the config (leaves, Gaussians, iterations)")
-p.add_argument("data_dir")
-p.add_argument("lang_dir")
-p.add_argument("ali_dir")
-p.add_argument("exp_dir")
-
-
-def main(a):
-    from asrser.gmm.train import TrainConfig, train_tri
-    train_tri(a.data_dir, a.lang_dir, a.ali_dir, a.exp_dir, TrainConfig.from_yaml(a.config, a.section), a.nj,
-              a.cmd, kind="lda")
-
-
-cli.run(main, p.parse_args())
+program("lda", __doc__)

@@ -1,4 +1,5 @@
-"""The feature pipeline a GMM system was trained on (Kaldi's `$feats` string in steps/train_*.sh).
+"""The feature pipeline a GMM system was trained on (Kaldi's `$feats` string in steps/train_*.sh), named by
+its transform:
 
 `delta`: per-speaker CMVN (means) + deltas and delta-deltas (mono, tri1).
 `lda`:   per-speaker CMVN + splicing +-context + a linear transform (LDA, then LDA+MLLT; tri2), Kaldi's
@@ -21,37 +22,42 @@ from ..features import add_deltas, apply_cmvn, splice
 from ..fileio import atomic_write, read_matrix
 
 
+# The transform's name in feature_pipeline.json since the first release: exp dirs keep reading as they were.
+STORED_TRANSFORM_KEY = "kind"
+
+
 @dataclass
 class FeaturePipeline:
-    kind: str = "delta"                 # delta | lda | splice (spliced, before an LDA exists)
+    transform: str = "delta"            # delta | lda | splice (spliced, before an LDA exists)
     delta_order: int = 2
     splice_context: int = 3
     norm_vars: bool = False
 
     def __post_init__(self):
-        if self.kind not in ("delta", "lda", "splice"):
-            raise AsrserError(f"unknown feature pipeline kind {self.kind!r}")
-        self.transform: np.ndarray | None = None
+        if self.transform not in ("delta", "lda", "splice"):
+            raise AsrserError(f"unknown feature transform {self.transform!r}")
+        self.matrix: np.ndarray | None = None       # lda: final.mat
 
     def apply(self, feats: np.ndarray, cmvn: np.ndarray | None) -> np.ndarray:
         x = apply_cmvn(feats, cmvn, self.norm_vars) if cmvn is not None else np.asarray(feats, np.float32)
-        if self.kind == "delta":
+        if self.transform == "delta":
             return add_deltas(x, self.delta_order) if self.delta_order else x
         x = splice(x, self.splice_context, self.splice_context)
-        if self.kind == "lda":
-            if self.transform is None:
-                raise AsrserError("lda feature pipeline without a transform (final.mat)")
-            t = self.transform
+        if self.transform == "lda":
+            if self.matrix is None:
+                raise AsrserError("lda feature pipeline without its matrix (final.mat)")
+            t = self.matrix
             x = x @ t[:, :x.shape[1]].T + (t[:, x.shape[1]] if t.shape[1] > x.shape[1] else 0.0)
         return x.astype(np.float32)
 
     def save(self, exp_dir: str | os.PathLike) -> None:
         exp_dir = Path(exp_dir)
-        if self.transform is not None:
+        if self.matrix is not None:
             with atomic_write(exp_dir / "final.mat.npy", "wb", encoding=None) as f:
-                np.save(f, self.transform)
+                np.save(f, self.matrix)
+        fields = asdict(self)
         with atomic_write(exp_dir / "feature_pipeline.json") as f:
-            json.dump(asdict(self), f, indent=1)
+            json.dump({STORED_TRANSFORM_KEY: fields.pop("transform"), **fields}, f, indent=1)
 
     @classmethod
     def load(cls, exp_dir: str | os.PathLike) -> "FeaturePipeline":
@@ -59,9 +65,10 @@ class FeaturePipeline:
         path = exp_dir / "feature_pipeline.json"
         if not path.exists():
             raise AsrserError(f"{exp_dir}: no feature_pipeline.json (is this a trained GMM system?)")
-        pipe = cls(**json.loads(path.read_text()))
-        if pipe.kind == "lda":
-            pipe.transform = np.load(exp_dir / "final.mat.npy")
+        fields = json.loads(path.read_text())
+        pipe = cls(transform=fields.pop(STORED_TRANSFORM_KEY, "delta"), **fields)
+        if pipe.transform == "lda":
+            pipe.matrix = np.load(exp_dir / "final.mat.npy")
         return pipe
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 
 import kaldiio
@@ -27,9 +26,10 @@ import numpy as np
 from ..data import DataDir
 from ..errors import AsrserError
 from ..fileio import atomic_write
+from ..hmm.align import AlignmentWriter, AlignOptions, align_to_transcripts, equal_alignment, viterbi_align
+from ..hmm.graph import GraphCompiler
+from ..hmm.tables import tid_tables, transition_tables
 from ..lang import Lang
-from .align import (AlignmentWriter, AlignOptions, GraphCompiler, align_to_transcripts, boost_silence,
-                    equal_alignment, viterbi_align)
 from .feats import FeaturePipeline, iter_features
 from .model import AcousticModel
 
@@ -43,7 +43,7 @@ def align_job(model_path: str, lang_dir: str, data_dir: str, exp_dir: str, out_p
     lang = Lang.load(lang_dir)
     compiler = GraphCompiler(model, lang)
     pipeline = FeaturePipeline.load(exp_dir)
-    silence_pdfs = np.unique(model.tid2pdf[1:][np.isin(_tid_phones(model), lang.silence_ids)])
+    silence_pdfs = np.unique(model.tid2pdf[1:][np.isin(tid_tables(model)[0][1:], lang.silence_ids)])
 
     def align_one(utt, graph, feats):
         if equal:
@@ -59,9 +59,12 @@ def align_job(model_path: str, lang_dir: str, data_dir: str, exp_dir: str, out_p
     return counts
 
 
-def _tid_phones(model: AcousticModel) -> np.ndarray:
-    from .align import tid_tables
-    return tid_tables(model)[0][1:]
+def boost_silence(pdf_loglik: np.ndarray, silence_pdfs: np.ndarray, factor: float) -> np.ndarray:
+    """gmm-boost-silence: the silence pdfs' likelihoods scaled by `factor` (log-likelihoods + log factor)."""
+    if factor != 1.0 and len(silence_pdfs):
+        pdf_loglik = pdf_loglik.copy()
+        pdf_loglik[:, silence_pdfs] += np.log(factor)
+    return pdf_loglik
 
 
 def _aligned_features(data_dir: str, exp_dir: str, ali_prefix: str, unaligned: list[str] | None = None):
@@ -100,7 +103,6 @@ def acc_job(model_path: str, data_dir: str, exp_dir: str, ali_prefix: str, stats
 
 def tree_stats_job(ali_model: str, data_dir: str, exp_dir: str, ali_prefix: str, stats_out: str) -> None:
     """acc-tree-stats: Gaussian statistics per (left, centre, right, pdf-class) event."""
-    from .align import tid_tables
     from .tree import TreeStats, frame_events
 
     phone_of, state_of = tid_tables(AcousticModel.load(ali_model))
@@ -118,8 +120,6 @@ def tree_stats_job(ali_model: str, data_dir: str, exp_dir: str, ali_prefix: str,
 def lda_stats_job(ali_model: str, lang_dir: str, data_dir: str, exp_dir: str, ali_prefix: str,
                   stats_out: str) -> None:
     """acc-lda: per-pdf counts and sums and the total scatter of spliced features (silence weighted 0)."""
-    from .align import tid_tables
-
     model = AcousticModel.load(ali_model)
     silence = np.isin(tid_tables(model)[0], Lang.load(lang_dir).silence_ids)
     num_pdfs = model.trans_model.num_pdfs
@@ -160,8 +160,7 @@ def mllt_stats_job(model_path: str, data_dir: str, exp_dir: str, ali_prefix: str
 
 def convert_job(old_model: str, new_model: str, old_prefix: str, new_prefix: str) -> None:
     """convert-ali from the old model's transition-ids to the new model's (new tree)."""
-    from .align import tid_tables
-    from .tree import convert_alignment, transition_tables
+    from .tree import convert_alignment
 
     old, new = AcousticModel.load(old_model), AcousticModel.load(new_model)
     phone_of, state_of = tid_tables(old)
@@ -178,8 +177,8 @@ def convert_job(old_model: str, new_model: str, old_prefix: str, new_prefix: str
     log.info("converted %d alignments", n)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from ..cli import setup_logging
+def main(argv: list[str] | None = None) -> None:
+    from .. import cli
 
     p = argparse.ArgumentParser(prog="python -m asrser.gmm.jobs")
     sub = p.add_subparsers(dest="what", required=True)
@@ -199,26 +198,24 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             sp.add_argument(name)
     args = p.parse_args(argv)
-    setup_logging()
-    try:
-        if args.what == "align":
-            align_job(args.model, args.lang, args.data, args.exp, args.out_prefix,
-                      AlignOptions(**json.loads(args.options)), args.equal)
-        elif args.what == "acc":
-            acc_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
-        elif args.what == "tree-stats":
-            tree_stats_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
-        elif args.what == "lda-stats":
-            lda_stats_job(args.model, args.lang, args.data, args.exp, args.ali_prefix, args.stats_out)
-        elif args.what == "mllt-stats":
-            mllt_stats_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
-        else:
-            convert_job(args.old_model, args.new_model, args.old_prefix, args.new_prefix)
-    except AsrserError as e:
-        print(f"ERROR (asrser.gmm.jobs {args.what}): {e}", file=sys.stderr)
-        return 1
-    return 0
+    cli.run(run_job, args, program=f"asrser.gmm.jobs {args.what}")
+
+
+def run_job(args: argparse.Namespace) -> None:
+    if args.what == "align":
+        align_job(args.model, args.lang, args.data, args.exp, args.out_prefix,
+                  AlignOptions(**json.loads(args.options)), args.equal)
+    elif args.what == "acc":
+        acc_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
+    elif args.what == "tree-stats":
+        tree_stats_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
+    elif args.what == "lda-stats":
+        lda_stats_job(args.model, args.lang, args.data, args.exp, args.ali_prefix, args.stats_out)
+    elif args.what == "mllt-stats":
+        mllt_stats_job(args.model, args.data, args.exp, args.ali_prefix, args.stats_out)
+    else:
+        convert_job(args.old_model, args.new_model, args.old_prefix, args.new_prefix)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

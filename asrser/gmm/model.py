@@ -1,23 +1,21 @@
-"""GMM-HMM acoustic model: Kaldi's TransitionModel and tree (from the wheels) + diagonal GMMs held in numpy.
+"""GMM-HMM acoustic model: the HMM (asrser.hmm: Kaldi's TransitionModel and tree, from the wheels) + diagonal
+GMMs held in numpy.
 
 The GMM arithmetic (likelihoods, statistics, re-estimation, mixing up) is vectorised numpy so that it is
 fast, parallel over jobs through plain `.npz` statistics, and reproducible: the wheels' Gaussian splitting
 draws from std::random_device, so mixing up here uses a seeded generator instead. The HMM side (topology,
-transition probabilities, training graphs, alignment, decoding) stays in Kaldi's C++ through the wheels.
+transition probabilities, training graphs, alignment, decoding) stays in Kaldi's C++ through the wheels, in
+asrser.hmm, which the GMMs feed with their per-pdf log-likelihoods (pdf_loglik).
 """
 
 from __future__ import annotations
 
-import os
-import pickle
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import kaldi_hmm_gmm as khg
 import numpy as np
 
-from ..errors import AsrserError
-from ..fileio import atomic_write
+from ..hmm.model import HmmModel
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -221,41 +219,17 @@ class GmmStats:
 
 
 @dataclass
-class AcousticModel:
-    """Kaldi's final.mdl content: transition model + GMMs; the tree travels with it (Kaldi keeps it apart)."""
-    trans_model: khg.TransitionModel
-    tree: khg.ContextDependency
+class AcousticModel(HmmModel):
+    """Kaldi's final.mdl content: the HMM (transition model; the tree travels with it) + one GMM per pdf."""
     gmms: DiagGmms
-
-    @property
-    def tid2pdf(self) -> np.ndarray:
-        return np.asarray(self.trans_model.transition_id_to_pdf_array(), dtype=np.int64)
 
     def pdf_loglik(self, feats: np.ndarray) -> np.ndarray:
         return self.gmms.loglik(feats)
 
-    def save(self, path: str | os.PathLike) -> None:
-        with atomic_write(path, "wb", encoding=None) as f:
-            np.savez(f, format=np.array("asrser-gmm-hmm-1"),
-                     trans_model=np.frombuffer(pickle.dumps(self.trans_model), dtype=np.uint8),
-                     tree=np.frombuffer(pickle.dumps(self.tree), dtype=np.uint8),
-                     owner=self.gmms.owner, weights=self.gmms.weights, means=self.gmms.means,
-                     variances=self.gmms.variances)
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return dict(owner=self.gmms.owner, weights=self.gmms.weights, means=self.gmms.means,
+                    variances=self.gmms.variances)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "AcousticModel":
-        try:
-            z = np.load(path, allow_pickle=False)
-            if str(z["format"]) != "asrser-gmm-hmm-1":
-                raise ValueError("unknown format")
-            return cls(pickle.loads(z["trans_model"].tobytes()), pickle.loads(z["tree"].tobytes()),
-                       DiagGmms(z["owner"], z["weights"], z["means"], z["variances"]))
-        except (OSError, ValueError, KeyError) as e:
-            raise AsrserError(f"{path}: not an asrser GMM-HMM model ({e})") from None
-
-    def write_tree(self, path: str | os.PathLike) -> None:
-        """The tree in Kaldi's binary format (readable by Kaldi's tree-info, draw-tree)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        self.tree.write(True, str(tmp))
-        os.replace(tmp, path)
+    def _fields(cls, stored) -> dict:
+        return {"gmms": DiagGmms(stored["owner"], stored["weights"], stored["means"], stored["variances"])}

@@ -21,12 +21,13 @@ import kaldi_hmm_gmm as khg
 import numpy as np
 
 from ..data import split_data_dir
-from ..errors import AsrserError
-from ..fileio import Stamp, atomic_write, read_yaml, temp_name
+from ..config import load_config
+from ..errors import AsrserError, DataError
+from ..fileio import Stamp, atomic_write, temp_name
+from ..hmm.align import AlignOptions
 from ..lang import Lang
 from ..progress import bar as progress_bar
 from ..runner import run_jobs
-from .align import AlignOptions
 from .feats import FeaturePipeline, feature_inputs, iter_features
 from .model import AcousticModel, DiagGmms, GmmStats, MleOptions
 
@@ -54,20 +55,18 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, section: str) -> "TrainConfig":
-        doc = read_yaml(path, "GMM config")
-        if section not in doc:
-            raise AsrserError(f"{path}: no section {section!r}")
-        unknown = set(doc[section]) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise AsrserError(f"{path}: unknown option(s) in {section}: {', '.join(sorted(unknown))}")
-        return cls(**doc[section])
+        """One section (mono, tri1, ...) of a GMM config file; every section of the file is checked."""
+        sections = load_config(dict[str, cls], path, "GMM config")
+        if section not in sections:
+            raise DataError(path, f"no section {section!r} (sections: {', '.join(sections)})")
+        return sections[section]
 
     def align_options(self) -> AlignOptions:
         return AlignOptions(beam=self.beam, retry_beam=self.retry_beam, boost_silence=self.boost_silence)
 
 
 class Trainer:
-    """Shared plumbing: split data, run align/acc jobs, sum statistics."""
+    """Shared plumbing: split data, run the per-job work of asrser.gmm.jobs, sum statistics."""
 
     def __init__(self, data_dir, lang_dir, exp_dir, nj: int, cmd: str):
         self.data_dir, self.lang_dir, self.exp = Path(data_dir), Path(lang_dir), Path(exp_dir)
@@ -76,11 +75,32 @@ class Trainer:
         (self.exp / "log").mkdir(exist_ok=True)
         self.split = split_data_dir(self.data_dir, nj)[0].parent
 
+    def run_jobs(self, what: str, log_name: str, *args) -> None:
+        """`python -m asrser.gmm.jobs <what> <args>` as jobs 1..nj (JOB in args: the job number), each logged
+        to <exp>/log/<log_name>.JOB.log."""
+        run_jobs(self.cmd, self.exp / "log" / f"{log_name}.JOB.log", [PY, "-m", "asrser.gmm.jobs", what, *args],
+                 self.nj)
+
+    def job_files(self, template: str) -> list[Path]:
+        """<exp>/<template> of every job (JOB: 1..nj)."""
+        return [self.exp / template.replace("JOB", str(j)) for j in range(1, self.nj + 1)]
+
+    def sum_job_outputs(self, template: str) -> dict[str, np.ndarray]:
+        """The jobs' .npz outputs <exp>/<template> summed array by array; the files are removed."""
+        paths = self.job_files(template)
+        total: dict[str, np.ndarray] = {}
+        for path in paths:
+            with np.load(path) as z:
+                for k in z.files:
+                    total[k] = total[k] + z[k] if k in total else z[k].copy()
+        for path in paths:
+            path.unlink()
+        return total
+
     def align(self, model_path: Path, opts: AlignOptions, out_dir: Path, equal: bool = False,
               name: str = "align") -> dict:
-        argv = [PY, "-m", "asrser.gmm.jobs", "align", model_path, self.lang_dir, self.split / "JOB", self.exp,
-                out_dir / "ali.JOB", "--options", json.dumps(asdict(opts))] + (["--equal"] if equal else [])
-        run_jobs(self.cmd, self.exp / "log" / f"{name}.JOB.log", argv, self.nj)
+        self.run_jobs("align", name, model_path, self.lang_dir, self.split / "JOB", self.exp, out_dir / "ali.JOB",
+                      "--options", json.dumps(asdict(opts)), *(["--equal"] if equal else []))
         failed = sum(len((out_dir / f"ali.{j}.failed").read_text().split()) for j in range(1, self.nj + 1))
         if failed:
             log.warning("%s: %d utterance(s) could not be aligned and were skipped (see %s)", out_dir, failed,
@@ -88,10 +108,9 @@ class Trainer:
         return {"failed": failed}
 
     def accumulate(self, model_path: Path, it: int) -> tuple[GmmStats, np.ndarray]:
-        argv = [PY, "-m", "asrser.gmm.jobs", "acc", model_path, self.split / "JOB", self.exp,
-                self.exp / "ali.JOB", self.exp / f"{it}.JOB.acc.npz"]
-        run_jobs(self.cmd, self.exp / "log" / f"acc.{it}.JOB.log", argv, self.nj)
-        z = _sum_job_outputs([self.exp / f"{it}.{j}.acc.npz" for j in range(1, self.nj + 1)])
+        self.run_jobs("acc", f"acc.{it}", model_path, self.split / "JOB", self.exp, self.exp / "ali.JOB",
+                      self.exp / f"{it}.JOB.acc.npz")
+        z = self.sum_job_outputs(f"{it}.JOB.acc.npz")
         return GmmStats(z["occupancy"], z["sum_x"], z["sum_x2"], float(z["loglik"]), int(z["frames"])), \
             z["tid_counts"]
 
@@ -238,17 +257,6 @@ def _latest_iter(exp: Path) -> int:
     return max(its, default=0)
 
 
-def _sum_job_outputs(paths: list[Path]) -> dict[str, np.ndarray]:
-    total: dict[str, np.ndarray] = {}
-    for path in paths:
-        with np.load(path) as z:
-            for k in z.files:
-                total[k] = total[k] + z[k] if k in total else z[k].copy()
-    for path in paths:
-        path.unlink()
-    return total
-
-
 def _check_alignment_jobs(ali_dir: Path, nj: int) -> None:
     found = len(list(ali_dir.glob("ali.*.scp")))
     if found != nj:
@@ -266,15 +274,15 @@ class MlltHooks(IterationHooks):
     def __init__(self, trainer: Trainer, config: TrainConfig, pipeline: FeaturePipeline):
         self.trainer, self.config, self.pipeline = trainer, config, pipeline
 
-    def _transform_after(self, it: int) -> np.ndarray:
+    def _matrix_after(self, it: int) -> np.ndarray:
         its = [int(p.name.split(".")[0]) for p in self.trainer.exp.glob("*.mat.npy")
                if p.name.split(".")[0].isdigit()]
         return np.load(self.trainer.exp / f"{max(i for i in its if i <= it)}.mat.npy")
 
     def features_after(self, it: int) -> None:
-        transform = self._transform_after(it)
-        if self.pipeline.transform is None or not np.array_equal(transform, self.pipeline.transform):
-            self.pipeline.transform = transform
+        matrix = self._matrix_after(it)
+        if self.pipeline.matrix is None or not np.array_equal(matrix, self.pipeline.matrix):
+            self.pipeline.matrix = matrix
             self.pipeline.save(self.trainer.exp)
 
     def model_for_accumulation(self, it: int) -> Path:
@@ -286,92 +294,105 @@ class MlltHooks(IterationHooks):
             return exp / f"{it}.mdl"
         if not (exp / f"{it}.mat.npy").exists():
             self.features_after(it - 1)
-            argv = [PY, "-m", "asrser.gmm.jobs", "mllt-stats", exp / f"{it}.mdl", self.trainer.split / "JOB", exp,
-                    exp / "ali.JOB", exp / f"mllt.{it}.JOB.npz"]
-            run_jobs(self.trainer.cmd, exp / "log" / f"mllt.{it}.JOB.log", argv, self.trainer.nj)
-            stats = _sum_job_outputs([exp / f"mllt.{it}.{j}.npz" for j in range(1, self.trainer.nj + 1)])
+            self.trainer.run_jobs("mllt-stats", f"mllt.{it}", exp / f"{it}.mdl", self.trainer.split / "JOB", exp,
+                                  exp / "ali.JOB", exp / f"mllt.{it}.JOB.npz")
+            stats = self.trainer.sum_job_outputs(f"mllt.{it}.JOB.npz")
             a = estimate_mllt(stats["g"], float(stats["frames"]))
             model = AcousticModel.load(exp / f"{it}.mdl")
             gmms = model.gmms
             gmms = DiagGmms(gmms.owner, gmms.weights, gmms.means @ a.T, gmms.variances @ (a ** 2).T)
             AcousticModel(model.trans_model, model.tree, gmms).save(exp / f"{it}.mllt.mdl")
             with atomic_write(exp / f"{it}.mat.npy", "wb", encoding=None) as f:
-                np.save(f, a @ self._transform_after(it - 1))
+                np.save(f, a @ self._matrix_after(it - 1))
         self.features_after(it)
         return exp / f"{it}.mllt.mdl"
 
 
+TRI_TRANSFORMS = ("delta", "lda")
+
+
 def train_tri(data_dir, lang_dir, ali_dir, exp_dir, config: TrainConfig, nj: int, cmd: str,
-              kind: str = "delta") -> AcousticModel:
-    """steps/train_deltas.sh (kind delta: tri1) and steps/train_lda_mllt.sh (kind lda: tri2).
+              transform: str = "delta") -> AcousticModel:
+    """steps/train_deltas.sh (transform delta: tri1) and steps/train_lda_mllt.sh (transform lda: tri2).
 
     Tree statistics from the given alignments, phone questions, a tree with config.num_leaves leaves, one
     Gaussian per leaf, the alignments converted to the new tree, then EM with realignment and mixing up
     (and MLLT updates for lda)."""
-    from .lda import estimate_lda
-    from .tree import BuildOptions, TreeStats, build_tree, cluster_phones, leaf_gaussians
-
-    if kind not in ("delta", "lda"):
-        raise AsrserError(f"unknown triphone system kind {kind!r} (delta or lda)")
+    if transform not in TRI_TRANSFORMS:
+        raise AsrserError(f"unknown triphone feature transform {transform!r} ({' or '.join(TRI_TRANSFORMS)})")
     trainer = Trainer(data_dir, lang_dir, exp_dir, nj, cmd)
     exp, ali_dir = trainer.exp, Path(ali_dir)
     _check_alignment_jobs(ali_dir, nj)
+    # "kind": the record's name for the transform since the first release (a new name would retrain every system)
     stamp = Stamp(exp / "train.done", [*training_inputs(data_dir, lang_dir), *sorted(ali_dir.glob("ali.*.ark"))],
-                  config=asdict(config), kind=kind)
+                  config=asdict(config), kind=transform)
     if stamp.is_current():
         log.info("%s is up to date", exp / "final.mdl")
         return AcousticModel.load(exp / "final.mdl")
     start_fresh_unless_resuming(exp, stamp)
-    lang = Lang.load(lang_dir)
-    ali_model = ali_dir / "final.mdl"
-
-    if kind == "lda":
-        pipeline = FeaturePipeline("lda", splice_context=config.splice_context)
-        if not (exp / "0.mat.npy").exists():
-            FeaturePipeline("splice", splice_context=config.splice_context).save(exp)
-            argv = [PY, "-m", "asrser.gmm.jobs", "lda-stats", ali_model, lang_dir, trainer.split / "JOB", exp,
-                    ali_dir / "ali.JOB", exp / "lda.JOB.npz"]
-            run_jobs(cmd, exp / "log" / "lda-stats.JOB.log", argv, nj)
-            lda = _sum_job_outputs([exp / f"lda.{j}.npz" for j in range(1, nj + 1)])
-            with atomic_write(exp / "0.mat.npy", "wb", encoding=None) as f:
-                np.save(f, estimate_lda(lda["count"], lda["sums"], lda["scatter"], config.lda_dim))
-        hooks: IterationHooks | None = MlltHooks(trainer, config, pipeline)
-        hooks.features_after(0)
+    if transform == "lda":
+        hooks: IterationHooks | None = lda_mllt_features(trainer, config, ali_dir)
     else:
-        FeaturePipeline("delta").save(exp)
+        FeaturePipeline("delta").save(exp)      # as the monophone system's, with no per-iteration updates
         hooks = None
-
     if _latest_iter(exp) < 1:
-        parts = []
-        argv = [PY, "-m", "asrser.gmm.jobs", "tree-stats", ali_model, trainer.split / "JOB", exp,
-                ali_dir / "ali.JOB", exp / "treeacc.JOB.npz"]
-        run_jobs(cmd, exp / "log" / "acc_tree.JOB.log", argv, nj)
-        for j in range(1, nj + 1):
-            parts.append(TreeStats.load(exp / f"treeacc.{j}.npz"))
-            (exp / f"treeacc.{j}.npz").unlink()
-        stats = TreeStats.merge(parts)
-        topo = lang.topology()
-        num_classes = dict(zip(topo.phones, (topo.num_pdf_classes(p) for p in topo.phones)))
-        questions = cluster_phones(stats, [[p] for p in topo.phones])
-        questions.append(sorted(lang.silence_ids))
-        with atomic_write(exp / "questions.txt") as f:
-            f.writelines(" ".join(lang.id2phone[p] for p in q) + "\n" for q in questions)
-        tree = build_tree(stats, questions, num_classes, BuildOptions(num_leaves=config.num_leaves))
-        ctx_dep = tree.to_context_dependency()
-        _, means, variances = leaf_gaussians(tree, stats)
-        model = AcousticModel(khg.TransitionModel(ctx_dep=ctx_dep, hmm_topo=topo), ctx_dep,
-                              DiagGmms(np.arange(tree.num_leaves), np.ones(tree.num_leaves), means, variances))
-        model.write_tree(exp / "tree")
-        model.save(exp / "1.mdl")
+        init_tree_model(trainer, config, ali_dir)
 
     def converted_alignment() -> None:
-        argv = [PY, "-m", "asrser.gmm.jobs", "convert", ali_model, exp / "1.mdl", ali_dir / "ali.JOB",
-                exp / "ali.JOB"]
-        run_jobs(cmd, exp / "log" / "convert.JOB.log", argv, nj)
+        trainer.run_jobs("convert", "convert", ali_dir / "final.mdl", exp / "1.mdl", ali_dir / "ali.JOB",
+                         exp / "ali.JOB")
 
     model = run_em(trainer, config, max(_latest_iter(exp), 1), converted_alignment, hooks)
     stamp.write()
     return model
+
+
+def lda_mllt_features(trainer: Trainer, config: TrainConfig, ali_dir: Path) -> MlltHooks:
+    """tri2's features: the LDA of spliced frames against the given alignments' pdfs (acc-lda, est-lda:
+    0.mat.npy), refined by MLLT at config.mllt_iters through the returned hooks."""
+    from .lda import estimate_lda
+
+    exp = trainer.exp
+    pipeline = FeaturePipeline("lda", splice_context=config.splice_context)
+    if not (exp / "0.mat.npy").exists():
+        FeaturePipeline("splice", splice_context=config.splice_context).save(exp)
+        trainer.run_jobs("lda-stats", "lda-stats", ali_dir / "final.mdl", trainer.lang_dir, trainer.split / "JOB",
+                         exp, ali_dir / "ali.JOB", exp / "lda.JOB.npz")
+        lda = trainer.sum_job_outputs("lda.JOB.npz")
+        with atomic_write(exp / "0.mat.npy", "wb", encoding=None) as f:
+            np.save(f, estimate_lda(lda["count"], lda["sums"], lda["scatter"], config.lda_dim))
+    hooks = MlltHooks(trainer, config, pipeline)
+    hooks.features_after(0)
+    return hooks
+
+
+def init_tree_model(trainer: Trainer, config: TrainConfig, ali_dir: Path) -> None:
+    """acc-tree-stats, cluster-phones and compile-questions, build-tree, gmm-init-model: the phonetic tree
+    from the given alignments (questions.txt, tree) and 1.mdl with one Gaussian per leaf."""
+    from .tree import BuildOptions, TreeStats, build_tree, cluster_phones, leaf_gaussians
+
+    exp = trainer.exp
+    lang = Lang.load(trainer.lang_dir)
+    trainer.run_jobs("tree-stats", "acc_tree", ali_dir / "final.mdl", trainer.split / "JOB", exp,
+                     ali_dir / "ali.JOB", exp / "treeacc.JOB.npz")
+    parts = []
+    for path in trainer.job_files("treeacc.JOB.npz"):
+        parts.append(TreeStats.load(path))
+        path.unlink()
+    stats = TreeStats.merge(parts)
+    topo = lang.topology()
+    num_classes = dict(zip(topo.phones, (topo.num_pdf_classes(p) for p in topo.phones)))
+    questions = cluster_phones(stats, [[p] for p in topo.phones])
+    questions.append(sorted(lang.silence_ids))
+    with atomic_write(exp / "questions.txt") as f:
+        f.writelines(" ".join(lang.id2phone[p] for p in q) + "\n" for q in questions)
+    tree = build_tree(stats, questions, num_classes, BuildOptions(num_leaves=config.num_leaves))
+    ctx_dep = tree.to_context_dependency()
+    _, means, variances = leaf_gaussians(tree, stats)
+    model = AcousticModel(khg.TransitionModel(ctx_dep=ctx_dep, hmm_topo=topo), ctx_dep,
+                          DiagGmms(np.arange(tree.num_leaves), np.ones(tree.num_leaves), means, variances))
+    model.write_tree(exp / "tree")
+    model.save(exp / "1.mdl")
 
 
 def align_si(data_dir, lang_dir, model_dir, out_dir, nj: int, cmd: str, opts: AlignOptions) -> dict:

@@ -27,6 +27,7 @@ import kaldi_hmm_gmm as khg
 import numpy as np
 
 from ..errors import AsrserError
+from ..hmm.tables import alignment_to_phone_segments
 
 log = logging.getLogger(__name__)
 LOG_2PI = float(np.log(2 * np.pi))
@@ -80,8 +81,6 @@ def frame_events(phone_of: np.ndarray, state_of: np.ndarray, alignment: np.ndarr
     """(T, 4) per-frame (left, centre, right, pdf-class) from a transition-id alignment; 0 at the edges.
 
     Kaldi's standard topologies use pdf-class = HMM state, which the lang here writes."""
-    from .align import alignment_to_phone_segments
-
     segments = alignment_to_phone_segments(phone_of, state_of, alignment)
     phones = np.array([p for p, _ in segments])
     lengths = np.array([n for _, n in segments])
@@ -329,22 +328,6 @@ def convert_alignment(old_phone: np.ndarray, old_state: np.ndarray, old_trans_in
     except KeyError as e:
         raise AsrserError(f"convert-ali: the new model has no transition for (phone, state, pdf, index) {e}")
     return tids[inverse.ravel()]
-
-
-def transition_tables(trans_model: khg.TransitionModel) -> tuple[np.ndarray, dict]:
-    """(trans_index per transition-id, {(phone, hmm_state, pdf, trans_index): transition-id}) for models
-    whose forward and self-loop pdfs coincide (Kaldi's standard topologies)."""
-    tuples = [t.__getstate__() for t in trans_model.tuples]
-    id2state = np.asarray(trans_model.id2state, dtype=np.int64)
-    state2id = np.asarray(trans_model.state2id, dtype=np.int64)
-    trans_index = np.zeros(len(id2state), dtype=np.int64)
-    lookup = {}
-    for tid in range(1, len(id2state)):
-        s = id2state[tid]
-        trans_index[tid] = tid - state2id[s]
-        phone, hmm_state, forward_pdf, _ = tuples[s - 1]
-        lookup[(phone, hmm_state, forward_pdf, int(trans_index[tid]))] = tid
-    return trans_index, lookup
 
 
 def _pdf(ctx_dep: khg.ContextDependency, left, centre, right, pdf_class) -> int:

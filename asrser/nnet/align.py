@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..data import DataDir
 from ..fileio import Stamp, atomic_write
-from ..gmm.align import AlignOptions, GraphCompiler, align_to_transcripts, viterbi_align
+from ..hmm.align import AlignOptions, align_to_transcripts, viterbi_align
+from ..hmm.graph import GraphCompiler
 from ..lang import Lang
 from .data import frame_files
 from .decode import Hybrid

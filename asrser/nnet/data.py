@@ -9,6 +9,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import kaldiio
 import numpy as np
@@ -16,6 +17,9 @@ import numpy as np
 from ..data import check_data_dir
 from ..errors import AsrserError, DataError
 from ..fileio import Stamp, atomic_write, read_matrix, temp_name
+
+if TYPE_CHECKING:
+    import torch        # imported where a batch is made: preparing frames needs no torch
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +135,14 @@ class FrameData:
         """(B, 2c+1, D) windows centred on the given global frame indices, edges repeated."""
         rows = np.clip(frames[:, None] + self.offsets[None], self._first[frames, None], self._last[frames, None])
         return np.asarray(self.feats[rows.ravel()]).reshape(len(frames), len(self.offsets), -1)
+
+    def input_batch(self, frames: np.ndarray, device: torch.device) -> torch.Tensor:
+        """The nets' input for the given global frame indices: a (B, 1, 2c+1, D) tensor of windows on
+        `device`, channels_last (the layout the trained and decoded nets run in)."""
+        import torch
+
+        x = torch.from_numpy(self.windows(frames)).unsqueeze(1)
+        return x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
 
     def utterance(self, i: int) -> tuple[str, np.ndarray]:
         return self.utts[i], np.arange(self.starts[i], self.starts[i] + self.lengths[i])

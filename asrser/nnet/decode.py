@@ -16,13 +16,13 @@ import torch
 
 from ..errors import AsrserError
 from ..fileio import Stamp, atomic_write
-from ..gmm.align import target_table
-from ..gmm.decode import (DecodeOptions, Decoder, clear_decode_outputs, decode_counts, decode_utterances,
+from ..hmm.decode import (DecodeOptions, Decoder, clear_decode_outputs, decode_counts, decode_utterances,
                           log_decode_counts)
-from ..gmm.model import AcousticModel
+from ..hmm.model import HmmModel
+from ..hmm.targets import target_table
 from .data import FrameData, class_log_priors
 from .model import LayeredNet
-from .train import _batch, autocast_dtype, load_model, select_device
+from .train import autocast_dtype, load_model, select_device
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def utterance_log_posteriors(model, data: FrameData, device: torch.device, preci
     with torch.no_grad(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
         for i in range(len(data.utts)):
             utt, frames = data.utterance(i)
-            out = [torch.log_softmax(model(_batch(data, frames[j:j + batch_size], device)).float(), dim=1)
+            out = [torch.log_softmax(model(data.input_batch(frames[j:j + batch_size], device)).float(), dim=1)
                    for j in range(0, len(frames), batch_size)]
             yield utt, torch.cat(out).cpu().numpy()
 
@@ -53,7 +53,7 @@ class Hybrid:
     transition-id -> net class table, the class log priors of its training targets, and the frames."""
 
     net: LayeredNet
-    hmm: AcousticModel
+    hmm: HmmModel
     tid2class: np.ndarray
     log_priors: np.ndarray
     data: FrameData
@@ -62,7 +62,7 @@ class Hybrid:
     def load(cls, net_path: str | os.PathLike, hmm_model: str | os.PathLike, frames_dir: str | os.PathLike,
              train_frames_dir: str | os.PathLike, targets: str = "mono-state") -> "Hybrid":
         net = load_model(net_path)
-        hmm = AcousticModel.load(hmm_model)
+        hmm = HmmModel.load(hmm_model)
         tid2class, num_classes = target_table(hmm, targets)
         if num_classes != net.num_classes:
             raise AsrserError(f"{net_path} predicts {net.num_classes} classes, the HMM has {num_classes} states")

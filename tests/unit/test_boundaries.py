@@ -6,7 +6,7 @@ import pytest
 
 from asrser.errors import DataError
 from asrser.fileio import read_ctm, write_ctm
-from asrser.gmm.boundaries import BoundaryCorrection, matched_boundaries
+from asrser.hmm.boundaries import BoundaryCorrection, matched_boundaries
 
 
 def segmentation(phones, starts, end):

@@ -206,7 +206,7 @@ def test_a_missing_or_broken_feature_ark_names_the_utterance_and_the_file(data_d
         assert proc.returncode == 1 and "Traceback" not in proc.stderr
         assert proc.stderr.strip().splitlines()[-1] == f"ERROR ({program}): {where}"
     with pytest.raises(DataError, match=f"^{where}$"):
-        list(iter_features(data_dir, FeaturePipeline(kind="delta")))
+        list(iter_features(data_dir, FeaturePipeline(transform="delta")))
     with pytest.raises(DataError, match=f"^{where}$"):
         prepare_frames(data_dir, None, tmp_path / "global.stats", tmp_path / "frames")
     ark.with_suffix(".moved").write_bytes(ark.with_suffix(".moved").read_bytes()[:100])   # truncated

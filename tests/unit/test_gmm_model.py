@@ -6,8 +6,8 @@ import kaldi_hmm_gmm as khg
 import numpy as np
 import pytest
 
-from asrser.gmm.align import scaled_tid_loglik
 from asrser.gmm.model import AcousticModel, DiagGmms, MleOptions
+from asrser.hmm.tables import scaled_tid_loglik
 from asrser.lang import topology_text
 
 
@@ -88,7 +88,7 @@ def small_model():
 
 def test_mapped_decodable_equals_wheel_gmm_decodable(small_model):
     x = np.random.default_rng(3).normal(size=(6, 5)).astype(np.float32)
-    ours = khg.DecodableCtc(scaled_tid_loglik(small_model, small_model.pdf_loglik(x), 0.1))
+    ours = khg.DecodableCtc(scaled_tid_loglik(small_model.pdf_loglik(x), small_model.tid2pdf, 0.1))
     am = small_model.gmms.to_am()  # the decodable keeps a pointer: keep the object alive
     theirs = khg.DecodableAmDiagGmmScaled(am=am, tm=small_model.trans_model, feats=x, scale=0.1)
     for t in range(len(x)):

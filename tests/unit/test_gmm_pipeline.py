@@ -14,19 +14,21 @@ import torch
 
 from asrser.errors import DataError
 from asrser.features import FeatureConfig, compute_cmvn_stats, make_features
-from asrser.gmm.align import AlignOptions, load_alignments, monophone_state_classes, write_targets
 from asrser.fileio import read_ctm
-from asrser.gmm.boundaries import alignment_accuracy, fit_boundary_correction
-from asrser.gmm.decode import DecodeOptions, decode
-from asrser.gmm.graph import graph_properties, mkgraph
+from asrser.gmm.decode import decode
 from asrser.gmm.model import AcousticModel
 from asrser.gmm.train import TrainConfig, align_si, train_mono, train_tri
+from asrser.hmm.align import AlignOptions, load_alignments
+from asrser.hmm.boundaries import alignment_accuracy, fit_boundary_correction
+from asrser.hmm.decode import DecodeOptions
+from asrser.hmm.graph import graph_properties, mkgraph
+from asrser.hmm.targets import monophone_state_classes, write_targets
 from asrser.lang import Lang, prepare_phone_lang
 from asrser.lm import make_lang_test, train_phone_lm
 from asrser.corpora.timit import PHONES48
 from asrser.phones import read_phone_map
 from asrser.scoring import score_decode
-from helpers import REPO, TIMIT_PHONE_MAP
+from helpers import REPO, TIMIT_PHONE_MAP, run_step
 
 pytestmark = pytest.mark.slow
 FOLD_48_TO_39 = read_phone_map(TIMIT_PHONE_MAP, 2, 3)
@@ -159,6 +161,15 @@ def mono_ali_train(system, runner_cmd_session):
     return ali
 
 
+def test_ali_to_targets_names_the_target_type_as_the_hybrid_programs_do(mono_ali_train, tmp_path):
+    """--targets (as nnet_decode.py and nnet_align.py spell it), and --kind, its former name, still accepted."""
+    for option in ("--targets", "--kind"):
+        run_step("ali_to_targets.py", option, "pdf", mono_ali_train, tmp_path / option.strip("-"))
+    num_pdfs = AcousticModel.load(mono_ali_train / "final.mdl").trans_model.num_pdfs
+    assert (tmp_path / "targets" / "num_classes").read_text() == f"{num_pdfs}\n"
+    assert (tmp_path / "kind" / "targets.ark").read_bytes() == (tmp_path / "targets" / "targets.ark").read_bytes()
+
+
 def test_boundary_correction_fitted_on_train_improves_test(system, mono_ali_train, runner_cmd_session):
     data, lang = system / "data", system / "data" / "lang"
     ali = system / "exp" / "mono_ali_test"
@@ -176,11 +187,11 @@ def test_boundary_correction_fitted_on_train_improves_test(system, mono_ali_trai
         fit_boundary_correction(mono_ali_train, lang, data / "test" / "ref_phones.ctm")
 
 
-@pytest.mark.parametrize("kind", ["delta", "lda"])
-def test_triphone_tree_and_training(system, mono_ali_train, runner_cmd_session, kind):
-    exp = system / "exp" / f"tri_{kind}"
+@pytest.mark.parametrize("transform", ["delta", "lda"])
+def test_triphone_tree_and_training(system, mono_ali_train, runner_cmd_session, transform):
+    exp = system / "exp" / f"tri_{transform}"
     model = train_tri(system / "data" / "train", system / "data" / "lang", mono_ali_train, exp, TRI_CONFIG, 2,
-                      runner_cmd_session, kind=kind)
+                      runner_cmd_session, transform=transform)
     lang = Lang.load(system / "data" / "lang")
     # leaves: the roots (47 phones x 3 states + silence x 5) split towards num_leaves
     assert 146 < model.trans_model.num_pdfs <= TRI_CONFIG.num_leaves
@@ -191,9 +202,9 @@ def test_triphone_tree_and_training(system, mono_ali_train, runner_cmd_session, 
     stats_model = AcousticModel.load(exp / "1.mdl")
     assert stats_model.gmms.num_gauss == model.trans_model.num_pdfs
     assert model.gmms.num_gauss > model.trans_model.num_pdfs               # mixed up
-    if kind == "lda":
-        transform = np.load(exp / "final.mat.npy")
-        assert transform.shape == (40, 13 * 7)
+    if transform == "lda":
+        matrix = np.load(exp / "final.mat.npy")
+        assert matrix.shape == (40, 13 * 7)
         assert (exp / "2.mat.npy").exists() and (exp / "4.mat.npy").exists()
     graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
     decode(graph, system / "data" / "test", exp, exp / "decode_test", 2, runner_cmd_session,
@@ -276,8 +287,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(nnet_frames, tmp_path
 def test_hybrid_decoding_equals_gmm_decoding_on_gmm_likelihoods(system):
     """Scores per monophone-state class, mapped through transition-id -> class, decode exactly as the same
     scores expanded to pdfs and mapped through transition-id -> pdf (the GMM path)."""
-    from asrser.gmm.decode import Decoder
     from asrser.gmm.feats import FeaturePipeline, iter_features
+    from asrser.hmm.decode import Decoder
 
     exp = system / "exp" / "mono"
     graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
@@ -395,8 +406,8 @@ def test_decodes_reaching_no_final_state_are_retried_counted_and_reported(system
     scored with its partial path, logged, counted per decode and reported in RESULTS.md."""
     import kaldiio
 
-    from asrser.gmm.decode import Decoder
     from asrser.gmm.feats import FeaturePipeline, iter_features
+    from asrser.hmm.decode import Decoder
 
     exp = system / "exp" / "mono"
     graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
@@ -434,8 +445,10 @@ def test_hybrid_alignment_follows_the_transcripts(system, nnet_frames):
     """nnet align: class scores mapped through transition-id -> class align exactly as the same scores
     expanded to pdfs (the GMM path); a trained net's alignment spells each transcript, is written like the
     GMMs' alignment dirs, and is not redone when nothing changed."""
-    from asrser.gmm.align import GraphCompiler, alignment_to_phone_segments, tid_tables, viterbi_align
     from asrser.gmm.feats import FeaturePipeline, iter_features
+    from asrser.hmm.align import viterbi_align
+    from asrser.hmm.graph import GraphCompiler
+    from asrser.hmm.tables import alignment_to_phone_segments, tid_tables
     from asrser.nnet.align import align_hybrid
     from asrser.nnet.model import NetConfig
     from asrser.nnet.train import train_net

@@ -22,3 +22,25 @@ def test_only_generation_imports_the_synthesiser():
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == ""
     assert len(modules) > 30
+
+
+def _loaded_by(prefix: str, code_prefixes: tuple[str, ...]) -> list[str]:
+    """The modules under `code_prefixes` that importing every module under `prefix` loads."""
+    modules = [m.name for m in pkgutil.walk_packages(asrser.__path__, "asrser.") if m.name.startswith(prefix)]
+    code = ("import importlib, sys\n"
+            f"for name in {modules!r}: importlib.import_module(name)\n"
+            f"print(' '.join(sorted(m for m in sys.modules if m.startswith({code_prefixes!r}))))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert len(modules) >= 4, modules
+    return run.stdout.split()
+
+
+def test_the_hmm_depends_on_neither_model_family():
+    """HMM code (graphs, alignment, decoding, targets) lives in asrser.hmm, which loads neither the GMMs nor
+    the nets nor torch: both model families call it with their scores."""
+    assert _loaded_by("asrser.hmm", ("asrser.gmm", "asrser.nnet", "torch")) == []
+
+
+def test_the_nets_reach_the_hmm_not_through_the_gmms():
+    assert _loaded_by("asrser.nnet", ("asrser.gmm",)) == []

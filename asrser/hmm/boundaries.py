@@ -30,8 +30,9 @@ import numpy as np
 from ..errors import DataError
 from ..fileio import PhoneSegments, atomic_write, file_digest, read_ctm, write_ctm
 from ..lang import Lang
-from .align import alignment_to_phone_segments, read_alignments, tid_tables
-from .model import AcousticModel
+from .align import read_alignments
+from .model import HmmModel
+from .tables import alignment_to_phone_segments, tid_tables
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def alignment_segments(ali_dir: str | os.PathLike, lang_dir: str | os.PathLike, 
                        window: float = 0.025) -> dict[str, PhoneSegments]:
     """An alignment dir's phone segmentation, {utt: [(phone, start, end)]}, boundaries between window centres."""
     ali_dir = Path(ali_dir)
-    model = AcousticModel.load(ali_dir / "final.mdl")
+    model = HmmModel.load(ali_dir / "final.mdl")
     id2phone = Lang.load(lang_dir).id2phone
     phone_of, state_of = tid_tables(model)
     offset = (window - frame_shift) / 2

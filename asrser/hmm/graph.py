@@ -1,4 +1,5 @@
-"""HCLG decoding graphs, built the way Kaldi's utils/mkgraph.sh does with the wheels' OpenFst operations.
+"""The HMM's graphs: training graphs, one per transcript (Kaldi's compile-train-graphs), and HCLG decoding
+graphs, built the way Kaldi's utils/mkgraph.sh does with the wheels' OpenFst operations.
 
     LG    = minimize(determinize*(L_disambig o G))                  (fsttablecompose, fstdeterminizestar)
     CLG   = compose-context(LG)  -> ilabels                          (fstcomposecontext)
@@ -20,9 +21,29 @@ import kaldifst
 from ..errors import AsrserError
 from ..fileio import Stamp, temp_name
 from ..lang import Lang
-from .model import AcousticModel
+from .model import HmmModel
 
 log = logging.getLogger(__name__)
+
+
+class GraphCompiler:
+    """compile-train-graphs: one linear-in-words training FST per transcript.
+
+    Kaldi's compile-train-graphs adds no transition probabilities (scales 0); the aligner adds them."""
+
+    def __init__(self, model: HmmModel, lang: Lang):
+        opts = khg.TrainingGraphCompilerOptions()
+        opts.transition_scale = 0.0
+        opts.self_loop_scale = 0.0
+        lex = lang.lexicon_fst()
+        kaldifst.arcsort(lex, sort_type="olabel")
+        self.lang = lang
+        self.compiler = khg.TrainingGraphCompiler(trans_model=model.trans_model, ctx_dep=model.tree,
+                                                  lex_fst=lex, disambig_syms=lang.disambig_phone_ids,
+                                                  opts=opts)
+
+    def compile(self, words: list[str], where: str = "") -> kaldifst.StdVectorFst:
+        return self.compiler.compile_graph_from_text(self.lang.word_ids(words, where))
 
 
 def remove_input_symbols(fst: kaldifst.StdVectorFst, symbols: set[int]) -> kaldifst.StdVectorFst:
@@ -36,7 +57,7 @@ def remove_input_symbols(fst: kaldifst.StdVectorFst, symbols: set[int]) -> kaldi
     return kaldifst.compile("\n".join(lines) + "\n", acceptor=False)
 
 
-def make_hclg(lang: Lang, model: AcousticModel, self_loop_scale: float = 0.1,
+def make_hclg(lang: Lang, model: HmmModel, self_loop_scale: float = 0.1,
               transition_scale: float = 1.0) -> kaldifst.StdVectorFst:
     g_path = lang.path / "G.fst"
     if not g_path.exists():
@@ -75,7 +96,7 @@ def mkgraph(lang_dir: str | os.PathLike, model_dir: str | os.PathLike, graph_dir
     if stamp.is_current():
         log.info("%s is up to date", graph_dir)
         return graph_dir
-    model = AcousticModel.load(model_dir / "final.mdl")
+    model = HmmModel.load(model_dir / "final.mdl")
     hclg = make_hclg(lang, model)
     graph_dir.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(graph_dir / "HCLG.fst")
