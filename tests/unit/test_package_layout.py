@@ -44,3 +44,12 @@ def test_the_hmm_depends_on_neither_model_family():
 
 def test_the_nets_reach_the_hmm_not_through_the_gmms():
     assert _loaded_by("asrser.nnet", ("asrser.gmm",)) == []
+
+
+def test_the_kaldi_wheels_load_in_any_order_after_the_package():
+    """The wheels each link their own OpenFst; loading kaldi_decoder after kaldilm deadlocked at import, so a
+    test file collected in another order (or a user's script) hung. The package loads them in an order that
+    works, whatever is imported after it."""
+    for order in ("asrser.lm, kaldi_decoder", "asrser.lm, kaldi_hmm_gmm, kaldi_decoder", "asrser, kaldilm, kaldi_decoder"):
+        proc = subprocess.run([sys.executable, "-c", f"import {order}"], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, (order, proc.stderr[-500:])
