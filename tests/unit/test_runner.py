@@ -15,16 +15,18 @@ def runner(runner_cmd, *args):
 
 
 def test_jobs_run_in_parallel_with_own_logs(tmp_path, runner_cmd):
-    script = "import time,sys; time.sleep(1.0); print('job', sys.argv[1])"
-    start = time.time()
+    """Each job logs when it began and ended its 1 s of work: the intervals overlap when the jobs ran at the
+    same time, however long the machine takes to start them (a wall-clock bound failed under load)."""
+    script = "import time,sys; t=time.time(); time.sleep(1.0); print('job', sys.argv[1], t, time.time())"
     out = runner(runner_cmd, "JOB=1:2", tmp_path / "log/sleep.JOB.log", sys.executable, "-c", script, "JOB")
-    elapsed = time.time() - start
     assert out.returncode == 0, out.stderr
-    assert elapsed < 1.9, f"two 1 s jobs with --max-jobs 2 took {elapsed:.1f} s: not parallel"
+    spans = []
     for j in (1, 2):
         log = (tmp_path / f"log/sleep.{j}.log").read_text()
-        assert f"job {j}\n" in log
         assert "# Ended (code 0)" in log
+        line = next(line for line in log.splitlines() if line.startswith(f"job {j} "))
+        spans.append(tuple(map(float, line.split()[2:])))
+    assert max(begin for begin, _ in spans) < min(end for _, end in spans), f"jobs ran one after the other: {spans}"
 
 
 def test_max_jobs_bounds_parallelism(tmp_path):
@@ -209,7 +211,7 @@ def test_stopping_the_runner_stops_its_jobs_and_starts_no_more(tmp_path, runner_
         assert time.time() < deadline and proc.poll() is None
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=20) == 128 + signal.SIGTERM
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     for j in (1, 2):
         assert "# Ended (code -15)" in (tmp_path / f"s.{j}.log").read_text()
     assert not (tmp_path / "s.3.log").exists() and not (tmp_path / "s.4.log").exists()
