@@ -1,6 +1,6 @@
 """Hybrid forced alignment (Kaldi's nnet align): a trained net's scaled likelihoods (log posterior - log
 prior) aligned to each transcript's training graph, built from the HMM whose states the net predicts. The
-output directory is an alignment directory like the GMMs' (final.mdl, ali.1.ark/scp, ali.1.failed), so
+output directory is an alignment directory like the GMMs' (final.mdl, tree, ali.1.gz, num_jobs, ali.1.failed), so
 boundary accuracy, targets and the other conversions read it unchanged."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ..data import DataDir
 from ..fileio import Stamp, atomic_write
 from ..hmm.align import AlignOptions, align_to_transcripts, viterbi_align
 from ..hmm.graph import GraphCompiler
+from ..kaldi_format import write_num_jobs
 from ..lang import Lang
 from .data import frame_files
 from .decode import Hybrid
@@ -41,7 +42,13 @@ def align_hybrid(hmm_model: str | os.PathLike, lang_dir: str | os.PathLike, data
     hybrid = Hybrid.load(net_path, hmm_model, frames_dir, train_frames_dir, targets)
     compiler = GraphCompiler(hybrid.hmm, Lang.load(lang_dir))
     ali_dir.mkdir(parents=True, exist_ok=True)
+    for old in [*ali_dir.glob("ali.*"), *ali_dir.glob("num_jobs")]:
+        old.unlink()
+    # Kaldi's alignment dir: the HMM's model and, beside it, its tree and phones
     shutil.copyfile(hmm_model, ali_dir / "final.mdl")
+    for name in ("tree", "phones.txt"):
+        if (Path(hmm_model).parent / name).exists():
+            shutil.copyfile(Path(hmm_model).parent / name, ali_dir / name)
 
     def align_one(utt, graph, loglik):
         return viterbi_align(hybrid.hmm, graph, loglik, utt, opts, hybrid.tid2class)
@@ -50,6 +57,7 @@ def align_hybrid(hmm_model: str | os.PathLike, lang_dir: str | os.PathLike, data
     counts = align_to_transcripts(hybrid.log_likelihoods(device), DataDir(data_dir).text(), text, compiler,
                                   ali_dir / "ali.1", align_one, f" with retry beam {opts.retry_beam}")
     counts["seconds"] = time.perf_counter() - start
+    write_num_jobs(ali_dir, 1)
     with atomic_write(ali_dir / "ali_counts.json") as f:
         json.dump(counts, f)
     stamp.write()

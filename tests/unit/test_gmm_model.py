@@ -6,6 +6,7 @@ import kaldi_hmm_gmm as khg
 import numpy as np
 import pytest
 
+from asrser.errors import DataError
 from asrser.gmm.model import AcousticModel, DiagGmms, MleOptions
 from asrser.hmm.tables import scaled_tid_loglik
 from asrser.lang import topology_text
@@ -97,9 +98,37 @@ def test_mapped_decodable_equals_wheel_gmm_decodable(small_model):
 
 
 def test_model_save_load_round_trip(small_model, tmp_path):
+    """final.mdl is Kaldi's (TransitionModel + AmDiagGmm, float parameters), the tree Kaldi's file beside it;
+    a model read back and written again is the same file."""
     small_model.save(tmp_path / "1.mdl")
-    back = AcousticModel.load(tmp_path / "1.mdl")
-    np.testing.assert_array_equal(back.gmms.means, small_model.gmms.means)
-    np.testing.assert_array_equal(back.tid2pdf, small_model.tid2pdf)
     small_model.write_tree(tmp_path / "tree")
+    assert (tmp_path / "1.mdl").read_bytes().startswith(b"\0B<TransitionModel>")
     assert (tmp_path / "tree").read_bytes().startswith(b"\0B")
+    back = AcousticModel.load(tmp_path / "1.mdl")
+    np.testing.assert_allclose(back.gmms.means, small_model.gmms.means, rtol=1e-6)   # Kaldi keeps floats
+    np.testing.assert_array_equal(back.tid2pdf, small_model.tid2pdf)
+    np.testing.assert_array_equal(back.trans_model.log_probs, small_model.trans_model.log_probs)
+    assert back.tree.num_pdfs == small_model.tree.num_pdfs
+    back.save(tmp_path / "2.mdl")
+    assert (tmp_path / "2.mdl").read_bytes() == (tmp_path / "1.mdl").read_bytes()
+    back.save(tmp_path / "text.mdl", binary=False)
+    x = np.random.default_rng(4).normal(size=(7, 5)).astype(np.float32)
+    np.testing.assert_array_equal(AcousticModel.load(tmp_path / "text.mdl").pdf_loglik(x), back.pdf_loglik(x))
+
+
+def test_a_crafted_model_file_runs_no_code(tmp_path):
+    """A model file that unpickles to a shell command is refused as not a Kaldi model, without running it."""
+    import pickle
+    import subprocess
+
+    class Payload:
+        def __reduce__(self):
+            return subprocess.call, (["touch", str(tmp_path / "ran")],)
+
+    with open(tmp_path / "final.mdl", "wb") as f:
+        blob = np.frombuffer(pickle.dumps(Payload()), dtype=np.uint8)
+        np.savez(f, format=np.array("asrser-gmm-hmm-1"), trans_model=blob, tree=blob, owner=np.zeros(1),
+                 weights=np.ones(1), means=np.zeros((1, 1)), variances=np.ones((1, 1)))
+    with pytest.raises(DataError, match=f"^{tmp_path / 'final.mdl'}: "):
+        AcousticModel.load(tmp_path / "final.mdl")
+    assert not (tmp_path / "ran").exists()

@@ -69,6 +69,23 @@ def test_training_is_seeded_and_resumable(system, runner_cmd_session):
     np.testing.assert_array_equal(again.gmms.means, final.gmms.means)
 
 
+def test_a_gmm_system_is_a_kaldi_exp_dir(system):
+    """final.mdl (TransitionModel + AmDiagGmm), tree, final.occs, num_jobs and ali.JOB.gz in Kaldi's formats, read
+    by the format readers alone; the model read back is the model the trainer uses."""
+    from asrser.kaldi_format import read_gmm_model, read_int_vectors, read_kaldi_vector, read_num_jobs, read_tree
+
+    exp = system / "exp" / "mono"
+    model = AcousticModel.load(exp / "final.mdl")
+    assert (exp / "final.mdl").read_bytes().startswith(b"\0B<TransitionModel>")
+    stored = read_gmm_model(exp / "final.mdl")
+    assert read_tree(exp / "tree", model.trans_model.num_pdfs).num_pdfs == model.trans_model.num_pdfs
+    assert len(read_kaldi_vector(exp / "final.occs")) == model.trans_model.num_pdfs
+    assert read_num_jobs(exp) == 2 and (exp / "phones.txt").read_text() == (system / "data/lang/phones.txt").read_text()
+    alignments = dict(read_int_vectors(exp / "ali.1.gz"))
+    assert alignments and all(a.min() >= 1 and a.max() <= model.num_transition_ids for a in alignments.values())
+    assert stored is not None and not list(exp.glob("*.npy")) and not list(exp.glob("ali.*.ark"))
+
+
 def test_decode_and_sclite_per(system, runner_cmd_session):
     exp = system / "exp" / "mono"
     graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
@@ -201,9 +218,10 @@ def test_triphone_tree_and_training(system, mono_ali_train, runner_cmd_session, 
     assert stats_model.gmms.num_gauss == model.trans_model.num_pdfs
     assert model.gmms.num_gauss > model.trans_model.num_pdfs               # mixed up
     if transform == "lda":
-        matrix = np.load(exp / "final.mat.npy")
+        from asrser.kaldi_format import read_kaldi_matrix
+        matrix = read_kaldi_matrix(exp / "final.mat")        # Kaldi's float matrix, as est-lda writes it
         assert matrix.shape == (40, 13 * 7)
-        assert (exp / "2.mat.npy").exists() and (exp / "4.mat.npy").exists()
+        assert (exp / "2.mat").exists() and (exp / "4.mat").exists()
     graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
     decode(graph, system / "data" / "test", exp, exp / "decode_test", 2, runner_cmd_session,
            DecodeOptions(lm_weights=[3.0, 6.0]))
@@ -484,5 +502,6 @@ def test_hybrid_alignment_follows_the_transcripts(system, nnet_frames):
         assert phones == text[utt]
     acc = alignment_accuracy(ali, system / "data" / "lang", system / "data" / "test" / "ref_phones.ctm")
     assert acc["utterances"] == 32 and acc["within_40ms"] > 80
-    mtime = (ali / "ali.1.ark").stat().st_mtime_ns
-    assert align_hybrid(*args, device="cpu") == counts and (ali / "ali.1.ark").stat().st_mtime_ns == mtime
+    mtime = (ali / "ali.1.gz").stat().st_mtime_ns
+    assert align_hybrid(*args, device="cpu") == counts and (ali / "ali.1.gz").stat().st_mtime_ns == mtime
+    assert (ali / "num_jobs").read_text() == "1\n" and (ali / "tree").exists()
