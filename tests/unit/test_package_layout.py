@@ -44,3 +44,12 @@ def test_the_hmm_depends_on_neither_model_family():
 
 def test_the_nets_reach_the_hmm_not_through_the_gmms():
     assert _loaded_by("asrser.nnet", ("asrser.gmm",)) == []
+
+
+def test_no_module_uses_pickle():
+    """No file the package reads or passes between processes can run code when loaded: nothing unpickles."""
+    from pathlib import Path
+
+    users = sorted(str(p.relative_to(Path(asrser.__file__).parent)) for p in Path(asrser.__file__).parent.rglob("*.py")
+                   if "pickle" in p.read_text())
+    assert users == []
