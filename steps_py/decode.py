@@ -3,8 +3,9 @@
 
 Usage: decode.py [--nj N] [--cmd CMD] [--acwt A] [--beam B] [--retry-beam B] [--phone-map timit39] <graph-dir> <data-dir> <exp-dir> <decode-dir>
   e.g. decode.py --nj 4 --cmd "$decode_cmd" --phone-map timit39 exp/mono/graph data/dev exp/mono exp/mono/decode_dev
-Hypotheses per LM weight go to <decode-dir>/hyp, sclite reports to <decode-dir>/scoring. Utterances that reach
-no final state of the graph are decoded again at --retry-beam, and counted.
+Lattices go to <decode-dir>/lat.JOB.gz (with num_jobs), scored per LM weight from the lattices by Kaldi's TIMIT
+scoring (score_<LMWT>/, scoring/best_per) and its basic scoring (wer_<LMWT>, scoring/best_per_basic). Utterances
+that reach no final state of the graph are decoded again at --retry-beam, and counted.
 """
 from asrser import cli
 
@@ -31,15 +32,15 @@ def main(a):
     from asrser.hmm.decode import DecodeOptions
     from asrser.scoring import score_decode
 
-    opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam,
-                         lm_weights=[float(w) for w in range(a.min_lmwt, a.max_lmwt + 1)])
+    opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam)
     decode(a.graph_dir, a.data_dir, a.exp_dir, a.decode_dir, a.nj, a.cmd, opts)
     phone_map = None
     if a.phone_map == "timit39":
         from asrser.phones import FOLD_48_TO_39
         phone_map = dict(FOLD_48_TO_39)
     score_decode(a.decode_dir, Path(a.data_dir) / "text", phone_map,
-                 name="39phn" if a.phone_map == "timit39" else "phn")
+                 name="39phn" if a.phone_map == "timit39" else "phn", words_txt=Path(a.graph_dir) / "words.txt", model=Path(a.exp_dir) / "final.mdl",
+                 lm_weights=[float(w) for w in range(a.min_lmwt, a.max_lmwt + 1)])
 
 
 cli.run(main, p.parse_args())

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Hybrid decoding: a trained net's scaled likelihoods (log posterior - log prior) decoded with the HCLG of
 the HMM whose states it predicts, LM-weight sweep, sclite scoring; frame error rate against the frames'
-targets in <decode-dir>/fer (over the frames that have one; no fer file when none has). Every utterance of the
-frames is decoded, aligned or not; those that reach no final state of the graph are decoded again at
---retry-beam, and counted.
+targets in <decode-dir>/fer (over the frames that have one; no fer file when none has). Lattices go to
+<decode-dir>/lat.1.gz (with num_jobs), scored as decode.py scores them. Every utterance of the frames is
+decoded, aligned or not; those that reach no final state of the graph are decoded again at --retry-beam, and
+counted.
 
 Usage: nnet_decode.py [--acwt A] [--phone-map timit39] <graph-dir> <hmm-model> <net> <frames> <train-frames> <text> <decode-dir>
   e.g. nnet_decode.py --phone-map timit39 exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt \
@@ -26,19 +27,22 @@ for name in ("graph_dir", "hmm_model", "net", "frames", "train_frames", "text", 
 
 
 def main(a):
+    from pathlib import Path
+
     from asrser.hmm.decode import DecodeOptions
     from asrser.nnet.decode import decode_hybrid
     from asrser.scoring import score_decode
 
-    opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam,
-                         lm_weights=[float(w) for w in a.lm_weights.split()])
+    opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam)
     decode_hybrid(a.graph_dir, a.hmm_model, a.net, a.frames, a.train_frames, a.decode_dir, opts, a.device,
                   a.targets)
     phone_map = None
     if a.phone_map == "timit39":
         from asrser.phones import FOLD_48_TO_39
         phone_map = dict(FOLD_48_TO_39)
-    score_decode(a.decode_dir, a.text, phone_map, name="39phn" if a.phone_map == "timit39" else "phn")
+    score_decode(a.decode_dir, a.text, phone_map, name="39phn" if a.phone_map == "timit39" else "phn",
+                 words_txt=Path(a.graph_dir) / "words.txt", model=a.hmm_model,
+                 lm_weights=[float(w) for w in a.lm_weights.split()])
 
 
 cli.run(main, p.parse_args())

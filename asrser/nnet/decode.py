@@ -1,10 +1,9 @@
 """Hybrid decoding: network log posteriors minus log priors are the HMM-state log-likelihoods (scaled
 likelihoods), mapped onto the graph's transition-ids and decoded with the same HCLG and lattice decoder as
-the GMMs; frame error rates against forced alignments."""
+the GMMs, into the decode dir's lat.1.gz and num_jobs; frame error rates against forced alignments."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -17,7 +16,7 @@ import torch
 from ..errors import AsrserError
 from ..fileio import Stamp, atomic_write
 from ..hmm.decode import (DecodeOptions, Decoder, clear_decode_outputs, decode_counts, decode_utterances,
-                          log_decode_counts)
+                          finish_decode, log_decode_counts, write_job_counts)
 from ..hmm.model import HmmModel
 from ..hmm.targets import target_table
 from .data import FrameData, class_log_priors
@@ -95,7 +94,7 @@ def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, ne
         return counts
     hybrid = Hybrid.load(net_path, hmm_model, frames_dir, train_frames_dir, targets)
     data, log_priors = hybrid.data, hybrid.log_priors
-    decoder = Decoder(Path(graph_dir) / "HCLG.fst", hybrid.tid2class, opts)
+    decoder = Decoder(Path(graph_dir) / "HCLG.fst", hybrid.tid2class, opts, hmm_model)
     start = time.perf_counter()
     wrong = total = untargeted = 0
 
@@ -113,11 +112,11 @@ def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, ne
 
     decode_dir.mkdir(parents=True, exist_ok=True)
     clear_decode_outputs(decode_dir)
-    counts = decode_utterances(decoder, scored(), Path(graph_dir) / "words.txt", decode_dir, 1)
+    counts = decode_utterances(decoder, scored(), decode_dir, 1)
     counts["seconds"] = time.perf_counter() - start
     counts.update(fer_frames=total, fer_errors=wrong, fer_untargeted_utterances=untargeted)
-    with atomic_write(decode_dir / "counts.1.json") as f:
-        json.dump(counts, f)
+    write_job_counts(decode_dir, 1, counts)
+    finish_decode(decode_dir, 1)
     fer = decode_dir / "fer"
     if total:
         with atomic_write(fer) as f:

@@ -23,13 +23,20 @@ from asrser.hmm.boundaries import alignment_accuracy, fit_boundary_correction
 from asrser.hmm.decode import DecodeOptions
 from asrser.hmm.graph import graph_properties, mkgraph
 from asrser.hmm.targets import monophone_state_classes, write_targets
-from asrser.lang import Lang, prepare_phone_lang
+from asrser.kaldi_format import read_lattices
+from asrser.lang import Lang, prepare_phone_lang, read_symbol_table
 from asrser.lm import make_lang_test, train_phone_lm
 from asrser.phones import FOLD_48_TO_39, PHONES48
 from asrser.scoring import score_decode
 from helpers import REPO, run_step
 
 pytestmark = pytest.mark.slow
+
+
+def score(decode_dir: Path, system: Path, exp: Path, lm_weights: list[float]):
+    """score_decode of a decode of the test set with exp's graph and model, as the decode programs call it."""
+    return score_decode(decode_dir, system / "data" / "test" / "text", dict(FOLD_48_TO_39),
+                        words_txt=exp / "graph" / "words.txt", model=exp / "final.mdl", lm_weights=lm_weights)
 CONFIG = TrainConfig(num_iters=10, max_iter_inc=6, total_gauss=250, realign_iters=[1, 2, 3, 4, 6, 8], seed=0)
 
 
@@ -93,12 +100,25 @@ def test_decode_and_sclite_per(system, runner_cmd_session):
     assert props["states"] > 50 and props["coaccessible"] == props["states"]     # no dead ends
     assert not props["epsilon_cycles"]
     assert props["stochastic_deviation"] < 1e-3                                 # after pushing in log
-    counts = decode(graph, system / "data" / "test", exp, exp / "decode_test", 2, runner_cmd_session,
-                    DecodeOptions(lm_weights=[3.0, 6.0, 9.0]))
+    counts = decode(graph, system / "data" / "test", exp, exp / "decode_test", 2, runner_cmd_session, DecodeOptions())
     assert counts["utterances"] == 32 and counts["failed"] == 0 and counts["rtf"] < 0.1
-    best = score_decode(exp / "decode_test", system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+    decode_dir = exp / "decode_test"
+    assert (decode_dir / "num_jobs").read_text() == "2\n" and not (decode_dir / "hyp").exists()
+    lattices = dict(read_lattices(decode_dir / "lat.1.gz")) | dict(read_lattices(decode_dir / "lat.2.gz"))
+    assert len(lattices) == 32
+    best = score(decode_dir, system, exp, [3.0, 6.0, 9.0])
     assert best.error_rate < 50.0           # a no-acoustics guess (all 'sil') scores about 100%
-    assert (exp / "decode_test" / "scoring" / f"score_{best.lmwt:g}" / "39phn.pra").exists()
+    assert (decode_dir / f"score_{best.lmwt:g}" / "ctm_39phn.pra").exists()
+    assert (decode_dir / "scoring" / f"score_basic_{best.lmwt:g}" / "39phn.pra").exists()
+    # scoring again reads the lattices: other weights need no decoding, and the hypothesis of a weight is the
+    # best path of each lattice at acoustic scale 1/LMWT
+    stamp = (decode_dir / "decode.done").stat().st_mtime_ns
+    score(decode_dir, system, exp, [4.0])
+    assert (decode_dir / "decode.done").stat().st_mtime_ns == stamp
+    id2word = {i: w for w, i in read_symbol_table(graph / "words.txt").items()}
+    hyps = dict(line.split(maxsplit=1) for line in (decode_dir / "scoring" / "4.txt").read_text().splitlines())
+    for utt, lattice in list(lattices.items())[:5]:
+        assert hyps[utt] == " ".join(id2word[w] for w in lattice.best_path(acoustic_scale=0.25).words)
 
 
 def test_alignment_against_reference(system, runner_cmd_session):
@@ -223,9 +243,8 @@ def test_triphone_tree_and_training(system, mono_ali_train, runner_cmd_session, 
         assert matrix.shape == (40, 13 * 7)
         assert (exp / "2.mat").exists() and (exp / "4.mat").exists()
     graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
-    decode(graph, system / "data" / "test", exp, exp / "decode_test", 2, runner_cmd_session,
-           DecodeOptions(lm_weights=[3.0, 6.0]))
-    best = score_decode(exp / "decode_test", system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+    decode(graph, system / "data" / "test", exp, exp / "decode_test", 2, runner_cmd_session, DecodeOptions())
+    best = score(exp / "decode_test", system, exp, [3.0, 6.0])
     assert best.error_rate < 50.0
 
 
@@ -313,16 +332,18 @@ def test_hybrid_decoding_equals_gmm_decoding_on_gmm_likelihoods(system):
     pdf2class = np.zeros(model.trans_model.num_pdfs, dtype=np.int64)
     pdf2class[model.tid2pdf[1:]] = tid2class[1:]
     first_pdf = {int(c): int(p) for p, c in reversed(list(enumerate(pdf2class)))}
-    class_decoder = Decoder(graph / "HCLG.fst", tid2class, DecodeOptions(lm_weights=[5.0]))
-    pdf_decoder = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions(lm_weights=[5.0]))
+    class_decoder = Decoder(graph / "HCLG.fst", tid2class, DecodeOptions())
+    pdf_decoder = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions())
     for n, (_, feats) in enumerate(iter_features(system / "data" / "test", FeaturePipeline.load(exp))):
         pdf_loglik = model.pdf_loglik(feats)
         class_scores = np.full((len(feats), num_classes), -1e10, dtype=np.float32)
         for c, p in first_pdf.items():
             class_scores[:, c] = pdf_loglik[:, p]
         expanded = class_scores[:, pdf2class]
-        hyp = class_decoder.decode(class_scores)
-        assert hyp == pdf_decoder.decode(expanded) and hyp.words[5.0] and hyp.reached_final
+        hyp, expected = class_decoder.decode(class_scores), pdf_decoder.decode(expanded)
+        assert hyp.reached_final and expected.reached_final
+        best = hyp.lattice.best_path(acoustic_scale=0.2)
+        assert best == expected.lattice.best_path(acoustic_scale=0.2) and best.words
         if n == 5:
             break
 
@@ -343,7 +364,7 @@ def test_hybrid_decoding_scores_and_reports_the_nets_frame_error_rate(system, nn
     decode_dir = nnet_frames / "decode_test"
     counts = decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt",
                            nnet_frames / "frames_test", nnet_frames / "frames_train", decode_dir,
-                           DecodeOptions(lm_weights=[1.0, 3.0]), device="cpu")
+                           DecodeOptions(), device="cpu")
     assert counts["utterances"] == len(FrameData(nnet_frames / "frames_test", config.context).utts)
     net = load_model(nnet_frames / "whole" / "final.pt")
     cpu = torch.device("cpu")
@@ -351,8 +372,8 @@ def test_hybrid_decoding_scores_and_reports_the_nets_frame_error_rate(system, nn
                                 autocast_dtype(cpu, "auto"))
     assert counts["fer"] == pytest.approx(expected, abs=0.2)
     assert (decode_dir / "fer").read_text().startswith(f"%FER {counts['fer']:.2f}")
-    best = score_decode(decode_dir, system / "data" / "test" / "text", dict(FOLD_48_TO_39))
-    assert best.error_rate < 100.0
+    best = score(decode_dir, system, exp, [1.0, 3.0])
+    assert best.error_rate < 100.0 and (decode_dir / "num_jobs").read_text() == "1\n"
 
 
 def test_hybrid_decoding_does_not_depend_on_alignments(system, nnet_frames, tmp_path):
@@ -382,12 +403,11 @@ def test_hybrid_decoding_does_not_depend_on_alignments(system, nnet_frames, tmp_
     assert counts["utterances"] == 32 and counts["untargeted"] == 1
     decode_dir = tmp_path / "decode_test"
     decoded = decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt", frames,
-                            nnet_frames / "frames_train", decode_dir, DecodeOptions(lm_weights=[1.0, 3.0]),
-                            device="cpu")
+                            nnet_frames / "frames_train", decode_dir, DecodeOptions(), device="cpu")
     assert decoded["utterances"] == 32 and decoded["fer_untargeted_utterances"] == 1
-    best = score_decode(decode_dir, system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+    best = score(decode_dir, system, exp, [1.0, 3.0])
     from asrser.scoring import read_scored_set
-    hyp = {line.split()[0]: line.split()[1:] for line in (decode_dir / "hyp/1.1.txt").read_text().splitlines()}
+    hyp = {line.split()[0]: line.split()[1:] for line in (decode_dir / "scoring/1.txt").read_text().splitlines()}
     assert len(hyp[unaligned]) > 3                       # decoded, not an empty (all-deletions) hypothesis
     assert read_scored_set(decode_dir)["scored"] == 32 and best.utterances == 32
     assert (decode_dir / "fer").read_text().endswith(" 31 utterances with targets, 1 without\n")
@@ -410,8 +430,8 @@ def test_hybrid_decoding_without_targets_reports_no_frame_error_rate(system, nne
     prepare_frames(system / "data" / "test", None, nnet_frames / "global_cmvn.stats", untargeted)
     no_fer = tmp_path / "decode_untargeted"
     decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt", untargeted,
-                  nnet_frames / "frames_train", no_fer, DecodeOptions(lm_weights=[1.0]), device="cpu")
-    score_decode(no_fer, system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+                  nnet_frames / "frames_train", no_fer, DecodeOptions(), device="cpu")
+    score(no_fer, system, exp, [1.0])
     assert not (no_fer / "fer").exists() and "fer" not in decode_error_rates(no_fer)
     assert "per" not in decode_error_rates(no_fer)          # no dev decode beside it to choose the weight
 
@@ -435,10 +455,11 @@ def test_decodes_reaching_no_final_state_are_retried_counted_and_reported(system
     kaldiio.save_mat(str(tmp_path / "short.ark"), kaldiio.load_mat(feats[0].split()[1])[:2])
     (data / "feats.scp").write_text("\n".join([f"{short} {tmp_path / 'short.ark'}"] + feats[1:]) + "\n")
     decode_dir = tmp_path / "exp" / "mono" / "decode_test"
-    counts = decode(graph, data, exp, decode_dir, 2, runner_cmd_session, DecodeOptions(lm_weights=[3.0, 6.0]))
+    counts = decode(graph, data, exp, decode_dir, 2, runner_cmd_session, DecodeOptions())
     assert counts["utterances"] == 32 and counts.get("partial_utts") == [short] and counts["retried"] == 1
     assert "did not reach end-state" in " ".join(p.read_text() for p in (decode_dir / "log").glob("*.log"))
-    score_decode(decode_dir, data / "text", dict(FOLD_48_TO_39))
+    score_decode(decode_dir, data / "text", dict(FOLD_48_TO_39), words_txt=graph / "words.txt",
+                 model=exp / "final.mdl", lm_weights=[3.0, 6.0])
     from asrser.scoring import collect_results, read_scored_set
     scored = read_scored_set(decode_dir)
     assert scored["partial"] == [short] and scored["no_final_state_at_beam"] == 1 and scored["scored"] == 32
@@ -447,8 +468,8 @@ def test_decodes_reaching_no_final_state_are_retried_counted_and_reported(system
     assert "| 32 | 1 / 1 |" in text and f"1 utterance(s) reached no final state, partial path scored: {short}" in text
 
     model = AcousticModel.load(exp / "final.mdl")
-    narrow = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions(beam=1.0, retry_beam=0.0, lm_weights=[5.0]))
-    retrying = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions(beam=1.0, retry_beam=13.0, lm_weights=[5.0]))
+    narrow = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions(beam=1.0, retry_beam=0.0))
+    retrying = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions(beam=1.0, retry_beam=13.0))
     loglik = [model.pdf_loglik(f) for _, f in iter_features(system / "data" / "test", FeaturePipeline.load(exp))]
     without_retry = [narrow.decode(x) for x in loglik]
     with_retry = [retrying.decode(x) for x in loglik]
