@@ -36,12 +36,12 @@ fi
 
 if stage 3 "transfer SER -> ASR: layers 1..l of the SER net constant, the rest trained on TIMIT, l = 1..5" \
     needs 1:egs/timit/s5/exp/convnet/final.pt 2:egs/iemocap/s5/exp/convnet/fold1/final.pt; then
-  transfer.py --config $nets/convnet.yaml --cmd "$train_cmd" --device "$device" ser2asr egs/timit/s5 egs/iemocap/s5 exp/transfer
+  transfer.py --config $nets/convnet.yaml --cmd "$cuda_cmd" --device "$device" ser2asr egs/timit/s5 egs/iemocap/s5 exp/transfer
 fi
 
 if stage 4 "transfer ASR -> SER: layers 1..l of the ASR net constant, the rest trained on each fold, l = 1..5" \
     needs 1:egs/timit/s5/exp/convnet/final.pt 2:egs/iemocap/s5/exp/ser_folds/num_folds; then
-  transfer.py --config $nets/convnet_ser.yaml --cmd "$train_cmd" --device "$device" asr2ser egs/timit/s5 egs/iemocap/s5 exp/transfer
+  transfer.py --config $nets/convnet_ser.yaml --cmd "$cuda_cmd" --device "$device" asr2ser egs/timit/s5 egs/iemocap/s5 exp/transfer
 fi
 
 if stage 5 "tables and figures: transfer tables, layer similarity (linear CKA), first-layer filters" \

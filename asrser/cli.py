@@ -21,15 +21,24 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def positive_int(value: str) -> int:
-    """argparse type of a count that must be at least 1 (--nj, --max-jobs): 0 or less is a usage error."""
+def _count(value: str, minimum: int) -> int:
     try:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    if n < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {n}")
     return n
+
+
+def positive_int(value: str) -> int:
+    """argparse type of a count that must be at least 1 (--nj, --max-jobs): 0 or less is a usage error."""
+    return _count(value, 1)
+
+
+def non_negative_int(value: str) -> int:
+    """argparse type of a count that may be 0 (--gpu)."""
+    return _count(value, 0)
 
 
 def add_hybrid_options(p: argparse.ArgumentParser) -> None:

@@ -125,6 +125,13 @@ class FeatureConfig:
     def frame_shift(self) -> float:
         return self._knf.frame_opts.frame_shift_ms / 1000.0
 
+    @property
+    def framing(self) -> "Framing":
+        """Where this config's frames lie in the samples (frame length, shift, snip-edges)."""
+        opts = self._knf.frame_opts
+        return Framing(self.sample_rate, int(opts.samp_freq * 0.001 * opts.frame_length_ms),
+                       int(opts.samp_freq * 0.001 * opts.frame_shift_ms), bool(opts.snip_edges))
+
     def compute(self, samples: np.ndarray, utt: str = "") -> np.ndarray:
         """Features (frames x dim, float32) of 16-bit-scale samples at the config's sample rate."""
         if self.dither > 0:
@@ -139,6 +146,36 @@ class FeatureConfig:
         for i in range(n):
             out[i] = computer.get_frame(i)
         return out
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Kaldi's framing (feature-window.cc): windows of `window` samples every `shift` samples; with snip_edges
+    only windows that fit in the signal, otherwise one frame per shift centred on it, the signal mirrored at
+    its ends."""
+
+    sample_rate: int
+    window: int
+    shift: int
+    snip_edges: bool = True
+
+    def num_frames(self, num_samples: int) -> int:
+        if self.snip_edges:
+            return 0 if num_samples < self.window else 1 + (num_samples - self.window) // self.shift
+        return (num_samples + self.shift // 2) // self.shift
+
+    def first_sample(self, frames: np.ndarray) -> np.ndarray:
+        """The index of each frame's first sample (negative before the signal without snip-edges)."""
+        frames = np.asarray(frames)
+        return frames * self.shift if self.snip_edges else frames * self.shift + self.shift // 2 - self.window // 2
+
+    def sample_indices(self, starts: np.ndarray, length: int, num_samples: int) -> np.ndarray:
+        """(len(starts), length) sample indices of spans from `starts`, mirrored into [0, num_samples) as Kaldi
+        does for frames that reach past either end."""
+        idx = np.asarray(starts)[:, None] + np.arange(length)
+        while ((idx < 0) | (idx >= num_samples)).any():
+            idx = np.where(idx < 0, -idx - 1, np.where(idx >= num_samples, 2 * num_samples - 1 - idx, idx))
+        return idx
 
 
 def _set_attr(obj, dotted: str, value) -> None:

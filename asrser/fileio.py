@@ -75,13 +75,16 @@ def _not_utf8(path: Path) -> DataError:
 
 
 def read_table(path: str | os.PathLike, min_fields: int = 2, max_fields: int | None = None,
-               ) -> Iterator[tuple[int, list[str]]]:
-    """Yield (line_number, fields) for each line of a Kaldi-style whitespace table.
+               maxsplit: int = -1) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line_number, fields) for each line of a Kaldi-style whitespace table (fields split at most
+    maxsplit times: 1 keeps the rest of the line after the key as one field).
 
-    Raises DataError naming the file and line for a line with too few or too many fields.
+    Raises DataError naming the file and line for an empty line or a line with too few or too many fields.
     """
     for n, line in text_lines(path):
-        fields = line.split()
+        fields = line.split(maxsplit=maxsplit)
+        if not fields:
+            raise DataError(path, "empty line", n)
         if len(fields) < min_fields or (max_fields is not None and len(fields) > max_fields):
             expect = (f"{min_fields}" if max_fields == min_fields else
                       f"at least {min_fields}" if max_fields is None else f"{min_fields}-{max_fields}")
@@ -112,21 +115,19 @@ def write_ctm(segments: dict[str, PhoneSegments], path: str | os.PathLike) -> No
                 f.write(f"{utt} 1 {start:.4f} {end - start:.4f} {phone}\n")
 
 
-def read_key_value(path: str | os.PathLike) -> dict[str, str]:
-    """Read a table of `key rest-of-line` (utt2spk, wav.scp, text, ...) into an ordered dict.
+def read_key_value(path: str | os.PathLike, line_numbers: dict[str, int] | None = None) -> dict[str, str]:
+    """Read a table of `key rest-of-line` (utt2spk, wav.scp, text, ...) into an ordered dict; each key's line
+    number goes into line_numbers when given.
 
     Duplicate keys are an error naming both lines.
     """
     table: dict[str, str] = {}
-    first_line: dict[str, int] = {}
-    for n, line in text_lines(path):
-        line = line.rstrip("\n")
-        if not line.strip():
-            raise DataError(path, "empty line", n)
-        key, *rest = line.split(maxsplit=1)
+    first_line: dict[str, int] = {} if line_numbers is None else line_numbers
+    for n, fields in read_table(path, min_fields=1, maxsplit=1):
+        key = fields[0]
         if key in table:
             raise DataError(path, f"duplicate key {key!r} (first on line {first_line[key]})", n)
-        table[key] = rest[0].strip() if rest else ""
+        table[key] = fields[1].strip() if len(fields) > 1 else ""
         first_line[key] = n
     return table
 
@@ -140,26 +141,6 @@ def write_key_value(path: str | os.PathLike, table: dict[str, str] | Iterable[tu
     with atomic_write(path) as f:
         for key, value in items:
             f.write(f"{key} {value}\n" if value != "" else f"{key}\n")
-
-
-def read_yaml(path: str | os.PathLike, what: str = "config") -> dict:
-    """A YAML file holding a mapping (an empty file is {}); missing, malformed or not a mapping is a DataError
-    naming the file, and the line for a syntax error, instead of a traceback."""
-    import yaml
-
-    if not Path(path).is_file():
-        raise DataError(path, f"{what} does not exist")
-    try:
-        doc = yaml.safe_load("".join(line for _, line in text_lines(path)))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise DataError(path, f"not valid YAML: {getattr(e, 'problem', None) or e}",
-                        mark.line + 1 if mark is not None else None) from None
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise DataError(path, f"{what} must be a mapping of names to values, found {type(doc).__name__}")
-    return doc
 
 
 def read_matrix(rxspec: str, source: str | os.PathLike, key: str | None = None, what: str = "utterance"):

@@ -50,3 +50,16 @@ stage() {
   log "Stage $n: $what"
   return 0
 }
+
+# training_resources NGPU NPROC NODES: the job runner's options for one data-parallel training run of
+# nnet_train.py --ngpu NGPU --nproc NPROC on NODES machines: its GPUs and a CPU per process; nothing for a
+# single process on one machine (cuda_cmd's own choice then: a GPU where there are GPUs).
+training_resources() {
+  local ngpu=$1 nproc=$2 nodes=$3
+  if (( ngpu > 0 )); then
+    echo "--gpu $ngpu --num-threads $ngpu"
+  elif (( nproc > 1 )); then
+    echo "--gpu 0 --num-threads $nproc"
+  fi
+  (( nodes == 1 )) || echo "--nodes $nodes"
+}

@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..data import write_spk2utt
 from ..errors import AsrserError, DataError
 from ..fileio import write_key_value
 
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 EMOTION_CODES = ("neu", "hap", "exc", "sad", "ang", "fru", "sur", "fea", "dis", "oth", "xxx")
 FOUR_CLASS = {"neu": "neu", "hap": "hap", "exc": "hap", "sad": "sad", "ang": "ang"}
-CLASSES = ("ang", "hap", "neu", "sad")
+EMOTIONS = tuple(sorted(set(FOUR_CLASS.values())))       # the four emotions of utt2emo: ang hap neu sad
 SESSIONS = (1, 2, 3, 4, 5)
 
 # `[6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]`
@@ -215,22 +216,19 @@ def write_data_dir(turns: list[Turn], wavs: dict[str, Path], texts: dict[str, st
     write_key_value(out / "utt2spk", ((t.utt_id, t.speaker) for t in turns))
     write_key_value(out / "utt2emo", ((t.utt_id, FOUR_CLASS[t.emotion]) for t in turns))
     write_key_value(out / "utt2session", ((t.utt_id, f"Ses{t.session:02d}") for t in turns))
-    spk2utt: dict[str, list[str]] = {}
-    for t in turns:
-        spk2utt.setdefault(t.speaker, []).append(t.utt_id)
-    write_key_value(out / "spk2utt", ((s, " ".join(us)) for s, us in sorted(spk2utt.items())))
-    write_key_value(out / "spk2gender", ((s, s[-1].lower()) for s in sorted(spk2utt)))
+    write_spk2utt(out)
+    write_key_value(out / "spk2gender", ((s, s[-1].lower()) for s in sorted({t.speaker for t in turns})))
 
 
 def count_table(turns: list[Turn]) -> str:
     """Utterances per speaker and class (exc counted as hap), with totals, as printable text."""
     counts = Counter((t.speaker, FOUR_CLASS[t.emotion]) for t in turns)
     speakers = sorted({t.speaker for t in turns})
-    rows = [f"{'speaker':8s}" + "".join(f"{c:>7s}" for c in CLASSES) + f"{'total':>7s}"]
+    rows = [f"{'speaker':8s}" + "".join(f"{c:>7s}" for c in EMOTIONS) + f"{'total':>7s}"]
     for s in speakers:
-        rows.append(f"{s:8s}" + "".join(f"{counts[s, c]:7d}" for c in CLASSES)
-                    + f"{sum(counts[s, c] for c in CLASSES):7d}")
-    rows.append(f"{'total':8s}" + "".join(f"{sum(counts[s, c] for s in speakers):7d}" for c in CLASSES)
+        rows.append(f"{s:8s}" + "".join(f"{counts[s, c]:7d}" for c in EMOTIONS)
+                    + f"{sum(counts[s, c] for c in EMOTIONS):7d}")
+    rows.append(f"{'total':8s}" + "".join(f"{sum(counts[s, c] for s in speakers):7d}" for c in EMOTIONS)
                 + f"{len(turns):7d}")
     return "\n".join(rows)
 
@@ -249,12 +247,12 @@ def prepare_iemocap(iemocap_dir: str | os.PathLike, data_dir: str | os.PathLike,
     note = f"; {sum(skipped.values())} skipped or incomplete ({dict(skipped)})" if skipped else ""
     log.info("%s: %d utterances of %d speakers (%s; exc merged into hap: %d); dropped %d turns of other "
              "classes (%s)%s", out, len(turns), len({t.speaker for t in turns}),
-             " ".join(f"{c} {counts[c]}" for c in CLASSES), exc, sum(dropped.values()),
+             " ".join(f"{c} {counts[c]}" for c in EMOTIONS), exc, sum(dropped.values()),
              " ".join(f"{k} {v}" for k, v in sorted(dropped.items())), note)
     if print_counts:
         print(count_table(turns))
-    return {c: counts[c] for c in CLASSES}
+    return {c: counts[c] for c in EMOTIONS}
 
 
 __all__ = ["prepare_iemocap", "read_emo_evaluation", "read_transcriptions", "find_iemocap_root", "TURN_LINE",
-           "EMOTION_CODES", "FOUR_CLASS", "CLASSES"]
+           "EMOTION_CODES", "FOUR_CLASS", "EMOTIONS"]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..audio import sphere_layout
+from ..data import write_spk2utt
 from ..errors import AsrserError, AudioError, DataError
 from ..fileio import write_ctm, write_key_value
 from ..phones import FOLD_61_TO_48, TIMIT61
@@ -202,10 +203,7 @@ def write_split(utts: list[Utterance], out: Path) -> None:
     write_key_value(out / "wav.scp", ((u.id, str(u.wav.resolve())) for u in utts))
     write_key_value(out / "text", ((u.id, " ".join(p for p, _, _ in folded[u.id])) for u in utts))
     write_key_value(out / "utt2spk", ((u.id, u.speaker) for u in utts))
-    spk2utt: dict[str, list[str]] = {}
-    for u in utts:
-        spk2utt.setdefault(u.speaker, []).append(u.id)
-    write_key_value(out / "spk2utt", ((s, " ".join(us)) for s, us in sorted(spk2utt.items())))
+    write_spk2utt(out)
     write_key_value(out / "spk2gender", sorted({(u.speaker, u.gender) for u in utts}))
     write_ctm({u.id: [(p, a / SAMPLE_RATE, b / SAMPLE_RATE) for p, a, b in folded[u.id]] for u in utts},
               out / "ref_phones.ctm")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import DataError
-from ..fileio import Stamp, text_lines, write_key_value
+from ..fileio import Stamp, read_key_value, write_key_value
 
 log = logging.getLogger(__name__)
 
@@ -92,22 +92,11 @@ class DataDir:
 
 def _read_table_lines(path: Path) -> tuple[OrderedDict[str, str], dict[str, int], list[ValidationIssue]]:
     """Parse a table; return it, each key's line number, and ordering issues (not raised)."""
-    table: OrderedDict[str, str] = OrderedDict()
     lines: dict[str, int] = {}
-    issues: list[ValidationIssue] = []
-    previous = None
-    for n, raw in text_lines(path):
-        if not raw.strip():
-            raise DataError(path, "empty line", n)
-        key, *rest = raw.split(maxsplit=1)
-        if key in table:
-            raise DataError(path, f"duplicate key {key!r} (first on line {lines[key]})", n)
-        if previous is not None and key < previous:
-            issues.append(ValidationIssue(str(path), n, f"not sorted: {key!r} comes after {previous!r} "
-                                          "(sort with LC_ALL=C, or run fix_data_dir.py)"))
-        previous = key
-        table[key] = rest[0].strip() if rest else ""
-        lines[key] = n
+    table = OrderedDict(read_key_value(path, lines))
+    issues = [ValidationIssue(str(path), lines[key], f"not sorted: {key!r} comes after {previous!r} "
+                              "(sort with LC_ALL=C, or run fix_data_dir.py)")
+              for previous, key in zip(table, list(table)[1:]) if key < previous]
     return table, lines, issues
 
 
@@ -115,130 +104,150 @@ def validate_data_dir(path: str | os.PathLike, need_text: bool = True, need_wav:
                       need_feats: bool = False) -> list[ValidationIssue]:
     """Every problem found in a data dir, each naming the file and line. Empty when the dir is valid."""
     path = Path(path)
-    issues: list[ValidationIssue] = []
     if not path.is_dir():
         return [ValidationIssue(str(path), None, "data directory does not exist")]
+    check = _DataDirCheck(path)
+    utt2spk = check.utt2spk()
+    if utt2spk:
+        utts, speakers = set(utt2spk), set(utt2spk.values())
+        check.spk2utt(utt2spk, speakers)
+        check.text(utts, need_text)
+        check.recordings(utts, need_wav)
+        check.keyed_table("feats.scp", need_feats, utts, "utterance")
+        check.keyed_table("cmvn.scp", False, speakers, "speaker")
+        check.spk2gender(speakers)
+        check.other_tables(utts, speakers)
+        check.positive_values()
+    return check.issues
 
-    def load(name: str, required: bool, fields: int | None = None):
-        p = path / name
+
+class _DataDirCheck:
+    """The checks of validate_data_dir, table by table; each adds what it finds to .issues."""
+
+    CHECKED = {"utt2spk", "spk2utt", "text", "segments", "wav.scp", "feats.scp", "cmvn.scp", "spk2gender"}
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.issues: list[ValidationIssue] = []
+
+    def issue(self, name: str, line: int | None, message: str) -> None:
+        self.issues.append(ValidationIssue(str(self.path / name), line, message))
+
+    def load(self, name: str, required: bool, fields: int | None = None):
+        """(table, line numbers) of a table, or (None, None) when it is missing or unreadable (an issue)."""
+        p = self.path / name
         if not p.is_file():
             if required:
-                issues.append(ValidationIssue(str(p), None, "required file is missing"))
+                self.issue(name, None, "required file is missing")
             return None, None
         try:
             table, lines, order = _read_table_lines(p)
         except DataError as e:
-            issues.append(ValidationIssue(e.path, e.line, e.message))
+            self.issues.append(ValidationIssue(e.path, e.line, e.message))
             return None, None
-        issues.extend(order)
+        self.issues.extend(order)
         if fields is not None:
             for key, value in table.items():
                 if len(value.split()) != fields - 1:
-                    issues.append(ValidationIssue(str(p), lines[key], f"expected {fields} fields, found "
-                                                  f"{len(value.split()) + 1}"))
+                    self.issue(name, lines[key], f"expected {fields} fields, found {len(value.split()) + 1}")
         for key, value in table.items():
             if not value and name != "text":
-                issues.append(ValidationIssue(str(p), lines[key], f"{key!r} has no value"))
+                self.issue(name, lines[key], f"{key!r} has no value")
         return table, lines
 
-    utt2spk, utt_lines = load("utt2spk", True, fields=2)
-    if utt2spk is None:
-        return issues
-    if not utt2spk:
-        issues.append(ValidationIssue(str(path / "utt2spk"), None, "no utterances: the file is empty"))
-        return issues
-    # Kaldi needs speaker-prefixed utterance ids: sorting by utterance must also group speakers.
-    by_speaker = sorted(utt2spk.items(), key=lambda kv: (kv[1], kv[0]))
-    if [u for u, _ in by_speaker] != sorted(utt2spk):
-        bad = next(s for (u, _), s in zip(by_speaker, sorted(utt2spk)) if u != s)
-        issues.append(ValidationIssue(str(path / "utt2spk"), utt_lines[bad],
-                                      f"utterance {bad!r} is out of order when sorted by speaker: utterance "
-                                      "ids must begin with their speaker id"))
-    utts = set(utt2spk)
-    speakers = set(utt2spk.values())
-
-    def same_keys(name: str, table, lines, expected: set[str], what: str, against: str):
+    def same_keys(self, name: str, table, lines, expected: set[str], what: str, against: str = "utt2spk"):
+        """Every key of the table is one of `expected` (utterances or speakers) and none of them is missing."""
         if table is None:
             return
         for key in table:
             if key not in expected:
-                issues.append(ValidationIssue(str(path / name), lines[key], f"{what} {key!r} is not in {against}"))
+                self.issue(name, lines[key], f"{what} {key!r} is not in {against}")
         missing = sorted(expected - set(table))
         if missing:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            issues.append(ValidationIssue(str(path / name), None, f"{len(missing)} {what}s of {against} are "
-                                          f"missing here: {shown}"))
+            self.issue(name, None, f"{len(missing)} {what}s of {against} are missing here: {shown}")
 
-    spk2utt, spk_lines = load("spk2utt", True)
-    if spk2utt is not None:
-        same_keys("spk2utt", spk2utt, spk_lines, speakers, "speaker", "utt2spk")
-        for spk, value in spk2utt.items():
-            listed = value.split()
+    def keyed_table(self, name: str, required: bool, expected: set[str], what: str, fields: int | None = None):
+        table, lines = self.load(name, required, fields)
+        self.same_keys(name, table, lines, expected, what)
+        return table, lines
+
+    def utt2spk(self):
+        """utt2spk (None when unusable or empty), its utterance ids checked to begin with their speaker."""
+        utt2spk, lines = self.load("utt2spk", True, fields=2)
+        if utt2spk is None:
+            return None
+        if not utt2spk:
+            self.issue("utt2spk", None, "no utterances: the file is empty")
+            return None
+        # Kaldi needs speaker-prefixed utterance ids: sorting by utterance must also group speakers.
+        by_speaker = sorted(utt2spk.items(), key=lambda kv: (kv[1], kv[0]))
+        if [u for u, _ in by_speaker] != sorted(utt2spk):
+            bad = next(s for (u, _), s in zip(by_speaker, sorted(utt2spk)) if u != s)
+            self.issue("utt2spk", lines[bad], f"utterance {bad!r} is out of order when sorted by speaker: "
+                                              "utterance ids must begin with their speaker id")
+        return utt2spk
+
+    def spk2utt(self, utt2spk, speakers: set[str]) -> None:
+        spk2utt, lines = self.keyed_table("spk2utt", True, speakers, "speaker")
+        for spk, value in (spk2utt or {}).items():
             expected = [u for u, s in utt2spk.items() if s == spk]
-            if spk in speakers and sorted(listed) != sorted(expected):
-                issues.append(ValidationIssue(str(path / "spk2utt"), spk_lines[spk],
-                                              f"speaker {spk!r} lists utterances that disagree with utt2spk"))
+            if spk in speakers and sorted(value.split()) != sorted(expected):
+                self.issue("spk2utt", lines[spk], f"speaker {spk!r} lists utterances that disagree with utt2spk")
 
-    text, text_lines = load("text", need_text)
-    same_keys("text", text, text_lines, utts, "utterance", "utt2spk")
-    if text is not None and need_text:   # stages that only carry text along (split, subset) let a trainer
-        for utt, value in text.items():   # skip and count empty transcripts instead
-            if not value.split():
-                issues.append(ValidationIssue(str(path / "text"), text_lines[utt], f"utterance {utt!r} has an "
-                                              "empty transcript"))
+    def text(self, utts: set[str], need_text: bool) -> None:
+        text, lines = self.keyed_table("text", need_text, utts, "utterance")
+        if text is not None and need_text:   # stages that only carry text along (split, subset) let a trainer
+            for utt, value in text.items():   # skip and count empty transcripts instead
+                if not value.split():
+                    self.issue("text", lines[utt], f"utterance {utt!r} has an empty transcript")
 
-    segments, seg_lines = load("segments", False, fields=4)
-    same_keys("segments", segments, seg_lines, utts, "utterance", "utt2spk")
-    wav, wav_lines = load("wav.scp", need_wav)
-    if wav is not None:
-        if segments is not None:
-            for utt, value in segments.items():
-                reco = value.split()[0]
-                if reco not in wav:
-                    issues.append(ValidationIssue(str(path / "segments"), seg_lines[utt],
-                                                  f"recording {reco!r} is not in wav.scp"))
-                start, end = value.split()[1:3]
-                try:
-                    if float(end) <= float(start) and float(end) != -1:
-                        raise ValueError
-                except ValueError:
-                    issues.append(ValidationIssue(str(path / "segments"), seg_lines[utt],
-                                                  f"bad segment times {start} {end}"))
-        else:
-            same_keys("wav.scp", wav, wav_lines, utts, "utterance", "utt2spk")
-
-    feats, feat_lines = load("feats.scp", need_feats)
-    same_keys("feats.scp", feats, feat_lines, utts, "utterance", "utt2spk")
-    cmvn, cmvn_lines = load("cmvn.scp", False)
-    same_keys("cmvn.scp", cmvn, cmvn_lines, speakers, "speaker", "utt2spk")
-    gender, gender_lines = load("spk2gender", False, fields=2)
-    same_keys("spk2gender", gender, gender_lines, speakers, "speaker", "utt2spk")
-    if gender is not None:
-        for spk, g in gender.items():
-            if g not in ("m", "f"):
-                issues.append(ValidationIssue(str(path / "spk2gender"), gender_lines[spk],
-                                              f"gender must be m or f, found {g!r}"))
-    checked = {"utt2spk", "spk2utt", "text", "segments", "wav.scp", "feats.scp", "cmvn.scp", "spk2gender"}
-    for p in sorted(path.iterdir()):
-        if p.name in checked or not p.is_file():
-            continue
-        kind = table_kind(p.name)
-        if kind == "utt":
-            table, lines = load(p.name, True)
-            same_keys(p.name, table, lines, utts, "utterance", "utt2spk")
-        elif kind == "spk":
-            table, lines = load(p.name, True)
-            same_keys(p.name, table, lines, speakers, "speaker", "utt2spk")
-    for name in ("utt2dur", "utt2num_frames"):
-        table = DataDir(path).table(name) if (path / name).is_file() else None
-        for utt, value in (table or {}).items():
+    def recordings(self, utts: set[str], need_wav: bool) -> None:
+        """wav.scp, keyed by utterance, or by recording when segments exists (whose times are checked)."""
+        segments, seg_lines = self.keyed_table("segments", False, utts, "utterance", fields=4)
+        wav, wav_lines = self.load("wav.scp", need_wav)
+        if wav is None:
+            return
+        if segments is None:
+            self.same_keys("wav.scp", wav, wav_lines, utts, "utterance")
+            return
+        for utt, value in segments.items():
+            reco = value.split()[0]
+            if reco not in wav:
+                self.issue("segments", seg_lines[utt], f"recording {reco!r} is not in wav.scp")
+            start, end = value.split()[1:3]
             try:
-                if float(value) <= 0:
+                if float(end) <= float(start) and float(end) != -1:
                     raise ValueError
             except ValueError:
-                issues.append(ValidationIssue(str(path / name), None, f"utterance {utt!r}: value {value!r} is "
-                                              "not a positive number"))
-    return issues
+                self.issue("segments", seg_lines[utt], f"bad segment times {start} {end}")
+
+    def spk2gender(self, speakers: set[str]) -> None:
+        gender, lines = self.keyed_table("spk2gender", False, speakers, "speaker", fields=2)
+        for spk, g in (gender or {}).items():
+            if g not in ("m", "f"):
+                self.issue("spk2gender", lines[spk], f"gender must be m or f, found {g!r}")
+
+    def other_tables(self, utts: set[str], speakers: set[str]) -> None:
+        """Any other utt* / spk* table (utt2dur, utt2emo, spk2warp, ...): the same keys as utt2spk's."""
+        for p in sorted(self.path.iterdir()):
+            if p.name in self.CHECKED or not p.is_file():
+                continue
+            kind = table_kind(p.name)
+            if kind == "utt":
+                self.keyed_table(p.name, True, utts, "utterance")
+            elif kind == "spk":
+                self.keyed_table(p.name, True, speakers, "speaker")
+
+    def positive_values(self) -> None:
+        for name in ("utt2dur", "utt2num_frames"):
+            table = DataDir(self.path).table(name) if (self.path / name).is_file() else None
+            for utt, value in (table or {}).items():
+                try:
+                    if float(value) <= 0:
+                        raise ValueError
+                except ValueError:
+                    self.issue(name, None, f"utterance {utt!r}: value {value!r} is not a positive number")
 
 
 def check_data_dir(path: str | os.PathLike, **kwargs) -> DataDir:
@@ -268,15 +277,16 @@ def _write_filtered(src: Path, dst: Path, utts: set[str]) -> None:
         else:
             keep = utts if kind == "utt" else speakers
         write_key_value(dst / name, ((k, v) for k, v in data.table(name).items() if k in keep))
-    _write_spk2utt(dst)
+    write_spk2utt(dst)
     for extra in ("frame_shift",):
         if (src / extra).is_file():
             shutil.copy(src / extra, dst / extra)
 
 
-def _write_spk2utt(path: Path) -> None:
+def write_spk2utt(path: str | os.PathLike) -> None:
+    """<path>/spk2utt from <path>/utt2spk: each speaker's utterances in utt2spk's order, speakers sorted."""
     data = DataDir(path)
-    write_key_value(path / "spk2utt", ((s, " ".join(u)) for s, u in data.spk2utt.items()))
+    write_key_value(data.path / "spk2utt", ((s, " ".join(u)) for s, u in data.spk2utt.items()))
 
 
 def subset_data_dir(src: str | os.PathLike, dst: str | os.PathLike, utts: Iterable[str] | None = None,
@@ -324,7 +334,7 @@ def combine_data_dirs(dst: str | os.PathLike, srcs: Iterable[str | os.PathLike])
                                                    "another source")
                 merged[key] = value
         write_key_value(dst / name, merged)
-    _write_spk2utt(dst)
+    write_spk2utt(dst)
     return DataDir(dst)
 
 
@@ -362,7 +372,7 @@ def fix_data_dir(path: str | os.PathLike) -> list[str]:
         else:
             allowed = keep if kind == "utt" else speakers
             write_key_value(path / name, ((k, v) for k, v in table.items() if k in allowed))
-    _write_spk2utt(path)
+    write_spk2utt(path)
     if removed:
         log.warning("fix_data_dir %s: removed %d utterances missing from some table: %s%s", path, len(removed),
                     " ".join(removed[:10]), " ..." if len(removed) > 10 else "")

@@ -27,8 +27,9 @@ import kaldi_hmm_gmm as khg
 import numpy as np
 
 from ..data import split_data_dir
-from ..errors import AsrserError
-from ..fileio import Stamp, atomic_write, read_yaml, temp_name
+from ..config import load_config
+from ..errors import AsrserError, DataError
+from ..fileio import Stamp, atomic_write, temp_name
 from ..hmm.align import AlignOptions, alignment_archives
 from ..kaldi_format import read_kaldi_matrix, read_num_jobs, write_kaldi_matrix, write_kaldi_vector, write_num_jobs
 from ..lang import Lang
@@ -61,13 +62,11 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, section: str) -> "TrainConfig":
-        doc = read_yaml(path, "GMM config")
-        if section not in doc:
-            raise AsrserError(f"{path}: no section {section!r}")
-        unknown = set(doc[section]) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise AsrserError(f"{path}: unknown option(s) in {section}: {', '.join(sorted(unknown))}")
-        return cls(**doc[section])
+        """One section (mono, tri1, ...) of a GMM config file; every section of the file is checked."""
+        sections = load_config(dict[str, cls], path, "GMM config")
+        if section not in sections:
+            raise DataError(path, f"no section {section!r} (sections: {', '.join(sections)})")
+        return sections[section]
 
     def align_options(self) -> AlignOptions:
         return AlignOptions(beam=self.beam, retry_beam=self.retry_beam, boost_silence=self.boost_silence)

@@ -1,14 +1,22 @@
-"""Parallel jobs with Kaldi run.pl semantics behind a backend interface.
+"""Parallel jobs with Kaldi run.pl / slurm.pl semantics behind a backend interface.
 
-    asrser-run [--backend local] [--max-jobs N] [--] [JOB=1:N] LOG COMMAND [ARG ...]
+    asrser-run [--backend local|slurm] [--max-jobs N] [--num-threads N] [--gpu N] [--mem SIZE] [--time LIMIT]
+               [--nodes N] [--config conf/slurm.conf] [--] [JOB=1:N] LOG COMMAND [ARG ...]
 
 runs COMMAND once per job index with "JOB" in LOG and the arguments replaced by the index, each job's
 output in its own log. JOB is replaced where it stands as a name of its own (exp/log/x.JOB.log, split4/JOB,
 --job=JOB, foldJOB), not inside a longer name (JOBS_dir, SLURM_JOB_ID stay as they are). The command is
 executed directly, never through a shell, so arguments with spaces or quotes arrive as they were given; a
 LOG that begins with "-" follows "--". When a job fails, the runner exits non-zero and prints the
-failing job's log path and its last lines. Backends are chosen by name (cmd.sh sets it); a cluster backend
-subclasses Backend and registers itself in BACKENDS.
+failing job's log path and its last lines.
+
+Backends (cmd.sh chooses): local runs the jobs on this machine, at most --max-jobs at once (default: the
+number of CPUs); slurm submits one job array per call (--max-jobs is the array's throttle, default none).
+What a job asks for: --num-threads (local: the thread count of numpy/torch in each job; slurm: its CPUs),
+--gpu (local: each running job sees only its own GPUs through CUDA_VISIBLE_DEVICES; slurm: a GPU request),
+--mem, --time and --nodes (slurm only; locally --mem and --time are accepted and not enforced, as run.pl
+does, and --nodes above 1 is an error). How they map to sbatch options, and the partition, is set in
+conf/slurm.conf (see asrser.runner.slurm). A cluster backend subclasses Backend and registers in BACKENDS.
 """
 
 from __future__ import annotations
@@ -22,12 +30,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..cli import positive_int
+from ..cli import non_negative_int, positive_int
 from ..errors import AsrserError
-from .base import Backend, Job, JobResult
+from .base import Backend, Job, JobResult, Resources, describe_exit
 from .local import LocalBackend
+from .slurm import SlurmBackend, spool_prefix
 
-BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend}
+BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend, "slurm": SlurmBackend}
 
 _JOB_SPEC = re.compile(r"^([A-Z][A-Z0-9_]*)=(\d+):(\d+)$")
 # What Kaldi's run.pl warns about as a "suspicious first argument": a range that does not parse.
@@ -97,8 +106,9 @@ def failure_summary(results: list[JobResult]) -> str:
     which = "the job" if first.job.index is None else f"job {first.job.index}"
     others = "" if len(failed) == 1 else (
         " (also failed: " + ", ".join(str(r.job.index) for r in failed[1:]) + ")")
-    return (f"{len(failed)} of {len(results)} jobs failed{others}: {which} exited with code {first.returncode}; "
-            f"its log is {first.job.log}")
+    detail = f" ({first.detail})" if first.detail else ""
+    return (f"{len(failed)} of {len(results)} jobs failed{others}: {which} {describe_exit(first.returncode)}"
+            f"{detail}; its log is {first.job.log}")
 
 
 def failure_report(results: list[JobResult], n_lines: int = 20) -> str:
@@ -111,8 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="asrser-run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", default="local", choices=sorted(BACKENDS))
-    parser.add_argument("--max-jobs", type=positive_int, default=os.cpu_count() or 1,
-                        help="at most this many jobs at once (default: the number of CPUs)")
+    parser.add_argument("--max-jobs", type=positive_int, default=None,
+                        help="at most this many jobs at once (default: local, the number of CPUs; slurm, no limit)")
+    parser.add_argument("--num-threads", type=positive_int, default=None, help="CPU threads of each job")
+    parser.add_argument("--gpu", type=non_negative_int, default=0, help="GPUs of each job (default 0)")
+    parser.add_argument("--mem", default=None, help="memory of each job, e.g. 4G (slurm)")
+    parser.add_argument("--time", default=None, help="time limit of each job, e.g. 4:00:00 (slurm)")
+    parser.add_argument("--nodes", type=positive_int, default=1, help="machines of each job (slurm; default 1)")
+    parser.add_argument("--config", default=None,
+                        help="the Slurm config (default conf/slurm.conf when it exists, else built-in defaults)")
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="[--] [JOB=a:b] LOG COMMAND [ARG ...]")
     opts, unknown = parser.parse_known_args(argv)
     if unknown:
@@ -122,8 +139,18 @@ def main(argv: list[str] | None = None) -> int:
         array = parse_job_array(rest)
     except ValueError as e:
         parser.error(str(e))
-    backend = BACKENDS[opts.backend](max_jobs=opts.max_jobs)
-    results = backend.run(array.jobs())
+    resources = Resources(mem=opts.mem, num_threads=opts.num_threads, gpu=opts.gpu, time=opts.time,
+                          nodes=opts.nodes)
+    try:
+        if opts.backend == "slurm":
+            config = opts.config or ("conf/slurm.conf" if os.path.exists("conf/slurm.conf") else None)
+            backend = SlurmBackend(opts.max_jobs, resources, config)
+        else:
+            backend = BACKENDS[opts.backend](opts.max_jobs, resources)
+        results = backend.run(array.jobs(), spool_prefix(array.log_template, array.var))
+    except AsrserError as e:
+        print(f"asrser-run: {e}", file=sys.stderr)
+        return 1
     if any(r.returncode != 0 for r in results):
         print(failure_report(results), file=sys.stderr)
         return 1
@@ -155,5 +182,5 @@ def run_jobs(cmd: str, log: str | os.PathLike, argv: list, n_jobs: int | str | N
         raise JobsFailed(summary.removeprefix("asrser-run: "), "\n".join(details))
 
 
-__all__ = ["Backend", "BACKENDS", "Job", "JobResult", "JobsFailed", "LocalBackend", "main", "run_jobs",
-           "parse_job_array", "job_pattern", "failure_report", "failure_summary"]
+__all__ = ["Backend", "BACKENDS", "Job", "JobResult", "JobsFailed", "LocalBackend", "Resources", "SlurmBackend",
+           "main", "run_jobs", "parse_job_array", "job_pattern", "failure_report", "failure_summary"]

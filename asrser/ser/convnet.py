@@ -22,7 +22,7 @@ from ..fileio import Stamp, atomic_write, read_key_value, temp_name
 from ..nnet.data import FrameData, frame_files, prepare_frames
 from ..nnet.model import NetConfig
 from .folds import Fold, read_folds
-from .frames import CLASSES, EMOTIONS, utterance_decision
+from .frames import EMOTIONS, FRAME_CLASSES, utterance_decision
 from .metrics import ROLES, read_predictions, summarize, write_predictions
 from .report import write_results
 
@@ -76,9 +76,9 @@ def predict_utterances(net_path: str | os.PathLike, frames_dir: str | os.PathLik
     from ..nnet.train import load_model, select_device
 
     model = load_model(net_path)
-    if model.num_classes != len(CLASSES):
-        raise AsrserError(f"{net_path} has {model.num_classes} outputs, SER needs {len(CLASSES)} "
-                          f"({' '.join(CLASSES)})")
+    if model.num_classes != len(FRAME_CLASSES):
+        raise AsrserError(f"{net_path} has {model.num_classes} outputs, SER needs {len(FRAME_CLASSES)} "
+                          f"({' '.join(FRAME_CLASSES)})")
     data = FrameData(frames_dir, model.config.context)
     decisions = []
     for i, (utt, log_post) in enumerate(utterance_log_posteriors(model, data, select_device(device))):
@@ -97,7 +97,7 @@ def train_fold(data_dir: str | os.PathLike, fold_dir: str | os.PathLike, out_dir
         fold = Fold(**json.loads((fold_dir / "fold.json").read_text()))
     except FileNotFoundError:
         raise AsrserError(f"{fold_dir}: no prepared fold (run the fold preparation stage first)") from None
-    train_net(fold_dir / ROLE_FRAMES["train"], fold_dir / ROLE_FRAMES["valid"], out_dir, config, len(CLASSES),
+    train_net(fold_dir / ROLE_FRAMES["train"], fold_dir / ROLE_FRAMES["valid"], out_dir, config, len(FRAME_CLASSES),
               transfer_from=transfer_from, frozen_layers=frozen_layers, device=device, progress=progress)
     predictions = out_dir / "predictions.tsv"
     stamp = Stamp(out_dir / "predictions.done", [out_dir / "final.pt", *frame_files(fold_dir / ROLE_FRAMES["valid"]),

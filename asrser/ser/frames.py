@@ -3,8 +3,9 @@ voiced speech, and is *Silence* otherwise; utterance decisions average the frame
 not judged silent.
 
 Voice activity: WebRTC's VAD, an energy margin over the utterance's noise floor and periodicity (voicing,
-measured as Praat does), on the same 10 ms grid as the 25 ms / 10 ms fbank frames (Kaldi's snip-edges
-framing); the thresholds are in conf/vad.yaml (VadConfig).
+measured as Praat does), frame by frame on the frames of the features the net reads (their frame length,
+shift and snip-edges, from the feature config, e.g. conf/fbank.conf); the thresholds are in conf/vad.yaml
+(VadConfig).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..config import load_config
 from ..errors import AsrserError, AudioError, DataError
+from ..features import FeatureConfig, Framing
 from ..fileio import Stamp, atomic_write, read_key_value
 from ..progress import bar as progress_bar
 
@@ -25,12 +28,15 @@ log = logging.getLogger(__name__)
 
 EMOTIONS = ("ang", "hap", "neu", "sad")
 SILENCE = "sil"
-CLASSES = (*EMOTIONS, SILENCE)          # frame classes 0..4; silence last
+FRAME_CLASSES = (*EMOTIONS, SILENCE)    # the classes of the frame targets, 0..4; silence last
 
 
-def num_frames(num_samples: int, window: int = 400, shift: int = 160) -> int:
-    """Kaldi's frame count with snip-edges (25 ms windows every 10 ms at 16 kHz)."""
-    return 0 if num_samples < window else 1 + (num_samples - window) // shift
+VAD_SAMPLE_RATES = (8000, 16000, 32000, 48000)       # what WebRTC's VAD accepts
+
+
+def default_framing() -> Framing:
+    """Kaldi's default fbank framing: 25 ms windows every 10 ms at 16 kHz, snip-edges."""
+    return FeatureConfig("fbank").framing
 
 
 @dataclass(frozen=True)
@@ -56,37 +62,7 @@ class VadConfig:
     def from_yaml(cls, path: str | os.PathLike) -> "VadConfig":
         """A YAML mapping of the fields above; a key not among them, a value of the wrong type or out of range
         is an error naming the file (and the line)."""
-        import yaml
-
-        try:
-            text = Path(path).read_text()
-        except FileNotFoundError:
-            raise DataError(path, "voice-activity config does not exist") from None
-        try:
-            root = yaml.compose(text)
-        except yaml.YAMLError as e:
-            raise DataError(path, f"not valid YAML ({str(e).splitlines()[0]})") from None
-        if root is None:
-            return cls()
-        if not isinstance(root, yaml.MappingNode):
-            raise DataError(path, "expected a mapping of voice-activity options")
-        types = {f.name: f.type for f in fields(cls)}
-        values = {}
-        for key_node, value_node in root.value:
-            key, line = key_node.value, key_node.start_mark.line + 1
-            if key not in types:
-                raise DataError(path, f"unknown option {key!r} (known: {', '.join(types)})", line)
-            value = yaml.safe_load(yaml.serialize(value_node))
-            wanted = {"int": int, "float": float}[types[key]]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                    (wanted is int and not isinstance(value, int)):
-                raise DataError(path, f"{key}: expected {'an integer' if wanted is int else 'a number'}, "
-                                      f"found {value!r}", line)
-            values[key] = wanted(value)
-        try:
-            return cls(**values)
-        except ValueError as e:
-            raise DataError(path, str(e)) from None
+        return load_config(cls, path, "voice-activity config")
 
 
 def _hann(length: int) -> np.ndarray:
@@ -128,40 +104,47 @@ def periodicity(samples: np.ndarray, centres: np.ndarray, sample_rate: int = 160
     return np.where(peaks, inner, 0.0).max(1)
 
 
-def voiced_frames(samples: np.ndarray, sample_rate: int = 16000, config: VadConfig = VadConfig()) -> np.ndarray:
-    """(T,) bool per fbank frame (frame t covers samples [160 t, 160 t + 400)): voiced speech when
+def voiced_frames(samples: np.ndarray, framing: Framing | None = None, config: VadConfig = VadConfig()
+                  ) -> np.ndarray:
+    """(T,) bool per feature frame (framing: the feature config's; default Kaldi's 25 ms every 10 ms at 16 kHz):
+    voiced speech when
 
-    - WebRTC's VAD (config.aggressiveness) calls the central 10 ms speech,
+    - WebRTC's VAD (config.aggressiveness) calls the 10 ms at the frame's centre speech,
     - the frame's energy is config.noise_margin_db above the utterance's noise floor (its 10th-percentile
       frame), and
     - it is periodic: periodicity() around the frame's centre above config.voicing_threshold, which leaves
       unvoiced frames (fricatives, bursts) out, as the paper's silence class does."""
     import webrtcvad
 
-    if sample_rate != 16000:
-        raise AsrserError(f"voice activity detection expects 16 kHz audio, got {sample_rate} Hz")
+    framing = framing or default_framing()
+    rate = framing.sample_rate
+    if rate not in VAD_SAMPLE_RATES:
+        raise AsrserError(f"voice activity detection needs audio at 8, 16, 32 or 48 kHz, the feature config "
+                          f"says {rate} Hz")
     x = np.clip(np.round(np.asarray(samples, dtype=np.float64)), -32768, 32767).astype(np.int16)  # int16 scale
-    n = num_frames(len(x))
+    n = framing.num_frames(len(x))
     if n == 0:
         return np.zeros(0, dtype=bool)
     vad = webrtcvad.Vad(config.aggressiveness)
-    centres = np.arange(n) * 160 + 120                      # the 10 ms at the centre of each 25 ms window
-    speech = np.array([vad.is_speech(x[s:s + 160].tobytes(), sample_rate) for s in centres])
-    frames = x[np.arange(n)[:, None] * 160 + np.arange(400)].astype(np.float64)
+    starts = framing.first_sample(np.arange(n))
+    chunk = rate // 100                                     # WebRTC's VAD judges 10, 20 or 30 ms
+    central = x[framing.sample_indices(starts + (framing.window - chunk) // 2, chunk, len(x))]
+    speech = np.array([vad.is_speech(c.tobytes(), rate) for c in central])
+    frames = x[framing.sample_indices(starts, framing.window, len(x))].astype(np.float64)
     frames -= frames.mean(1, keepdims=True)
     energy = 10 * np.log10((frames ** 2).mean(1) + 1.0)
     loud = energy > np.percentile(energy, 10) + config.noise_margin_db
-    periodic = periodicity(x, np.arange(n) * 160 + 200, sample_rate, config.min_pitch_hz,
+    periodic = periodicity(x, starts + framing.window // 2, rate, config.min_pitch_hz,
                            config.max_pitch_hz) > config.voicing_threshold
     return speech & loud & periodic
 
 
-def frame_targets(samples: np.ndarray, emotion: str, sample_rate: int = 16000,
+def frame_targets(samples: np.ndarray, emotion: str, framing: Framing | None = None,
                   config: VadConfig = VadConfig()) -> np.ndarray:
     """(T,) int: the emotion's class on voiced frames, the silence class elsewhere."""
     if emotion not in EMOTIONS:
         raise AsrserError(f"emotion {emotion!r} is not one of the four classes {', '.join(EMOTIONS)}")
-    voiced = voiced_frames(samples, sample_rate, config)
+    voiced = voiced_frames(samples, framing, config)
     return np.where(voiced, EMOTIONS.index(emotion), len(EMOTIONS)).astype(np.int32)
 
 
@@ -178,16 +161,18 @@ def utterance_decision(log_posteriors: np.ndarray, targets: np.ndarray | None = 
 
 
 def write_frame_targets(data_dir: str | os.PathLike, out_dir: str | os.PathLike, config: VadConfig = VadConfig(),
-                        progress: bool = True) -> dict:
+                        framing: Framing | None = None, progress: bool = True) -> dict:
     """<out_dir>/targets.{ark,scp} (per-frame class indices of every utterance of <data_dir>'s wav.scp and
-    utt2emo), num_classes and vad.json (counts and the config). Utterances without a voiced frame keep
-    all-silence targets and are listed (their decision then uses all frames); unreadable audio is skipped,
-    named and counted."""
+    utt2emo, one per frame of the features with this framing), num_classes and vad.json (counts and the
+    config). Utterances without a voiced frame keep all-silence targets and are listed (their decision then
+    uses all frames); unreadable audio is skipped, named and counted."""
     from ..audio import read_audio
     from ..features import write_ark_scp
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
-    stamp = Stamp(out_dir / "targets.done", [data_dir / "wav.scp", data_dir / "utt2emo"], vad=asdict(config))
+    framing = framing or default_framing()
+    stamp = Stamp(out_dir / "targets.done", [data_dir / "wav.scp", data_dir / "utt2emo"], vad=asdict(config),
+                  framing=asdict(framing))
     if stamp.is_current():
         return json.loads((out_dir / "vad.json").read_text())
     wav, utt2emo = read_key_value(data_dir / "wav.scp"), read_key_value(data_dir / "utt2emo")
@@ -203,12 +188,12 @@ def write_frame_targets(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     def labelled():
         for utt, rxspec in progress_bar(wav.items(), desc="VAD", unit="utt", enabled=progress, mininterval=2):
             try:
-                audio = read_audio(rxspec, utt, sample_rate=16000)
+                audio = read_audio(rxspec, utt, sample_rate=framing.sample_rate)
             except AudioError as e:
                 log.warning("skipped: %s", e)
                 unreadable[utt] = str(e)
                 continue
-            targets = frame_targets(audio.samples, utt2emo[utt], config=config)
+            targets = frame_targets(audio.samples, utt2emo[utt], framing, config)
             n_voiced = int((targets != len(EMOTIONS)).sum())
             if n_voiced == 0:
                 silent.append(utt)
@@ -219,8 +204,8 @@ def write_frame_targets(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     write_ark_scp(out_dir / "targets", labelled())
     voiced, frames = counts["voiced"], counts["frames"]
     with atomic_write(out_dir / "num_classes") as f:
-        f.write(f"{len(CLASSES)}\n")
-    report = {"classes": list(CLASSES), "vad": asdict(config), "utterances": len(wav) - len(unreadable),
+        f.write(f"{len(FRAME_CLASSES)}\n")
+    report = {"classes": list(FRAME_CLASSES), "vad": asdict(config), "utterances": len(wav) - len(unreadable),
               "frames": frames, "voiced_frames": voiced, "no_voiced_frames": silent, "unreadable": unreadable}
     with atomic_write(out_dir / "vad.json") as f:
         json.dump(report, f, indent=1)

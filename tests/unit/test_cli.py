@@ -34,7 +34,7 @@ def test_config_and_count_errors_name_the_file(tmp_path):
     cases = [
         ("train_mono.py", ["--config", tmp_path / "nope.yaml", *dirs], f"{tmp_path / 'nope.yaml'}: GMM config does not exist"),
         ("train_mono.py", ["--config", broken, *dirs], f"{broken}:4: not valid YAML: "),
-        ("train_mono.py", ["--config", listed, *dirs], f"{listed}: GMM config must be a mapping of names to values, "
+        ("train_mono.py", ["--config", listed, *dirs], f"{listed}: expected a mapping of GMM config options, "
                                                         "found list"),
         ("nnet_train.py", ["--config", broken, "a", "b", "3", "out"], f"{broken}:4: not valid YAML: "),
         ("nnet_train.py", ["a", "b", tmp_path / "targets/num_classes", "out"],
@@ -77,7 +77,7 @@ def test_the_kaldi_names_of_triphone_training_are_one_program(program, args, sec
     dirs = [tmp_path / name for name in ("data", "lang", "ali", "exp")]
     proc = run_step(program, *args, "--config", config, *dirs, check=False)
     assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.strip().splitlines()[-1] == f"ERROR ({program}): {config}: no section {section!r}"
+    assert proc.stderr.strip().splitlines()[-1] == f"ERROR ({program}): {config}: no section {section!r} (sections: mono)"
     if program != "train_tri.py":
         proc = run_step(program, "--transform", "delta", "--config", config, *dirs, check=False)
         assert proc.returncode == 2 and "unrecognized arguments: --transform" in proc.stderr

@@ -46,7 +46,7 @@ def test_freezing_keeps_layers_and_batchnorm_statistics():
 def test_malformed_network_config_is_named(tmp_path):
     bad = tmp_path / "net.yaml"
     bad.write_text("input: {context: 2, dim: 4}\nlayers:\n  - {type: lstm}\n  - {type: output}\n")
-    with pytest.raises(AsrserError, match="layer 1 has unknown type 'lstm'"):
+    with pytest.raises(AsrserError, match="net.yaml:3: layers.1: unknown type 'lstm'"):
         NetConfig.from_yaml(bad)
 
 
@@ -125,32 +125,6 @@ def test_priors_from_alignment_counts():
     json.dumps(log_priors.tolist())
 
 
-@pytest.mark.slow
-def test_data_parallel_training_under_torchrun(tmp_path):
-    """Two processes (gloo on CPU) train one model; rank 0 writes the checkpoints and final.pt."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from asrser.nnet.train import load_checkpoint
-
-    data, _ = make_frames(tmp_path, lengths=(150, 90, 200))
-    prepare_frames(data, tmp_path / "targets.scp", tmp_path / "cmvn.ark", tmp_path / "frames")
-    (tmp_path / "net.yaml").write_text("input: {context: 2, dim: 4}\nlayers:\n  - {type: fc, units: 16}\n"
-                                       "  - {type: output}\ntraining: {batch_size: 32, max_epochs: 2, "
-                                       "min_epochs: 1, precision: fp32}\n")
-    torchrun = Path(sys.executable).parent / "torchrun"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    run = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", str(REPO / "steps_py/nnet_train.py"),
-                          "--config", str(tmp_path / "net.yaml"), "--device", "cpu", str(tmp_path / "frames"),
-                          str(tmp_path / "frames"), "3", str(tmp_path / "net")], capture_output=True, text=True,
-                         env=env, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
-    final = load_checkpoint(tmp_path / "net" / "final.pt")
-    assert final["num_classes"] == 3 and (tmp_path / "net" / "epoch_2.pt").exists()
-
-
 SMALL_NET = ("input: {context: 2, dim: 4}\nlayers:\n  - {type: fc, units: 16}\n  - {type: output}\n"
              "training: {batch_size: 32, max_epochs: 2, min_epochs: 1, precision: fp32}\n")
 
@@ -213,3 +187,77 @@ def test_resuming_with_a_changed_config_is_refused_naming_the_option(tmp_path):
     assert [h["epoch"] for h in history] == [1, 2]
     train_net(frames, frames, tmp_path / "fresh", small_net(tmp_path), 3, progress=False)
     assert same_weights(net / "epoch_2.pt", tmp_path / "fresh" / "epoch_2.pt")
+
+def test_newbob_halves_on_small_improvements_over_the_best_and_stops_after_n_halvings():
+    """The rule of the epoch loop, and why it is not torch's ReduceLROnPlateau (which compares with the last
+    improvement larger than the threshold, so the same FERs would give other learning rates)."""
+    from asrser.nnet.model import TrainingConfig
+    from asrser.nnet.train import TrainingState
+
+    tc = TrainingConfig(learning_rate=0.08, halving_threshold=0.5, stop_after_halvings=2, min_epochs=5)
+    state = TrainingState(lr=tc.learning_rate)
+    fers = [50.0, 40.0, 39.7, 39.3, 39.5, 38.0, 37.9]
+    rates, stops = [], []
+    for epoch, fer in enumerate(fers, 1):
+        stops.append(state.newbob(epoch, fer, tc))
+        rates.append(state.lr)
+    assert rates == [0.08, 0.08, 0.04, 0.02, 0.01, 0.01, 0.005]
+    assert stops == [False, False, False, False, True, True, True]      # 3 > 2 halvings, from epoch 5 (min_epochs)
+    assert (state.best_epoch, state.best_fer, state.halvings, state.epoch) == (7, 37.9, 4, 7)
+
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=tc.learning_rate)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=0, threshold=0.5,
+                                                         threshold_mode="abs")
+    theirs = []
+    for fer in fers:
+        plateau.step(fer)
+        theirs.append(opt.param_groups[0]["lr"])
+    assert theirs != rates and theirs[3] == 0.04          # 39.3 is 0.7 below 40.0, the last large improvement
+
+
+def test_each_rank_takes_its_share_of_the_single_process_batches():
+    """Data parallel: the ranks' steps together take the batches one process takes (the same frames per step
+    and per epoch), so a 2-process run differs from one process only where the maths must (batch norm over
+    each rank's share, dropout masks, reduction order)."""
+    from asrser.nnet.train import rank_batches
+
+    order = np.random.default_rng(0).permutation(1000)
+    single = rank_batches(order, 64, 0, 1)
+    assert len(single) == 15 and all(np.array_equal(b, order[64 * i:64 * (i + 1)]) for i, b in enumerate(single))
+    shares = [rank_batches(order, 64, rank, 2) for rank in (0, 1)]
+    assert len(shares[0]) == len(shares[1]) == 15
+    for whole, first, second in zip(single, *shares):
+        assert len(first) == len(second) == 32
+        assert sorted(np.concatenate([first, second])) == sorted(whole)
+
+
+@pytest.mark.slow
+def test_data_parallel_training_in_processes_of_its_own(tmp_path):
+    """--nproc 2: nnet_train.py starts two training processes (gloo on CPU) with torchrun's launcher; rank 0
+    writes the checkpoints and final.pt. A process that fails is a one-line error naming it, not torchrun's
+    traceback."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from asrser.nnet.train import load_checkpoint
+
+    data, _ = make_frames(tmp_path, lengths=(150, 90, 200))
+    prepare_frames(data, tmp_path / "targets.scp", tmp_path / "cmvn.ark", tmp_path / "frames")
+    (tmp_path / "net.yaml").write_text(SMALL_NET)
+    train = [sys.executable, str(REPO / "steps_py/nnet_train.py"), "--config", str(tmp_path / "net.yaml"), "--nproc",
+             "2", str(tmp_path / "frames")]
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    run = subprocess.run([*train, str(tmp_path / "frames"), "3", str(tmp_path / "net")], capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert load_checkpoint(tmp_path / "net" / "final.pt")["num_classes"] == 3
+    assert (tmp_path / "net" / "epoch_2.pt").exists()
+    assert json.loads((tmp_path / "net" / "train.done").read_text())["params"]["world_size"] == 2
+    failed = subprocess.run([*train, str(tmp_path / "missing"), "3", str(tmp_path / "net2")], capture_output=True,
+                            text=True, env=env, timeout=300)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert f"{tmp_path / 'missing'}: no prepared frames" in failed.stderr
+    assert re.fullmatch(r"ERROR \(nnet_train.py\): training process [01] on \S+ exited with code 1 \(its error is "
+                        r"above\)", failed.stderr.strip().splitlines()[-1])

@@ -156,3 +156,60 @@ def test_the_runner_report_ends_with_the_summary(tmp_path, runner_cmd):
     out = runner(runner_cmd, "JOB=1:2", tmp_path / "f.JOB.log", sys.executable, "-c", "raise SystemExit(4)")
     assert out.stderr.strip().splitlines()[-1].startswith("asrser-run: 2 of 2 jobs failed")
     assert out.stderr.strip().splitlines()[-1].endswith(f"its log is {tmp_path / 'f.1.log'}")
+
+
+def test_num_threads_sets_the_thread_counts_of_each_job(tmp_path, runner_cmd):
+    script = "import os; print('threads', os.environ['OMP_NUM_THREADS'], os.environ['MKL_NUM_THREADS'])"
+    out = runner(runner_cmd, "--num-threads", 3, "JOB=1:2", tmp_path / "t.JOB.log", sys.executable, "-c", script)
+    assert out.returncode == 0, out.stderr
+    assert all("threads 3 3\n" in (tmp_path / f"t.{j}.log").read_text() for j in (1, 2))
+
+
+def test_gpu_gives_each_running_job_its_own_gpus(tmp_path, runner_cmd):
+    """Four jobs, --gpu 1, GPUs 3 and 5 visible: at most two run at once, and jobs that overlap in time never
+    share a GPU (the second job of a GPU starts when the first has ended)."""
+    import json
+    import os
+    script = ("import os, sys, time, json; s = time.time(); time.sleep(0.3); "
+              "print(json.dumps([os.environ['CUDA_VISIBLE_DEVICES'], s, time.time()]))")
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "3,5"}
+    out = subprocess.run([*runner_cmd.split(), "--max-jobs", "4", "--gpu", "1", "JOB=1:4", tmp_path / "g.JOB.log",
+                          sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    runs = [json.loads(next(line for line in (tmp_path / f"g.{j}.log").read_text().splitlines()
+                            if line.startswith("["))) for j in range(1, 5)]
+    assert sorted(gpu for gpu, _, _ in runs) == ["3", "3", "5", "5"]
+    for i, (gpu, start, end) in enumerate(runs):
+        for other, other_start, other_end in runs[i + 1:]:
+            if start < other_end and other_start < end:
+                assert gpu != other, runs
+
+
+def test_more_gpus_than_the_machine_has_is_one_line(tmp_path, runner_cmd):
+    import os
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0"}
+    out = subprocess.run([*runner_cmd.split(), "--gpu", "2", tmp_path / "g.log", "true"], capture_output=True,
+                         text=True, env=env)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [out.stderr.strip()]
+    assert "--gpu 2: " in out.stderr and "has 1 GPU (" in out.stderr
+    out = runner(runner_cmd, "--nodes", 2, tmp_path / "n.log", "true")
+    assert out.returncode == 1 and "the local backend runs jobs on this machine only" in out.stderr
+
+
+def test_stopping_the_runner_stops_its_jobs_and_starts_no_more(tmp_path, runner_cmd):
+    """SIGTERM to the runner: the running jobs are terminated (their logs end with the signal), queued jobs
+    never start, and the runner exits with 128 + 15."""
+    import signal
+    proc = subprocess.Popen([*runner_cmd.split(), "--max-jobs", "2", "JOB=1:4", str(tmp_path / "s.JOB.log"),
+                             sys.executable, "-c", "import time; print('started', flush=True); time.sleep(60)"])
+    deadline = time.time() + 30
+    while not all((tmp_path / f"s.{j}.log").exists() and "started" in (tmp_path / f"s.{j}.log").read_text()
+                  for j in (1, 2)):
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 128 + signal.SIGTERM
+    for j in (1, 2):
+        assert "# Ended (code -15)" in (tmp_path / f"s.{j}.log").read_text()
+    assert not (tmp_path / "s.3.log").exists() and not (tmp_path / "s.4.log").exists()

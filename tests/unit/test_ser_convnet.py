@@ -14,7 +14,7 @@ import pytest
 from asrser.audio import write_wav
 from asrser.errors import AsrserError, DataError
 from asrser.ser.folds import fold_listing, read_folds, write_folds
-from asrser.ser.frames import CLASSES, write_frame_targets
+from asrser.ser.frames import FRAME_CLASSES, write_frame_targets
 from asrser.ser.metrics import read_predictions, summarize, write_predictions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,10 +56,10 @@ def test_frame_targets_count_silent_and_name_unreadable_audio(tiny_iemocap_data,
     assert report["no_voiced_frames"] == ["Ses01F-quiet"]
     assert list(report["unreadable"]) == ["Ses01F-broken"] and str(broken) in report["unreadable"]["Ses01F-broken"]
     targets = dict(kaldiio.load_scp(str(tmp_path / "targets" / "targets.scp")))
-    assert "Ses01F-broken" not in targets and set(targets["Ses01F-quiet"]) == {CLASSES.index("sil")}
+    assert "Ses01F-broken" not in targets and set(targets["Ses01F-quiet"]) == {FRAME_CLASSES.index("sil")}
     utt2emo = dict(line.split() for line in (data / "utt2emo").read_text().splitlines())
     for utt, t in targets.items():
-        assert set(np.unique(t)) <= {CLASSES.index(utt2emo[utt]), CLASSES.index("sil")}
+        assert set(np.unique(t)) <= {FRAME_CLASSES.index(utt2emo[utt]), FRAME_CLASSES.index("sil")}
     assert 0.2 < report["voiced_frames"] / report["frames"] < 0.9
     assert (tmp_path / "targets" / "num_classes").read_text() == "5\n"
     assert not list((tmp_path / "targets").glob("*.tmp*"))
@@ -92,7 +92,7 @@ def test_frame_targets_follow_the_vad_config(tiny_iemocap_data, tmp_path):
     assert strict["frames"] == default["frames"] and strict["voiced_frames"] < 0.8 * default["voiced_frames"]
     assert json.loads((out / "vad.json").read_text())["vad"]["voicing_threshold"] == 0.9
     targets = dict(kaldiio.load_scp(str(out / "targets.scp")))
-    assert sum(int((t != CLASSES.index("sil")).sum()) for t in targets.values()) == strict["voiced_frames"]
+    assert sum(int((t != FRAME_CLASSES.index("sil")).sum()) for t in targets.values()) == strict["voiced_frames"]
     bad = tmp_path / "vad.yaml"
     bad.write_text("aggressiveness: 3\nnoise_floor_db: 6\n")
     prog = REPO / "steps_py" / "ser_frame_targets.py"

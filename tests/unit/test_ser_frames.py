@@ -7,9 +7,10 @@ import pytest
 from scipy.signal import lfilter
 
 from asrser.errors import AsrserError, DataError
+from asrser.features import FeatureConfig
 from asrser.ser.metrics import unweighted_accuracy, weighted_accuracy
 from asrser.ser.folds import loso_folds
-from asrser.ser.frames import (CLASSES, VadConfig, frame_targets, num_frames, periodicity, utterance_decision,
+from asrser.ser.frames import (FRAME_CLASSES, VadConfig, frame_targets, periodicity, utterance_decision,
                                voiced_frames)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,13 +28,31 @@ def tone_with_silence(seconds_silence=0.3, seconds_voice=0.5):
 def test_vad_labels_speech_frames_with_the_emotion_and_the_rest_silence():
     x = tone_with_silence()
     voiced = voiced_frames(x)
-    assert len(voiced) == num_frames(len(x)) == 1 + (len(x) - 400) // 160
+    assert len(voiced) == 1 + (len(x) - 400) // 160            # Kaldi's default: 25 ms every 10 ms, snip-edges
     centre = voiced[35:75]                     # frames well inside the voiced part (0.3 s .. 0.8 s)
     assert centre.mean() > 0.9 and voiced[:20].mean() < 0.1 and voiced[-20:].mean() < 0.1
     targets = frame_targets(x, "sad")
-    assert set(np.unique(targets)) == {CLASSES.index("sad"), CLASSES.index("sil")}
+    assert set(np.unique(targets)) == {FRAME_CLASSES.index("sad"), FRAME_CLASSES.index("sil")}
     with pytest.raises(AsrserError, match="'fru' is not one of the four classes"):
         frame_targets(x, "fru")
+
+
+@pytest.mark.parametrize("options", [{}, {"frame-length": "20", "frame-shift": "15"},
+                                     {"snip-edges": "false"}, {"frame-shift": "5", "snip-edges": "false"},
+                                     {"sample-frequency": "8000"}])
+def test_vad_frames_are_the_frames_of_the_feature_config(tmp_path, options):
+    """One target per fbank frame, for any frame length, shift, snip-edges and sample rate of the config (the
+    VAD used 25 ms / 10 ms at 16 kHz whatever the features were)."""
+    conf = tmp_path / "fbank.conf"
+    conf.write_text("".join(f"--{k}={v}\n" for k, v in {"num-mel-bins": "23", **options}.items()))
+    config = FeatureConfig.from_file("fbank", conf)
+    rate = config.sample_rate
+    x = tone_with_silence()[::16000 // rate]
+    voiced = voiced_frames(x, config.framing)
+    assert len(voiced) == len(config.compute(x.astype(np.float32)))
+    shift = config.framing.shift
+    voice = slice(int(0.4 * rate) // shift, int(0.7 * rate) // shift)         # well inside the tone
+    assert voiced[voice].mean() > 0.9 and voiced[:int(0.2 * rate) // shift].mean() < 0.1
 
 
 def glottal_vowel(f0: float, seconds: float = 0.6, sample_rate: int = 16000) -> np.ndarray:

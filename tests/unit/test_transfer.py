@@ -132,7 +132,7 @@ def test_base_configs_chain_and_cycles_are_named(tmp_path):
     with pytest.raises(AsrserError, match="circular base configs"):
         NetConfig.from_yaml(tmp_path / "a.yaml")
     fast = NetConfig.from_yaml(__import__("helpers").REPO / "conf/fast/convnet_ser.yaml")   # fast SER -> fast -> paper
-    assert fast.layers[0]["channels"] == 16 and fast.training.momentum == 0.9 and fast.training.epoch_frames == 20000
+    assert fast.layers[0].channels == 16 and fast.training.momentum == 0.9 and fast.training.epoch_frames == 20000
 
 
 def test_transfer_stage_names_bad_layer_ranges_and_missing_sources(tmp_path):

@@ -14,6 +14,7 @@ corpus_size=default    # mini-IEMOCAP size: tiny | default
 corpus_seed=0
 validation="Ses05F Ses05M"   # the 2 validation speakers (early stopping); the other 8 give the LOSO folds
 nnet_config=conf/convnet_ser.yaml
+fbank_config=conf/fbank.conf   # the features, and the frames the targets are labelled on
 vad_config=conf/vad.yaml   # voice-activity thresholds of the frame targets
 device=auto            # auto (CUDA when present) | cpu | cuda
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--iemocap DIR] [--corpus-size tiny|default] [--validation \"SPK1 SPK2\"]"
@@ -34,11 +35,12 @@ fi
 
 if stage 2 "40 log-mel fbank (data-fbank/iemocap)" needs 1:data/iemocap/wav.scp; then
   copy_data_dir.py data/iemocap data-fbank/iemocap
-  make_feats.py --feat-type fbank --nj "$nj" --cmd "$train_cmd" data-fbank/iemocap exp/make_fbank/iemocap fbank
+  make_feats.py --feat-type fbank --config "$fbank_config" --nj "$nj" --cmd "$train_cmd" data-fbank/iemocap \
+    exp/make_fbank/iemocap fbank
 fi
 
 if stage 3 "frame targets: the emotion on voiced frames (VAD), silence elsewhere" needs 1:data/iemocap/utt2emo; then
-  ser_frame_targets.py --config "$vad_config" data/iemocap exp/ser_targets
+  ser_frame_targets.py --config "$vad_config" --feature-config "$fbank_config" data/iemocap exp/ser_targets
 fi
 
 if stage 4 "folds: validation speakers $validation, leave one speaker out over the rest; normalised frames" \
@@ -53,7 +55,7 @@ if stage 5 "classic baseline on the same folds: openSMILE eGeMAPS functionals + 
 fi
 
 if stage 6 "frame-level ConvNet ($nnet_config, 5 classes), one job per fold" needs 4:exp/ser_folds/num_folds; then
-  $train_cmd JOB=1:"$(cat exp/ser_folds/num_folds)" exp/convnet/log/fold.JOB.log \
+  $cuda_cmd JOB=1:"$(cat exp/ser_folds/num_folds)" exp/convnet/log/fold.JOB.log \
     ser_train_fold.py --config "$nnet_config" --device "$device" data/iemocap exp/ser_folds/foldJOB exp/convnet/foldJOB
   ser_score.py exp/convnet
 fi

@@ -15,7 +15,10 @@ corpus_seed=0
 gmm_config=conf/gmm.yaml
 nnet_config=conf/convnet.yaml
 device=auto            # auto (CUDA when present) | cpu | cuda
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default]"
+ngpu=0                 # ConvNet training data-parallel on this many GPUs (one process each, NCCL)
+nproc=1                # ... or in this many processes on the CPUs (gloo)
+nnodes=1               # ... on this many machines (Slurm backend: srun starts the processes on each)
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default] [--ngpu G | --nproc N] [--nnodes M]"
 . recipe.sh
 
 [ -z "$timit" ] || [ -d "$timit" ] || die "--timit $timit: no such directory"
@@ -117,8 +120,9 @@ fi
 
 if stage 12 "ConvNet acoustic model ($nnet_config), validated on dev" \
     needs 10:exp/tri2_ali_train/targets/num_classes 11:exp/convnet/frames_{train,dev}/frames.done; then
-  nnet_train.py --config "$nnet_config" --device "$device" exp/convnet/frames_train exp/convnet/frames_dev \
-    exp/tri2_ali_train/targets/num_classes exp/convnet
+  $cuda_cmd $(training_resources "$ngpu" "$nproc" "$nnodes") exp/convnet/log/train.log \
+    nnet_train.py --config "$nnet_config" --device "$device" --ngpu "$ngpu" --nproc "$nproc" \
+      exp/convnet/frames_train exp/convnet/frames_dev exp/tri2_ali_train/targets/num_classes exp/convnet
 fi
 
 if stage 13 "hybrid ConvNet-HMM decoding of dev and test with the monophone HCLG; FER and PER" \
