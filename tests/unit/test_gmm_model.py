@@ -132,3 +132,41 @@ def test_a_crafted_model_file_runs_no_code(tmp_path):
     with pytest.raises(DataError, match=f"^{tmp_path / 'final.mdl'}: "):
         AcousticModel.load(tmp_path / "final.mdl")
     assert not (tmp_path / "ran").exists()
+
+
+def test_alignments_lang_or_graph_of_another_model_are_one_line_errors(small_model, tmp_path):
+    """Each names the file and what it should have matched, before the wheels see it."""
+    import re
+
+    import kaldifst
+
+    from asrser.hmm.align import read_alignments
+    from asrser.hmm.decode import DecodeOptions, Decoder
+    from asrser.hmm.graph import GraphCompiler
+    from asrser.kaldi_format import write_int_vectors, write_num_jobs
+    from asrser.lang import prepare_phone_lang
+
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    small_model.save(exp / "final.mdl")
+    small_model.write_tree(exp / "tree")
+    model = AcousticModel.load(exp / "final.mdl")
+    n = model.num_transition_ids
+    write_int_vectors(exp / "ali.1.gz", [("spk_u1", [1, 2, n + 5])])
+    write_num_jobs(exp, 1)
+    with pytest.raises(DataError, match=re.escape(f"{exp / 'ali.1.gz'}: utterance spk_u1: transition-id {n + 5} "
+                                                  "is out of range")):
+        list(read_alignments(exp, n))
+    lang = prepare_phone_lang(tmp_path / "lang", ["sil", "a", "b", "c"], ["sil"])
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'lang' / 'phones.txt'}: 4 phones (ids 1-4), but "
+                                                  f"the topology of {exp / 'final.mdl'} has 3")):
+        GraphCompiler(model, lang)
+    graph = kaldifst.StdVectorFst()
+    start, end = graph.add_state(), graph.add_state()
+    graph.start = start
+    graph.add_arc(start, kaldifst.StdArc(n + 1, 1, 0.0, end))
+    graph.set_final(end, 0.0)
+    graph.write(str(tmp_path / "HCLG.fst"))
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'HCLG.fst'}: the graph uses transition-ids up to "
+                                                  f"{n + 1}, {exp / 'final.mdl'} has {n}")):
+        Decoder(tmp_path / "HCLG.fst", model.tid2pdf, DecodeOptions(), exp / "final.mdl")
