@@ -6,9 +6,12 @@ targets in <decode-dir>/fer (over the frames that have one; no fer file when non
 decoded, aligned or not; those that reach no final state of the graph are decoded again at --retry-beam, and
 counted.
 
-Usage: nnet_decode.py [--acwt A] [--phone-map timit39] <graph-dir> <hmm-model> <net> <frames> <train-frames> <text> <decode-dir>
+Usage: nnet_decode.py [--acwt A] [--phone-map timit39] <graph-dir> <hmm-model> <net> <frames> <text> <decode-dir>
   e.g. nnet_decode.py --phone-map timit39 exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt \
-         exp/convnet/frames_dev exp/convnet/frames_train data/dev/text exp/convnet/decode_dev
+         exp/convnet/frames_dev data/dev/text exp/convnet/decode_dev
+The net's dir (beside final.pt) holds what decoding needs besides the frames: class_counts (the priors),
+classes.txt and global_cmvn.stats (to prepare the frames of new audio: nnet_prepare_frames.py <data>
+exp/convnet/global_cmvn.stats <frames>)
 """
 from asrser import cli
 
@@ -22,7 +25,7 @@ p.add_argument("--lm-weights", default="0.5 0.75 1 1.5 2 3 4 5 6 8 10",
                help="LM weights to score (nets are sharper than GMMs: the sweep starts below 1)")
 p.add_argument("--phone-map", choices=["none", "timit39"], default="none")
 cli.add_hybrid_options(p)
-for name in ("graph_dir", "hmm_model", "net", "frames", "train_frames", "text", "decode_dir"):
+for name in ("graph_dir", "hmm_model", "net", "frames", "text", "decode_dir"):
     p.add_argument(name)
 
 
@@ -34,8 +37,7 @@ def main(a):
     from asrser.scoring import score_decode
 
     opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam)
-    decode_hybrid(a.graph_dir, a.hmm_model, a.net, a.frames, a.train_frames, a.decode_dir, opts, a.device,
-                  a.targets)
+    decode_hybrid(a.graph_dir, a.hmm_model, a.net, a.frames, a.decode_dir, opts, a.device, a.targets)
     phone_map = None
     if a.phone_map == "timit39":
         from asrser.phones import FOLD_48_TO_39

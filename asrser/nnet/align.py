@@ -20,26 +20,25 @@ from ..hmm.graph import GraphCompiler
 from ..kaldi_format import write_num_jobs
 from ..lang import Lang
 from .data import frame_files
-from .decode import Hybrid
+from .decode import Hybrid, net_dir_files
 
 log = logging.getLogger(__name__)
 
 
 def align_hybrid(hmm_model: str | os.PathLike, lang_dir: str | os.PathLike, data_dir: str | os.PathLike,
-                 net_path: str | os.PathLike, frames_dir: str | os.PathLike,
-                 train_frames_dir: str | os.PathLike, ali_dir: str | os.PathLike, opts: AlignOptions,
-                 device: str = "auto", targets: str = "mono-state") -> dict:
+                 net_path: str | os.PathLike, frames_dir: str | os.PathLike, ali_dir: str | os.PathLike,
+                 opts: AlignOptions, device: str = "auto", targets: str = "mono-state") -> dict:
     """Align the utterances of frames_dir to their transcripts in data_dir; utterances without a transcript
     or without an alignment within the retry beam are logged, listed in ali.1.failed and counted."""
     ali_dir = Path(ali_dir)
     text = Path(data_dir) / "text"
     stamp = Stamp(ali_dir / "ali.done", [Path(hmm_model), Path(net_path), *frame_files(frames_dir),
-                                         Path(train_frames_dir) / "targets.npy", text, *Lang.files(lang_dir)],
+                                         *net_dir_files(net_path), text, *Lang.files(lang_dir)],
                   options=asdict(opts), targets=targets)
     if stamp.is_current():
         return json.loads((ali_dir / "ali_counts.json").read_text())
     stamp.clear()
-    hybrid = Hybrid.load(net_path, hmm_model, frames_dir, train_frames_dir, targets)
+    hybrid = Hybrid.load(net_path, hmm_model, frames_dir, targets)
     compiler = GraphCompiler(hybrid.hmm, Lang.load(lang_dir))
     ali_dir.mkdir(parents=True, exist_ok=True)
     for old in [*ali_dir.glob("ali.*"), *ali_dir.glob("num_jobs")]:

@@ -114,7 +114,7 @@ def transfer_ser_to_asr(asr: AsrRecipe, ser: SerRecipe, first: int, last: int, c
     for name in ("dev", "test"):
         run_jobs(cmd, out_dir / f"log/decode_{name}.lJOB.log",
                  ["nnet_decode.py", "--phone-map", "timit39", "--device", device, asr.graph, asr.hmm,
-                  out_dir / "lJOB/final.pt", asr.frames(name), asr.frames("train"), asr.text(name),
+                  out_dir / "lJOB/final.pt", asr.frames(name), asr.text(name),
                   out_dir / f"lJOB/decode_{name}"], jobs)
 
 

@@ -363,8 +363,7 @@ def test_hybrid_decoding_scores_and_reports_the_nets_frame_error_rate(system, nn
     graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
     decode_dir = nnet_frames / "decode_test"
     counts = decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt",
-                           nnet_frames / "frames_test", nnet_frames / "frames_train", decode_dir,
-                           DecodeOptions(), device="cpu")
+                           nnet_frames / "frames_test", decode_dir, DecodeOptions(), device="cpu")
     assert counts["utterances"] == len(FrameData(nnet_frames / "frames_test", config.context).utts)
     net = load_model(nnet_frames / "whole" / "final.pt")
     cpu = torch.device("cpu")
@@ -402,8 +401,8 @@ def test_hybrid_decoding_does_not_depend_on_alignments(system, nnet_frames, tmp_
                             frames)
     assert counts["utterances"] == 32 and counts["untargeted"] == 1
     decode_dir = tmp_path / "decode_test"
-    decoded = decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt", frames,
-                            nnet_frames / "frames_train", decode_dir, DecodeOptions(), device="cpu")
+    decoded = decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt", frames, decode_dir,
+                            DecodeOptions(), device="cpu")
     assert decoded["utterances"] == 32 and decoded["fer_untargeted_utterances"] == 1
     best = score(decode_dir, system, exp, [1.0, 3.0])
     from asrser.scoring import read_scored_set
@@ -429,11 +428,56 @@ def test_hybrid_decoding_without_targets_reports_no_frame_error_rate(system, nne
     untargeted = tmp_path / "frames_untargeted"
     prepare_frames(system / "data" / "test", None, nnet_frames / "global_cmvn.stats", untargeted)
     no_fer = tmp_path / "decode_untargeted"
-    decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt", untargeted,
-                  nnet_frames / "frames_train", no_fer, DecodeOptions(), device="cpu")
+    decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt", untargeted, no_fer,
+                  DecodeOptions(), device="cpu")
     score(no_fer, system, exp, [1.0])
     assert not (no_fer / "fer").exists() and "fer" not in decode_error_rates(no_fer)
     assert "per" not in decode_error_rates(no_fer)          # no dev decode beside it to choose the weight
+
+
+def test_a_trained_nets_dir_is_all_that_decoding_new_audio_needs(system, nnet_frames, tmp_path):
+    """final.pt, class_counts (the priors: training frames per class), classes.txt and global_cmvn.stats copied
+    alone into a new dir score new audio (frames prepared with the net's stats, no targets) as the net in its
+    training dir scores the prepared test frames, and decode it; a class table of other states than the HMM's
+    is one line naming it."""
+    from asrser.kaldi_format import read_kaldi_vector
+    from asrser.nnet.data import prepare_frames
+    from asrser.nnet.decode import Hybrid, decode_hybrid
+    from asrser.nnet.model import NetConfig
+    from asrser.nnet.train import train_net
+
+    train_net(nnet_frames / "frames_train", nnet_frames / "frames_test", nnet_frames / "whole",
+              NetConfig.from_yaml(nnet_frames / "net.yaml"), 144, progress=False)
+    trained = nnet_frames / "whole"
+    targets = np.load(nnet_frames / "frames_train" / "targets.npy")
+    np.testing.assert_array_equal(read_kaldi_vector(trained / "class_counts"),
+                                  np.bincount(targets[targets >= 0], minlength=144))
+    net = tmp_path / "net"
+    net.mkdir()
+    for name in ("final.pt", "class_counts", "classes.txt", "global_cmvn.stats"):
+        shutil.copyfile(trained / name, net / name)
+    assert (net / "global_cmvn.stats").read_bytes() == (nnet_frames / "global_cmvn.stats").read_bytes()
+    exp = system / "exp" / "mono"
+    utts = sorted(line.split()[0] for line in (system / "data" / "test" / "text").read_text().splitlines())[:3]
+    frames = tmp_path / "frames_new"
+    prepare_frames(system / "data" / "test", None, net / "global_cmvn.stats", frames, utts=utts)
+    new = dict(Hybrid.load(net / "final.pt", exp / "final.mdl", frames).log_likelihoods("cpu"))
+    for utt, loglik in Hybrid.load(trained / "final.pt", exp / "final.mdl", nnet_frames / "frames_test"
+                                   ).log_likelihoods("cpu"):
+        if utt in new:
+            np.testing.assert_array_equal(new.pop(utt), loglik)
+    assert not new
+    graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
+    decode_hybrid(graph, exp / "final.mdl", net / "final.pt", frames, tmp_path / "decode_new", DecodeOptions(),
+                  device="cpu")
+    lattices = dict(read_lattices(tmp_path / "decode_new" / "lat.1.gz"))
+    assert sorted(lattices) == utts and all(lat.best_path(0.2).words for lat in lattices.values())
+    names = (net / "classes.txt").read_text().splitlines()
+    names[3], names[4] = names[4].split()[0] + " 3", names[3].split()[0] + " 4"
+    (net / "classes.txt").write_text("\n".join(names) + "\n")
+    with pytest.raises(DataError, match=f"^{net / 'classes.txt'}: the net was trained on other classes than the "
+                                        "mono-state classes of"):
+        Hybrid.load(net / "final.pt", exp / "final.mdl", frames)
 
 
 def test_decodes_reaching_no_final_state_are_retried_counted_and_reported(system, runner_cmd_session, tmp_path):
@@ -514,7 +558,7 @@ def test_hybrid_alignment_follows_the_transcripts(system, nnet_frames):
               progress=False)
     ali = nnet_frames / "ali_test"
     args = (exp / "final.mdl", system / "data" / "lang", system / "data" / "test", nnet_frames / "whole" / "final.pt",
-            nnet_frames / "frames_test", nnet_frames / "frames_train", ali, AlignOptions())
+            nnet_frames / "frames_test", ali, AlignOptions())
     counts = align_hybrid(*args, device="cpu")
     assert counts["done"] == 32 and counts["failed"] == 0
     phone_of, state_of = tid_tables(AcousticModel.load(ali / "final.mdl"))
