@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Collect every scored decode into a RESULTS.md table: PER at the LM weight chosen on the system's dev set,
-each set's own best weight (Kaldi: grep WER exp/*/decode*/wer_* | best_wer.sh) as the oracle beside it, and
-what each scored set left out.
+"""Collect every scored decode into a RESULTS.md table: PER (Kaldi's TIMIT scoring, and the basic scoring) at
+the LM weight chosen on the system's dev set, each set's own best weight (Kaldi: cat
+exp/*/decode*/scoring/best_per | utils/best_wer.sh) as the oracle beside it, and what each scored set left out.
 
 Usage: collect_results.py [--title T] <exp-dir> <results-md>
   e.g. collect_results.py exp RESULTS.md
@@ -19,7 +19,10 @@ def main(a):
     for row in collect_results(a.exp_dir, a.out, a.title):
         tuned = (f"PER {row['per']:.2f} at LM weight {row['lmwt']:g} (chosen on {TUNING_SET})"
                  if row["per"] is not None else f"no PER at a weight chosen on {TUNING_SET}")
-        print(f"{row['decode_dir']}: {tuned}; oracle {row['line']}")
+        basic = row["basic"]
+        if basic is not None and basic.tuned is not None:
+            tuned += f", basic scoring (silence a phone) {basic.tuned.error_rate:.2f}"
+        print(f"{row['decode_dir']}: {tuned}; oracle {' | '.join(row['lines'])}")
 
 
 cli.run(main, p.parse_args())

@@ -10,7 +10,7 @@ import kaldialign
 
 from asrser.phones import FOLD_48_TO_39, PHONES48
 from asrser.scoring import collect_results, decode_error_rates, map_phones, score_decode
-from helpers import score_deletions
+from helpers import run_step, score_deletions
 
 
 def _corrupt(phones, rng):
@@ -146,7 +146,9 @@ def test_every_set_is_reported_at_the_lm_weight_chosen_on_dev(tmp_path):
     assert decode_error_rates(system / "decode_dev")["per"] == 7.0
     assert (system / "decode_test/scoring/best_per").read_text().startswith(
         "%WER 4.00 [ 4 / 100, 0 ins, 4 del, 0 sub ] ")
-    collect_results(tmp_path / "exp", tmp_path / "RESULTS.md", "t")
+    printed = run_step("collect_results.py", "--title", "t", tmp_path / "exp", tmp_path / "RESULTS.md").stdout
+    assert (f"{system / 'decode_test'}: PER 6.00 at LM weight 2 (chosen on dev), basic scoring (silence a phone) "
+            "6.00; oracle %WER 4.00 [ 4 / 100, 0 ins, 4 del, 0 sub ] ") in printed
     lines = (tmp_path / "RESULTS.md").read_text().splitlines()
     assert "| tri1 | dev | 7.00 | 7 / 100 | 0 | 7 | 0 | 2 | 7.00 | 2 | 7.00 | 2 | 7.00 | 1 | - |" in lines
     assert "| tri1 | test | 6.00 | 6 / 100 | 0 | 6 | 0 | 2 | 4.00 | 5 | 6.00 | 2 | 4.00 | 1 | - |" in lines
