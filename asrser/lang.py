@@ -1,8 +1,11 @@
 """Kaldi lang directories for phone recognition: the "words" are phones, as in Kaldi's TIMIT recipe.
 
 prepare_phone_lang() writes what Kaldi's utils/prepare_lang.sh writes for TIMIT (position-independent phones,
-no optional silence: silence is a word of the phone LM): phones.txt, words.txt, topo, L.fst, L_disambig.fst
-and phones/{silence,nonsilence,optional_silence,disambig,context_indep,roots,sets}.{txt,int,csl}.
+no optional silence: silence is a word of the phone LM, and the OOV word, as in Kaldi's TIMIT recipe):
+phones.txt, words.txt, topo, L.fst, L_disambig.fst, oov.txt, oov.int and
+phones/{silence,nonsilence,optional_silence,disambig,context_indep,wdisambig,extra_questions}.{txt,int,csl},
+phones/{roots,sets,align_lexicon}.{txt,int}, phones/wdisambig_{phones,words}.int. Kaldi's own lang dirs load
+as well (Lang.load).
 """
 
 from __future__ import annotations
@@ -171,7 +174,7 @@ def prepare_phone_lang(out_dir: str | os.PathLike, phones: list[str], silence: l
         os.replace(tmp, out / name)
     sets = {
         "silence": silence, "nonsilence": nonsil, "optional_silence": silence[:1], "disambig": [DISAMBIG],
-        "context_indep": silence,
+        "context_indep": silence, "wdisambig": [DISAMBIG], "extra_questions": [],
     }
     for name, members in sets.items():
         with atomic_write(out / f"phones/{name}.txt") as f:
@@ -180,6 +183,20 @@ def prepare_phone_lang(out_dir: str | os.PathLike, phones: list[str], silence: l
             f.writelines(f"{phone_ids[p]}\n" for p in members)
         with atomic_write(out / f"phones/{name}.csl") as f:
             f.write(":".join(str(phone_ids[p]) for p in members) + "\n")
+    with atomic_write(out / "phones/wdisambig_phones.int") as f:
+        f.write(f"{phone_ids[DISAMBIG]}\n")
+    with atomic_write(out / "phones/wdisambig_words.int") as f:
+        f.write(f"{word_ids[DISAMBIG]}\n")
+    # lattice-align-words-lexicon's table: word, word, its phones (each word is its own phone here)
+    with atomic_write(out / "phones/align_lexicon.txt") as f:
+        f.writelines(f"{p} {p} {p}\n" for p in real)
+    with atomic_write(out / "phones/align_lexicon.int") as f:
+        f.writelines(f"{word_ids[p]} {word_ids[p]} {phone_ids[p]}\n" for p in real)
+    oov = silence[0]        # Kaldi's TIMIT recipe: prepare_lang.sh ... data/local/dict "sil" ...
+    with atomic_write(out / "oov.txt") as f:
+        f.write(f"{oov}\n")
+    with atomic_write(out / "oov.int") as f:
+        f.write(f"{word_ids[oov]}\n")
     # Tree roots as Kaldi's prepare_lang writes them: one set per phone; silence states are not split by
     # context (context-independent), other phones share one root per phone with splitting allowed.
     with atomic_write(out / "phones/sets.txt") as f:

@@ -1,11 +1,25 @@
-"""Phone error rate with NIST sclite (Debian's sctk), as Kaldi's TIMIT local/score.sh does.
+"""Phone error rate from a decode's lattices with NIST sclite (Debian's sctk), as Kaldi's TIMIT recipe scores.
 
-For every LM weight of a decode: hypotheses and references are mapped (48 -> 39 phones for TIMIT; silence is
-scored as a phone, as in Kaldi's TIMIT recipe), written as sclite `trn` files, and scored by `sctk sclite`
-(sum, rsum, pra, dtl reports in <decode>/scoring/score_<LMWT>/). The per-weight table goes to
-<decode>/scoring/per_by_lmwt, the decode's own best weight to <decode>/scoring/best_per in Kaldi's best_wer
-format, and what the scored set holds (utterances left out and why, partial decodes) to
-<decode>/scoring/scored_set.json.
+Hypotheses: for every LM weight, the best path of each lattice of the decode dir (lat.*.gz through num_jobs)
+at acoustic scale 1/LMWT (Kaldi's lattice-scale --inv-acoustic-scale=LMWT | lattice-best-path), written as
+<decode>/scoring/<LMWT>.txt (words) and <decode>/scoring/<LMWT>.ctm (words with times: on a phone lang every
+word is one phone, timed by the path's alignment, as lattice-align-phones + lattice-to-ctm-conf do on the
+best path). Scoring again reads the lattices: other LM weights, a new scoring, never a new decode.
+Hypotheses from elsewhere (no lattices) are read from <decode>/hyp/<LMWT>.<job>.txt.
+
+Two scorings, both run by default:
+- `sclite`, Kaldi's egs/timit/s5/local/score.sh (score_sclite.sh), the PER reported: the reference STM
+  (<data>/stm, as Kaldi's TIMIT data preparation writes it, or made from <data>/text) and the hypothesis CTM
+  mapped (48 -> 39 phones for TIMIT), the reference silence made optional ("(sil)", Kaldi's
+  `sed 's: sil: (sil):g'`), scored by sclite as hubscr.pl runs it (-F -D; its GLM filter leaves phones as
+  they are): <decode>/score_<LMWT>/ctm_39phn.{sys,raw,pra,dtl}.
+- `basic`, Kaldi's local/score_basic.sh: the texts mapped, silence scored as a phone, sclite on trn files:
+  <decode>/wer_<LMWT> (compute-wer's lines) and <decode>/scoring/score_basic_<LMWT>/39phn.{sys,raw,pra,dtl}.
+
+Per scoring, the per-weight table goes to <decode>/scoring/per_by_lmwt (basic: per_by_lmwt_basic), the
+decode's own best weight to scoring/best_per (best_per_basic) as a `%WER` line that Kaldi's
+utils/best_wer.sh reads, and what the scored set holds (utterances left out and why, partial decodes) to
+scoring/scored_set.json.
 
 The LM weight is a tuned parameter: every set of a system is reported at the weight with the lowest PER on
 the system's dev decode (`TUNING_SET`), so that no test figure is tuned on test; the set's own best weight
@@ -29,6 +43,10 @@ from .fileio import atomic_write, read_table
 
 log = logging.getLogger(__name__)
 
+SCORINGS = ("sclite", "basic")      # Kaldi's score_sclite.sh (the PER reported) and score_basic.sh
+FRAME_SHIFT = 0.01                  # lattice-to-ctm-conf --frame-shift
+OPTIONAL_SILENCE = "sil"            # the reference's silence, optional in the sclite scoring
+
 
 @dataclass
 class ScliteResult:
@@ -44,6 +62,11 @@ class ScliteResult:
     @property
     def error_rate(self) -> float:
         return 100.0 * self.errors / max(self.ref_words, 1)
+
+    def wer_line(self, where: str | os.PathLike | None = None) -> str:
+        """compute-wer's line, which Kaldi's utils/best_wer.sh reads ([WS]ER <rate>), and where it comes from."""
+        return (f"%WER {self.error_rate:.2f} [ {self.errors} / {self.ref_words}, {self.insertions} ins, "
+                f"{self.deletions} del, {self.substitutions} sub ]" + (f" {where}" if where is not None else ""))
 
 
 def sclite_command() -> list[str]:
@@ -73,13 +96,17 @@ def read_transcripts(path: Path) -> dict[str, list[str]]:
     return {fields[0]: fields[1:] for _, fields in read_table(path, min_fields=1)}
 
 
-def run_sclite(ref_trn: Path, hyp_trn: Path, out_dir: Path, name: str) -> None:
+def run_sclite(ref: Path, hyp: Path, out_dir: Path, name: str, ref_format: str = "trn",
+               hyp_format: str = "trn") -> None:
+    """sclite on a trn pair (score_basic), or on an STM reference and a CTM hypothesis with hubscr.pl's options
+    (-F: fragments, -D: optionally deletable words, the "(sil)" of the reference)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    cmd = sclite_command() + ["-r", str(ref_trn), "trn", "-h", str(hyp_trn), "trn", "-i", "rm",
+    options = ["-i", "rm"] if ref_format == "trn" else ["-F", "-D"]
+    cmd = sclite_command() + ["-r", str(ref), ref_format, "-h", str(hyp), hyp_format, *options,
                               "-o", "sum", "rsum", "pra", "dtl", "-n", name, "-O", str(out_dir)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise AsrserError(f"sclite failed on {hyp_trn} (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
+        raise AsrserError(f"sclite failed on {hyp} (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
 
 
 _RAW_SUM = re.compile(r"^\|\s*Sum\s*\|\s*(\d+)\s+(\d+)\s*\|\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s*\|")
@@ -96,6 +123,76 @@ def parse_raw_sum(path: Path, lmwt: float) -> ScliteResult:
 
 TUNING_SET = "dev"          # <system>/decode_<TUNING_SET> chooses the LM weight of all of <system>'s sets
 PER_BY_LMWT_HEADER = "# LMWT PER% ref_phones sub del ins utterances"
+DEFAULT_LM_WEIGHTS = tuple(float(w) for w in range(1, 11))      # Kaldi's score.sh: --min-lmwt 1 --max-lmwt 10
+
+
+def scoring_suffix(scoring: str) -> str:
+    """'' for the sclite scoring (per_by_lmwt, best_per), '_basic' for score_basic (per_by_lmwt_basic, ...)."""
+    if scoring not in SCORINGS:
+        raise AsrserError(f"unknown scoring {scoring!r} ({' or '.join(SCORINGS)})")
+    return "" if scoring == "sclite" else f"_{scoring}"
+
+
+# -- hypotheses ----------------------------------------------------------------------------------------------------
+@dataclass
+class Hypotheses:
+    """Per LM weight and utterance: the words, and each word's (start, duration) in seconds."""
+    words: dict[float, dict[str, list[str]]]
+    times: dict[float, dict[str, list[tuple[float, float]]]]
+
+
+def lattice_hypotheses(decode_dir: str | os.PathLike, words_txt: str | os.PathLike, model: str | os.PathLike,
+                       lm_weights=DEFAULT_LM_WEIGHTS) -> Hypotheses:
+    """The best path of every lattice of a decode dir per LM weight, with word times, written to
+    <decode>/scoring/<LMWT>.txt and <LMWT>.ctm (`utt 1 start duration word`).
+
+    Times: on a phone lang each word is one phone, and the path's phones (ali-to-phones on its transition-ids)
+    time the words, as lattice-align-phones does; with other lexicons (the words not one per phone) a word
+    spans from the frame its lattice arc starts to the next word's."""
+    from .hmm.model import HmmModel
+    from .hmm.tables import alignment_to_phone_segments, tid_tables
+    from .kaldi_format import read_lattices, read_num_jobs
+    from .lang import read_symbol_table
+
+    decode_dir = Path(decode_dir)
+    id2word = {i: w for w, i in read_symbol_table(words_txt).items()}
+    phone_of, state_of = tid_tables(HmmModel.load(model))
+    weights = [float(w) for w in lm_weights]
+    hyps = Hypotheses({w: {} for w in weights}, {w: {} for w in weights})
+    for job in range(1, read_num_jobs(decode_dir) + 1):
+        path = decode_dir / f"lat.{job}.gz"
+        for utt, lattice in read_lattices(path):
+            for w in weights:
+                best = lattice.best_path(acoustic_scale=1.0 / w, source=f"{path}, entry {utt}")
+                if best is None:
+                    hyps.words[w][utt], hyps.times[w][utt] = [], []
+                    continue
+                try:
+                    words = [id2word[i] for i in best.words]
+                except KeyError as e:
+                    raise DataError(path, f"entry {utt}: word id {e.args[0]} is not in {words_txt}") from None
+                if best.transition_ids and max(best.transition_ids) >= len(phone_of):
+                    raise DataError(path, f"entry {utt}: transition-id {max(best.transition_ids)} is not in the "
+                                          f"model {model}: lattices of another model")
+                segments = alignment_to_phone_segments(phone_of, state_of, best.transition_ids)
+                if len(segments) == len(words):
+                    starts = [0]
+                    for _, n in segments:
+                        starts.append(starts[-1] + n)
+                else:
+                    starts = [*best.word_frames, len(best.transition_ids)]
+                hyps.words[w][utt] = words
+                hyps.times[w][utt] = [(FRAME_SHIFT * a, FRAME_SHIFT * (b - a)) for a, b in zip(starts, starts[1:])]
+    scoring = decode_dir / "scoring"
+    scoring.mkdir(parents=True, exist_ok=True)
+    for w in weights:
+        with atomic_write(scoring / f"{w:g}.txt") as f:
+            f.writelines(" ".join([utt, *words]) + "\n" for utt, words in sorted(hyps.words[w].items()))
+        with atomic_write(scoring / f"{w:g}.ctm") as f:
+            for utt in sorted(hyps.words[w]):
+                for word, (start, dur) in zip(hyps.words[w][utt], hyps.times[w][utt]):
+                    f.write(f"{utt} 1 {start:.2f} {dur:.2f} {word}\n")
+    return hyps
 
 
 def hyp_files_by_weight(hyp_dir: Path) -> dict[float, list[Path]]:
@@ -111,36 +208,197 @@ def hyp_files_by_weight(hyp_dir: Path) -> dict[float, list[Path]]:
     return dict(sorted(groups.items()))
 
 
+def text_hypotheses(decode_dir: Path) -> Hypotheses:
+    """Hypotheses from elsewhere, <decode>/hyp/<lmwt>.<job>.txt, without times: each word gets a nominal frame
+    in order (the STM holds one segment per utterance, so sclite aligns them by order alone)."""
+    files = hyp_files_by_weight(decode_dir / "hyp")
+    if not files:
+        raise AsrserError(f"{decode_dir}: no lattices (lat.*.gz with num_jobs) and no hypotheses (hyp/*.txt) "
+                          "to score")
+    hyps = Hypotheses({w: {} for w in files}, {w: {} for w in files})
+    for w, parts in files.items():
+        for part in parts:
+            for utt, words in read_transcripts(part).items():
+                hyps.words[w][utt] = words
+                hyps.times[w][utt] = [(FRAME_SHIFT * i, FRAME_SHIFT) for i in range(len(words))]
+    return hyps
+
+
+# -- references -----------------------------------------------------------------------------------------------------
+_STM_HEADER = ';; LABEL "O" "Overall" "Overall"\n;; LABEL "F" "Female" "Female speakers"\n' \
+              ';; LABEL "M" "Male" "Male speakers"\n'
+
+
+def read_stm(path: Path) -> dict[str, tuple[str, str, float, float, str, list[str]]]:
+    """A Kaldi TIMIT data dir's stm: utt -> (channel, speaker, start, end, label, words), one segment each."""
+    segments = {}
+    for n, fields in read_table(path, min_fields=6):
+        if fields[0].startswith(";;"):
+            continue
+        try:
+            segments[fields[0]] = (fields[1], fields[2], float(fields[3]), float(fields[4]), fields[5], fields[6:])
+        except ValueError:
+            raise DataError(path, "expected 'utt channel speaker start end <label> words...'", n) from None
+    return segments
+
+
+def write_stm(path: str | os.PathLike, segments: dict[str, tuple[str, str, float, float, str, list[str]]]) -> None:
+    """An STM in the form of Kaldi's TIMIT data preparation (its LABEL lines, one segment per utterance)."""
+    with atomic_write(path) as f:
+        f.write(_STM_HEADER)
+        for utt, (channel, spk, start, end, label, words) in sorted(segments.items()):
+            f.write(f"{utt} {channel} {spk} {start:.1f} {end:f} {label} {' '.join(words)}\n")
+
+
+def _reference_segments(data_dir: Path, refs: dict[str, list[str]], ends: dict[str, float]
+                        ) -> dict[str, tuple[str, str, float, float, str, list[str]]]:
+    """<data>/stm when present (its words as given), else one segment per utterance of `refs`, speaker from
+    utt2spk, end from utt2dur or utt2num_frames, or the hypotheses' last word."""
+    from .fileio import read_key_value
+
+    if (data_dir / "stm").exists():
+        return read_stm(data_dir / "stm")
+    utt2spk = read_key_value(data_dir / "utt2spk") if (data_dir / "utt2spk").exists() else {}
+    durations = {}
+    if (data_dir / "utt2dur").exists():
+        durations = {u: float(d) for u, d in read_key_value(data_dir / "utt2dur").items()}
+    elif (data_dir / "utt2num_frames").exists():
+        durations = {u: FRAME_SHIFT * int(n) + 0.015 for u, n in read_key_value(data_dir / "utt2num_frames").items()}
+    return {utt: ("1", utt2spk.get(utt, utt.split("_")[0]), 0.0, max(durations.get(utt, 0.0), ends.get(utt, 0.0)),
+                  "<O>", words) for utt, words in refs.items()}
+
+
+# -- scoring --------------------------------------------------------------------------------------------------------
 def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
                  phone_map: dict[str, str | None] | None = None, drop: frozenset[str] = frozenset(),
-                 name: str = "39phn") -> ScliteResult:
-    """Score every hyp/<lmwt>.<job>.txt of a decode dir with sclite; return the best (lowest error) weight.
+                 name: str = "39phn", *, words_txt: str | os.PathLike | None = None,
+                 model: str | os.PathLike | None = None, lm_weights=DEFAULT_LM_WEIGHTS,
+                 scorings: tuple[str, ...] = SCORINGS) -> ScliteResult:
+    """Score a decode dir against the data dir of `ref_text` with every scoring of `scorings` (Kaldi's
+    score_sclite.sh and score_basic.sh); return the best weight of the first.
 
-    The scored set is every utterance of `ref_text` that was decoded; one without a hypothesis (not decoded:
-    it had no features) is left out, as are those removed from the data dir for unreadable audio
-    (<data>/bad_utts); both are logged and recorded in scoring/scored_set.json with the decoder's
-    utterances without a final state or path."""
+    Hypotheses come from the decode's lattices (words_txt and the model needed: lattice_hypotheses), or from
+    <decode>/hyp/ when it has none. The scored set is every utterance of `ref_text` that was decoded; one
+    without a hypothesis (not decoded: it had no features) is left out, as are those removed from the data dir
+    for unreadable audio (<data>/bad_utts); both are logged and recorded in scoring/scored_set.json with the
+    decoder's utterances without a final state or path."""
     from .hmm.decode import decode_counts
 
     decode_dir, ref_text = Path(decode_dir), Path(ref_text)
     scoring = decode_dir / "scoring"
     scoring.mkdir(parents=True, exist_ok=True)
-    refs = {u: map_phones(p, phone_map, drop) for u, p in read_transcripts(ref_text).items()}
-    files = hyp_files_by_weight(decode_dir / "hyp")
-    if not files:
-        raise AsrserError(f"{decode_dir}/hyp: no hypotheses to score")
-    by_weight: dict[float, dict[str, list[str]]] = {w: {} for w in files}
-    for w, parts in files.items():
-        for part in parts:
-            by_weight[w].update({u: map_phones(p, phone_map, drop) for u, p in read_transcripts(part).items()})
-    decoded = set().union(*by_weight.values())
+    if (decode_dir / "num_jobs").exists():
+        if words_txt is None or model is None:
+            raise AsrserError(f"{decode_dir}: scoring its lattices needs the graph's words.txt and the model")
+        hyps = lattice_hypotheses(decode_dir, words_txt, model, lm_weights)
+    else:
+        hyps = text_hypotheses(decode_dir)
+    refs = read_transcripts(ref_text)
+    decoded = set().union(*hyps.words.values())
     unknown = decoded - set(refs)
     if unknown:
         raise AsrserError(f"{decode_dir}: hypotheses for utterances without reference in {ref_text}, "
                           f"e.g. {min(unknown)}")
-    scored = {u: p for u, p in refs.items() if u in decoded}
-    if not scored:
-        raise AsrserError(f"{decode_dir}/hyp: no hypothesis for any utterance of {ref_text}")
+    for w, by_utt in hyps.words.items():
+        lacking = decoded - set(by_utt)       # one weight's files lack utterances the others have
+        if lacking:
+            raise AsrserError(f"{decode_dir}: LM weight {w:g} has no hypothesis for {len(lacking)} decoded "
+                              f"utterance(s), e.g. {min(lacking)}")
+    scored_refs = {u: p for u, p in refs.items() if u in decoded}
+    if not scored_refs:
+        raise AsrserError(f"{decode_dir}: no hypothesis for any utterance of {ref_text}")
+    best = None
+    for kind in scorings:
+        results = (_score_sclite if kind == "sclite" else _score_basic)(
+            decode_dir, ref_text, scored_refs, hyps, phone_map, drop, name)
+        best_here = _write_summaries(decode_dir, kind, results, name)
+        best = best or best_here
+    _write_scored_set(decode_dir, ref_text, refs, decoded, decode_counts(decode_dir))
+    log.info("%s: %d utterances scored, best PER %.2f%% at LM weight %g (%s)", decode_dir, len(scored_refs),
+             best.error_rate, best.lmwt, scorings[0])
+    return best
+
+
+def _score_basic(decode_dir: Path, ref_text: Path, refs: dict[str, list[str]], hyps: Hypotheses,
+                 phone_map, drop, name: str) -> list[ScliteResult]:
+    """score_basic.sh: the texts mapped, silence a phone like any other; trn files scored by sclite; wer_LMWT."""
+    scoring = decode_dir / "scoring"
+    ref_trn = scoring / f"ref.{name}.trn"
+    write_trn(ref_trn, {u: map_phones(p, phone_map, drop) for u, p in refs.items()})
+    results = []
+    for w, by_utt in hyps.words.items():
+        out = scoring / f"score_basic_{w:g}"
+        hyp_trn = out / f"hyp.{name}.trn"
+        out.mkdir(parents=True, exist_ok=True)
+        write_trn(hyp_trn, {u: map_phones(p, phone_map, drop) for u, p in by_utt.items()})
+        run_sclite(ref_trn, hyp_trn, out, name)
+        result = parse_raw_sum(out / f"{name}.raw", w)
+        results.append(result)
+        with atomic_write(decode_dir / f"wer_{w:g}") as f:   # compute-wer --text --mode=present's report
+            f.write(f"{result.wer_line()}\n%SER {100.0 * _sentence_errors(refs, by_utt, phone_map, drop):.2f}\n"
+                    f"Scored {result.utterances} sentences, 0 not present in hyp.\n")
+    return results
+
+
+def _sentence_errors(refs, hyps, phone_map, drop) -> float:
+    wrong = sum(map_phones(hyps[u], phone_map, drop) != map_phones(p, phone_map, drop) for u, p in refs.items())
+    return wrong / max(len(refs), 1)
+
+
+def _score_sclite(decode_dir: Path, ref_text: Path, refs: dict[str, list[str]], hyps: Hypotheses,
+                  phone_map, drop, name: str) -> list[ScliteResult]:
+    """score_sclite.sh: STM reference (mapped, silence optional) and CTM hypotheses (mapped), sclite per LM
+    weight into <decode>/score_<LMWT>/ctm_<name>.*."""
+    scoring = decode_dir / "scoring"
+    ends = {}
+    for by_utt in hyps.times.values():
+        for utt, times in by_utt.items():
+            if times:
+                ends[utt] = max(ends.get(utt, 0.0), times[-1][0] + times[-1][1])
+    segments = _reference_segments(ref_text.parent, refs, ends)
+    missing = sorted(set(refs) - set(segments))
+    if missing:
+        raise DataError(ref_text.parent / "stm", f"no segment for {len(missing)} scored utterance(s), e.g. "
+                                                 f"{missing[0]} (an stm of another data dir?)")
+    stm = {}
+    for utt in refs:
+        channel, spk, start, end, label, words = segments[utt]
+        mapped = map_phones(words, phone_map, drop)
+        stm[utt] = (channel, spk, start, end, label,
+                    [f"({p})" if p == OPTIONAL_SILENCE else p for p in mapped])
+    stm_path = scoring / f"stm_{name}"
+    write_stm(stm_path, stm)
+    results = []
+    for w, by_utt in hyps.words.items():
+        ctm = scoring / f"{w:g}.ctm_{name}"
+        with atomic_write(ctm) as f:
+            for utt in sorted(by_utt):
+                for word, (start, dur) in zip(by_utt[utt], hyps.times[w][utt]):
+                    mapped = map_phones([word], phone_map, drop)
+                    if mapped:
+                        f.write(f"{utt} 1 {start:.2f} {dur:.2f} {mapped[0]}\n")
+        out = decode_dir / f"score_{w:g}"
+        run_sclite(stm_path, ctm, out, f"ctm_{name}", "stm", "ctm")
+        results.append(parse_raw_sum(out / f"ctm_{name}.raw", w))
+    return results
+
+
+def _write_summaries(decode_dir: Path, kind: str, results: list[ScliteResult], name: str) -> ScliteResult:
+    scoring, suffix = decode_dir / "scoring", scoring_suffix(kind)
+    best = best_weight(results)
+    with atomic_write(scoring / f"per_by_lmwt{suffix}") as f:
+        f.write(PER_BY_LMWT_HEADER + "\n")
+        for r in results:
+            f.write(f"{r.lmwt:g} {r.error_rate:.2f} {r.ref_words} {r.substitutions} {r.deletions} {r.insertions} "
+                    f"{r.utterances}\n")
+    report = (decode_dir / f"score_{best.lmwt:g}" / f"ctm_{name}.sys" if kind == "sclite"
+              else decode_dir / f"wer_{best.lmwt:g}")
+    with atomic_write(scoring / f"best_per{suffix}") as f:
+        f.write(best.wer_line(report) + "\n")
+    return best
+
+
+def _write_scored_set(decode_dir: Path, ref_text: Path, refs: dict, decoded: set, counts: dict) -> None:
     left_out = {}
     bad_audio = ref_text.parent / "bad_utts"       # removed from the data dir by feature extraction
     unreadable = sorted(bad_audio.read_text().split()) if bad_audio.exists() else []
@@ -149,42 +407,16 @@ def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
     not_decoded = sorted(set(refs) - decoded)
     if not_decoded:
         left_out["not decoded (no features)"] = not_decoded
-    ref_trn = scoring / f"ref.{name}.trn"
-    write_trn(ref_trn, scored)
-    results = []
-    for w, hyps in by_weight.items():
-        lacking = decoded - set(hyps)       # one weight's files lack utterances the others have
-        if lacking:
-            raise AsrserError(f"{decode_dir}/hyp: LM weight {w:g} has no hypothesis for {len(lacking)} decoded "
-                              f"utterance(s), e.g. {min(lacking)}")
-        out = scoring / f"score_{w:g}"
-        hyp_trn = out / f"hyp.{name}.trn"
-        out.mkdir(parents=True, exist_ok=True)
-        write_trn(hyp_trn, hyps)
-        run_sclite(ref_trn, hyp_trn, out, name)
-        results.append(parse_raw_sum(out / f"{name}.raw", w))
-    best = best_weight(results)
-    with atomic_write(scoring / "per_by_lmwt") as f:
-        f.write(PER_BY_LMWT_HEADER + "\n")
-        for r in results:
-            f.write(f"{r.lmwt:g} {r.error_rate:.2f} {r.ref_words} {r.substitutions} {r.deletions} {r.insertions} "
-                    f"{r.utterances}\n")
-    with atomic_write(scoring / "best_per") as f:
-        f.write(f"%PER {best.error_rate:.2f} [ {best.errors} / {best.ref_words}, {best.insertions} ins, "
-                f"{best.deletions} del, {best.substitutions} sub ] {scoring}/score_{best.lmwt:g}/{name}.sys\n")
-    counts = decode_counts(decode_dir)
-    scored_set = {"reference": len(refs) + len(unreadable), "scored": len(scored), "left_out": left_out}
+    scored_set = {"reference": len(refs) + len(unreadable), "scored": len(set(refs) & decoded),
+                  "left_out": left_out}
     if counts:                                  # the decoder's counts (absent for hypotheses from elsewhere)
         scored_set.update(no_final_state_at_beam=counts["retried"], partial=counts["partial_utts"],
                           no_path=counts["failed_utts"])
-    with atomic_write(scoring / "scored_set.json") as f:
+    with atomic_write(decode_dir / "scoring" / "scored_set.json") as f:
         json.dump(scored_set, f, indent=1)
     for reason, utts in left_out.items():
         log.warning("%s: %d utterance(s) of %s left out of the scored set: %s (e.g. %s)", decode_dir, len(utts),
                     ref_text, reason, ", ".join(utts[:3]))
-    log.info("%s: %d utterances scored, best PER %.2f%% at LM weight %g", decode_dir, len(scored),
-             best.error_rate, best.lmwt)
-    return best
 
 
 def best_weight(results: list[ScliteResult]) -> ScliteResult:
@@ -192,9 +424,10 @@ def best_weight(results: list[ScliteResult]) -> ScliteResult:
     return min(results, key=lambda r: (r.errors, r.lmwt))
 
 
-def read_per_by_lmwt(decode_dir: str | os.PathLike) -> list[ScliteResult] | None:
-    """A scored decode's per-weight counts (scoring/per_by_lmwt), or None when it has not been scored."""
-    path = Path(decode_dir) / "scoring" / "per_by_lmwt"
+def read_per_by_lmwt(decode_dir: str | os.PathLike, scoring: str = "sclite") -> list[ScliteResult] | None:
+    """A scored decode's per-weight counts (scoring/per_by_lmwt, or per_by_lmwt_basic for the basic scoring),
+    or None when it has not been scored so."""
+    path = Path(decode_dir) / "scoring" / f"per_by_lmwt{scoring_suffix(scoring)}"
     if not path.exists():
         return None
     lines = path.read_text().splitlines()
@@ -224,15 +457,17 @@ class SetPer:
     tuning_dir: Path
 
 
-def set_per(decode_dir: str | os.PathLike, tuning_dir: str | os.PathLike | None = None) -> SetPer | None:
+def set_per(decode_dir: str | os.PathLike, tuning_dir: str | os.PathLike | None = None,
+            scoring: str = "sclite") -> SetPer | None:
     """PER of <system>/decode_<set> at the best weight of <system>/decode_dev (or `tuning_dir`), with the
-    set's own best as the oracle; None when decode_dir has not been scored."""
+    set's own best as the oracle, in one scoring (sclite: Kaldi's TIMIT score.sh; basic: score_basic.sh);
+    None when decode_dir has not been scored so."""
     decode_dir = Path(decode_dir)
     tuning_dir = Path(tuning_dir) if tuning_dir is not None else decode_dir.parent / f"decode_{TUNING_SET}"
-    results = read_per_by_lmwt(decode_dir)
+    results = read_per_by_lmwt(decode_dir, scoring)
     if results is None:
         return None
-    tuning = read_per_by_lmwt(tuning_dir)
+    tuning = read_per_by_lmwt(tuning_dir, scoring)
     tuned = None
     if tuning is not None:
         chosen = best_weight(tuning).lmwt
@@ -246,16 +481,21 @@ _FER = re.compile(r"^%FER ([\d.]+) \[ (\d+) / (\d+) frames \](?: (\d+) utterance
 
 
 def decode_error_rates(decode_dir: str | os.PathLike) -> dict[str, float]:
-    """The error rates of a decode dir: "per" at the LM weight chosen on dev ("lmwt"; absent until dev is
-    scored), "per_oracle" at the set's own best weight ("lmwt_oracle"), and for hybrid decodes with frame
-    targets "fer" (from <decode>/fer) with "fer_untargeted", the utterances left out of it."""
+    """The error rates of a decode dir: "per" (Kaldi's TIMIT scoring, score_sclite) at the LM weight chosen on
+    dev ("lmwt"; absent until dev is scored), "per_oracle" at the set's own best weight ("lmwt_oracle"), the
+    same of the basic scoring (silence a phone) as "per_basic", "lmwt_basic", "per_basic_oracle", and for
+    hybrid decodes with frame targets "fer" (from <decode>/fer) with "fer_untargeted", the utterances left out
+    of it."""
     decode_dir = Path(decode_dir)
     rates = {}
-    per = set_per(decode_dir)
-    if per is not None:
-        rates.update(per_oracle=per.oracle.error_rate, lmwt_oracle=per.oracle.lmwt)
-        if per.tuned is not None:
-            rates.update(per=per.tuned.error_rate, lmwt=per.tuned.lmwt)
+    for kind in SCORINGS:
+        per = set_per(decode_dir, scoring=kind)
+        key = "per" + scoring_suffix(kind)
+        if per is not None:
+            rates.update({f"{key}_oracle": per.oracle.error_rate,
+                          f"lmwt{scoring_suffix(kind)}_oracle": per.oracle.lmwt})
+            if per.tuned is not None:
+                rates.update({key: per.tuned.error_rate, f"lmwt{scoring_suffix(kind)}": per.tuned.lmwt})
     fer = decode_dir / "fer"
     if fer.exists():
         m = _FER.match(fer.read_text())
@@ -291,36 +531,45 @@ def _examples(utts: list[str]) -> str:
 
 def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: str,
                     sections: Iterable[str] = ()) -> list[dict]:
-    """RESULTS.md from every scored <exp>/<system>/decode_<set>: PER at the LM weight chosen on the system's
-    dev decode, the set's own best (oracle) beside it, what the scored set left out, Kaldi's best_wer lines;
-    then a recipe's own `sections` (markdown, e.g. hmm.boundaries.accuracy_table), and the figure."""
+    """RESULTS.md from every scored <exp>/<system>/decode_<set>: PER (Kaldi's TIMIT scoring, and the basic
+    scoring with silence a phone) at the LM weight chosen on the system's dev decode, the set's own best
+    (oracle) beside it, what the scored set left out, Kaldi's best_wer lines; then a recipe's own `sections`
+    (markdown, e.g. hmm.boundaries.accuracy_table), and the figure."""
     exp_dir = Path(exp_dir)
     rows = []
     for table in sorted(exp_dir.glob("*/decode_*/scoring/per_by_lmwt")):
         decode_dir = table.parent.parent
-        per = set_per(decode_dir)
+        per, basic = set_per(decode_dir), set_per(decode_dir, scoring="basic")
         tuned = per.tuned
+        lines = [(decode_dir / "scoring" / name).read_text().strip() for name in ("best_per", "best_per_basic")
+                 if (decode_dir / "scoring" / name).exists()]
         rows.append(dict(system=decode_dir.parent.name, set=decode_dir.name.removeprefix("decode_"),
                          decode_dir=decode_dir, tuned=tuned, oracle=per.oracle,
                          per=tuned.error_rate if tuned else None, lmwt=tuned.lmwt if tuned else None,
-                         scored_set=read_scored_set(decode_dir),
-                         line=(decode_dir / "scoring" / "best_per").read_text().strip()))
+                         basic=basic, scored_set=read_scored_set(decode_dir), lines=lines))
     with atomic_write(out) as f:
-        f.write(f"# {title}\n\nPhone error rate (39 phones, sclite). Every set of a system is scored at the LM "
+        f.write(f"# {title}\n\nPhone error rate (39 phones, sclite), scored as Kaldi's TIMIT recipe scores "
+                "(local/score.sh = score_sclite.sh: lattice best paths as CTM, reference silence optional) and, "
+                "in the basic columns, as its local/score_basic.sh (silence scored as a phone). Every set of a "
+                "system is scored at the LM "
                 f"weight with the lowest PER on that system's {TUNING_SET} set (so no test figure is tuned on "
                 "test); the oracle columns give each set's own best weight, as Kaldi's RESULTS quote it. "
                 "Utterances scored: of the reference transcripts, those decoded. No final state: utterances "
                 "whose decode reached no final state of the graph at the beam / that still reached none at the "
                 "retry beam (scored with their partial path, or empty without any path).\n\n")
         f.write(f"| system | set | PER % | errors / phones | ins | del | sub | LM weight (from {TUNING_SET}) | "
-                "oracle PER % | oracle LM weight | utterances scored | no final state |\n")
-        f.write("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+                "oracle PER % | oracle LM weight | basic PER % | basic LM weight | basic oracle PER % | "
+                "utterances scored | no final state |\n")
+        f.write("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
         for r in rows:
             t, o = r["tuned"], r["oracle"]
             cells = ([f"{t.error_rate:.2f}", f"{t.errors} / {t.ref_words}", t.insertions, t.deletions,
                       t.substitutions, f"{t.lmwt:g}"] if t else ["-"] * 6)
-            cells += [f"{o.error_rate:.2f}", f"{o.lmwt:g}", _scored_cell(r["scored_set"]),
-                      _final_state_cell(r["scored_set"])]
+            cells += [f"{o.error_rate:.2f}", f"{o.lmwt:g}"]
+            b = r["basic"]
+            cells += ([f"{b.tuned.error_rate:.2f}" if b.tuned else "-", f"{b.tuned.lmwt:g}" if b.tuned else "-",
+                       f"{b.oracle.error_rate:.2f}"] if b else ["-"] * 3)
+            cells += [_scored_cell(r["scored_set"]), _final_state_cell(r["scored_set"])]
             f.write(f"| {r['system']} | {r['set']} | " + " | ".join(map(str, cells)) + " |\n")
         notes = []
         for r in rows:
@@ -336,8 +585,9 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
                              f"({exp_dir / r['system'] / f'decode_{TUNING_SET}'} is not scored or lacks the weight)")
         if notes:
             f.write("\n" + "".join(f"- {n}\n" for n in notes))
-        f.write("\nEach set's own best weight in Kaldi's best_wer form (oracle):\n")
-        f.write("\n```\n" + "\n".join(r["line"] for r in rows) + "\n```\n")
+        f.write("\nEach set's own best weight in Kaldi's best_wer form (oracle; Kaldi's TIMIT scoring, then the "
+                "basic scoring):\n")
+        f.write("\n```\n" + "\n".join(line for r in rows for line in r["lines"]) + "\n```\n")
         for section in sections:
             f.write(section)
         if any(r["per"] is not None for r in rows):
@@ -356,5 +606,8 @@ def results_summary(rows: list[dict]) -> list[str]:
     for row in rows:
         tuned = (f"PER {row['per']:.2f} at LM weight {row['lmwt']:g} (chosen on {TUNING_SET})"
                  if row["per"] is not None else f"no PER at a weight chosen on {TUNING_SET}")
-        lines.append(f"{row['decode_dir']}: {tuned}; oracle {row['line']}")
+        basic = row["basic"]
+        if basic is not None and basic.tuned is not None:
+            tuned += f", basic scoring (silence a phone) {basic.tuned.error_rate:.2f}"
+        lines.append(f"{row['decode_dir']}: {tuned}; oracle {' | '.join(row['lines'])}")
     return lines

@@ -78,7 +78,7 @@ def main():
         test = recipe / "data/test"
         t0 = time.perf_counter()
         dec = decode_job(str(exp / "graph"), str(exp), str(test), str(tmp / "decode"), 1,
-                         DecodeOptions(lm_weights=[5.0]))
+                         DecodeOptions())
         t_dec = time.perf_counter() - t0
     print(f"system {a.system}: {model.trans_model.num_pdfs} pdfs, {model.gmms.num_gauss} Gaussians, "
           f"dim {model.gmms.dim}; {counts['done']} utterances, {frames} frames; one core")

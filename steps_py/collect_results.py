@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Collect every scored decode into a RESULTS.md table: PER at the LM weight chosen on the system's dev set,
-each set's own best weight (Kaldi: grep WER exp/*/decode*/wer_* | best_wer.sh) as the oracle beside it, and
-what each scored set left out; the boundary accuracy of every alignment dir that has one.
+"""Collect every scored decode into a RESULTS.md table: PER (Kaldi's TIMIT scoring, and the basic scoring) at
+the LM weight chosen on the system's dev set, each set's own best weight (Kaldi: cat
+exp/*/decode*/scoring/best_per | utils/best_wer.sh) as the oracle beside it, and what each scored set left out;
+the boundary accuracy of every alignment dir that has one.
 
 Usage: collect_results.py [--title T] <exp-dir> <results-md>
   e.g. collect_results.py exp RESULTS.md

@@ -3,7 +3,8 @@ its transform:
 
 `delta`: per-speaker CMVN (means) + deltas and delta-deltas (mono, tri1).
 `lda`:   per-speaker CMVN + splicing +-context + a linear transform (LDA, then LDA+MLLT; tri2), Kaldi's
-         final.mat. Stored in the experiment dir so alignment and decoding apply exactly what training did.
+         final.mat (a float matrix, as Kaldi writes it). Stored in the experiment dir so alignment and
+         decoding apply exactly what training did.
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ class FeaturePipeline:
         return x.astype(np.float32)
 
     def save(self, exp_dir: str | os.PathLike) -> None:
+        from ..kaldi_format import write_kaldi_matrix
+
         exp_dir = Path(exp_dir)
         if self.matrix is not None:
-            with atomic_write(exp_dir / "final.mat.npy", "wb", encoding=None) as f:
-                np.save(f, self.matrix)
+            write_kaldi_matrix(exp_dir / "final.mat", np.asarray(self.matrix, dtype=np.float32))
         fields = asdict(self)
         with atomic_write(exp_dir / "feature_pipeline.json") as f:
             json.dump({STORED_TRANSFORM_KEY: fields.pop("transform"), **fields}, f, indent=1)
@@ -68,7 +70,8 @@ class FeaturePipeline:
         fields = json.loads(path.read_text())
         pipe = cls(transform=fields.pop(STORED_TRANSFORM_KEY, "delta"), **fields)
         if pipe.transform == "lda":
-            pipe.matrix = np.load(exp_dir / "final.mat.npy")
+            from ..kaldi_format import read_kaldi_matrix
+            pipe.matrix = read_kaldi_matrix(exp_dir / "final.mat")
         return pipe
 
 

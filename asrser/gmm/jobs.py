@@ -1,16 +1,17 @@
 """The per-job work of GMM training and alignment, run in parallel through the job runner:
 
-    python -m asrser.gmm.jobs align  <model> <lang> <data> <exp> <out-prefix> [--equal] [--beam B ...]
+    python -m asrser.gmm.jobs align  <model> <lang> <data> <exp> <out-prefix> [--equal] [--options JSON]
     python -m asrser.gmm.jobs acc    <model> <data> <exp> <ali-prefix> <stats.npz>
     python -m asrser.gmm.jobs tree-stats <ali-model> <data> <exp> <ali-prefix> <stats.npz>
     python -m asrser.gmm.jobs lda-stats  <ali-model> <lang> <data> <exp> <ali-prefix> <stats.npz>
     python -m asrser.gmm.jobs mllt-stats <model> <data> <exp> <ali-prefix> <stats.npz>
     python -m asrser.gmm.jobs convert    <old-model> <new-model> <old-ali-prefix> <new-ali-prefix>
 
-`<exp>` holds the feature pipeline (feature_pipeline.json, final.mat). Each job writes its outputs under
-temporary names and renames them when complete. Utterances that cannot be aligned (no graph, empty
-transcript, unknown phone, or no path even with the retry beam) are logged and skipped; their ids go to
-`<out-prefix>.failed` so the driver can count them.
+`<exp>` holds the feature pipeline (feature_pipeline.json, final.mat). An alignment prefix names a job's
+Kaldi archive `<prefix>.gz` (e.g. exp/mono/ali.3 -> ali.3.gz). Each job writes its outputs under temporary
+names and renames them when complete. Utterances that cannot be aligned (no graph, empty transcript, unknown
+phone, or no path even with the retry beam) are logged and skipped; their ids go to `<out-prefix>.failed` so
+the driver can count them.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import json
 import logging
 from pathlib import Path
 
-import kaldiio
 import numpy as np
 
 from ..data import DataDir
 from ..errors import AsrserError
 from ..fileio import atomic_write
-from ..hmm.align import AlignmentWriter, AlignOptions, align_to_transcripts, equal_alignment, viterbi_align
+from ..hmm.align import (AlignmentWriter, AlignOptions, align_to_transcripts, check_alignment, equal_alignment,
+                         viterbi_align)
+from ..kaldi_format import read_int_vectors
 from ..hmm.graph import GraphCompiler
 from ..hmm.tables import tid_tables, transition_tables
 from ..lang import Lang
@@ -67,10 +69,18 @@ def boost_silence(pdf_loglik: np.ndarray, silence_pdfs: np.ndarray, factor: floa
     return pdf_loglik
 
 
-def _aligned_features(data_dir: str, exp_dir: str, ali_prefix: str, unaligned: list[str] | None = None):
+def read_job_alignments(ali_prefix: str, model: AcousticModel) -> dict[str, np.ndarray]:
+    """A job's alignments, <ali_prefix>.gz, checked against the model's transition-ids."""
+    path = f"{ali_prefix}.gz"
+    return {utt: check_alignment(ali.astype(np.int64), model.num_transition_ids, path, utt, model.path)
+            for utt, ali in read_int_vectors(path)}
+
+
+def _aligned_features(data_dir: str, exp_dir: str, ali_prefix: str, model: AcousticModel,
+                      unaligned: list[str] | None = None):
     """(utt, features, alignment) for the utterances that have an alignment; the others go to `unaligned`."""
     pipeline = FeaturePipeline.load(exp_dir)
-    alignments = dict(kaldiio.load_scp_sequential(f"{ali_prefix}.scp"))
+    alignments = read_job_alignments(ali_prefix, model)
     for utt, feats in iter_features(data_dir, pipeline):
         ali = alignments.get(utt)
         if ali is None:
@@ -78,8 +88,8 @@ def _aligned_features(data_dir: str, exp_dir: str, ali_prefix: str, unaligned: l
                 unaligned.append(utt)
             continue
         if len(ali) != len(feats):
-            raise AsrserError(f"{ali_prefix}.scp: alignment of {utt} has {len(ali)} frames, features {len(feats)}")
-        yield utt, feats, np.asarray(ali)
+            raise AsrserError(f"{ali_prefix}.gz: alignment of {utt} has {len(ali)} frames, features {len(feats)}")
+        yield utt, feats, ali
 
 
 def acc_job(model_path: str, data_dir: str, exp_dir: str, ali_prefix: str, stats_out: str) -> None:
@@ -88,7 +98,7 @@ def acc_job(model_path: str, data_dir: str, exp_dir: str, ali_prefix: str, stats
     stats = model.gmms.zero_stats()
     tid_counts = np.zeros(model.trans_model.num_transition_ids + 1)
     feats_list, pdfs_list, unaligned = [], [], []
-    for _, feats, ali in _aligned_features(data_dir, exp_dir, ali_prefix, unaligned):
+    for _, feats, ali in _aligned_features(data_dir, exp_dir, ali_prefix, model, unaligned):
         feats_list.append(feats)
         pdfs_list.append(model.tid2pdf[ali])
         tid_counts += np.bincount(ali, minlength=len(tid_counts))
@@ -105,9 +115,10 @@ def tree_stats_job(ali_model: str, data_dir: str, exp_dir: str, ali_prefix: str,
     """acc-tree-stats: Gaussian statistics per (left, centre, right, pdf-class) event."""
     from .tree import TreeStats, frame_events
 
-    phone_of, state_of = tid_tables(AcousticModel.load(ali_model))
+    model = AcousticModel.load(ali_model)
+    phone_of, state_of = tid_tables(model)
     events, feats = [], []
-    for _, x, ali in _aligned_features(data_dir, exp_dir, ali_prefix):
+    for _, x, ali in _aligned_features(data_dir, exp_dir, ali_prefix, model):
         events.append(frame_events(phone_of, state_of, ali))
         feats.append(x)
     stats = TreeStats.from_frames(np.concatenate(events), np.concatenate(feats))
@@ -124,7 +135,7 @@ def lda_stats_job(ali_model: str, lang_dir: str, data_dir: str, exp_dir: str, al
     silence = np.isin(tid_tables(model)[0], Lang.load(lang_dir).silence_ids)
     num_pdfs = model.trans_model.num_pdfs
     count, sums, scatter = np.zeros(num_pdfs), None, None
-    for _, x, ali in _aligned_features(data_dir, exp_dir, ali_prefix):
+    for _, x, ali in _aligned_features(data_dir, exp_dir, ali_prefix, model):
         keep = ~silence[ali]
         x = x[keep].astype(np.float64)
         pdfs = model.tid2pdf[ali[keep]]
@@ -144,7 +155,7 @@ def mllt_stats_job(model_path: str, data_dir: str, exp_dir: str, ali_prefix: str
     gmms = model.gmms
     dim = gmms.dim
     g_stats, frames = np.zeros((dim, dim, dim)), 0
-    for _, x, ali in _aligned_features(data_dir, exp_dir, ali_prefix):
+    for _, x, ali in _aligned_features(data_dir, exp_dir, ali_prefix, model):
         pdfs = model.tid2pdf[ali]
         comp = gmms.component_loglik(x)
         masked = np.where(gmms.owner[None, :] == pdfs[:, None], comp, -np.inf)
@@ -167,9 +178,9 @@ def convert_job(old_model: str, new_model: str, old_prefix: str, new_prefix: str
     old_index, _ = transition_tables(old.trans_model)
     _, new_tid = transition_tables(new.trans_model)
     n = 0
-    with AlignmentWriter(new_prefix) as write:
-        for utt, ali in kaldiio.load_scp_sequential(f"{old_prefix}.scp"):
-            write(utt, convert_alignment(phone_of, state_of, old_index, new_tid, new.tree, np.asarray(ali)))
+    with AlignmentWriter(f"{new_prefix}.gz") as write:
+        for utt, ali in read_job_alignments(old_prefix, old).items():
+            write(utt, convert_alignment(phone_of, state_of, old_index, new_tid, new.require_tree(), ali))
             n += 1
     failed = Path(f"{old_prefix}.failed")
     with atomic_write(f"{new_prefix}.failed") as f:

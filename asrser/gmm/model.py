@@ -1,5 +1,5 @@
 """GMM-HMM acoustic model: the HMM (asrser.hmm: Kaldi's TransitionModel and tree, from the wheels) + diagonal
-GMMs held in numpy.
+GMMs held in numpy, stored as Kaldi's final.mdl (asrser.kaldi_format).
 
 The GMM arithmetic (likelihoods, statistics, re-estimation, mixing up) is vectorised numpy so that it is
 fast, parallel over jobs through plain `.npz` statistics, and reproducible: the wheels' Gaussian splitting
@@ -220,16 +220,28 @@ class GmmStats:
 
 @dataclass
 class AcousticModel(HmmModel):
-    """Kaldi's final.mdl content: the HMM (transition model; the tree travels with it) + one GMM per pdf."""
+    """Kaldi's final.mdl: the HMM (transition model; the tree is the `tree` file beside it) + one GMM per pdf
+    (Kaldi's AmDiagGmm). On disk the GMMs are Kaldi's float parameters: the trainer's doubles are rounded once
+    when a model is written, and every stage works with the model as read back."""
     gmms: DiagGmms
 
     def pdf_loglik(self, feats: np.ndarray) -> np.ndarray:
         return self.gmms.loglik(feats)
 
-    def _arrays(self) -> dict[str, np.ndarray]:
-        return dict(owner=self.gmms.owner, weights=self.gmms.weights, means=self.gmms.means,
-                    variances=self.gmms.variances)
+    def _write_body(self, w) -> None:
+        from ..kaldi_format.gmm import AmDiagGmm
+
+        AmDiagGmm.from_diag_gmms(self.gmms).write(w)
 
     @classmethod
-    def _fields(cls, stored) -> dict:
-        return {"gmms": DiagGmms(stored["owner"], stored["weights"], stored["means"], stored["variances"])}
+    def load(cls, path) -> "AcousticModel":
+        """A GMM system's final.mdl (Kaldi binary or text) with the tree beside it. Another kind of file (a
+        tree, an nnet model, a truncated model) is an error naming it and what was expected."""
+        from pathlib import Path
+
+        from ..hmm.model import load_tree
+        from ..kaldi_format import load_gmm_model
+
+        path = Path(path)
+        trans_model, gmms = load_gmm_model(path)
+        return cls(trans_model, load_tree(path, gmms.num_pdfs), gmms, path=path)

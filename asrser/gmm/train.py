@@ -2,8 +2,14 @@
 
 Each EM iteration fans out over the data dir's `split<nj>` parts through the job runner: (re)alignment
 jobs when the iteration is in the realignment schedule, then statistics jobs; the driver sums the
-statistics, re-estimates transitions and GMMs, mixes up with a seeded RNG and writes `<iter+1>.mdl`.
-A killed run resumes from the last complete model.
+statistics, re-estimates transitions and GMMs, mixes up with a seeded RNG and writes `<iter+1>.mdl` (and
+`<iter+1>.occs`). A killed run resumes from the last complete model.
+
+An exp dir is laid out as Kaldi's: final.mdl (TransitionModel + AmDiagGmm, Kaldi binary), tree, final.occs,
+final.mat (tri2: LDA+MLLT, a float matrix as Kaldi's est-lda, est-mllt and compose-transforms write it),
+ali.JOB.gz with num_jobs, phones.txt (the lang's, as Kaldi's scripts copy it); plus feature_pipeline.json, the
+features the system reads. Every iteration starts from the model as read back from disk (float on disk, as in
+Kaldi), so that every figure comes from what is stored.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from ..data import split_data_dir
 from ..config import load_config
 from ..errors import AsrserError, DataError
 from ..fileio import Stamp, atomic_write, temp_name
-from ..hmm.align import AlignOptions
+from ..hmm.align import AlignOptions, alignment_archives
+from ..kaldi_format import read_kaldi_matrix, read_num_jobs, write_kaldi_matrix, write_kaldi_vector, write_num_jobs
 from ..lang import Lang
 from ..progress import bar as progress_bar
 from ..runner import run_jobs
@@ -75,6 +82,12 @@ class Trainer:
         (self.exp / "log").mkdir(exist_ok=True)
         self.split = split_data_dir(self.data_dir, nj)[0].parent
 
+    def record_layout(self) -> None:
+        """What Kaldi's scripts put in an exp dir before training: num_jobs and the lang's phones.txt."""
+        write_num_jobs(self.exp, self.nj)
+        shutil.copyfile(self.lang_dir / "phones.txt", temp_name(self.exp / "phones.txt"))
+        os.replace(temp_name(self.exp / "phones.txt"), self.exp / "phones.txt")
+
     def run_jobs(self, what: str, log_name: str, *args) -> None:
         """`python -m asrser.gmm.jobs <what> <args>` as jobs 1..nj (JOB in args: the job number), each logged
         to <exp>/log/<log_name>.JOB.log."""
@@ -99,6 +112,7 @@ class Trainer:
 
     def align(self, model_path: Path, opts: AlignOptions, out_dir: Path, equal: bool = False,
               name: str = "align") -> dict:
+        """ali.JOB.gz (and ali.JOB.failed, the utterances skipped) of every job in out_dir."""
         self.run_jobs("align", name, model_path, self.lang_dir, self.split / "JOB", self.exp, out_dir / "ali.JOB",
                       "--options", json.dumps(asdict(opts)), *(["--equal"] if equal else []))
         failed = sum(len((out_dir / f"ali.{j}.failed").read_text().split()) for j in range(1, self.nj + 1))
@@ -116,13 +130,15 @@ class Trainer:
 
 
 def reestimate(model: AcousticModel, stats: GmmStats, tid_counts: np.ndarray, target_gauss: int,
-               rng: np.random.Generator, power: float) -> AcousticModel:
-    """gmm-est: transitions and GMMs by maximum likelihood, then mixing up towards target_gauss."""
+               rng: np.random.Generator, power: float, out: Path) -> None:
+    """gmm-est --write-occs: transitions and GMMs by maximum likelihood, then mixing up towards target_gauss;
+    the model written to `out` (<it>.mdl) and the per-pdf occupancies beside it (<it>.occs)."""
     model.trans_model.mle_update(tid_counts.astype(np.float64), khg.MleTransitionUpdateConfig())
     gmms = model.gmms.updated(stats, MleOptions())
     pdf_occ = np.bincount(model.gmms.owner, weights=stats.occupancy, minlength=model.gmms.num_pdfs)
     gmms = gmms.mixed_up(target_gauss, pdf_occ, rng, power=power)
-    return AcousticModel(model.trans_model, model.tree, gmms)
+    write_kaldi_vector(out.with_suffix(".occs"), pdf_occ.astype(np.float32))
+    AcousticModel(model.trans_model, model.tree, gmms).save(out)
 
 
 def gauss_schedule(initial: int, config: TrainConfig, it: int) -> int:
@@ -169,16 +185,16 @@ def run_em(trainer: Trainer, config: TrainConfig, first_iter: int,
         stats, tid_counts = trainer.accumulate(model_path, it)
         model = AcousticModel.load(model_path)
         rng = np.random.default_rng([config.seed, it])
-        model = reestimate(model, stats, tid_counts, gauss_schedule(initial_gauss, config, it + 1), rng,
-                           config.power)
-        model.save(exp / f"{it + 1}.mdl")
+        reestimate(model, stats, tid_counts, gauss_schedule(initial_gauss, config, it + 1), rng, config.power,
+                   exp / f"{it + 1}.mdl")
         log.info("%s iteration %d: log-likelihood per frame %.4f over %d frames; %d Gaussians", exp.name, it,
-                 stats.loglik / max(stats.frames, 1), stats.frames, model.gmms.num_gauss)
+                 stats.loglik / max(stats.frames, 1), stats.frames,
+                 AcousticModel.load(exp / f"{it + 1}.mdl").gmms.num_gauss)
     if hooks:
         hooks.features_after(config.num_iters)
-    final = exp / f"{config.num_iters}.mdl"
-    shutil.copyfile(final, temp_name(exp / "final.mdl"))
-    os.replace(temp_name(exp / "final.mdl"), exp / "final.mdl")
+    for suffix in ("mdl", "occs"):     # Kaldi's final.mdl and final.occs (links there, copies here)
+        shutil.copyfile(exp / f"{config.num_iters}.{suffix}", temp_name(exp / f"final.{suffix}"))
+        os.replace(temp_name(exp / f"final.{suffix}"), exp / f"final.{suffix}")
     return AcousticModel.load(exp / "final.mdl")
 
 
@@ -215,6 +231,7 @@ def train_mono(data_dir, lang_dir, exp_dir, config: TrainConfig, nj: int, cmd: s
         return AcousticModel.load(exp / "final.mdl")
     start_fresh_unless_resuming(exp, stamp)
     lang = Lang.load(lang_dir)
+    trainer.record_layout()
     pipeline = FeaturePipeline("delta")
     pipeline.save(exp)
 
@@ -228,13 +245,12 @@ def train_mono(data_dir, lang_dir, exp_dir, config: TrainConfig, nj: int, cmd: s
         trans_model = khg.TransitionModel(ctx_dep=tree, hmm_topo=topo)
         mean, var = global_mean_var(trainer.data_dir, pipeline, config.init_utts)
         model = AcousticModel(trans_model, tree, DiagGmms.single(tree.num_pdfs, mean, var))
-        model.save(exp / "0.mdl")
         model.write_tree(exp / "tree")
+        model.save(exp / "0.mdl")
         equal_alignment()
         stats, tid_counts = trainer.accumulate(exp / "0.mdl", 0)
-        model = reestimate(model, stats, tid_counts, gauss_schedule(tree.num_pdfs, config, 1),
-                           np.random.default_rng([config.seed, 0]), config.power)
-        model.save(exp / "1.mdl")
+        reestimate(AcousticModel.load(exp / "0.mdl"), stats, tid_counts, gauss_schedule(tree.num_pdfs, config, 1),
+                   np.random.default_rng([config.seed, 0]), config.power, exp / "1.mdl")
     model = run_em(trainer, config, max(_latest_iter(exp), 1), equal_alignment)
     stamp.write()
     return model
@@ -248,8 +264,8 @@ def training_inputs(data_dir, lang_dir) -> list[Path]:
 
 def start_fresh_unless_resuming(exp: Path, stamp: Stamp) -> None:
     """Models left by a killed run with the same inputs and config are resumed; any others are removed."""
-    stamp.resume_or_start_fresh([*exp.glob("*.mdl"), *exp.glob("ali.*"), *exp.glob("*.mat.npy"),
-                                 *exp.glob("tree*")])
+    stamp.resume_or_start_fresh([*exp.glob("*.mdl"), *exp.glob("ali.*"), *exp.glob("*.mat"), *exp.glob("*.occs"),
+                                 *exp.glob("tree*"), *exp.glob("num_jobs"), *exp.glob("*.mat.npy")])
 
 
 def _latest_iter(exp: Path) -> int:
@@ -258,9 +274,9 @@ def _latest_iter(exp: Path) -> int:
 
 
 def _check_alignment_jobs(ali_dir: Path, nj: int) -> None:
-    found = len(list(ali_dir.glob("ali.*.scp")))
+    found = read_num_jobs(ali_dir)
     if found != nj:
-        raise AsrserError(f"{ali_dir}: {found} alignment jobs but --nj {nj}; align with the same --nj "
+        raise AsrserError(f"{ali_dir}: {found} alignment jobs (num_jobs) but --nj {nj}; align with the same --nj "
                           "(the jobs must see the same split of the data)")
 
 
@@ -268,16 +284,15 @@ class MlltHooks(IterationHooks):
     """steps/train_lda_mllt.sh: at the MLLT iterations, estimate A on the current features and model,
     transform the model's means (and diagonal variances) and compose A with the feature transform.
 
-    Transforms are kept per iteration (<it>.mat.npy; 0 = LDA) so a resumed run uses exactly the features of
-    an uninterrupted one."""
+    Transforms are kept per iteration (<it>.mat, Kaldi float matrices; 0 = LDA) so a resumed run uses exactly
+    the features of an uninterrupted one."""
 
     def __init__(self, trainer: Trainer, config: TrainConfig, pipeline: FeaturePipeline):
         self.trainer, self.config, self.pipeline = trainer, config, pipeline
 
     def _matrix_after(self, it: int) -> np.ndarray:
-        its = [int(p.name.split(".")[0]) for p in self.trainer.exp.glob("*.mat.npy")
-               if p.name.split(".")[0].isdigit()]
-        return np.load(self.trainer.exp / f"{max(i for i in its if i <= it)}.mat.npy")
+        its = [int(p.name.split(".")[0]) for p in self.trainer.exp.glob("*.mat") if p.name.split(".")[0].isdigit()]
+        return read_kaldi_matrix(self.trainer.exp / f"{max(i for i in its if i <= it)}.mat")
 
     def features_after(self, it: int) -> None:
         matrix = self._matrix_after(it)
@@ -292,7 +307,7 @@ class MlltHooks(IterationHooks):
         if it not in self.config.mllt_iters:
             self.features_after(it)
             return exp / f"{it}.mdl"
-        if not (exp / f"{it}.mat.npy").exists():
+        if not (exp / f"{it}.mat").exists():
             self.features_after(it - 1)
             self.trainer.run_jobs("mllt-stats", f"mllt.{it}", exp / f"{it}.mdl", self.trainer.split / "JOB", exp,
                                   exp / "ali.JOB", exp / f"mllt.{it}.JOB.npz")
@@ -302,8 +317,7 @@ class MlltHooks(IterationHooks):
             gmms = model.gmms
             gmms = DiagGmms(gmms.owner, gmms.weights, gmms.means @ a.T, gmms.variances @ (a ** 2).T)
             AcousticModel(model.trans_model, model.tree, gmms).save(exp / f"{it}.mllt.mdl")
-            with atomic_write(exp / f"{it}.mat.npy", "wb", encoding=None) as f:
-                np.save(f, a @ self._matrix_after(it - 1))
+            write_kaldi_matrix(exp / f"{it}.mat", (a @ self._matrix_after(it - 1)).astype(np.float32))
         self.features_after(it)
         return exp / f"{it}.mllt.mdl"
 
@@ -324,12 +338,13 @@ def train_tri(data_dir, lang_dir, ali_dir, exp_dir, config: TrainConfig, nj: int
     exp, ali_dir = trainer.exp, Path(ali_dir)
     _check_alignment_jobs(ali_dir, nj)
     # "kind": the record's name for the transform since the first release (a new name would retrain every system)
-    stamp = Stamp(exp / "train.done", [*training_inputs(data_dir, lang_dir), *sorted(ali_dir.glob("ali.*.ark"))],
+    stamp = Stamp(exp / "train.done", [*training_inputs(data_dir, lang_dir), *alignment_archives(ali_dir)],
                   config=asdict(config), kind=transform)
     if stamp.is_current():
         log.info("%s is up to date", exp / "final.mdl")
         return AcousticModel.load(exp / "final.mdl")
     start_fresh_unless_resuming(exp, stamp)
+    trainer.record_layout()
     if transform == "lda":
         hooks: IterationHooks | None = lda_mllt_features(trainer, config, ali_dir)
     else:
@@ -349,18 +364,18 @@ def train_tri(data_dir, lang_dir, ali_dir, exp_dir, config: TrainConfig, nj: int
 
 def lda_mllt_features(trainer: Trainer, config: TrainConfig, ali_dir: Path) -> MlltHooks:
     """tri2's features: the LDA of spliced frames against the given alignments' pdfs (acc-lda, est-lda:
-    0.mat.npy), refined by MLLT at config.mllt_iters through the returned hooks."""
+    0.mat), refined by MLLT at config.mllt_iters through the returned hooks."""
     from .lda import estimate_lda
 
     exp = trainer.exp
     pipeline = FeaturePipeline("lda", splice_context=config.splice_context)
-    if not (exp / "0.mat.npy").exists():
+    if not (exp / "0.mat").exists():
         FeaturePipeline("splice", splice_context=config.splice_context).save(exp)
         trainer.run_jobs("lda-stats", "lda-stats", ali_dir / "final.mdl", trainer.lang_dir, trainer.split / "JOB",
                          exp, ali_dir / "ali.JOB", exp / "lda.JOB.npz")
         lda = trainer.sum_job_outputs("lda.JOB.npz")
-        with atomic_write(exp / "0.mat.npy", "wb", encoding=None) as f:
-            np.save(f, estimate_lda(lda["count"], lda["sums"], lda["scatter"], config.lda_dim))
+        lda_matrix = estimate_lda(lda["count"], lda["sums"], lda["scatter"], config.lda_dim)
+        write_kaldi_matrix(exp / "0.mat", lda_matrix.astype(np.float32))
     hooks = MlltHooks(trainer, config, pipeline)
     hooks.features_after(0)
     return hooks
@@ -404,13 +419,15 @@ def align_si(data_dir, lang_dir, model_dir, out_dir, nj: int, cmd: str, opts: Al
         log.info("%s is up to date", out_dir)
         return json.loads((out_dir / "ali_counts.json").read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("ali.*"):       # an earlier run's, perhaps with another --nj
+    for old in [*out_dir.glob("ali.*"), *out_dir.glob("num_jobs")]:    # an earlier run's, perhaps with another --nj
         old.unlink()
-    for name in ("final.mdl", "tree", "feature_pipeline.json", "final.mat.npy"):
+    # what Kaldi's align_si.sh copies (final.mdl, tree, final.occs, final.mat, phones.txt) and the features
+    for name in ("final.mdl", "tree", "final.occs", "final.mat", "phones.txt", "feature_pipeline.json"):
         if (model_dir / name).exists():
             shutil.copyfile(model_dir / name, out_dir / name)
     trainer = Trainer(data_dir, lang_dir, out_dir, nj, cmd)
     counts = trainer.align(out_dir / "final.mdl", opts, out_dir)
+    write_num_jobs(out_dir, nj)
     with atomic_write(out_dir / "ali_counts.json") as f:
         json.dump(counts, f)
     stamp.write()

@@ -1,6 +1,8 @@
 """Forced alignment to training graphs (equal and Viterbi) and alignment archives.
 
-Alignments are Kaldi's: per utterance an int32 vector of transition-ids, stored as `ali.JOB.ark` (+ scp).
+Alignments are Kaldi's: per utterance an int32 vector of transition-ids, stored as Kaldi's gzipped int-vector
+archives `ali.JOB.gz`, with the number of jobs in `num_jobs` (asrser.kaldi_format), so that Kaldi's tools read
+ours and ours read Kaldi's.
 Training graphs carry no transition probabilities (graph.GraphCompiler, as Kaldi's compile-train-graphs);
 the aligner adds them, as gmm-align-compiled does with --transition-scale=1.0 --self-loop-scale=0.1 and
 --acoustic-scale=0.1. The aligner reads a scorer's log-likelihoods (see the package's docstring).
@@ -17,11 +19,11 @@ from typing import Callable, Iterable, Iterator
 
 import kaldi_hmm_gmm as khg
 import kaldifst
-import kaldiio
 import numpy as np
 
-from ..errors import AsrserError, DataError
-from ..fileio import atomic_write, temp_name
+from ..errors import DataError
+from ..fileio import atomic_write
+from ..kaldi_format import ArchiveWriter, read_int_vectors, read_num_jobs
 from .graph import GraphCompiler
 from .model import HmmModel
 from .tables import scaled_tid_loglik
@@ -74,24 +76,18 @@ def viterbi_align(model: HmmModel, graph: kaldifst.StdVectorFst, loglik: np.ndar
 
 
 class AlignmentWriter:
-    """Writes ali.JOB.ark/.scp under temporary names; `close()` renames both when the job is complete."""
+    """Writes ali.JOB.gz (Kaldi's gzipped int32-vector archive) under a temporary name; `close()` renames it
+    when the job is complete."""
 
-    def __init__(self, prefix: str | os.PathLike):
-        self.ark = Path(f"{prefix}.ark")
-        self.scp = Path(f"{prefix}.scp")
-        self._tmp_ark, self._tmp_scp = temp_name(self.ark), temp_name(self.scp)
-        self._writer = kaldiio.WriteHelper(f"ark,scp:{self._tmp_ark},{self._tmp_scp}")
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._writer = ArchiveWriter(self.path)
 
     def __call__(self, utt: str, alignment: Iterable[int]) -> None:
-        self._writer(utt, np.asarray(alignment, dtype=np.int32))
+        self._writer.write_int_vector(utt, np.asarray(alignment, dtype=np.int32))
 
     def close(self) -> None:
         self._writer.close()
-        # the scp names the temporary ark; point it at the final name before publishing both
-        text = self._tmp_scp.read_text().replace(str(self._tmp_ark), str(self.ark))
-        self._tmp_scp.write_text(text)
-        os.replace(self._tmp_ark, self.ark)
-        os.replace(self._tmp_scp, self.scp)
 
     def __enter__(self) -> "AlignmentWriter":
         return self
@@ -100,9 +96,7 @@ class AlignmentWriter:
         if exc_type is None:
             self.close()
         else:
-            self._writer.close()
-            for p in (self._tmp_ark, self._tmp_scp):
-                p.unlink(missing_ok=True)
+            self._writer.abort()
 
 
 def align_to_transcripts(utterances: Iterable[tuple[str, np.ndarray]], transcripts: dict[str, list[str]],
@@ -110,11 +104,11 @@ def align_to_transcripts(utterances: Iterable[tuple[str, np.ndarray]], transcrip
                          align_one: AlignOne, retry_note: str = "") -> dict:
     """The loop of gmm-align-compiled and nnet align: every (utt, per-frame matrix) is aligned to its
     transcript's training graph by align_one(utt, graph, matrix) -> (alignment or None, retried, loglik) and
-    written to <out_prefix>.ark/scp. Utterances without a transcript, a graph or an alignment are logged,
-    skipped and listed in <out_prefix>.failed. Returns {done, retried, failed, frames, loglik}."""
+    written to <out_prefix>.gz (e.g. ali.1.gz). Utterances without a transcript, a graph or an alignment are
+    logged, skipped and listed in <out_prefix>.failed. Returns {done, retried, failed, frames, loglik}."""
     counts = dict(done=0, retried=0, failed=0, frames=0, loglik=0.0)
     failed: list[str] = []
-    with AlignmentWriter(out_prefix) as write:
+    with AlignmentWriter(f"{out_prefix}.gz") as write:
         for utt, frames in utterances:
             words = transcripts.get(utt)
             try:
@@ -142,15 +136,35 @@ def align_to_transcripts(utterances: Iterable[tuple[str, np.ndarray]], transcrip
     return counts
 
 
-def read_alignments(ali_dir: str | os.PathLike) -> Iterator[tuple[str, np.ndarray]]:
-    """All alignments of a directory (ali.*.scp), in job order."""
-    scps = sorted(Path(ali_dir).glob("ali.*.scp"), key=lambda p: int(p.name.split(".")[1]))
-    if not scps:
-        raise AsrserError(f"{ali_dir}: no alignments (ali.*.scp)")
-    for scp in scps:
-        for utt, ali in kaldiio.load_scp_sequential(str(scp)):
-            yield utt, np.asarray(ali, dtype=np.int64)
+def check_alignment(alignment: np.ndarray, num_transition_ids: int, source: str | os.PathLike, utt: str,
+                    model_path: str | os.PathLike | None = None) -> np.ndarray:
+    """An alignment whose transition-ids exist in the model (1..num_transition_ids); otherwise an error naming
+    the archive, the utterance and the model: alignments of another model or tree."""
+    if len(alignment) and (alignment.min() < 1 or alignment.max() > num_transition_ids):
+        bad = int(alignment.max() if alignment.max() > num_transition_ids else alignment.min())
+        raise DataError(source, f"utterance {utt}: transition-id {bad} is out of range for the model"
+                                f"{f' {model_path}' if model_path else ''} (1..{num_transition_ids}): "
+                                "alignments of another model or tree?")
+    return alignment
 
 
-def load_alignments(ali_dir: str | os.PathLike) -> dict[str, np.ndarray]:
-    return dict(read_alignments(ali_dir))
+def alignment_archives(ali_dir: str | os.PathLike) -> list[Path]:
+    """ali.1.gz .. ali.<num_jobs>.gz of an alignment (or training or decode) dir, as Kaldi's scripts find them."""
+    return [Path(ali_dir) / f"ali.{job}.gz" for job in range(1, read_num_jobs(ali_dir) + 1)]
+
+
+def read_alignments(ali_dir: str | os.PathLike, num_transition_ids: int | None = None
+                    ) -> Iterator[tuple[str, np.ndarray]]:
+    """All alignments of a Kaldi alignment dir (ali.JOB.gz through its num_jobs), in job order; checked against
+    a model's transition-ids when num_transition_ids is given."""
+    model = Path(ali_dir) / "final.mdl"
+    for path in alignment_archives(ali_dir):
+        for utt, ali in read_int_vectors(path):
+            ali = ali.astype(np.int64)
+            if num_transition_ids is not None:
+                check_alignment(ali, num_transition_ids, path, utt, model)
+            yield utt, ali
+
+
+def load_alignments(ali_dir: str | os.PathLike, num_transition_ids: int | None = None) -> dict[str, np.ndarray]:
+    return dict(read_alignments(ali_dir, num_transition_ids))

@@ -65,7 +65,7 @@ def alignment_segments(ali_dir: str | os.PathLike, lang_dir: str | os.PathLike, 
     phone_of, state_of = tid_tables(model)
     offset = (window - frame_shift) / 2
     segments = {}
-    for utt, ali in read_alignments(ali_dir):
+    for utt, ali in read_alignments(ali_dir, model.num_transition_ids):
         hyp, t = [], 0
         for phone, n in alignment_to_phone_segments(phone_of, state_of, ali):
             start = 0.0 if t == 0 else t * frame_shift + offset

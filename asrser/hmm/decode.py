@@ -1,14 +1,17 @@
-"""Decoding with an HCLG graph: the wheels' lattice decoder over a scorer's log-likelihood matrix.
+"""Decoding with an HCLG graph: the wheels' lattice decoder over a scorer's log-likelihood matrix, lattices
+stored as Kaldi's.
 
 One decoder path serves GMM systems (likelihoods from the GMMs, gmm.decode) and hybrid nets (scaled
 log-posteriors, nnet.decode), as Kaldi's gmm-latgen-faster and latgen-faster-mapped do. Each utterance is
-decoded once at the acoustic scale `acwt`; its raw lattice is then rescored for every LM weight of the sweep
-(Kaldi's score.sh: lattice-scale --inv-acoustic-scale=LMWT | lattice-best-path), giving one hypothesis file
-per weight.
+decoded once at the acoustic scale `acwt`; its raw lattice is determinised and pruned at `lattice_beam` into a
+CompactLattice (Kaldi's --determinize-lattice=true, asrser.kaldi_format) and written to the job's `lat.JOB.gz`,
+acoustic costs unscaled, as Kaldi writes them; the decode dir holds `num_jobs`. Scoring reads the lattices
+(best path per LM weight, asrser.scoring), so that scoring other weights or a new LM needs no decoding.
 
 An utterance whose surviving paths reach no final state of the graph (Kaldi: "did not reach end-state") is
-decoded again at `retry_beam`; if it still reaches none, its best partial path is scored. Both are counted
-per decode (counts.<job>.json) and logged, so that a decode of mismatched audio does not pass unnoticed.
+decoded again at `retry_beam`; if it still reaches none, its lattice is kept with its best partial paths made
+final (Kaldi's decoders do the same). Both are counted per decode (counts.<job>.json) and logged, so that a
+decode of mismatched audio does not pass unnoticed.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import json
 import logging
 import math
 import os
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -25,8 +29,10 @@ import kaldi_decoder
 import kaldifst
 import numpy as np
 
-from ..fileio import atomic_write
-from ..lang import read_symbol_table
+from ..errors import DataError
+from ..kaldi_format import ArchiveWriter, CompactLattice, determinize_lattice, encode_compact_lattice, read_graph
+from ..kaldi_format.graph import graph_max_ilabel
+from ..kaldi_format.tables import write_num_jobs
 from .tables import scaled_tid_loglik
 
 log = logging.getLogger(__name__)
@@ -38,48 +44,36 @@ class DecodeOptions:
     beam: float = 13.0
     lattice_beam: float = 6.0
     retry_beam: float = 40.0    # for utterances that reach no final state at `beam`; <= beam: no retry
-    lm_weights: list[float] = field(default_factory=lambda: [float(w) for w in range(1, 11)])
-
-
-def best_path_words(lattice: kaldifst.Lattice, inv_acoustic_scale: float) -> list[int]:
-    """Output labels of the best path after scaling acoustic costs by inv_acoustic_scale."""
-    scaled = lattice.copy()
-    kaldifst.scale_lattice(scale=[[1.0, 0.0], [0.0, inv_acoustic_scale]], in_out=scaled)
-    best = kaldifst.shortest_path(scaled)
-    # the wheels iterate arcs of standard FSTs only; a lattice is read from its text form
-    next_arc: dict[int, tuple[int, int]] = {}
-    for line in str(best).splitlines():
-        fields = line.split()
-        if len(fields) >= 4:
-            next_arc[int(fields[0])] = (int(fields[1]), int(fields[3]))
-    words, state = [], best.start
-    while state in next_arc:
-        state, olabel = next_arc[state]
-        if olabel:
-            words.append(olabel)
-    return words
 
 
 @dataclass
 class Decoded:
-    """One utterance's decode: word ids per LM weight (None when no path survived the beam), whether the best
-    path ends in a final state of the graph, and whether that took the retry beam."""
+    """One utterance's decode: its determinised lattice (None when no path survived the beam), whether the
+    best path ends in a final state of the graph, whether that took the retry beam, and the seconds spent
+    determinising."""
 
-    words: dict[float, list[int]] | None
+    lattice: CompactLattice | None
     reached_final: bool
     retried: bool
+    determinize_seconds: float = 0.0
 
 
 class Decoder:
     """Kaldi's latgen-faster-mapped over an HCLG: decodes a scorer's (frames x columns) log-likelihoods, the
-    column of transition-id tid being tid2column[tid]."""
+    column of transition-id tid being tid2column[tid]. The graph may be ours (vector) or Kaldi's (const)."""
 
-    def __init__(self, hclg_path: str | os.PathLike, tid2column: np.ndarray, opts: DecodeOptions):
-        self.hclg = kaldifst.StdVectorFst.read(str(hclg_path))
+    def __init__(self, hclg_path: str | os.PathLike, tid2column: np.ndarray, opts: DecodeOptions,
+                 model: str | os.PathLike = "the model"):
+        self.tid2column = np.asarray(tid2column)
+        num_tids = len(self.tid2column) - 1
+        top = graph_max_ilabel(hclg_path)
+        if top > num_tids:
+            raise DataError(hclg_path, f"the graph uses transition-ids up to {top}, {model} has {num_tids}: the "
+                                       "graph of another model (make it with this model's mkgraph)")
+        self.hclg = read_graph(hclg_path)
         self.opts = opts
         self.decoder = self._decoder(opts.beam)
         self.retry_decoder = None           # built when an utterance first needs it
-        self.tid2column = np.asarray(tid2column)
 
     def _decoder(self, beam: float) -> kaldi_decoder.LatticeSimpleDecoder:
         config = kaldi_decoder.LatticeSimpleDecoderConfig()
@@ -98,7 +92,8 @@ class Decoder:
         return lattice, math.isfinite(decoder.final_relative_cost())
 
     def decode(self, loglik: np.ndarray) -> Decoded:
-        """One utterance: decoded at the beam, and again at the retry beam when no final state was reached."""
+        """One utterance: decoded at the beam, and again at the retry beam when no final state was reached;
+        the raw lattice determinised and pruned (acoustic costs unscaled)."""
         scores = scaled_tid_loglik(loglik, self.tid2column, self.opts.acwt)
         lattice, final = self._lattice(self.decoder, scores)
         retried = not final and self.opts.retry_beam > self.opts.beam
@@ -109,49 +104,64 @@ class Decoder:
             lattice = wider if wider is not None else lattice
         if lattice is None:
             return Decoded(None, False, retried)
-        words = {w: best_path_words(lattice, 1.0 / (self.opts.acwt * w)) for w in self.opts.lm_weights}
-        return Decoded(words, final, retried)
+        start = time.perf_counter()
+        clat = determinize_lattice(lattice, self.opts.lattice_beam, self.opts.acwt)
+        seconds = time.perf_counter() - start
+        return Decoded(clat if clat.start >= 0 else None, final, retried, seconds)
 
 
-def decode_utterances(decoder: Decoder, utterances: Iterable[tuple[str, np.ndarray]], words_txt: str | os.PathLike,
-                      out_dir: str | os.PathLike, job: int) -> dict:
-    """Write <out_dir>/hyp/<lmwt>.<job>.txt (utt word...) for every LM weight; return counts: utterances,
-    frames, retried (no final state at the beam), partial (none at the retry beam either: the best partial
-    path is scored), failed (no path at all: scored as empty), with the utterances of the last two listed."""
-    id2word = {i: w for w, i in read_symbol_table(words_txt).items()}
-    hyps: dict[float, list[str]] = {w: [] for w in decoder.opts.lm_weights}
-    counts = dict(utterances=0, frames=0, retried=0, partial=0, failed=0, partial_utts=[], failed_utts=[])
+def decode_utterances(decoder: Decoder, utterances: Iterable[tuple[str, np.ndarray]], out_dir: str | os.PathLike,
+                      job: int) -> dict:
+    """Write <out_dir>/lat.<job>.gz (one CompactLattice per utterance, an empty one when no path survived);
+    return counts: utterances, frames, retried (no final state at the beam), partial (none at the retry beam
+    either: its best partial paths are kept), failed (no path at all: scored as empty), with the utterances of
+    the last two listed, and the seconds spent determinising lattices."""
+    counts = dict(utterances=0, frames=0, retried=0, partial=0, failed=0, partial_utts=[], failed_utts=[],
+                  determinize_seconds=0.0)
     beams = f"beam {decoder.opts.beam:g}" + (f" nor at retry beam {decoder.opts.retry_beam:g}"
                                              if decoder.opts.retry_beam > decoder.opts.beam else "")
-    for utt, loglik in utterances:
-        result = decoder.decode(loglik)
-        counts["utterances"] += 1
-        counts["frames"] += len(loglik)
-        counts["retried"] += result.retried
-        if result.words is None:
-            log.warning("%s: no path survived %s; scored as empty", utt, beams)
-            counts["failed"] += 1
-            counts["failed_utts"].append(utt)
-        elif not result.reached_final:
-            log.warning("%s: did not reach end-state at %s; its partial path is scored", utt, beams)
-            counts["partial"] += 1
-            counts["partial_utts"].append(utt)
-        words = result.words or {w: [] for w in hyps}
-        for w, ids in words.items():
-            hyps[w].append(" ".join([utt, *(id2word[i] for i in ids)]))
-    out = Path(out_dir) / "hyp"
-    out.mkdir(parents=True, exist_ok=True)
-    for w, lines in hyps.items():
-        with atomic_write(out / f"{w:g}.{job}.txt") as f:
-            f.writelines(line + "\n" for line in lines)
+    with ArchiveWriter(Path(out_dir) / f"lat.{job}.gz") as lattices:
+        for utt, loglik in utterances:
+            result = decoder.decode(loglik)
+            counts["utterances"] += 1
+            counts["frames"] += len(loglik)
+            counts["retried"] += result.retried
+            counts["determinize_seconds"] += result.determinize_seconds
+            if result.lattice is None:
+                log.warning("%s: no path survived %s; scored as empty", utt, beams)
+                counts["failed"] += 1
+                counts["failed_utts"].append(utt)
+            elif not result.reached_final:
+                log.warning("%s: did not reach end-state at %s; its partial paths are kept", utt, beams)
+                counts["partial"] += 1
+                counts["partial_utts"].append(utt)
+            lattices.write_entry(utt, encode_compact_lattice(result.lattice or CompactLattice(-1, [], [])))
     return counts
 
 
+def write_job_counts(decode_dir: str | os.PathLike, job: int, counts: dict) -> None:
+    from ..fileio import atomic_write
+
+    with atomic_write(Path(decode_dir) / f"counts.{job}.json") as f:
+        json.dump(counts, f)
+
+
 def clear_decode_outputs(decode_dir: str | os.PathLike) -> None:
-    """Remove an earlier decode's hypotheses and per-job counts (another --nj leaves other job numbers)."""
+    """Remove an earlier decode's lattices, per-job counts and scoring (another --nj leaves other job numbers;
+    scores of other lattices must not stay beside these)."""
+    import shutil
+
     decode_dir = Path(decode_dir)
-    for p in [*decode_dir.glob("hyp/*"), *decode_dir.glob("counts.*.json")]:
+    for p in [*decode_dir.glob("lat.*.gz"), *decode_dir.glob("counts.*.json"), *decode_dir.glob("num_jobs"),
+              *decode_dir.glob("wer_*"), *decode_dir.glob("loglikes.*.ark"), *decode_dir.glob("hyp/*")]:
         p.unlink()
+    for d in [*decode_dir.glob("score_*"), *decode_dir.glob("scoring")]:
+        shutil.rmtree(d)
+
+
+def finish_decode(decode_dir: str | os.PathLike, nj: int) -> None:
+    """num_jobs, as Kaldi's decode scripts write it, once every job's lattices are complete."""
+    write_num_jobs(decode_dir, nj)
 
 
 def decode_counts(decode_dir: str | os.PathLike) -> dict:
@@ -170,7 +180,8 @@ def decode_counts(decode_dir: str | os.PathLike) -> dict:
 
 def log_decode_counts(decode_dir: str | os.PathLike, counts: dict, opts: DecodeOptions) -> None:
     """One line per decode; a warning naming the utterances when some reached no final state of the graph."""
-    log.info("%s: %d utterances decoded, real-time factor %.4f", decode_dir, counts["utterances"], counts["rtf"])
+    log.info("%s: %d utterances decoded, real-time factor %.4f (lattice determinisation %.1f s)", decode_dir,
+             counts["utterances"], counts["rtf"], counts.get("determinize_seconds", 0.0))
     if counts["retried"]:
         log.warning("%s: %d of %d utterances reached no final state at beam %g: %d did at retry beam %g, "
                     "%d scored with a partial path%s, %d without any path%s", decode_dir, counts["retried"],

@@ -6,6 +6,11 @@ graphs, built the way Kaldi's utils/mkgraph.sh does with the wheels' OpenFst ope
     Ha    = make-h-transducer(ilabels, tree, model)                  (transition-scale 1.0, no self-loops)
     HCLGa = minimize(rm-eps(rm-disambig(determinize*(Ha o CLG))))
     HCLG  = add-self-loops(HCLGa, self-loop-scale 0.1, reorder)
+
+A graph dir is Kaldi's: HCLG.fst, disambig_tid.int (the transition-ids standing for disambiguation symbols,
+removed from HCLG), num_pdfs, words.txt, phones.txt and phones/ of the lang dir. (Kaldi's mkgraph.sh stores
+HCLG.fst as a ConstFst; here it is a VectorFst, which Kaldi's tools read as well; Kaldi's const graphs are read
+by asrser.kaldi_format.read_graph.)
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ import kaldi_hmm_gmm as khg
 import kaldifst
 
 from ..errors import AsrserError
-from ..fileio import Stamp, temp_name
+from ..fileio import Stamp, atomic_write, temp_name
 from ..lang import Lang
-from .model import HmmModel
+from .model import HmmModel, check_lang, tree_path
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +40,11 @@ class GraphCompiler:
         opts = khg.TrainingGraphCompilerOptions()
         opts.transition_scale = 0.0
         opts.self_loop_scale = 0.0
+        check_lang(lang, model)
         lex = lang.lexicon_fst()
         kaldifst.arcsort(lex, sort_type="olabel")
         self.lang = lang
-        self.compiler = khg.TrainingGraphCompiler(trans_model=model.trans_model, ctx_dep=model.tree,
+        self.compiler = khg.TrainingGraphCompiler(trans_model=model.trans_model, ctx_dep=model.require_tree(),
                                                   lex_fst=lex, disambig_syms=lang.disambig_phone_ids,
                                                   opts=opts)
 
@@ -58,10 +64,12 @@ def remove_input_symbols(fst: kaldifst.StdVectorFst, symbols: set[int]) -> kaldi
 
 
 def make_hclg(lang: Lang, model: HmmModel, self_loop_scale: float = 0.1,
-              transition_scale: float = 1.0) -> kaldifst.StdVectorFst:
+              transition_scale: float = 1.0) -> tuple[kaldifst.StdVectorFst, list[int]]:
+    """HCLG and the transition-ids that stood for the disambiguation symbols (disambig_tid.int)."""
     g_path = lang.path / "G.fst"
     if not g_path.exists():
         raise AsrserError(f"{lang.path}: no G.fst (make the test lang with an LM first)")
+    check_lang(lang, model)
     lexicon = kaldifst.StdVectorFst.read(str(lang.path / "L_disambig.fst"))
     kaldifst.arcsort(lexicon, sort_type="olabel")
     grammar = kaldifst.StdVectorFst.read(str(g_path))
@@ -69,7 +77,7 @@ def make_hclg(lang: Lang, model: HmmModel, self_loop_scale: float = 0.1,
     lg = kaldifst.compose(lexicon, grammar)
     kaldifst.determinize_star(lg, use_log=True)
     kaldifst.minimize_encoded(lg)
-    tree = model.tree
+    tree = model.require_tree()
     clg, ilabels = kaldifst.compose_context(disambig_syms=lang.disambig_phone_ids,
                                             context_width=tree.context_width,
                                             central_position=tree.central_position, ifst=lg)
@@ -84,24 +92,29 @@ def make_hclg(lang: Lang, model: HmmModel, self_loop_scale: float = 0.1,
     hclg = khg.add_self_loops(self_loop_scale=self_loop_scale, disambig_syms=[], reorder=True,
                               trans_model=model.trans_model, ifst=hclga)
     kaldifst.arcsort(hclg, sort_type="ilabel")
-    return hclg
+    return hclg, sorted(int(t) for t in disambig_tids)
 
 
 def mkgraph(lang_dir: str | os.PathLike, model_dir: str | os.PathLike, graph_dir: str | os.PathLike) -> Path:
-    """utils/mkgraph.sh: <graph_dir>/{HCLG.fst, words.txt, phones.txt, phones/}; skipped when up to date."""
+    """utils/mkgraph.sh: <graph_dir>/{HCLG.fst, disambig_tid.int, num_pdfs, words.txt, phones.txt, phones/};
+    skipped when up to date."""
     lang = Lang.load(lang_dir)
     model_dir, graph_dir = Path(model_dir), Path(graph_dir)
     stamp = Stamp(graph_dir / "graph.done", [lang.path / "G.fst", lang.path / "L_disambig.fst",
-                                             model_dir / "final.mdl"])
+                                             model_dir / "final.mdl", tree_path(model_dir / "final.mdl")])
     if stamp.is_current():
         log.info("%s is up to date", graph_dir)
         return graph_dir
     model = HmmModel.load(model_dir / "final.mdl")
-    hclg = make_hclg(lang, model)
+    hclg, disambig_tids = make_hclg(lang, model)
     graph_dir.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(graph_dir / "HCLG.fst")
     hclg.write(str(tmp))
     os.replace(tmp, graph_dir / "HCLG.fst")
+    with atomic_write(graph_dir / "disambig_tid.int") as f:
+        f.writelines(f"{t}\n" for t in disambig_tids)
+    with atomic_write(graph_dir / "num_pdfs") as f:
+        f.write(f"{model.trans_model.num_pdfs}\n")
     for name in ("words.txt", "phones.txt"):
         shutil.copyfile(lang.path / name, graph_dir / name)
     shutil.copytree(lang.path / "phones", graph_dir / "phones", dirs_exist_ok=True)

@@ -1,5 +1,7 @@
 """Frame targets for neural nets from alignments: per transition-id a class (monophone HMM states, or the
-tree's pdfs as Kaldi's ali-to-pdf), written as Kaldi archives with the class count and class frequencies."""
+tree's pdfs as Kaldi's ali-to-pdf), written as Kaldi archives with the class count, the class frequencies and
+the class table (classes.txt: what each class is, which a trained net keeps so that it is decoded with the
+HMM states it was trained on)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AsrserError
-from ..fileio import Stamp, atomic_write
-from .align import AlignmentWriter, read_alignments
+from ..fileio import Stamp, atomic_write, temp_name
+from .align import alignment_archives, read_alignments
 from .model import HmmModel
 from .tables import tid_tables
 
@@ -49,27 +51,92 @@ def target_table(model: HmmModel, targets: str = "mono-state") -> tuple[np.ndarr
     raise AsrserError(f"unknown target type {targets!r} ({' or '.join(TARGET_TYPES)})")
 
 
+def class_names(model: HmmModel, targets: str, phones: dict[int, str] | None = None) -> list[str]:
+    """The class table of a target type: for mono-state, <phone>_<k> for the k-th state class of each phone
+    (phone names from `phones`, else the phone ids), for pdf, pdf<n>."""
+    table, num_classes = target_table(model, targets)
+    if targets == "pdf":
+        return [f"pdf{n}" for n in range(num_classes)]
+    names = [f"class{n}" for n in range(num_classes)]           # classes of phone ids without a phone
+    phone, _ = tid_tables(model)
+    for tid in range(1, len(table)):
+        p = int(phone[tid])
+        names[table[tid]] = f"{(phones or {}).get(p, p)}_{int(table[tid]) % 3}"
+    return names
+
+
+def read_class_table(path: str | os.PathLike) -> list[str]:
+    """classes.txt (`name id` per line, ids 0, 1, ... in order)."""
+    from ..lang import read_symbol_table
+
+    table = read_symbol_table(path)
+    if sorted(table.values()) != list(range(len(table))):
+        raise AsrserError(f"{path}: class ids must be 0..{len(table) - 1}, each once")
+    return [name for name, _ in sorted(table.items(), key=lambda kv: kv[1])]
+
+
+def write_class_table(path: str | os.PathLike, names: list[str]) -> None:
+    with atomic_write(path) as f:
+        f.writelines(f"{name} {n}\n" for n, name in enumerate(names))
+
+
+class _TargetWriter:
+    """targets.ark/.scp (kaldiio, int32 vectors) under temporary names, renamed when complete."""
+
+    def __init__(self, prefix: Path):
+        import kaldiio
+
+        self.ark, self.scp = prefix.with_suffix(".ark"), prefix.with_suffix(".scp")
+        self._tmp_ark, self._tmp_scp = temp_name(self.ark), temp_name(self.scp)
+        self._writer = kaldiio.WriteHelper(f"ark,scp:{self._tmp_ark},{self._tmp_scp}")
+
+    def __call__(self, utt: str, values: np.ndarray) -> None:
+        self._writer(utt, np.asarray(values, dtype=np.int32))
+
+    def close(self) -> None:
+        self._writer.close()
+        # the scp names the temporary ark; point it at the final name before publishing both
+        self._tmp_scp.write_text(self._tmp_scp.read_text().replace(str(self._tmp_ark), str(self.ark)))
+        os.replace(self._tmp_ark, self.ark)
+        os.replace(self._tmp_scp, self.scp)
+
+    def abort(self) -> None:
+        self._writer.close()
+        for p in (self._tmp_ark, self._tmp_scp):
+            p.unlink(missing_ok=True)
+
+
 def write_targets(ali_dir: str | os.PathLike, out_dir: str | os.PathLike, targets: str = "mono-state") -> int:
-    """ali-to-pdf / monophone-state targets for the neural nets: <out>/targets.{ark,scp}, num_classes."""
+    """ali-to-pdf / monophone-state targets for the neural nets from a Kaldi alignment dir (final.mdl, tree,
+    ali.*.gz, num_jobs; ours or Kaldi's): <out>/targets.{ark,scp}, num_classes, class_counts, classes.txt."""
     ali_dir, out_dir = Path(ali_dir), Path(out_dir)
     model = HmmModel.load(ali_dir / "final.mdl")
     # "kind": the record's name for the target type since the first release (a new name would redo every run)
-    stamp = Stamp(out_dir / "targets.done", [*sorted(ali_dir.glob("ali.*.ark")), ali_dir / "final.mdl"],
-                  kind=targets)
+    stamp = Stamp(out_dir / "targets.done", [*alignment_archives(ali_dir), ali_dir / "final.mdl"], kind=targets)
     if stamp.is_current():
         return int((out_dir / "num_classes").read_text())
     table, num_classes = target_table(model, targets)
+    phones = None
+    if (ali_dir / "phones.txt").exists():
+        from ..lang import read_symbol_table
+        phones = {i: p for p, i in read_symbol_table(ali_dir / "phones.txt").items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = np.zeros(num_classes, dtype=np.int64)
-    with AlignmentWriter(out_dir / "targets") as write:
-        for utt, ali in read_alignments(ali_dir):
+    write = _TargetWriter(out_dir / "targets")
+    try:
+        for utt, ali in read_alignments(ali_dir, model.num_transition_ids):
             frame_classes = table[ali]
             counts += np.bincount(frame_classes, minlength=num_classes)
             write(utt, frame_classes)
+    except BaseException:
+        write.abort()
+        raise
+    write.close()
     with atomic_write(out_dir / "num_classes") as f:
         f.write(f"{num_classes}\n")
     with atomic_write(out_dir / "class_counts") as f:
         f.write(" ".join(map(str, counts)) + "\n")
+    write_class_table(out_dir / "classes.txt", class_names(model, targets, phones))
     stamp.write()
     log.info("%s: %s targets, %d classes (%d never seen), %d frames", out_dir, targets, num_classes,
              int((counts == 0).sum()), int(counts.sum()))

@@ -115,3 +115,38 @@ def _as_vector_fst(states: np.ndarray, arcs: np.ndarray, start: int, props: int)
         return kaldifst.StdVectorFst.read(name)
     finally:
         os.unlink(name)
+
+
+def graph_max_ilabel(path: str | os.PathLike) -> int:
+    """The largest input label (transition-id, for a decoding graph) of an FST file, vector or const: what a
+    decoder checks against its model's transition-ids before the wheels' C++ would index beyond them."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(path, "file does not exist") from None
+    fst_type, _, version, flags, _, _, num_states, num_arcs, pos = _header(data, path)
+    if fst_type == "const":
+        aligned = version == 1 or bool(flags & _IS_ALIGNED)
+        pos += (-pos) % 16 if aligned else 0
+        arcs_at = pos + num_states * _CONST_STATE.itemsize
+        arcs_at += (-arcs_at) % 16 if aligned else 0
+        if arcs_at + num_arcs * _ARC.itemsize > len(data):
+            raise KaldiFormatError(path, "file ends before the FST's arcs (truncated?)")
+        arcs = np.frombuffer(data, dtype=_ARC, count=num_arcs, offset=arcs_at)
+        return int(arcs["ilabel"].max()) if num_arcs else 0
+    if fst_type != "vector":
+        raise KaldiFormatError(path, f"expected a vector or const FST, found fst type {fst_type!r}")
+    # per state: float final weight, int64 arc count, the arcs; the counts are read state by state
+    best, count_at = 0, struct.Struct("<q").unpack_from
+    for _ in range(num_states):
+        if pos + 12 > len(data):
+            raise KaldiFormatError(path, "file ends inside the FST's states (truncated?)")
+        (n,) = count_at(data, pos + 4)
+        pos += 12
+        if n:
+            if n < 0 or pos + 16 * n > len(data):
+                raise KaldiFormatError(path, "corrupt or truncated FST (arc count)")
+            best = max(best, int(np.frombuffer(data, dtype=_ARC, count=n, offset=pos)["ilabel"].max()))
+            pos += 16 * n
+    return best

@@ -20,7 +20,7 @@ import _kaldi_hmm_gmm
 import kaldi_hmm_gmm as khg
 import numpy as np
 
-from .stream import Reader, Writer, describe_token
+from .stream import Reader, Writer, describe_token, object_reader
 
 NO_PDF = -1     # Kaldi's kNoPdf: a non-emitting HMM state
 
@@ -378,3 +378,9 @@ class TransitionModel:
         tuples, topo, *_ = tm.__getstate__()
         return cls(Topology.from_wheel(topo), [tuple(t.__getstate__()) for t in tuples],
                    np.asarray(tm.log_probs, dtype=np.float32))
+
+
+def read_transition_model(path) -> TransitionModel:
+    """The TransitionModel at the head of a Kaldi model file (a GMM system's final.mdl, an nnet's, or a file
+    holding only the transition model), as Kaldi's tools read it (ReadKaldiObject): what follows is not read."""
+    return TransitionModel.read(object_reader(path))

@@ -24,6 +24,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+NORMALISATION_STATS = "global_cmvn.stats"     # the Kaldi CMVN stats the frames are normalised with
+CLASS_TABLE = "classes.txt"                   # what each target class is (asrser.hmm.targets)
+
+
+def copy_unless_same(src: str | os.PathLike, dst: Path) -> None:
+    """Copy src to dst under a temporary name, renamed when complete; nothing to do when dst is src or holds
+    the same bytes already."""
+    import shutil
+
+    if dst.exists() and (Path(src).resolve() == dst.resolve() or Path(src).read_bytes() == dst.read_bytes()):
+        return
+    shutil.copyfile(src, temp_name(dst))
+    os.replace(temp_name(dst), dst)
+
+
 def global_mean_std(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Kaldi CMVN stats (2, D+1) -> mean, standard deviation."""
     count = stats[0, -1]
@@ -35,7 +50,8 @@ def global_mean_std(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike | None,
                    global_cmvn: str | os.PathLike, out_dir: str | os.PathLike,
                    utts: list[str] | None = None) -> dict:
-    """<out_dir>/{feats.npy, targets.npy, utts.json}: normalised features of every utterance with features (of
+    """<out_dir>/{feats.npy, targets.npy, utts.json, global_cmvn.stats, classes.txt (when the targets' dir has
+    one)}: normalised features of every utterance with features (of
     `utts`, when given), concatenated, with per-frame targets. Decoding does not depend on alignments: an
     utterance without targets (e.g. one the aligner could not align) is kept with target -1 on every frame,
     which training and frame error rates leave out, and counted ("untargeted"). A length mismatch of one
@@ -44,7 +60,7 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
     out_dir = Path(out_dir)
     inputs = [Path(data_dir) / "feats.scp", Path(global_cmvn)] + ([Path(targets_scp)] if targets_scp else [])
     stamp = Stamp(out_dir / "frames.done", inputs, untargeted="kept",    # frames once skipped them
-                  **({"utts": sorted(utts)} if utts is not None else {}))
+                  keeps=[NORMALISATION_STATS, CLASS_TABLE], **({"utts": sorted(utts)} if utts is not None else {}))
     if stamp.is_current():
         return json.loads((out_dir / "utts.json").read_text())["counts"]
     mean, std = global_mean_std(read_matrix(str(global_cmvn), global_cmvn))
@@ -99,6 +115,10 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
     counts = {"utterances": len(names), "untargeted": len(untargeted), "frames": total}
     with atomic_write(out_dir / "utts.json") as f:
         json.dump({"utts": names, "lengths": lengths, "counts": counts}, f)
+    # what a net trained on these frames keeps to decode new audio: the normalisation and the class table
+    copy_unless_same(global_cmvn, out_dir / NORMALISATION_STATS)
+    if targets_scp and (Path(targets_scp).parent / CLASS_TABLE).exists():
+        copy_unless_same(Path(targets_scp).parent / CLASS_TABLE, out_dir / CLASS_TABLE)
     stamp.write()
     log.info("%s: %d frames of %d utterances (%d without targets) in %s", data_dir, total, len(names),
              len(untargeted), out_dir)
@@ -148,8 +168,18 @@ class FrameData:
         return self.utts[i], np.arange(self.starts[i], self.starts[i] + self.lengths[i])
 
 
-def class_log_priors(targets: np.ndarray, num_classes: int, floor: float = 1e-8) -> np.ndarray:
-    """log p(class) from training targets (Kaldi's priors from alignment counts); unseen classes floored."""
-    counts = np.bincount(targets[targets >= 0], minlength=num_classes).astype(np.float64)
+def class_counts(targets: np.ndarray, num_classes: int) -> np.ndarray:
+    """Frames per class of training targets (Kaldi's analyze-counts of the alignments' pdfs)."""
+    return np.bincount(targets[targets >= 0], minlength=num_classes).astype(np.float64)
+
+
+def log_priors_from_counts(counts: np.ndarray, floor: float = 1e-8) -> np.ndarray:
+    """log p(class) from frames per class (Kaldi's priors from alignment counts); unseen classes floored."""
+    counts = np.asarray(counts, dtype=np.float64)
     prior = np.maximum(counts / max(counts.sum(), 1.0), floor)
     return np.log(prior / prior.sum()).astype(np.float32)
+
+
+def class_log_priors(targets: np.ndarray, num_classes: int, floor: float = 1e-8) -> np.ndarray:
+    """log p(class) from training targets; unseen classes floored."""
+    return log_priors_from_counts(class_counts(targets, num_classes), floor)

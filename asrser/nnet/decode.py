@@ -1,10 +1,9 @@
 """Hybrid decoding: network log posteriors minus log priors are the HMM-state log-likelihoods (scaled
 likelihoods), mapped onto the graph's transition-ids and decoded with the same HCLG and lattice decoder as
-the GMMs; frame error rates against forced alignments."""
+the GMMs, into the decode dir's lat.1.gz and num_jobs; frame error rates against forced alignments."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -14,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import AsrserError
+from ..errors import AsrserError, DataError
 from ..fileio import Stamp, atomic_write
 from ..hmm.decode import (DecodeOptions, Decoder, clear_decode_outputs, decode_counts, decode_utterances,
-                          log_decode_counts)
+                          finish_decode, log_decode_counts, write_job_counts)
 from ..hmm.model import HmmModel
 from ..hmm.targets import target_table
-from .data import FrameData, class_log_priors
+from .data import CLASS_TABLE, FrameData, log_priors_from_counts
 from .model import LayeredNet
-from .train import autocast_dtype, load_model, select_device
+from .train import CLASS_COUNTS, autocast_dtype, load_model, select_device
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,8 @@ def utterance_log_likelihoods(model, data: FrameData, log_priors: np.ndarray, de
 @dataclass
 class Hybrid:
     """A trained net with what decoding or aligning with it needs: the HMM whose states it predicts, the
-    transition-id -> net class table, the class log priors of its training targets, and the frames."""
+    transition-id -> net class table, the class log priors of its training targets (the net dir's
+    class_counts), and the frames."""
 
     net: LayeredNet
     hmm: HmmModel
@@ -60,13 +60,16 @@ class Hybrid:
 
     @classmethod
     def load(cls, net_path: str | os.PathLike, hmm_model: str | os.PathLike, frames_dir: str | os.PathLike,
-             train_frames_dir: str | os.PathLike, targets: str = "mono-state") -> "Hybrid":
+             targets: str = "mono-state") -> "Hybrid":
+        """The net of final.pt with the priors and class table kept beside it (its training's
+        write_decoding_files); a class table that names other HMM states than hmm_model's is an error."""
         net = load_model(net_path)
         hmm = HmmModel.load(hmm_model)
         tid2class, num_classes = target_table(hmm, targets)
         if num_classes != net.num_classes:
             raise AsrserError(f"{net_path} predicts {net.num_classes} classes, the HMM has {num_classes} states")
-        log_priors = class_log_priors(np.load(Path(train_frames_dir) / "targets.npy"), num_classes)
+        check_class_table(Path(net_path).parent / CLASS_TABLE, hmm, targets)
+        log_priors = log_priors_from_counts(read_class_counts(Path(net_path).parent / CLASS_COUNTS, num_classes))
         return cls(net, hmm, tid2class, log_priors, FrameData(frames_dir, net.config.context))
 
     def log_likelihoods(self, device: str = "auto"):
@@ -74,28 +77,63 @@ class Hybrid:
         return utterance_log_likelihoods(self.net, self.data, self.log_priors, select_device(device))
 
 
+def net_dir_files(net_path: str | os.PathLike) -> list[Path]:
+    """What a decoder reads of a net's dir beside final.pt, for the stamps of the stages that use the net."""
+    return [Path(net_path).parent / name for name in (CLASS_COUNTS, CLASS_TABLE)
+            if name == CLASS_COUNTS or (Path(net_path).parent / name).exists()]
+
+
+def read_class_counts(path: Path, num_classes: int) -> np.ndarray:
+    """A net dir's class_counts: frames per class, one per class the net predicts."""
+    from ..kaldi_format import read_kaldi_vector
+
+    if not path.exists():
+        raise DataError(path, "file does not exist: the net's training writes it (a net trained before nets kept "
+                              "their priors: run its training stage again, which only adds the file)")
+    counts = read_kaldi_vector(path)
+    if len(counts) != num_classes or (counts < 0).any():
+        raise DataError(path, f"expected {num_classes} non-negative frame counts, found {len(counts)} values")
+    return counts
+
+
+def check_class_table(path: Path, hmm: HmmModel, targets: str) -> None:
+    """The class table a net was trained with (when it has one) names the classes of `targets` on `hmm`."""
+    from ..hmm.targets import class_names, read_class_table
+    from ..lang import read_symbol_table
+
+    if not path.exists():
+        return
+    phones_txt = hmm.path.parent / "phones.txt" if hmm.path is not None else None
+    phones = ({i: p for p, i in read_symbol_table(phones_txt).items()}
+              if phones_txt is not None and phones_txt.exists() else None)
+    trained, here = read_class_table(path), class_names(hmm, targets, phones)
+    if trained != here:
+        first = next((i for i, (a, b) in enumerate(zip(trained, here)) if a != b), min(len(trained), len(here)))
+        raise DataError(path, f"the net was trained on other classes than the {targets} classes of {hmm.path} "
+                              f"(class {first}: {trained[first] if first < len(trained) else 'none'} here, "
+                              f"{here[first] if first < len(here) else 'none'} in the model)")
+
+
 def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, net_path: str | os.PathLike,
-                  frames_dir: str | os.PathLike, train_frames_dir: str | os.PathLike,
-                  decode_dir: str | os.PathLike, opts: DecodeOptions, device: str = "auto",
-                  targets: str = "mono-state") -> dict:
+                  frames_dir: str | os.PathLike, decode_dir: str | os.PathLike, opts: DecodeOptions,
+                  device: str = "auto", targets: str = "mono-state") -> dict:
     """Decode prepared frames with a trained net and the graph of the HMM model whose states it predicts:
     targets mono-state (monophone HMM states: e.g. the monophone graph) or pdf (the tree leaves of
     hmm_model, decoded with that model's graph). Every utterance of the frames is decoded, with targets or
     without. Also writes <decode_dir>/fer, the frame error rate of the net's posteriors against the frames'
     targets (as the training's validation FER), over the frames that have one; without any, no fer file."""
     decode_dir = Path(decode_dir)
-    train_targets = Path(train_frames_dir) / "targets.npy"     # the priors come from these
     stamp = Stamp(decode_dir / "decode.done", [Path(graph_dir) / "HCLG.fst", Path(hmm_model), Path(net_path),
                                                Path(frames_dir) / "feats.npy", Path(frames_dir) / "targets.npy",
-                                               train_targets],
+                                               *net_dir_files(net_path)],
                   options=asdict(opts), targets=targets)
     if stamp.is_current():
         counts = decode_counts(decode_dir)
         log_decode_counts(decode_dir, counts, opts)
         return counts
-    hybrid = Hybrid.load(net_path, hmm_model, frames_dir, train_frames_dir, targets)
+    hybrid = Hybrid.load(net_path, hmm_model, frames_dir, targets)
     data, log_priors = hybrid.data, hybrid.log_priors
-    decoder = Decoder(Path(graph_dir) / "HCLG.fst", hybrid.tid2class, opts)
+    decoder = Decoder(Path(graph_dir) / "HCLG.fst", hybrid.tid2class, opts, hmm_model)
     start = time.perf_counter()
     wrong = total = untargeted = 0
 
@@ -113,11 +151,11 @@ def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, ne
 
     decode_dir.mkdir(parents=True, exist_ok=True)
     clear_decode_outputs(decode_dir)
-    counts = decode_utterances(decoder, scored(), Path(graph_dir) / "words.txt", decode_dir, 1)
+    counts = decode_utterances(decoder, scored(), decode_dir, 1)
     counts["seconds"] = time.perf_counter() - start
     counts.update(fer_frames=total, fer_errors=wrong, fer_untargeted_utterances=untargeted)
-    with atomic_write(decode_dir / "counts.1.json") as f:
-        json.dump(counts, f)
+    write_job_counts(decode_dir, 1, counts)
+    finish_decode(decode_dir, 1)
     fer = decode_dir / "fer"
     if total:
         with atomic_write(fer) as f:

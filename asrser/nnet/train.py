@@ -34,7 +34,8 @@ from .model import LayeredNet, NetConfig, TrainingConfig
 log = logging.getLogger(__name__)
 
 # What a training run writes besides its epoch checkpoints (removed with them when the record changes).
-TRAINING_OUTPUTS = ("final.pt", "history.json", "training.png", "train.done")
+TRAINING_OUTPUTS = ("final.pt", "history.json", "training.png", "train.done", "class_counts")
+CLASS_COUNTS = "class_counts"       # training frames per class, the priors of decoding (Kaldi text vector)
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -168,7 +169,8 @@ def rank_batches(order: np.ndarray, batch_size: int, rank: int, world: int) -> l
 def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_dir: str | os.PathLike,
               config: NetConfig, num_classes: int, transfer_from: str | os.PathLike | None = None,
               frozen_layers: int = 0, device: str = "auto", progress: bool = True) -> list[dict]:
-    """Train into out_dir (epoch_<n>.pt, final.pt = best validation FER, history.json, train.done); resumes
+    """Train into out_dir (epoch_<n>.pt, final.pt = best validation FER, history.json, train.done, and what
+    decoding needs: class_counts, global_cmvn.stats, classes.txt, see write_decoding_files); resumes
     after a kill. With transfer_from, the first frozen_layers layers are copied from that network and kept
     constant. A finished net is up to date while its frames, config, classes and transfer source are the same;
     when any of them changed, the net is trained again from scratch with a warning naming what changed. An
@@ -185,6 +187,8 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
                              rank, world)
     if stamp.is_current(out_dir / "final.pt"):
         log.info("%s is up to date", out_dir / "final.pt")
+        if rank == 0 and not (out_dir / CLASS_COUNTS).exists():      # a net trained before nets kept them
+            write_decoding_files(out_dir, train_dir, num_classes)
         return json.loads((out_dir / "history.json").read_text())
     if rank == 0:
         stamp.resume_or_start_fresh([*out_dir.glob("epoch_*.pt"), *(out_dir / n for n in TRAINING_OUTPUTS)],
@@ -219,8 +223,24 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
                                                             "optimizer": opt.state_dict(), "state": asdict(state)})
     if rank == 0:
         _write_final(out_dir, state, config, num_classes)
+        write_decoding_files(out_dir, train_dir, num_classes)
         stamp.write()
     return state.history
+
+
+def write_decoding_files(out_dir: Path, train_dir: str | os.PathLike, num_classes: int) -> None:
+    """What decoding new audio with the net needs beside final.pt (its weights and config), so that the net's
+    dir is all a decoder reads: class_counts (the training frames per class, whose share is each class's
+    prior; Kaldi's analyze-counts text vector) and the training frames' normalisation stats and class table."""
+    from ..kaldi_format import write_kaldi_vector
+    from .data import CLASS_TABLE, NORMALISATION_STATS, class_counts, copy_unless_same
+
+    train_dir = Path(train_dir)
+    counts = class_counts(np.load(train_dir / "targets.npy"), num_classes)
+    write_kaldi_vector(out_dir / CLASS_COUNTS, counts.astype(np.float32), binary=False)
+    for name in (NORMALISATION_STATS, CLASS_TABLE):
+        if (train_dir / name).exists():
+            copy_unless_same(train_dir / name, out_dir / name)
 
 
 def _join_process_group(device: str) -> tuple[int, int, torch.device]:

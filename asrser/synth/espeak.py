@@ -255,11 +255,7 @@ class IsolatedSynthesizer:
             raise AsrserError(f"espeak synthesis server failed to start: {status[1]}")
 
     def _send(self, message) -> None:
-        import pickle
-        import struct
-
-        data = pickle.dumps(message)
-        self._proc.stdin.write(struct.pack("<Q", len(data)) + data)
+        self._proc.stdin.write(_frame(message))
         self._proc.stdin.flush()
 
     def _receive(self):
@@ -294,29 +290,57 @@ class IsolatedSynthesizer:
             pass
 
 
-def _read_message(stream):
-    import pickle
+def _frame(message) -> bytes:
+    """A message between the client and the synthesis server: its length, then JSON in which each int16
+    sample array is {"int16": <base64 of its bytes>} and each Voice {"voice": its fields} (plain data only:
+    nothing a reader executes)."""
+    import base64
+    import json
     import struct
+
+    def encode(value):
+        if isinstance(value, np.ndarray):
+            return {"int16": base64.b64encode(value.astype("<i2").tobytes()).decode("ascii")}
+        if isinstance(value, Voice):
+            return {"voice": {**value.__dict__, "formants": sorted(value.formants.items())}}
+        raise TypeError(f"cannot send {type(value).__name__}")
+
+    data = json.dumps(message, default=encode).encode("utf-8")
+    return struct.pack("<Q", len(data)) + data
+
+
+def _read_message(stream):
+    import base64
+    import json
+    import struct
+
+    def as_tuple(value):
+        return tuple(value) if isinstance(value, list) else value
+
+    def decode(obj):
+        if obj.keys() == {"int16"}:
+            return np.frombuffer(base64.b64decode(obj["int16"]), dtype="<i2").astype(np.int16)
+        if obj.keys() == {"voice"}:
+            fields = {k: as_tuple(v) for k, v in obj["voice"].items()}
+            return Voice(**{**fields, "formants": {n: tuple(v) for n, v in obj["voice"]["formants"]}})
+        return obj
 
     head = stream.read(8)
     if len(head) < 8:
         return None
     (n,) = struct.unpack("<Q", head)
-    return pickle.loads(stream.read(n))
+    return json.loads(stream.read(n), object_hook=decode)
 
 
 def _serve() -> None:
     """The synthesis server's loop: requests on stdin, each answered by a forked child on stdout."""
-    import pickle
-    import struct
     import sys
     import traceback
 
     stdin, out_fd = sys.stdin.buffer, sys.stdout.fileno()
 
     def reply(message) -> None:
-        data = pickle.dumps(message)
-        view = memoryview(struct.pack("<Q", len(data)) + data)
+        view = memoryview(_frame(message))
         while view:                      # a pipe may take a large reply in parts
             view = view[os.write(out_fd, view):]
 

@@ -102,7 +102,7 @@ def transfer_ser_to_asr(source_net: str | os.PathLike, asr: AsrTask, config: str
     for name in ("dev", "test"):
         run_jobs(cmd, out_dir / f"log/decode_{name}.lJOB.log",
                  ["nnet_decode.py", *asr.scoring_options, "--device", device, asr.graph, asr.hmm,
-                  out_dir / "lJOB/final.pt", asr.frames(name), asr.frames("train"), asr.text(name),
+                  out_dir / "lJOB/final.pt", asr.frames(name), asr.text(name),
                   out_dir / f"lJOB/decode_{name}"], jobs)
 
 

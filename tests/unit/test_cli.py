@@ -51,9 +51,9 @@ def test_config_and_count_errors_name_the_file(tmp_path):
     ("asrser.features", ["--kind", "fbank", "--config", "{tmp}/nope.conf", "{tmp}/data", "{tmp}/raw"],
      "{tmp}/nope.conf: feature config does not exist"),
     ("asrser.gmm.decode", ["{tmp}/graph", "{tmp}/mono", "{tmp}/data", "{tmp}/decode", "1"],
-     "{tmp}/mono/final.mdl: not an asrser GMM-HMM model"),
+     "{tmp}/mono/final.mdl: file does not exist"),
     ("asrser.gmm.jobs", ["acc", "{tmp}/1.mdl", "{tmp}/data", "{tmp}/exp", "{tmp}/ali.1", "{tmp}/1.1.acc.npz"],
-     "{tmp}/1.mdl: not an asrser GMM-HMM model"),
+     "{tmp}/1.mdl: file does not exist"),
 ])
 def test_job_workers_end_with_one_error_line_as_stage_programs_do(worker, args, message, tmp_path):
     """A job's worker (python -m asrser.<module>, run by the job runner into the job's log) reports a user error

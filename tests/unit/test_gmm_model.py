@@ -6,6 +6,7 @@ import kaldi_hmm_gmm as khg
 import numpy as np
 import pytest
 
+from asrser.errors import DataError
 from asrser.gmm.model import AcousticModel, DiagGmms, MleOptions
 from asrser.hmm.tables import scaled_tid_loglik
 from asrser.lang import topology_text
@@ -97,9 +98,75 @@ def test_mapped_decodable_equals_wheel_gmm_decodable(small_model):
 
 
 def test_model_save_load_round_trip(small_model, tmp_path):
+    """final.mdl is Kaldi's (TransitionModel + AmDiagGmm, float parameters), the tree Kaldi's file beside it;
+    a model read back and written again is the same file."""
     small_model.save(tmp_path / "1.mdl")
-    back = AcousticModel.load(tmp_path / "1.mdl")
-    np.testing.assert_array_equal(back.gmms.means, small_model.gmms.means)
-    np.testing.assert_array_equal(back.tid2pdf, small_model.tid2pdf)
     small_model.write_tree(tmp_path / "tree")
+    assert (tmp_path / "1.mdl").read_bytes().startswith(b"\0B<TransitionModel>")
     assert (tmp_path / "tree").read_bytes().startswith(b"\0B")
+    back = AcousticModel.load(tmp_path / "1.mdl")
+    np.testing.assert_allclose(back.gmms.means, small_model.gmms.means, rtol=1e-6)   # Kaldi keeps floats
+    np.testing.assert_array_equal(back.tid2pdf, small_model.tid2pdf)
+    np.testing.assert_array_equal(back.trans_model.log_probs, small_model.trans_model.log_probs)
+    assert back.tree.num_pdfs == small_model.tree.num_pdfs
+    back.save(tmp_path / "2.mdl")
+    assert (tmp_path / "2.mdl").read_bytes() == (tmp_path / "1.mdl").read_bytes()
+    back.save(tmp_path / "text.mdl", binary=False)
+    x = np.random.default_rng(4).normal(size=(7, 5)).astype(np.float32)
+    np.testing.assert_array_equal(AcousticModel.load(tmp_path / "text.mdl").pdf_loglik(x), back.pdf_loglik(x))
+
+
+def test_a_crafted_model_file_runs_no_code(tmp_path):
+    """A model file that unpickles to a shell command is refused as not a Kaldi model, without running it."""
+    import pickle
+    import subprocess
+
+    class Payload:
+        def __reduce__(self):
+            return subprocess.call, (["touch", str(tmp_path / "ran")],)
+
+    with open(tmp_path / "final.mdl", "wb") as f:
+        blob = np.frombuffer(pickle.dumps(Payload()), dtype=np.uint8)
+        np.savez(f, format=np.array("asrser-gmm-hmm-1"), trans_model=blob, tree=blob, owner=np.zeros(1),
+                 weights=np.ones(1), means=np.zeros((1, 1)), variances=np.ones((1, 1)))
+    with pytest.raises(DataError, match=f"^{tmp_path / 'final.mdl'}: "):
+        AcousticModel.load(tmp_path / "final.mdl")
+    assert not (tmp_path / "ran").exists()
+
+
+def test_alignments_lang_or_graph_of_another_model_are_one_line_errors(small_model, tmp_path):
+    """Each names the file and what it should have matched, before the wheels see it."""
+    import re
+
+    import kaldifst
+
+    from asrser.hmm.align import read_alignments
+    from asrser.hmm.decode import DecodeOptions, Decoder
+    from asrser.hmm.graph import GraphCompiler
+    from asrser.kaldi_format import write_int_vectors, write_num_jobs
+    from asrser.lang import prepare_phone_lang
+
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    small_model.save(exp / "final.mdl")
+    small_model.write_tree(exp / "tree")
+    model = AcousticModel.load(exp / "final.mdl")
+    n = model.num_transition_ids
+    write_int_vectors(exp / "ali.1.gz", [("spk_u1", [1, 2, n + 5])])
+    write_num_jobs(exp, 1)
+    with pytest.raises(DataError, match=re.escape(f"{exp / 'ali.1.gz'}: utterance spk_u1: transition-id {n + 5} "
+                                                  "is out of range")):
+        list(read_alignments(exp, n))
+    lang = prepare_phone_lang(tmp_path / "lang", ["sil", "a", "b", "c"], ["sil"])
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'lang' / 'phones.txt'}: 4 phones (ids 1-4), but "
+                                                  f"the topology of {exp / 'final.mdl'} has 3")):
+        GraphCompiler(model, lang)
+    graph = kaldifst.StdVectorFst()
+    start, end = graph.add_state(), graph.add_state()
+    graph.start = start
+    graph.add_arc(start, kaldifst.StdArc(n + 1, 1, 0.0, end))
+    graph.set_final(end, 0.0)
+    graph.write(str(tmp_path / "HCLG.fst"))
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'HCLG.fst'}: the graph uses transition-ids up to "
+                                                  f"{n + 1}, {exp / 'final.mdl'} has {n}")):
+        Decoder(tmp_path / "HCLG.fst", model.tid2pdf, DecodeOptions(), exp / "final.mdl")

@@ -23,7 +23,8 @@ from asrser.hmm.boundaries import alignment_accuracy, fit_boundary_correction
 from asrser.hmm.decode import DecodeOptions
 from asrser.hmm.graph import graph_properties, mkgraph
 from asrser.hmm.targets import monophone_state_classes, write_targets
-from asrser.lang import Lang, prepare_phone_lang
+from asrser.kaldi_format import read_lattices
+from asrser.lang import Lang, prepare_phone_lang, read_symbol_table
 from asrser.lm import make_lang_test, train_phone_lm
 from asrser.corpora.timit import PHONES48
 from asrser.phones import read_phone_map
@@ -32,6 +33,12 @@ from helpers import REPO, TIMIT_PHONE_MAP, run_step
 
 pytestmark = pytest.mark.slow
 FOLD_48_TO_39 = read_phone_map(TIMIT_PHONE_MAP, 2, 3)
+
+
+def score(decode_dir: Path, system: Path, exp: Path, lm_weights: list[float]):
+    """score_decode of a decode of the test set with exp's graph and model, as the decode programs call it."""
+    return score_decode(decode_dir, system / "data" / "test" / "text", dict(FOLD_48_TO_39),
+                        words_txt=exp / "graph" / "words.txt", model=exp / "final.mdl", lm_weights=lm_weights)
 CONFIG = TrainConfig(num_iters=10, max_iter_inc=6, total_gauss=250, realign_iters=[1, 2, 3, 4, 6, 8], seed=0)
 
 
@@ -71,6 +78,23 @@ def test_training_is_seeded_and_resumable(system, runner_cmd_session):
     np.testing.assert_array_equal(again.gmms.means, final.gmms.means)
 
 
+def test_a_gmm_system_is_a_kaldi_exp_dir(system):
+    """final.mdl (TransitionModel + AmDiagGmm), tree, final.occs, num_jobs and ali.JOB.gz in Kaldi's formats, read
+    by the format readers alone; the model read back is the model the trainer uses."""
+    from asrser.kaldi_format import read_gmm_model, read_int_vectors, read_kaldi_vector, read_num_jobs, read_tree
+
+    exp = system / "exp" / "mono"
+    model = AcousticModel.load(exp / "final.mdl")
+    assert (exp / "final.mdl").read_bytes().startswith(b"\0B<TransitionModel>")
+    stored = read_gmm_model(exp / "final.mdl")
+    assert read_tree(exp / "tree", model.trans_model.num_pdfs).num_pdfs == model.trans_model.num_pdfs
+    assert len(read_kaldi_vector(exp / "final.occs")) == model.trans_model.num_pdfs
+    assert read_num_jobs(exp) == 2 and (exp / "phones.txt").read_text() == (system / "data/lang/phones.txt").read_text()
+    alignments = dict(read_int_vectors(exp / "ali.1.gz"))
+    assert alignments and all(a.min() >= 1 and a.max() <= model.num_transition_ids for a in alignments.values())
+    assert stored is not None and not list(exp.glob("*.npy")) and not list(exp.glob("ali.*.ark"))
+
+
 def test_decode_and_sclite_per(system, runner_cmd_session):
     exp = system / "exp" / "mono"
     graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
@@ -78,12 +102,25 @@ def test_decode_and_sclite_per(system, runner_cmd_session):
     assert props["states"] > 50 and props["coaccessible"] == props["states"]     # no dead ends
     assert not props["epsilon_cycles"]
     assert props["stochastic_deviation"] < 1e-3                                 # after pushing in log
-    counts = decode(graph, system / "data" / "test", exp, exp / "decode_test", 2, runner_cmd_session,
-                    DecodeOptions(lm_weights=[3.0, 6.0, 9.0]))
+    counts = decode(graph, system / "data" / "test", exp, exp / "decode_test", 2, runner_cmd_session, DecodeOptions())
     assert counts["utterances"] == 32 and counts["failed"] == 0 and counts["rtf"] < 0.1
-    best = score_decode(exp / "decode_test", system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+    decode_dir = exp / "decode_test"
+    assert (decode_dir / "num_jobs").read_text() == "2\n" and not (decode_dir / "hyp").exists()
+    lattices = dict(read_lattices(decode_dir / "lat.1.gz")) | dict(read_lattices(decode_dir / "lat.2.gz"))
+    assert len(lattices) == 32
+    best = score(decode_dir, system, exp, [3.0, 6.0, 9.0])
     assert best.error_rate < 50.0           # a no-acoustics guess (all 'sil') scores about 100%
-    assert (exp / "decode_test" / "scoring" / f"score_{best.lmwt:g}" / "39phn.pra").exists()
+    assert (decode_dir / f"score_{best.lmwt:g}" / "ctm_39phn.pra").exists()
+    assert (decode_dir / "scoring" / f"score_basic_{best.lmwt:g}" / "39phn.pra").exists()
+    # scoring again reads the lattices: other weights need no decoding, and the hypothesis of a weight is the
+    # best path of each lattice at acoustic scale 1/LMWT
+    stamp = (decode_dir / "decode.done").stat().st_mtime_ns
+    score(decode_dir, system, exp, [4.0])
+    assert (decode_dir / "decode.done").stat().st_mtime_ns == stamp
+    id2word = {i: w for w, i in read_symbol_table(graph / "words.txt").items()}
+    hyps = dict(line.split(maxsplit=1) for line in (decode_dir / "scoring" / "4.txt").read_text().splitlines())
+    for utt, lattice in list(lattices.items())[:5]:
+        assert hyps[utt] == " ".join(id2word[w] for w in lattice.best_path(acoustic_scale=0.25).words)
 
 
 def test_alignment_against_reference(system, runner_cmd_session):
@@ -203,13 +240,13 @@ def test_triphone_tree_and_training(system, mono_ali_train, runner_cmd_session, 
     assert stats_model.gmms.num_gauss == model.trans_model.num_pdfs
     assert model.gmms.num_gauss > model.trans_model.num_pdfs               # mixed up
     if transform == "lda":
-        matrix = np.load(exp / "final.mat.npy")
+        from asrser.kaldi_format import read_kaldi_matrix
+        matrix = read_kaldi_matrix(exp / "final.mat")        # Kaldi's float matrix, as est-lda writes it
         assert matrix.shape == (40, 13 * 7)
-        assert (exp / "2.mat.npy").exists() and (exp / "4.mat.npy").exists()
+        assert (exp / "2.mat").exists() and (exp / "4.mat").exists()
     graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
-    decode(graph, system / "data" / "test", exp, exp / "decode_test", 2, runner_cmd_session,
-           DecodeOptions(lm_weights=[3.0, 6.0]))
-    best = score_decode(exp / "decode_test", system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+    decode(graph, system / "data" / "test", exp, exp / "decode_test", 2, runner_cmd_session, DecodeOptions())
+    best = score(exp / "decode_test", system, exp, [3.0, 6.0])
     assert best.error_rate < 50.0
 
 
@@ -297,16 +334,18 @@ def test_hybrid_decoding_equals_gmm_decoding_on_gmm_likelihoods(system):
     pdf2class = np.zeros(model.trans_model.num_pdfs, dtype=np.int64)
     pdf2class[model.tid2pdf[1:]] = tid2class[1:]
     first_pdf = {int(c): int(p) for p, c in reversed(list(enumerate(pdf2class)))}
-    class_decoder = Decoder(graph / "HCLG.fst", tid2class, DecodeOptions(lm_weights=[5.0]))
-    pdf_decoder = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions(lm_weights=[5.0]))
+    class_decoder = Decoder(graph / "HCLG.fst", tid2class, DecodeOptions())
+    pdf_decoder = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions())
     for n, (_, feats) in enumerate(iter_features(system / "data" / "test", FeaturePipeline.load(exp))):
         pdf_loglik = model.pdf_loglik(feats)
         class_scores = np.full((len(feats), num_classes), -1e10, dtype=np.float32)
         for c, p in first_pdf.items():
             class_scores[:, c] = pdf_loglik[:, p]
         expanded = class_scores[:, pdf2class]
-        hyp = class_decoder.decode(class_scores)
-        assert hyp == pdf_decoder.decode(expanded) and hyp.words[5.0] and hyp.reached_final
+        hyp, expected = class_decoder.decode(class_scores), pdf_decoder.decode(expanded)
+        assert hyp.reached_final and expected.reached_final
+        best = hyp.lattice.best_path(acoustic_scale=0.2)
+        assert best == expected.lattice.best_path(acoustic_scale=0.2) and best.words
         if n == 5:
             break
 
@@ -326,8 +365,7 @@ def test_hybrid_decoding_scores_and_reports_the_nets_frame_error_rate(system, nn
     graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
     decode_dir = nnet_frames / "decode_test"
     counts = decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt",
-                           nnet_frames / "frames_test", nnet_frames / "frames_train", decode_dir,
-                           DecodeOptions(lm_weights=[1.0, 3.0]), device="cpu")
+                           nnet_frames / "frames_test", decode_dir, DecodeOptions(), device="cpu")
     assert counts["utterances"] == len(FrameData(nnet_frames / "frames_test", config.context).utts)
     net = load_model(nnet_frames / "whole" / "final.pt")
     cpu = torch.device("cpu")
@@ -335,8 +373,8 @@ def test_hybrid_decoding_scores_and_reports_the_nets_frame_error_rate(system, nn
                                 autocast_dtype(cpu, "auto"))
     assert counts["fer"] == pytest.approx(expected, abs=0.2)
     assert (decode_dir / "fer").read_text().startswith(f"%FER {counts['fer']:.2f}")
-    best = score_decode(decode_dir, system / "data" / "test" / "text", dict(FOLD_48_TO_39))
-    assert best.error_rate < 100.0
+    best = score(decode_dir, system, exp, [1.0, 3.0])
+    assert best.error_rate < 100.0 and (decode_dir / "num_jobs").read_text() == "1\n"
 
 
 def test_hybrid_decoding_does_not_depend_on_alignments(system, nnet_frames, tmp_path):
@@ -365,13 +403,12 @@ def test_hybrid_decoding_does_not_depend_on_alignments(system, nnet_frames, tmp_
                             frames)
     assert counts["utterances"] == 32 and counts["untargeted"] == 1
     decode_dir = tmp_path / "decode_test"
-    decoded = decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt", frames,
-                            nnet_frames / "frames_train", decode_dir, DecodeOptions(lm_weights=[1.0, 3.0]),
-                            device="cpu")
+    decoded = decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt", frames, decode_dir,
+                            DecodeOptions(), device="cpu")
     assert decoded["utterances"] == 32 and decoded["fer_untargeted_utterances"] == 1
-    best = score_decode(decode_dir, system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+    best = score(decode_dir, system, exp, [1.0, 3.0])
     from asrser.scoring import read_scored_set
-    hyp = {line.split()[0]: line.split()[1:] for line in (decode_dir / "hyp/1.1.txt").read_text().splitlines()}
+    hyp = {line.split()[0]: line.split()[1:] for line in (decode_dir / "scoring/1.txt").read_text().splitlines()}
     assert len(hyp[unaligned]) > 3                       # decoded, not an empty (all-deletions) hypothesis
     assert read_scored_set(decode_dir)["scored"] == 32 and best.utterances == 32
     assert (decode_dir / "fer").read_text().endswith(" 31 utterances with targets, 1 without\n")
@@ -393,11 +430,56 @@ def test_hybrid_decoding_without_targets_reports_no_frame_error_rate(system, nne
     untargeted = tmp_path / "frames_untargeted"
     prepare_frames(system / "data" / "test", None, nnet_frames / "global_cmvn.stats", untargeted)
     no_fer = tmp_path / "decode_untargeted"
-    decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt", untargeted,
-                  nnet_frames / "frames_train", no_fer, DecodeOptions(lm_weights=[1.0]), device="cpu")
-    score_decode(no_fer, system / "data" / "test" / "text", dict(FOLD_48_TO_39))
+    decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt", untargeted, no_fer,
+                  DecodeOptions(), device="cpu")
+    score(no_fer, system, exp, [1.0])
     assert not (no_fer / "fer").exists() and "fer" not in decode_error_rates(no_fer)
     assert "per" not in decode_error_rates(no_fer)          # no dev decode beside it to choose the weight
+
+
+def test_a_trained_nets_dir_is_all_that_decoding_new_audio_needs(system, nnet_frames, tmp_path):
+    """final.pt, class_counts (the priors: training frames per class), classes.txt and global_cmvn.stats copied
+    alone into a new dir score new audio (frames prepared with the net's stats, no targets) as the net in its
+    training dir scores the prepared test frames, and decode it; a class table of other states than the HMM's
+    is one line naming it."""
+    from asrser.kaldi_format import read_kaldi_vector
+    from asrser.nnet.data import prepare_frames
+    from asrser.nnet.decode import Hybrid, decode_hybrid
+    from asrser.nnet.model import NetConfig
+    from asrser.nnet.train import train_net
+
+    train_net(nnet_frames / "frames_train", nnet_frames / "frames_test", nnet_frames / "whole",
+              NetConfig.from_yaml(nnet_frames / "net.yaml"), 144, progress=False)
+    trained = nnet_frames / "whole"
+    targets = np.load(nnet_frames / "frames_train" / "targets.npy")
+    np.testing.assert_array_equal(read_kaldi_vector(trained / "class_counts"),
+                                  np.bincount(targets[targets >= 0], minlength=144))
+    net = tmp_path / "net"
+    net.mkdir()
+    for name in ("final.pt", "class_counts", "classes.txt", "global_cmvn.stats"):
+        shutil.copyfile(trained / name, net / name)
+    assert (net / "global_cmvn.stats").read_bytes() == (nnet_frames / "global_cmvn.stats").read_bytes()
+    exp = system / "exp" / "mono"
+    utts = sorted(line.split()[0] for line in (system / "data" / "test" / "text").read_text().splitlines())[:3]
+    frames = tmp_path / "frames_new"
+    prepare_frames(system / "data" / "test", None, net / "global_cmvn.stats", frames, utts=utts)
+    new = dict(Hybrid.load(net / "final.pt", exp / "final.mdl", frames).log_likelihoods("cpu"))
+    for utt, loglik in Hybrid.load(trained / "final.pt", exp / "final.mdl", nnet_frames / "frames_test"
+                                   ).log_likelihoods("cpu"):
+        if utt in new:
+            np.testing.assert_array_equal(new.pop(utt), loglik)
+    assert not new
+    graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
+    decode_hybrid(graph, exp / "final.mdl", net / "final.pt", frames, tmp_path / "decode_new", DecodeOptions(),
+                  device="cpu")
+    lattices = dict(read_lattices(tmp_path / "decode_new" / "lat.1.gz"))
+    assert sorted(lattices) == utts and all(lat.best_path(0.2).words for lat in lattices.values())
+    names = (net / "classes.txt").read_text().splitlines()
+    names[3], names[4] = names[4].split()[0] + " 3", names[3].split()[0] + " 4"
+    (net / "classes.txt").write_text("\n".join(names) + "\n")
+    with pytest.raises(DataError, match=f"^{net / 'classes.txt'}: the net was trained on other classes than the "
+                                        "mono-state classes of"):
+        Hybrid.load(net / "final.pt", exp / "final.mdl", frames)
 
 
 def test_decodes_reaching_no_final_state_are_retried_counted_and_reported(system, runner_cmd_session, tmp_path):
@@ -419,10 +501,11 @@ def test_decodes_reaching_no_final_state_are_retried_counted_and_reported(system
     kaldiio.save_mat(str(tmp_path / "short.ark"), kaldiio.load_mat(feats[0].split()[1])[:2])
     (data / "feats.scp").write_text("\n".join([f"{short} {tmp_path / 'short.ark'}"] + feats[1:]) + "\n")
     decode_dir = tmp_path / "exp" / "mono" / "decode_test"
-    counts = decode(graph, data, exp, decode_dir, 2, runner_cmd_session, DecodeOptions(lm_weights=[3.0, 6.0]))
+    counts = decode(graph, data, exp, decode_dir, 2, runner_cmd_session, DecodeOptions())
     assert counts["utterances"] == 32 and counts.get("partial_utts") == [short] and counts["retried"] == 1
     assert "did not reach end-state" in " ".join(p.read_text() for p in (decode_dir / "log").glob("*.log"))
-    score_decode(decode_dir, data / "text", dict(FOLD_48_TO_39))
+    score_decode(decode_dir, data / "text", dict(FOLD_48_TO_39), words_txt=graph / "words.txt",
+                 model=exp / "final.mdl", lm_weights=[3.0, 6.0])
     from asrser.scoring import collect_results, read_scored_set
     scored = read_scored_set(decode_dir)
     assert scored["partial"] == [short] and scored["no_final_state_at_beam"] == 1 and scored["scored"] == 32
@@ -431,8 +514,8 @@ def test_decodes_reaching_no_final_state_are_retried_counted_and_reported(system
     assert "| 32 | 1 / 1 |" in text and f"1 utterance(s) reached no final state, partial path scored: {short}" in text
 
     model = AcousticModel.load(exp / "final.mdl")
-    narrow = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions(beam=1.0, retry_beam=0.0, lm_weights=[5.0]))
-    retrying = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions(beam=1.0, retry_beam=13.0, lm_weights=[5.0]))
+    narrow = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions(beam=1.0, retry_beam=0.0))
+    retrying = Decoder(graph / "HCLG.fst", model.tid2pdf, DecodeOptions(beam=1.0, retry_beam=13.0))
     loglik = [model.pdf_loglik(f) for _, f in iter_features(system / "data" / "test", FeaturePipeline.load(exp))]
     without_retry = [narrow.decode(x) for x in loglik]
     with_retry = [retrying.decode(x) for x in loglik]
@@ -477,7 +560,7 @@ def test_hybrid_alignment_follows_the_transcripts(system, nnet_frames):
               progress=False)
     ali = nnet_frames / "ali_test"
     args = (exp / "final.mdl", system / "data" / "lang", system / "data" / "test", nnet_frames / "whole" / "final.pt",
-            nnet_frames / "frames_test", nnet_frames / "frames_train", ali, AlignOptions())
+            nnet_frames / "frames_test", ali, AlignOptions())
     counts = align_hybrid(*args, device="cpu")
     assert counts["done"] == 32 and counts["failed"] == 0
     phone_of, state_of = tid_tables(AcousticModel.load(ali / "final.mdl"))
@@ -486,5 +569,6 @@ def test_hybrid_alignment_follows_the_transcripts(system, nnet_frames):
         assert phones == text[utt]
     acc = alignment_accuracy(ali, system / "data" / "lang", system / "data" / "test" / "ref_phones.ctm")
     assert acc["utterances"] == 32 and acc["within_40ms"] > 80
-    mtime = (ali / "ali.1.ark").stat().st_mtime_ns
-    assert align_hybrid(*args, device="cpu") == counts and (ali / "ali.1.ark").stat().st_mtime_ns == mtime
+    mtime = (ali / "ali.1.gz").stat().st_mtime_ns
+    assert align_hybrid(*args, device="cpu") == counts and (ali / "ali.1.gz").stat().st_mtime_ns == mtime
+    assert (ali / "num_jobs").read_text() == "1\n" and (ali / "tree").exists()

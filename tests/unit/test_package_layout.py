@@ -53,3 +53,12 @@ def test_the_kaldi_wheels_load_in_any_order_after_the_package():
     for order in ("asrser.lm, kaldi_decoder", "asrser.lm, kaldi_hmm_gmm, kaldi_decoder", "asrser, kaldilm, kaldi_decoder"):
         proc = subprocess.run([sys.executable, "-c", f"import {order}"], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, (order, proc.stderr[-500:])
+
+
+def test_no_module_uses_pickle():
+    """No file the package reads or passes between processes can run code when loaded: nothing unpickles."""
+    from pathlib import Path
+
+    users = sorted(str(p.relative_to(Path(asrser.__file__).parent)) for p in Path(asrser.__file__).parent.rglob("*.py")
+                   if "pickle" in p.read_text())
+    assert users == []

@@ -1,5 +1,6 @@
-"""sclite scoring of a decode dir agrees with kaldialign's sclite-mode edit distance; each LM weight scores its
-own hypotheses; the weight is chosen on dev and test is reported at it."""
+"""sclite scoring of a decode dir: the basic scoring agrees with kaldialign's sclite-mode edit distance, Kaldi's
+TIMIT scoring makes the reference silence optional; each LM weight scores its own hypotheses; the weight is
+chosen on dev and test is reported at it; the best lines are read by Kaldi's utils/best_wer.sh."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import kaldialign
 from asrser.corpora.timit import PHONES48
 from asrser.phones import read_phone_map
 from asrser.scoring import collect_results, decode_error_rates, map_phones, score_decode
-from helpers import TIMIT_PHONE_MAP, score_deletions
+from helpers import TIMIT_PHONE_MAP, run_step, score_deletions
 
 FOLD_48_TO_39 = read_phone_map(TIMIT_PHONE_MAP, 2, 3)
 
@@ -27,7 +28,7 @@ def _corrupt(phones, rng):
     return out
 
 
-def test_sclite_counts_equal_kaldialign(tmp_path):
+def test_basic_sclite_counts_equal_kaldialign(tmp_path):
     rng = random.Random(0)
     refs = {f"spk{i % 3}_utt{i}": [rng.choice(PHONES48) for _ in range(rng.randint(5, 30))] for i in range(25)}
     (tmp_path / "text").write_text("".join(f"{u} {' '.join(p)}\n" for u, p in sorted(refs.items())))
@@ -41,7 +42,7 @@ def test_sclite_counts_equal_kaldialign(tmp_path):
         (hyp_dir / f"{lmwt}.1.txt").write_text("".join(f"{u} {' '.join(p)}\n" for u, p in hyps[lmwt].items()))
     best = score_decode(tmp_path / "decode", tmp_path / "text", dict(FOLD_48_TO_39))
     assert best.lmwt == 5 and best.errors == 0
-    table = (tmp_path / "decode" / "scoring" / "per_by_lmwt").read_text().splitlines()[1:]
+    table = (tmp_path / "decode" / "scoring" / "per_by_lmwt_basic").read_text().splitlines()[1:]
     lmwt2 = dict(zip(["lmwt", "per", "ref", "sub", "del", "ins"], table[0].split()))
     expected = dict(ins=0, dels=0, sub=0, ref=0)
     for u, ref in refs.items():
@@ -55,8 +56,44 @@ def test_sclite_counts_equal_kaldialign(tmp_path):
     assert int(lmwt2["ref"]) == expected["ref"]
     assert (int(lmwt2["sub"]), int(lmwt2["del"]), int(lmwt2["ins"])) == \
         (expected["sub"], expected["dels"], expected["ins"])
-    assert (tmp_path / "decode" / "scoring" / "best_per").read_text().startswith("%PER 0.00")
-    assert (tmp_path / "decode" / "scoring" / "score_2" / "39phn.pra").exists()
+    assert (tmp_path / "decode" / "scoring" / "best_per_basic").read_text().startswith("%WER 0.00")
+    assert (tmp_path / "decode" / "scoring" / "score_basic_2" / "39phn.pra").exists()
+    assert (tmp_path / "decode" / "wer_2").read_text().startswith(f"%WER {lmwt2['per']} [ ")
+
+
+def _best_wer(lines: list[str]) -> str:
+    """Kaldi's utils/best_wer.sh: the line with the lowest [WS]ER figure ('%' read as a blank)."""
+    import re
+
+    best = None
+    for line in lines:
+        m = re.search(r"[WS]ER (\S+)", re.sub(r"\|(\d)", r"| \1", line).replace("%", " "))
+        if m and (best is None or float(m.group(1)) < best[0]):
+            best = (float(m.group(1)), line)
+    assert best is not None, f"best_wer.sh finds no [WS]ER figure in {lines}"
+    return best[1]
+
+
+def test_kaldi_timit_scoring_makes_the_reference_silence_optional(tmp_path):
+    """score_sclite.sh: a hypothesis without the reference's silences has no error, one with an inserted
+    silence has one; score_basic.sh counts each missing silence as a deletion. best_wer.sh reads both."""
+    (tmp_path / "text").write_text("spk_u1 sil aa b sil k sil\n")
+    (tmp_path / "decode" / "hyp").mkdir(parents=True)
+    (tmp_path / "decode" / "hyp" / "1.1.txt").write_text("spk_u1 aa b k\n")
+    (tmp_path / "decode" / "hyp" / "2.1.txt").write_text("spk_u1 sil aa sil b sil k sil\n")
+    best = score_decode(tmp_path / "decode", tmp_path / "text", dict(FOLD_48_TO_39))
+    assert (best.lmwt, best.errors, best.ref_words) == (1.0, 0, 6)
+    rates = {r[0]: r[1:] for r in (line.split() for line in
+                                   (tmp_path / "decode/scoring/per_by_lmwt").read_text().splitlines()[1:])}
+    basic = {r[0]: r[1:] for r in (line.split() for line in
+                                   (tmp_path / "decode/scoring/per_by_lmwt_basic").read_text().splitlines()[1:])}
+    assert rates["1"][:5] == ["0.00", "6", "0", "0", "0"] and rates["2"][:5] == ["16.67", "6", "0", "0", "1"]
+    assert basic["1"][:5] == ["50.00", "6", "0", "3", "0"] and basic["2"][:5] == ["16.67", "6", "0", "0", "1"]
+    assert (tmp_path / "decode/score_1/ctm_39phn.sys").exists()
+    for name, figure in (("best_per", "0.00"), ("best_per_basic", "16.67")):
+        line = (tmp_path / "decode/scoring" / name).read_text().strip()
+        assert _best_wer([line]).startswith(f"%WER {figure} ")
+    assert _best_wer([(tmp_path / f"decode/wer_{w}").read_text() for w in (1, 2)]).startswith("%WER 16.67")
 
 
 def _write_text(path, transcripts):
@@ -92,7 +129,7 @@ def test_weights_sharing_a_prefix_score_their_own_hypotheses(tmp_path):
             _write_text(hyp_dir / f"{w:g}.{job}.txt", {u: hyps[w][u] for u in part})
     best = score_decode(tmp_path / "decode", tmp_path / "text", dict(FOLD_48_TO_39))
     assert best.lmwt == 1.5 and best.errors == 0
-    table = [line.split() for line in (tmp_path / "decode/scoring/per_by_lmwt").read_text().splitlines()[1:]]
+    table = [line.split() for line in (tmp_path / "decode/scoring/per_by_lmwt_basic").read_text().splitlines()[1:]]
     assert [float(row[0]) for row in table] == [1.0, 1.5, 10.0]
     for row in table:
         expected = _expected_counts(refs, hyps[float(row[0])])
@@ -111,11 +148,13 @@ def test_every_set_is_reported_at_the_lm_weight_chosen_on_dev(tmp_path):
     assert (rates["lmwt"], rates["per_oracle"], rates["lmwt_oracle"]) == (2.0, 4.0, 5.0)
     assert decode_error_rates(system / "decode_dev")["per"] == 7.0
     assert (system / "decode_test/scoring/best_per").read_text().startswith(
-        "%PER 4.00 [ 4 / 100, 0 ins, 4 del, 0 sub ] ")
-    collect_results(tmp_path / "exp", tmp_path / "RESULTS.md", "t")
+        "%WER 4.00 [ 4 / 100, 0 ins, 4 del, 0 sub ] ")
+    printed = run_step("collect_results.py", "--title", "t", tmp_path / "exp", tmp_path / "RESULTS.md").stdout
+    assert (f"{system / 'decode_test'}: PER 6.00 at LM weight 2 (chosen on dev), basic scoring (silence a phone) "
+            "6.00; oracle %WER 4.00 [ 4 / 100, 0 ins, 4 del, 0 sub ] ") in printed
     lines = (tmp_path / "RESULTS.md").read_text().splitlines()
-    assert "| tri1 | dev | 7.00 | 7 / 100 | 0 | 7 | 0 | 2 | 7.00 | 2 | 1 | - |" in lines
-    assert "| tri1 | test | 6.00 | 6 / 100 | 0 | 6 | 0 | 2 | 4.00 | 5 | 1 | - |" in lines
+    assert "| tri1 | dev | 7.00 | 7 / 100 | 0 | 7 | 0 | 2 | 7.00 | 2 | 7.00 | 2 | 7.00 | 1 | - |" in lines
+    assert "| tri1 | test | 6.00 | 6 / 100 | 0 | 6 | 0 | 2 | 4.00 | 5 | 6.00 | 2 | 4.00 | 1 | - |" in lines
 
     from asrser.scoring import set_per
     per = set_per(system / "decode_test")
@@ -127,5 +166,5 @@ def test_every_set_is_reported_at_the_lm_weight_chosen_on_dev(tmp_path):
     assert set_per(other / "decode_test").tuned is None and "per" not in decode_error_rates(other / "decode_test")
     collect_results(tmp_path / "exp", tmp_path / "RESULTS.md", "t")
     text = (tmp_path / "RESULTS.md").read_text()
-    assert "| mono | test | - | - | - | - | - | - | 2.00 | 4 | 1 | - |" in text
+    assert "| mono | test | - | - | - | - | - | - | 2.00 | 4 | - | - | 2.00 | 1 | - |" in text
     assert "mono/decode_test: no PER at a dev-chosen LM weight" in text

@@ -258,7 +258,7 @@ def test_an_alignment_pass_through_slurm_equals_the_local_one(tmp_path, cluster,
     run_step("align_si.py", "--nj", 2, "--cmd", SLURM, "data/test", "data/lang", "exp/mono", tmp_path / "ali",
              cwd=local_run)
     for job in (1, 2):
-        assert (tmp_path / f"ali/ali.{job}.ark").read_bytes() == (local_run / f"exp/ali/ali.{job}.ark").read_bytes()
+        assert (tmp_path / f"ali/ali.{job}.gz").read_bytes() == (local_run / f"exp/ali/ali.{job}.gz").read_bytes()
     assert list((tmp_path / "ali/log/q").glob("*.sh"))
 
 

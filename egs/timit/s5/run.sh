@@ -131,7 +131,7 @@ if stage 13 "hybrid ConvNet-HMM decoding of dev and test with the monophone HCLG
     needs 5:exp/mono/graph/HCLG.fst 11:exp/convnet/frames_{dev,test}/frames.done 12:exp/convnet/final.pt; then
   for x in dev test; do
     nnet_decode.py "${score_opts[@]}" --device "$device" exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt \
-      exp/convnet/frames_$x exp/convnet/frames_train data/$x/text exp/convnet/decode_$x
+      exp/convnet/frames_$x data/$x/text exp/convnet/decode_$x
   done
 fi
 
@@ -139,7 +139,7 @@ if stage 14 "hybrid ConvNet-HMM forced alignment (Kaldi's nnet align) of train/d
     needs 4:exp/mono/final.mdl 11:exp/convnet/frames_{train,dev,test}/frames.done 12:exp/convnet/final.pt; then
   for x in train dev test; do
     nnet_align.py --device "$device" exp/mono/final.mdl data/lang data/$x exp/convnet/final.pt \
-      exp/convnet/frames_$x exp/convnet/frames_train exp/convnet_ali_$x
+      exp/convnet/frames_$x exp/convnet_ali_$x
   done
   boundary_accuracy exp/convnet_ali_train convnet dev test
 fi
