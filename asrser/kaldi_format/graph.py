@@ -49,14 +49,18 @@ def _header(data: bytes, path: Path) -> tuple[str, str, int, int, int, int, int,
     return fst_type, arc_type, version, flags, props, start, num_states, num_arcs, pos + 40
 
 
+def _read_fst_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(path, "file does not exist") from None
+
+
 def read_graph(path: str | os.PathLike) -> kaldifst.StdVectorFst:
     """A decoding graph (HCLG.fst, or any FST of standard arcs) written by Kaldi (const) or by kaldifst (vector)
     as the wheels' StdVectorFst. Other FSTs (a lattice, symbol tables attached) are errors naming the file."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(path, "file does not exist") from None
+    data = _read_fst_file(path)
     fst_type, arc_type, version, flags, props, start, num_states, num_arcs, pos = _header(data, path)
     if arc_type != "standard":
         raise KaldiFormatError(path, f"expected an FST of standard (tropical) arcs, found arc type {arc_type!r}")
@@ -121,10 +125,7 @@ def graph_max_ilabel(path: str | os.PathLike) -> int:
     """The largest input label (transition-id, for a decoding graph) of an FST file, vector or const: what a
     decoder checks against its model's transition-ids before the wheels' C++ would index beyond them."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(path, "file does not exist") from None
+    data = _read_fst_file(path)
     fst_type, _, version, flags, _, _, num_states, num_arcs, pos = _header(data, path)
     if fst_type == "const":
         aligned = version == 1 or bool(flags & _IS_ALIGNED)
