@@ -20,7 +20,7 @@ import kaldifst
 import numpy as np
 
 from ..errors import DataError
-from .lattice import FST_MAGIC
+from .lattice import FST_MAGIC, read_fst_header
 from .stream import KaldiFormatError
 
 _IS_ALIGNED, _SYMBOL_TABLES = 0x4, 0x3
@@ -31,22 +31,9 @@ _ARC = np.dtype([("ilabel", "<i4"), ("olabel", "<i4"), ("weight", "<f4"), ("next
 
 
 def _header(data: bytes, path: Path) -> tuple[str, str, int, int, int, int, int, int, int]:
-    def string(pos: int) -> tuple[str, int]:
-        if pos + 4 > len(data):
-            raise KaldiFormatError(path, "FST header ends early (truncated?)")
-        (n,) = struct.unpack_from("<i", data, pos)
-        if not 0 <= n <= 256 or pos + 4 + n > len(data):
-            raise KaldiFormatError(path, "corrupt FST header")
-        return data[pos + 4:pos + 4 + n].decode("latin-1"), pos + 4 + n
-
     if len(data) < 4 or struct.unpack_from("<i", data)[0] != FST_MAGIC:
         raise KaldiFormatError(path, "expected an FST (OpenFst binary, e.g. HCLG.fst), found other data")
-    fst_type, pos = string(4)
-    arc_type, pos = string(pos)
-    if pos + 40 > len(data):
-        raise KaldiFormatError(path, "FST header ends early (truncated?)")
-    version, flags, props, start, num_states, num_arcs = struct.unpack_from("<iiQqqq", data, pos)
-    return fst_type, arc_type, version, flags, props, start, num_states, num_arcs, pos + 40
+    return read_fst_header(data, 4, path, "FST header")
 
 
 def _read_fst_file(path: Path) -> bytes:

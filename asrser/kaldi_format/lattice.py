@@ -419,13 +419,23 @@ _ARC_TYPES = {"compactlattice44": ("<f", True), "compactlattice84": ("<d", True)
               "lattice4": ("<f", False), "lattice8": ("<d", False)}
 
 
-def _fst_string(data: bytes, pos: int, source: str) -> tuple[str, int]:
-    if pos + 4 > len(data):
-        raise KaldiFormatError(source, "lattice header ends early (truncated?)")
-    (n,) = struct.unpack_from("<i", data, pos)
-    if not 0 <= n <= 256 or pos + 4 + n > len(data):
-        raise KaldiFormatError(source, "corrupt lattice header")
-    return data[pos + 4:pos + 4 + n].decode("latin-1"), pos + 4 + n
+def read_fst_header(data: bytes, pos: int, source, what: str) -> tuple[str, str, int, int, int, int, int, int, int]:
+    """The OpenFst binary header after its magic number at `pos`: (fst type, arc type, version, flags,
+    properties, start, states, arcs, position after the header); `what` names it in errors."""
+    def string(pos: int) -> tuple[str, int]:
+        if pos + 4 > len(data):
+            raise KaldiFormatError(source, f"{what} ends early (truncated?)")
+        (n,) = struct.unpack_from("<i", data, pos)
+        if not 0 <= n <= 256 or pos + 4 + n > len(data):
+            raise KaldiFormatError(source, f"corrupt {what}")
+        return data[pos + 4:pos + 4 + n].decode("latin-1"), pos + 4 + n
+
+    fst_type, pos = string(pos)
+    arc_type, pos = string(pos)
+    if pos + 40 > len(data):
+        raise KaldiFormatError(source, f"{what} ends early (truncated?)")
+    version, flags, props, start, num_states, num_arcs = struct.unpack_from("<iiQqqq", data, pos)
+    return fst_type, arc_type, version, flags, props, start, num_states, num_arcs, pos + 40
 
 
 def read_fst(data: bytes, pos: int, source: str, expect_compact: bool = True):
@@ -438,12 +448,8 @@ def read_fst(data: bytes, pos: int, source: str, expect_compact: bool = True):
     (magic,) = struct.unpack_from("<i", data, pos)
     if magic != FST_MAGIC:
         raise KaldiFormatError(source, "expected a lattice (an OpenFst binary FST), found other data")
-    fst_type, pos = _fst_string(data, pos + 4, source)
-    arc_type, pos = _fst_string(data, pos, source)
-    if pos + 40 > len(data):
-        raise KaldiFormatError(source, "lattice header ends early (truncated?)")
-    version, flags, _props, start, num_states, _num_arcs = struct.unpack_from("<iiQqqq", data, pos)
-    pos += 40
+    fst_type, arc_type, version, flags, _props, start, num_states, _num_arcs, pos = read_fst_header(
+        data, pos + 4, source, "lattice header")
     if fst_type != "vector":
         raise KaldiFormatError(source, f"expected a vector FST, found fst type {fst_type!r}")
     if arc_type not in _ARC_TYPES:

@@ -203,32 +203,32 @@ class Reader:
         m = _TOKEN.match(self.data, self.pos)
         return m.group().decode("latin-1") if m else "end of file"
 
+    def _binary_float_type(self, what: str, single: str, double: str) -> str:
+        """The element type announced by a binary vector/matrix token: '<f4' for `single`, '<f8' for `double`."""
+        self.skip_space()
+        token = self.token(what)
+        if token not in (single, double):
+            raise self.error(f"expected {what} ({single} or {double}), found {describe_token(token)}")
+        return "<f4" if token == single else "<f8"
+
     def vector(self, what: str = "a vector") -> np.ndarray:
         """Vector<float|double>::Read: float32 or float64 as stored (FV/DV in binary; text gives float32)."""
         if self.binary:
-            self.skip_space()
-            token = self.token(what)
-            if token not in ("FV", "DV"):
-                raise self.error(f"expected {what} (FV or DV), found {describe_token(token)}")
+            dtype = self._binary_float_type(what, "FV", "DV")
             n = self.int32(f"the length of {what}")
             if n < 0:
                 raise self.error(f"{what} has negative length {n}")
-            dtype = "<f4" if token == "FV" else "<f8"
             return np.frombuffer(self.take(n * np.dtype(dtype).itemsize, what), dtype=dtype).astype(dtype[1:])
         return self._text_block(what, matrix=False)
 
     def matrix(self, what: str = "a matrix") -> np.ndarray:
         """Matrix<float|double>::Read (FM/DM in binary; text gives float32). Compressed matrices are refused."""
         if self.binary:
-            self.skip_space()
-            token = self.token(what)
-            if token not in ("FM", "DM"):
-                raise self.error(f"expected {what} (FM or DM), found {describe_token(token)}")
+            dtype = np.dtype(self._binary_float_type(what, "FM", "DM"))
             rows = self.int32(f"the number of rows of {what}")
             cols = self.int32(f"the number of columns of {what}")
             if rows < 0 or cols < 0:
                 raise self.error(f"{what} has a negative size {rows}x{cols}")
-            dtype = np.dtype("<f4" if token == "FM" else "<f8")
             data = self.take(rows * cols * dtype.itemsize, what)
             return np.frombuffer(data, dtype=dtype).astype(dtype.newbyteorder("=")).reshape(rows, cols)
         return self._text_block(what, matrix=True)

@@ -287,12 +287,17 @@ def write_kaldi_vector(path: str | os.PathLike, values: np.ndarray, binary: bool
     write_kaldi_object(path, lambda w: w.vector(values), binary)
 
 
-def read_kaldi_vector(path: str | os.PathLike) -> np.ndarray:
+def _read_single_object(path: str | os.PathLike, read, what: str):
+    """The one object of a Kaldi file (read(reader) reads it); anything after it is an error."""
     r = object_reader(path)
-    values = r.vector("a Kaldi vector")
+    value = read(r)
     if not r.at_end():
-        raise KaldiFormatError(path, "unexpected data after the vector")
-    return values
+        raise KaldiFormatError(path, f"unexpected data after the {what}")
+    return value
+
+
+def read_kaldi_vector(path: str | os.PathLike) -> np.ndarray:
+    return _read_single_object(path, lambda r: r.vector("a Kaldi vector"), "vector")
 
 
 def write_kaldi_matrix(path: str | os.PathLike, values: np.ndarray, binary: bool = True) -> None:
@@ -301,8 +306,4 @@ def write_kaldi_matrix(path: str | os.PathLike, values: np.ndarray, binary: bool
 
 
 def read_kaldi_matrix(path: str | os.PathLike) -> np.ndarray:
-    r = object_reader(path)
-    values = r.matrix("a Kaldi matrix")
-    if not r.at_end():
-        raise KaldiFormatError(path, "unexpected data after the matrix")
-    return values
+    return _read_single_object(path, lambda r: r.matrix("a Kaldi matrix"), "matrix")

@@ -31,9 +31,13 @@ def _now() -> str:
 
 
 def thread_environment(env: dict[str, str], threads: int, override: bool) -> dict[str, str]:
-    """env with the thread counts of numpy/torch set to `threads`; with override=False a count the user set
-    stays (the default share of the cores is only a default)."""
+    """env with the thread counts of numpy/torch (OpenMP, MKL, OpenBLAS) set to `threads`; with override=False
+    the counts the user set stay (the default share of the cores is only a default), and the first of them
+    also stands for the libraries the user left unset: mixed counts (OMP at 1, MKL at the share) change a net's
+    floating-point sums as another thread count does."""
     env = dict(env)
+    if not override:
+        threads = next((env[var] for var in THREAD_VARS if var in env), threads)
     for var in THREAD_VARS:
         if override or var not in env:
             env[var] = str(threads)

@@ -215,3 +215,16 @@ def test_stopping_the_runner_stops_its_jobs_and_starts_no_more(tmp_path, runner_
     for j in (1, 2):
         assert "# Ended (code -15)" in (tmp_path / f"s.{j}.log").read_text()
     assert not (tmp_path / "s.3.log").exists() and not (tmp_path / "s.4.log").exists()
+
+
+def test_a_thread_count_the_user_set_applies_to_every_library():
+    """OMP_NUM_THREADS=1 alone used to leave MKL and OpenBLAS at the runner's share of the cores: a job ran
+    with mixed counts, and a net trained locally differed from the same training through Slurm or by hand."""
+    from asrser.runner.local import thread_environment
+
+    mixed = thread_environment({"OMP_NUM_THREADS": "1"}, 2, override=False)
+    assert mixed["OMP_NUM_THREADS"] == mixed["MKL_NUM_THREADS"] == mixed["OPENBLAS_NUM_THREADS"] == "1"
+    explicit = thread_environment({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "4"}, 2, override=False)
+    assert (explicit["OMP_NUM_THREADS"], explicit["MKL_NUM_THREADS"], explicit["OPENBLAS_NUM_THREADS"]) == ("1", "4", "1")
+    assert set(thread_environment({}, 2, override=False)[v] for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")) == {"2"}
+    assert thread_environment({"OMP_NUM_THREADS": "1"}, 3, override=True)["MKL_NUM_THREADS"] == "3"
