@@ -7,7 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 venv="$root/.venv"
 stamp="$venv/.asrser-installed"
-debian_packages=(sctk espeak-ng libespeak-ng1 espeak-ng-data sox libfst-tools)
+debian_packages=(sctk espeak-ng libespeak-ng1 espeak-ng-data sox libfst-tools g++)
 
 missing=()
 for pkg in "${debian_packages[@]}"; do
@@ -24,6 +24,16 @@ if (( ${#missing[@]} )); then
     echo "setup: install them as root:  apt-get update && apt-get install --no-install-recommends ${missing[*]}" >&2
     exit 1
   fi
+fi
+
+# The compiled lattice determiniser (C++ with a C interface, loaded through ctypes): rebuilt when its source is
+# newer. Without it lattices are determinised by the Python reference, several times slower.
+latdet_src="$root/asrser/kaldi_format/latdet.cc"
+latdet_lib="$root/asrser/kaldi_format/_latdet.so"
+if [[ ! -e "$latdet_lib" || "$latdet_src" -nt "$latdet_lib" ]]; then
+  echo "setup: compiling $latdet_src" >&2
+  g++ -O2 -std=c++17 -shared -fPIC -o "$latdet_lib.tmp" "$latdet_src"
+  mv "$latdet_lib.tmp" "$latdet_lib"
 fi
 
 # The stamp records the package spec the venv was built from (pyproject's [project] tables: pins and entry

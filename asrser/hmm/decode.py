@@ -32,6 +32,7 @@ import numpy as np
 from ..errors import DataError
 from ..kaldi_format import ArchiveWriter, CompactLattice, determinize_lattice, encode_compact_lattice, read_graph
 from ..kaldi_format.graph import graph_max_ilabel
+from ..kaldi_format.lattice import MAX_MEM
 from ..kaldi_format.tables import write_num_jobs
 from .tables import scaled_tid_loglik
 
@@ -44,18 +45,20 @@ class DecodeOptions:
     beam: float = 13.0
     lattice_beam: float = 6.0
     retry_beam: float = 40.0    # for utterances that reach no final state at `beam`; <= beam: no retry
+    max_mem: int = MAX_MEM      # lattice determinisation's memory bound (Kaldi's --max-mem)
 
 
 @dataclass
 class Decoded:
     """One utterance's decode: its determinised lattice (None when no path survived the beam), whether the
     best path ends in a final state of the graph, whether that took the retry beam, and the seconds spent
-    determinising."""
+    determinising (and the lattice beam it ended with)."""
 
     lattice: CompactLattice | None
     reached_final: bool
     retried: bool
     determinize_seconds: float = 0.0
+    lattice_beam: float = 0.0           # below DecodeOptions.lattice_beam when determinisation outgrew max_mem
 
 
 class Decoder:
@@ -105,9 +108,10 @@ class Decoder:
         if lattice is None:
             return Decoded(None, False, retried)
         start = time.perf_counter()
-        clat = determinize_lattice(lattice, self.opts.lattice_beam, self.opts.acwt)
+        det = determinize_lattice(lattice, self.opts.lattice_beam, self.opts.acwt, self.opts.max_mem)
         seconds = time.perf_counter() - start
-        return Decoded(clat if clat.start >= 0 else None, final, retried, seconds)
+        clat = det.lattice
+        return Decoded(clat if clat.start >= 0 else None, final, retried, seconds, det.beam)
 
 
 def decode_utterances(decoder: Decoder, utterances: Iterable[tuple[str, np.ndarray]], out_dir: str | os.PathLike,
@@ -117,7 +121,7 @@ def decode_utterances(decoder: Decoder, utterances: Iterable[tuple[str, np.ndarr
     either: its best partial paths are kept), failed (no path at all: scored as empty), with the utterances of
     the last two listed, and the seconds spent determinising lattices."""
     counts = dict(utterances=0, frames=0, retried=0, partial=0, failed=0, partial_utts=[], failed_utts=[],
-                  determinize_seconds=0.0)
+                  determinize_seconds=0.0, narrowed_utts=[])
     beams = f"beam {decoder.opts.beam:g}" + (f" nor at retry beam {decoder.opts.retry_beam:g}"
                                              if decoder.opts.retry_beam > decoder.opts.beam else "")
     with ArchiveWriter(Path(out_dir) / f"lat.{job}.gz") as lattices:
@@ -127,6 +131,10 @@ def decode_utterances(decoder: Decoder, utterances: Iterable[tuple[str, np.ndarr
             counts["frames"] += len(loglik)
             counts["retried"] += result.retried
             counts["determinize_seconds"] += result.determinize_seconds
+            if result.lattice is not None and result.lattice_beam < decoder.opts.lattice_beam:
+                log.warning("%s: lattice determinisation outgrew max-mem %d at lattice beam %g: pruned with beam %.2f",
+                            utt, decoder.opts.max_mem, decoder.opts.lattice_beam, result.lattice_beam)
+                counts["narrowed_utts"].append(utt)
             if result.lattice is None:
                 log.warning("%s: no path survived %s; scored as empty", utt, beams)
                 counts["failed"] += 1
@@ -192,6 +200,10 @@ def log_decode_counts(decode_dir: str | os.PathLike, counts: dict, opts: DecodeO
         log.warning("%s: %d utterances scored with a partial path%s, %d without any path%s", decode_dir,
                     counts["partial"], _examples(counts["partial_utts"]), counts["failed"],
                     _examples(counts["failed_utts"]))
+    if counts.get("narrowed_utts"):
+        log.warning("%s: %d of %d lattices outgrew max-mem %d when determinised at lattice beam %g and were "
+                    "pruned with a narrower beam%s", decode_dir, len(counts["narrowed_utts"]), counts["utterances"],
+                    opts.max_mem, opts.lattice_beam, _examples(counts["narrowed_utts"]))
 
 
 def _examples(utts: list[str]) -> str:

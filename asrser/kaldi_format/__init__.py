@@ -10,7 +10,7 @@ What a stage calls (everything names the file and what was expected on bad input
   directory, through its num_jobs); write_num_jobs / read_num_jobs.
 - `final.occs`, `final.mat`: write_kaldi_vector / read_kaldi_vector, write_kaldi_matrix / read_kaldi_matrix.
 - a hybrid net's outputs for latgen-faster-mapped: write_loglikelihoods(path, items, num_pdfs).
-- `lat.N.gz`: determinize_lattice(raw_lattice, lattice_beam, acoustic_scale) -> CompactLattice;
+- `lat.N.gz`: determinize_lattice(raw_lattice, lattice_beam, acoustic_scale, max_mem).lattice -> CompactLattice;
   write_lattices(path, items) / read_lattices(path); best_paths(lattices, lm_weights) or
   CompactLattice.best_path(acoustic_scale=1/LMWT) for scoring without decoding again.
 - `HCLG.fst` as Kaldi's mkgraph.sh writes it (a ConstFst): read_graph(path) -> wheels' StdVectorFst.

@@ -16,15 +16,20 @@ lattice determinisation, so those are written here: `determinize_lattice` follow
 DeterminizeLatticePruned (lat/determinize-lattice-pruned.cc) -- subsets of raw states with residual weights and
 transition-id strings, epsilon closure over word-less arcs, subsets kept in their minimal form (states that are
 final or have word arcs), normalisation by the best weight and the common string prefix, and tasks expanded best
-first by forward + backward cost, dropped beyond best + beam -- then Connect, and the acoustic costs divided by
-the decoding's acoustic scale, as gmm-latgen-simple writes them. (Kaldi's decoders first determinise on phones,
-DeterminizeLatticePhonePruned, to go faster; the result is the same word-level determinised lattice up to
-pruning.)
+first by forward + backward cost, dropped beyond best + beam, memory bounded by Kaldi's max_mem with its retry at
+a narrower beam -- then Connect, and the acoustic costs divided by the decoding's acoustic scale, as
+gmm-latgen-simple writes them. (Kaldi's decoders first determinise on phones, DeterminizeLatticePhonePruned, to
+go faster; the result is the same word-level determinised lattice up to pruning.) The algorithm is written twice:
+here in Python (_Determinizer, the reference, readable) and in latdet.cc (the same steps in the same
+floating-point order, 5 to 10 times faster, built by tools/setup.sh); the tests require byte-identical lattices
+from both.
 """
 
 from __future__ import annotations
 
+import ctypes
 import heapq
+import logging
 import math
 import os
 import struct
@@ -38,6 +43,8 @@ import numpy as np
 
 from .stream import KaldiFormatError, format_numbers
 from .tables import ArchiveWriter, iter_archive
+
+log = logging.getLogger(__name__)
 
 FST_MAGIC = 2125659606
 INF = math.inf
@@ -160,55 +167,239 @@ class RawLattice:
     def from_kaldifst(cls, lattice: kaldifst.Lattice) -> "RawLattice":
         """Through the lattice's OpenFst binary form (the wheels expose no arc iterator for lattices, and
         their text form rounds weights to 6 digits)."""
-        fd, name = tempfile.mkstemp(suffix=".fst")
-        os.close(fd)
-        try:
-            if not lattice.write(name):
-                raise RuntimeError(f"kaldifst could not write a lattice to {name}")
-            data = Path(name).read_bytes()
-        finally:
-            os.unlink(name)
-        return read_fst(data, 0, "the decoder's lattice", expect_compact=False)[0]
+        return read_fst(_kaldifst_bytes(lattice), 0, "the decoder's lattice", expect_compact=False)[0]
+
+
+def _kaldifst_bytes(lattice: kaldifst.Lattice) -> bytes:
+    fd, name = tempfile.mkstemp(suffix=".fst")
+    os.close(fd)
+    try:
+        if not lattice.write(name):
+            raise RuntimeError(f"kaldifst could not write a lattice to {name}")
+        return Path(name).read_bytes()
+    finally:
+        os.unlink(name)
+
+
+@dataclass
+class RawArrays:
+    """A raw lattice as arrays, as the compiled determiniser takes it: per state the offset of its first arc
+    (num_states + 1 values), per arc transition-id, word, graph and acoustic cost, next state; per state the
+    final costs (inf: not final)."""
+    start: int
+    offsets: np.ndarray
+    tid: np.ndarray
+    word: np.ndarray
+    g: np.ndarray
+    a: np.ndarray
+    next: np.ndarray
+    final_g: np.ndarray
+    final_a: np.ndarray
+
+    @classmethod
+    def from_raw(cls, raw: RawLattice) -> "RawArrays":
+        flat = [arc for arcs in raw.arcs for arc in arcs]
+        column = lambda i, dtype: np.array([arc[i] for arc in flat], dtype=dtype)   # noqa: E731
+        finals = [f if f is not None else (INF, INF) for f in raw.finals]
+        return cls(raw.start, np.concatenate([[0], np.cumsum([len(a) for a in raw.arcs])]).astype(np.int64),
+                   column(0, np.int32), column(1, np.int32), column(2, np.float64), column(3, np.float64),
+                   column(4, np.int32), np.array([f[0] for f in finals], dtype=np.float64),
+                   np.array([f[1] for f in finals], dtype=np.float64))
+
+    @classmethod
+    def from_kaldifst(cls, lattice: kaldifst.Lattice) -> "RawArrays":
+        data, source = _kaldifst_bytes(lattice), "the decoder's lattice"
+        _, arc_type, _, _, _, start, num_states, _, pos = read_fst_header(data, 4, source, "lattice header")
+        if arc_type not in ("lattice4", "lattice8"):
+            raise KaldiFormatError(source, f"expected a state-level lattice, found arc type {arc_type!r}")
+        counts, arcs, finals, _ = _state_level_arrays(data, pos, num_states, _ARC_TYPES[arc_type][0], source)
+        as_c = np.ascontiguousarray
+        return cls(start if num_states else -1, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                   as_c(arcs["i"]), as_c(arcs["o"]), as_c(arcs["g"], np.float64), as_c(arcs["a"], np.float64),
+                   as_c(arcs["n"]), as_c(finals["g"], np.float64), as_c(finals["a"], np.float64))
+
+
+# -- the compiled determiniser (latdet.cc, built by tools/setup.sh) ---------------------------------------------
+_LATDET_ABI = 1
+_latdet_lib = None
+
+
+def _latdet():
+    """The compiled determiniser, or None (with one warning) when it is not built or older than its source."""
+    global _latdet_lib
+    if _latdet_lib is None:
+        here = Path(__file__).parent
+        lib_path, source = here / "_latdet.so", here / "latdet.cc"
+        reason = None
+        if not lib_path.exists():
+            reason = "not built"
+        elif source.exists() and source.stat().st_mtime > lib_path.stat().st_mtime:
+            reason = "older than latdet.cc"
+        else:
+            try:
+                lib = ctypes.CDLL(str(lib_path))
+                if lib.latdet_abi_version() != _LATDET_ABI:
+                    reason = "built from another version of latdet.cc"
+            except OSError as e:
+                reason = f"cannot be loaded ({e})"
+        if reason:
+            log.warning("%s is %s: lattices are determinised by the Python reference, about 20 times slower "
+                        "(tools/setup.sh builds it)", lib_path, reason)
+            _latdet_lib = False
+        else:
+            p, i32, i64, f64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double
+            lib.latdet_run.argtypes = [i32, i32, p, p, p, p, p, p, p, p, f64, f64, i64]
+            lib.latdet_run.restype = p
+            lib.latdet_num_states.argtypes, lib.latdet_num_states.restype = [p], i32
+            lib.latdet_effective_beam.argtypes, lib.latdet_effective_beam.restype = [p], f64
+            lib.latdet_sizes.argtypes = [p, p, p]
+            lib.latdet_get.argtypes = [p] * 11
+            lib.latdet_free.argtypes = [p]
+            _latdet_lib = lib
+    return _latdet_lib or None
+
+
+def _determinize_compiled(lib, raw: RawArrays, beam: float, prune_beam: float, max_mem: int
+                          ) -> tuple[CompactLattice, float]:
+    ptr = lambda a: a.ctypes.data_as(ctypes.c_void_p)    # noqa: E731
+    handle = lib.latdet_run(len(raw.final_g), raw.start, ptr(raw.offsets), ptr(raw.tid), ptr(raw.word),
+                            ptr(raw.g), ptr(raw.a), ptr(raw.next), ptr(raw.final_g), ptr(raw.final_a),
+                            beam, prune_beam, max_mem)
+    if not handle:
+        raise ValueError("the raw lattice has a cycle (epsilon cycles in the decoding graph?)")
+    try:
+        num_states, effective = lib.latdet_num_states(handle), lib.latdet_effective_beam(handle)
+        if num_states < 0:
+            return CompactLattice(-1, [], []), effective
+        num_arcs, num_tids = ctypes.c_int64(), ctypes.c_int64()
+        lib.latdet_sizes(handle, ctypes.byref(num_arcs), ctypes.byref(num_tids))
+        na = num_arcs.value
+        src, word, dst = (np.empty(na, np.int32) for _ in range(3))
+        g, a, final_g, final_a = np.empty(na), np.empty(na), np.empty(num_states), np.empty(num_states)
+        arc_len, final_len = np.empty(na, np.int64), np.empty(num_states, np.int64)
+        tids = np.empty(max(num_tids.value, 1), np.int32)
+        lib.latdet_get(handle, ptr(src), ptr(word), ptr(dst), ptr(g), ptr(a), ptr(arc_len), ptr(final_g),
+                       ptr(final_a), ptr(final_len), ptr(tids))
+    finally:
+        lib.latdet_free(handle)
+    tid_list, pos = tids.tolist(), 0
+    arcs: list[list[Arc]] = [[] for _ in range(num_states)]
+    for s, w, d, gc, ac, n in zip(src.tolist(), word.tolist(), dst.tolist(), g.tolist(), a.tolist(),
+                                  arc_len.tolist()):
+        arcs[s].append((w, d, gc, ac, tuple(tid_list[pos:pos + n])))
+        pos += n
+    finals: list[tuple[float, float, tuple[int, ...]] | None] = []
+    for gc, ac, n in zip(final_g.tolist(), final_a.tolist(), final_len.tolist()):
+        finals.append(None if gc == INF else (gc, ac, tuple(tid_list[pos:pos + n])))
+        pos += n
+    return CompactLattice(0, arcs, finals), effective
+
+
+MAX_MEM = 50_000_000        # Kaldi's DeterminizeLatticePrunedOptions::max_mem (bytes)
+RETRY_CUTOFF = 0.5          # ... ::retry_cutoff
+MAX_ITERATIONS = 10         # DeterminizeLatticePruned's max_num_iters
+
+
+@dataclass
+class Determinized:
+    """A determinised lattice and the lattice beam it was finally pruned with (below the beam asked for when the
+    subsets outgrew max_mem and the raw lattice was pruned harder, as Kaldi does)."""
+    lattice: CompactLattice
+    beam: float
 
 
 def determinize_lattice(raw: kaldifst.Lattice | RawLattice, beam: float, acoustic_scale: float = 1.0,
-                        max_states: int = 0) -> CompactLattice:
-    """Kaldi's lattice determinisation with pruning (lattice_beam) of a decoder's raw lattice (input labels
-    transition-ids, output labels words, acoustic costs scaled by `acoustic_scale`), then Connect; the
-    acoustic costs of the result are divided by `acoustic_scale`, as gmm-latgen-* and latgen-faster-mapped
-    write them. max_states > 0 stops early (best paths first) as Kaldi's max-states option does."""
-    if isinstance(raw, kaldifst.Lattice):
-        raw = RawLattice.from_kaldifst(raw)
-    clat = _Determinizer(raw, beam, max_states).run()
+                        max_mem: int = MAX_MEM, implementation: str = "auto") -> Determinized:
+    """Kaldi's DeterminizeLatticePruned of a decoder's raw lattice (input labels transition-ids, output labels
+    words, acoustic costs scaled by `acoustic_scale`), then Connect; the acoustic costs of the result are
+    divided by `acoustic_scale`, as gmm-latgen-* and latgen-faster-mapped write them.
+
+    Memory is bounded as in Kaldi: when the subsets and their strings outgrow `max_mem` (estimated as Kaldi
+    counts them: 16 bytes per subset element, 4 per transition-id of a string) determinisation stops; the beam
+    it had reached (the next task's cost over the best path's) is the effective beam. Below retry_cutoff of the
+    beam, the raw lattice is pruned with beam * sqrt(effective / beam) (at least a quarter of the beam) and
+    determinised again, at most MAX_ITERATIONS times; the last attempt's lattice is kept (its best paths come
+    first). implementation: "compiled" (latdet.cc), "python" (_Determinizer, the reference) or "auto" (compiled
+    when built); both give the same lattice."""
+    lib = _latdet() if implementation != "python" else None
+    if implementation == "compiled" and lib is None:
+        raise RuntimeError("the compiled lattice determiniser is not built (tools/setup.sh builds it)")
+    if lib is not None:
+        arrays = RawArrays.from_kaldifst(raw) if isinstance(raw, kaldifst.Lattice) else RawArrays.from_raw(raw)
+        determinize = lambda b, prune: _determinize_compiled(lib, arrays, b, prune, max_mem)  # noqa: E731
+    else:
+        original = RawLattice.from_kaldifst(raw) if isinstance(raw, kaldifst.Lattice) else raw
+
+        def determinize(b: float, prune: float) -> tuple[CompactLattice, float]:
+            det = _Determinizer(original if prune < 0 else prune_raw_lattice(original, prune), b, max_mem)
+            return det.run(), det.effective_beam
+    prune = -1.0
+    for iteration in range(MAX_ITERATIONS):
+        clat, effective = determinize(beam, prune)
+        if effective >= beam * RETRY_CUTOFF or iteration + 1 == MAX_ITERATIONS:
+            break
+        beam = prune = max(beam * math.sqrt(max(effective, 0.0) / beam), 0.25 * beam)
     clat = _connect(clat)
     if acoustic_scale != 1.0:
         clat = clat.scaled(1.0, 1.0 / acoustic_scale)
-    return clat
+    return Determinized(clat, beam)
+
+
+def prune_raw_lattice(raw: RawLattice, beam: float) -> RawLattice:
+    """Kaldi's PruneLattice: drop the arcs and final weights of a raw lattice whose best path through them costs
+    more than the best path's + beam (states stay, unreachable)."""
+    order = _raw_topological_order(raw)
+    n = len(raw.arcs)
+    forward = [INF] * n
+    if raw.start >= 0:
+        forward[raw.start] = 0.0
+    for s in order:
+        f = forward[s]
+        if f == INF:
+            continue
+        for _, _, g, a, nxt in raw.arcs[s]:
+            if f + g + a < forward[nxt]:
+                forward[nxt] = f + g + a
+    backward = _backward_costs(raw, order)
+    cutoff = (backward[raw.start] if raw.start >= 0 else INF) + beam
+    arcs = [[arc for arc in raw.arcs[s] if forward[s] + arc[2] + arc[3] + backward[arc[4]] <= cutoff]
+            for s in range(n)]
+    finals = [f if f is not None and forward[s] + f[0] + f[1] <= cutoff else None
+              for s, f in enumerate(raw.finals)]
+    return RawLattice(raw.start, arcs, finals)
+
+
+def _backward_costs(raw: RawLattice, order: list[int]) -> list[float]:
+    """Per state the cost of its best path to a final state."""
+    backward = [INF] * len(raw.arcs)
+    for s in reversed(order):
+        final = raw.finals[s]
+        best = final[0] + final[1] if final is not None else INF
+        for _, _, g, a, nxt in raw.arcs[s]:
+            c = g + a + backward[nxt]
+            if c < best:
+                best = c
+        backward[s] = best
+    return backward
 
 
 class _Determinizer:
     """LatticeDeterminizerPruned on words (the raw lattice inverted: words are the labels, transition-ids the
     strings). Subsets are tuples of (state, graph, acoustic, string) sorted by state."""
 
-    def __init__(self, raw: RawLattice, beam: float, max_states: int):
+    def __init__(self, raw: RawLattice, beam: float, max_mem: int):
         self.raw = raw
-        self.max_states = max_states
+        self.max_mem = max_mem
+        self.mem = 0                # estimated bytes of subsets and strings, as Kaldi's num_mem_
+        self.effective_beam = beam
         n = len(raw.arcs)
         order = _raw_topological_order(raw)
         self.rank = [0] * n
         for r, s in enumerate(order):
             self.rank[s] = r
-        backward = [INF] * n
-        for s in reversed(order):
-            final = raw.finals[s]
-            best = final[0] + final[1] if final is not None else INF
-            for _, _, g, a, nxt in raw.arcs[s]:
-                c = g + a + backward[nxt]
-                if c < best:
-                    best = c
-            backward[s] = best
-        self.backward = backward
-        self.cutoff = backward[raw.start] + beam if raw.start >= 0 else INF
+        self.backward = backward = _backward_costs(raw, order)
+        self.best = backward[raw.start] if raw.start >= 0 else INF
+        self.cutoff = self.best + beam
         # word-less arcs (followed in epsilon closures) and word arcs (transitions of determinised states)
         self.eps = [[(tid, g, a, nxt) for tid, word, g, a, nxt in arcs if word == 0 and g != INF] for arcs in raw.arcs]
         self.word_arcs = [[arc for arc in arcs if arc[1] != 0 and arc[2] != INF] for arcs in raw.arcs]
@@ -230,7 +421,9 @@ class _Determinizer:
         subset = tuple(sorted((s, *v) for s, v in closure.items() if self.keep[s]))
         self._new_state(subset, 0.0)    # the start state's subset is not normalised, as in Kaldi
         while self.queue:
-            if self.max_states and len(self.states) > self.max_states:
+            if self.mem > self.max_mem:
+                # tasks go best first: every path cheaper than the next task's is in the lattice
+                self.effective_beam = self.queue[0][0] - self.best
                 break
             _, _, state, word, elems = heapq.heappop(self.queue)
             self._process_transition(state, word, elems)
@@ -297,6 +490,7 @@ class _Determinizer:
         self.out_final.append(None)
         key = tuple((e[0], e[3]) for e in subset)
         self.minimal_hash.setdefault(key, []).append((tuple((e[1], e[2]) for e in subset), state))
+        self.mem += _subset_bytes(subset)
         self._process_final(state)
         self._process_transitions(state)
         return state
@@ -346,8 +540,14 @@ class _Determinizer:
                 target = self._new_state(minimal, forward + g1 + a1)
             found = (target, g1, a1, rest)
             self.initial_hash.setdefault(key, []).append((tuple((e[1], e[2]) for e in subset), found))
+            self.mem += _subset_bytes(subset)
         target, g1, a1, rest = found
+        self.mem += 16 + 4 * (len(prefix) + len(rest))
         self.out_arcs[state].append((word, target, g0 + g1, a0 + a1, prefix + rest))
+
+
+def _subset_bytes(subset: tuple) -> int:
+    return sum(16 + 4 * len(e[3]) for e in subset)
 
 
 def _better(x: tuple, y: tuple) -> bool:
@@ -495,9 +695,10 @@ def read_fst(data: bytes, pos: int, source: str, expect_compact: bool = True):
     return raw, pos
 
 
-def _read_state_level(data: bytes, pos: int, num_states: int, float_fmt: str, source: str):
+def _state_level_arrays(data: bytes, pos: int, num_states: int, float_fmt: str, source: str):
     """The states of a lattice4/lattice8 VectorFst, vectorised: a state is final weight (2 floats), int64 arc
-    count, arcs of (int32 ilabel, int32 olabel, 2 floats, int32 next state)."""
+    count, arcs of (int32 ilabel, int32 olabel, 2 floats, int32 next state). Returns (arc counts per state,
+    arcs as a structured array i/o/g/a/n, finals as a structured array g/a, position after the states)."""
     fsize = struct.calcsize(float_fmt)
     state_head, arc_size = 2 * fsize + 8, 12 + 2 * fsize
     starts, counts = np.empty(num_states, dtype=np.int64), np.empty(num_states, dtype=np.int64)
@@ -524,6 +725,12 @@ def _read_state_level(data: bytes, pos: int, num_states: int, float_fmt: str, so
     arcs_arr = buffer[arc_rows].copy().view(arc_dtype).reshape(-1)
     if len(arcs_arr) and not ((arcs_arr["n"] >= 0) & (arcs_arr["n"] < num_states)).all():
         raise KaldiFormatError(source, "corrupt lattice (arc to a state that does not exist)")
+    return counts, arcs_arr, finals_arr, p
+
+
+def _read_state_level(data: bytes, pos: int, num_states: int, float_fmt: str, source: str):
+    """The states of a lattice4/lattice8 VectorFst as RawLattice's lists: (arcs, finals, position after)."""
+    counts, arcs_arr, finals_arr, p = _state_level_arrays(data, pos, num_states, float_fmt, source)
     flat = list(zip(arcs_arr["i"].tolist(), arcs_arr["o"].tolist(), arcs_arr["g"].tolist(),
                     arcs_arr["a"].tolist(), arcs_arr["n"].tolist()))
     bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()

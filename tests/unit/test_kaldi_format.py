@@ -191,7 +191,7 @@ def test_hand_made_text_model_reads_aligns_and_decodes_with_the_wheels(tmp_path)
     decoder = kaldi_decoder.LatticeSimpleDecoder(graph, kaldi_decoder.LatticeSimpleDecoderConfig())
     decoder.decode(kaldi_decoder.DecodableCtc(np.ascontiguousarray(0.1 * loglik[:, tid2pdf[1:]], dtype=np.float32)))
     ok, raw = decoder.get_raw_lattice()
-    clat = determinize_lattice(raw, beam=6.0, acoustic_scale=0.1)
+    clat = determinize_lattice(raw, beam=6.0, acoustic_scale=0.1).lattice
     write_lattices(tmp_path / "lat.1.gz", [("u", clat)])
     [(key, back)] = read_lattices(tmp_path / "lat.1.gz")
     best = back.best_path(acoustic_scale=1.0)
@@ -459,6 +459,53 @@ def clat_path_cost(clat: CompactLattice, words: list[int]) -> tuple[float, float
     return None if final is None else (g + final[0], a + final[1])
 
 
+def wide_lattice(frames: int, phones: int, seed: int = 0) -> RawLattice:
+    """The raw lattice of a net that cannot tell `phones` phones apart: any phone at any frame, a phone change
+    costing 1 (graph) and each frame a random acoustic cost; far more phone sequences than frames."""
+    cost = np.random.default_rng(seed).uniform(0.0, 2.0, (frames, phones))
+    state = lambda t, k: 1 + t * phones + k     # noqa: E731
+    arcs = [[(k + 1, k + 1, 0.0, float(cost[0, k]), state(0, k)) for k in range(phones)]]
+    for t in range(frames):
+        for k in range(phones):
+            arcs.append([] if t + 1 == frames else
+                        [(j + 1, 0 if j == k else j + 1, 0.0 if j == k else 1.0, float(cost[t + 1, j]),
+                          state(t + 1, j)) for j in range(phones)])
+    finals = [None] + [(0.0, 0.0) if t + 1 == frames else None for t in range(frames) for _ in range(phones)]
+    return RawLattice(0, arcs, finals)
+
+
+def raw_best_cost(raw: RawLattice) -> float:
+    from asrser.kaldi_format.lattice import _backward_costs, _raw_topological_order
+
+    return _backward_costs(raw, _raw_topological_order(raw))[raw.start]
+
+
+def test_compiled_determiniser_gives_the_python_reference_lattice():
+    raw = wide_lattice(20, 4)
+    compiled = determinize_lattice(raw, 4.0, implementation="compiled")
+    reference = determinize_lattice(raw, 4.0, implementation="python")
+    assert compiled.beam == reference.beam == 4.0
+    assert compiled.lattice.num_states > 100 and compiled.lattice.is_deterministic()
+    assert encode_compact_lattice(compiled.lattice) == encode_compact_lattice(reference.lattice)
+    best = compiled.lattice.best_path()
+    assert best.graph_cost + best.acoustic_cost == pytest.approx(raw_best_cost(raw), abs=1e-4)
+
+
+def test_a_lattice_that_outgrows_max_mem_is_pruned_with_a_narrower_beam_and_keeps_its_best_path():
+    raw = wide_lattice(40, 5)
+    results = [determinize_lattice(raw, 6.0, max_mem=200_000, implementation=impl)
+               for impl in ("compiled", "python")]
+    for det in results:
+        assert det.beam < 6.0 * 0.5       # narrowed: Kaldi's retry_cutoff
+        assert det.lattice.is_deterministic() and det.lattice.num_states < 1000
+        best = det.lattice.best_path()
+        assert best.graph_cost + best.acoustic_cost == pytest.approx(raw_best_cost(raw), abs=1e-4)
+        assert len(best.transition_ids) == 40
+    assert encode_compact_lattice(results[0].lattice) == encode_compact_lattice(results[1].lattice)
+    # with room enough the same lattice is determinised at the beam asked for
+    assert determinize_lattice(wide_lattice(12, 3), 6.0, max_mem=200_000).beam == 6.0
+
+
 @pytest.mark.slow
 def test_decoder_lattices_are_stored_as_kaldi_compact_lattices_and_rescored_without_decoding(system, tmp_path):
     from asrser.gmm.feats import FeaturePipeline, iter_features
@@ -477,8 +524,10 @@ def test_decoder_lattices_are_stored_as_kaldi_compact_lattices_and_rescored_with
         decoder.decode(kaldi_decoder.DecodableCtc(scores))
         ok, raw = decoder.get_raw_lattice()
         assert ok
-        clat = determinize_lattice(raw, config.lattice_beam, acwt)
+        clat = determinize_lattice(raw, config.lattice_beam, acwt).lattice
         assert clat.is_deterministic() and clat.num_states > 1
+        reference = determinize_lattice(raw, config.lattice_beam, acwt, implementation="python").lattice
+        assert encode_compact_lattice(reference) == encode_compact_lattice(clat)
         raws[utt] = raw
         lattices.append((utt, clat))
     assert len(lattices) == 32
