@@ -16,6 +16,9 @@ p.add_argument("--cmd", default="asrser-run")
 p.add_argument("--acwt", type=float, default=0.1)
 p.add_argument("--beam", type=float, default=13.0)
 p.add_argument("--lattice-beam", type=float, default=6.0)
+p.add_argument("--max-mem", type=int, default=50_000_000,
+               help="lattice determinisation memory bound in bytes, as Kaldi's (beyond it the lattice is pruned "
+                    "with a narrower beam)")
 p.add_argument("--retry-beam", type=float, default=40.0,
                help="beam for utterances that reach no final state at --beam (not above --beam: no retry)")
 p.add_argument("--min-lmwt", type=int, default=1)
@@ -35,7 +38,8 @@ def main(a):
     from asrser.scoring import score_decode
 
     phone_map = read_scoring_map(a.phone_map, a.phone_map_columns)
-    opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam)
+    opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam,
+                         max_mem=a.max_mem)
     decode(a.graph_dir, a.data_dir, a.exp_dir, a.decode_dir, a.nj, a.cmd, opts)
     score_decode(a.decode_dir, Path(a.data_dir) / "text", phone_map, name=scoring_name(phone_map),
                  words_txt=Path(a.graph_dir) / "words.txt", model=Path(a.exp_dir) / "final.mdl",

@@ -20,6 +20,9 @@ p = cli.parser(__doc__)
 p.add_argument("--acwt", type=float, default=0.2, help="acoustic scale (nets: 0.2, as Kaldi's nnet recipes)")
 p.add_argument("--beam", type=float, default=13.0)
 p.add_argument("--lattice-beam", type=float, default=6.0)
+p.add_argument("--max-mem", type=int, default=50_000_000,
+               help="lattice determinisation memory bound in bytes, as Kaldi's (beyond it the lattice is pruned "
+                    "with a narrower beam)")
 p.add_argument("--retry-beam", type=float, default=40.0,
                help="beam for utterances that reach no final state at --beam (not above --beam: no retry)")
 p.add_argument("--lm-weights", default="0.5 0.75 1 1.5 2 3 4 5 6 8 10",
@@ -39,7 +42,8 @@ def main(a):
     from asrser.scoring import score_decode
 
     phone_map = read_scoring_map(a.phone_map, a.phone_map_columns)
-    opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam)
+    opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam,
+                         max_mem=a.max_mem)
     decode_hybrid(a.graph_dir, a.hmm_model, a.net, a.frames, a.decode_dir, opts, a.device, a.targets)
     score_decode(a.decode_dir, a.text, phone_map, name=scoring_name(phone_map),
                  words_txt=Path(a.graph_dir) / "words.txt", model=a.hmm_model,
