@@ -69,3 +69,17 @@ def cpu_load():
     for p in burners:
         p.kill()
         p.wait()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--recipes", action="store_true",
+                     help="also run the integration tests that run whole recipes on the tiny corpora (about 15 min)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--recipes"):
+        return
+    skip = pytest.mark.skip(reason="a whole recipe: run with tests/run.sh --recipes")
+    for item in items:
+        if "recipe" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,72 @@
+"""Integration tests: each corpus recipe run whole on its tiny embedded corpus, as a user runs it
+(`egs/<corpus>/s5/run.sh --corpus-size tiny`), then run again to check that every stage counts as done. Opt-in
+(`tests/run.sh --recipes`, about 15 minutes on 2 cores): CI's time limit leaves no room for them.
+
+Each runs in a recipe dir of its own (run.sh, cmd.sh, conf and local linked from the checkout, as a user sets
+up a new recipe), so that a run in the checkout's own egs/ dirs is left alone."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO
+
+pytestmark = pytest.mark.recipe
+
+
+def recipe_dir(tmp_path: Path, corpus: str) -> Path:
+    source = REPO / "egs" / corpus / "s5"
+    here = tmp_path / corpus / "s5"
+    here.mkdir(parents=True)
+    for name in ("run.sh", "cmd.sh", "conf", "local"):
+        (here / name).symlink_to(source / name)
+    (here / "path.sh").write_text(f". {source / 'path.sh'}\n")
+    return here
+
+
+def run(recipe: Path, *args: str) -> str:
+    done = subprocess.run(["./run.sh", "--corpus-size", "tiny", *args], cwd=recipe, capture_output=True,
+                          text=True, timeout=3600)
+    assert done.returncode == 0, f"run.sh failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout + done.stderr
+
+
+def best_per(path: Path) -> float:
+    line = path.read_text()
+    assert line.startswith("%WER "), line
+    return float(line.split()[1])
+
+
+def test_timit_recipe_runs_whole_and_resumes(tmp_path):
+    recipe = recipe_dir(tmp_path, "timit")
+    run(recipe)
+    exp = recipe / "exp"
+    for system in ("mono", "tri1", "tri2", "convnet"):
+        for part in ("dev", "test"):
+            decode = exp / system / f"decode_{part}"
+            assert sorted(p.name for p in decode.glob("lat.*.gz")), decode
+            assert (decode / "num_jobs").exists()
+            assert 0.0 < best_per(decode / "scoring" / "best_per") < 60.0
+            assert 0.0 < best_per(decode / "scoring" / "best_per_basic") < 60.0
+    results = (recipe / "RESULTS.md").read_text()
+    assert re.search(r"\| *tri2", results) and "convnet" in results.lower()
+
+    before = {p: p.read_bytes() for p in [recipe / "RESULTS.md", *exp.glob("*/decode_test/scoring/best_per")]}
+    again = run(recipe)
+    assert "up to date" in again or "already done" in again
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_iemocap_recipe_runs_whole_and_resumes(tmp_path):
+    recipe = recipe_dir(tmp_path, "iemocap")
+    run(recipe)
+    results = (recipe / "RESULTS.md").read_text()
+    accuracies = [float(x) for x in re.findall(r"UA[^0-9]*([0-9]+\.[0-9]+)", results)]
+    assert accuracies and all(0.0 < a <= 100.0 for a in accuracies)
+    before = (recipe / "RESULTS.md").read_bytes()
+    run(recipe)
+    assert (recipe / "RESULTS.md").read_bytes() == before
