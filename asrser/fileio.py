@@ -211,6 +211,12 @@ def _file_state(path: Path) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
+# The version of the formats the stages write. A stamp written under another version is not current, so that an
+# exp dir of an earlier release is rebuilt rather than read in a format this one no longer writes (2: models,
+# trees, alignments and lattices in Kaldi's formats, where 1 kept models in .npz).
+OUTPUT_FORMAT = 2
+
+
 class Stamp:
     """A completion marker: a stage is done when its stamp exists and records the same inputs.
 
@@ -252,7 +258,8 @@ class Stamp:
             if state is not None:
                 self.file_states[name] = state
         self.record = {"inputs": digests,
-                       "params": json.loads(json.dumps(params, default=str, sort_keys=True))}
+                       "params": json.loads(json.dumps(params, default=str, sort_keys=True)),
+                       "format": OUTPUT_FORMAT}
 
     def _read(self, path: Path | None = None) -> dict | None:
         """What a stamp file (default: this one) holds, or None when there is no readable one."""
@@ -265,7 +272,7 @@ class Stamp:
     def _recorded(self, path: Path | None = None) -> dict | None:
         """The record (inputs and params) in a stamp file (default: this one), without the file states."""
         found = self._read(path)
-        return {k: found.get(k) for k in ("inputs", "params")} if found is not None else None
+        return {k: found.get(k) for k in ("inputs", "params", "format")} if found is not None else None
 
     def is_current(self, *outputs: str | os.PathLike) -> bool:
         """True when the stage is done with these inputs and params (and the given outputs exist). Takes the
@@ -301,6 +308,9 @@ class Stamp:
         """What differs between a previous record and this one: one phrase per option, then the inputs."""
         if previous is None:
             return ["no record of a previous run"]
+        if previous.get("format") != self.record["format"]:
+            return [f"written by an earlier release (output format {previous.get('format') or 1}, this release "
+                    f"writes {OUTPUT_FORMAT})"]
         before, after = _flatten(previous.get("params") or {}), _flatten(self.record["params"])
         changes = [f"{key} changed from {_short(before[key])} to {_short(after[key])}"
                    for key in sorted(before.keys() & after.keys()) if before[key] != after[key]]

@@ -72,6 +72,25 @@ def test_an_index_alone_can_be_digested(tmp_path):
     assert fileio.scp_files(scp) == [ark]
 
 
+def test_a_stamp_of_an_earlier_release_is_not_current(tmp_path):
+    import json
+
+    source = tmp_path / "in.txt"
+    source.write_text("x\n")
+    stamp = Stamp(tmp_path / "train.done", [source], lr=0.1)
+    assert not stamp.is_current()
+    stamp.write()
+    assert Stamp(tmp_path / "train.done", [source], lr=0.1).is_current()
+    record = json.loads((tmp_path / "train.done").read_text())
+    del record["format"]        # as release 1 wrote it (its models were .npz files)
+    (tmp_path / "train.done").write_text(json.dumps(record))
+    again = Stamp(tmp_path / "train.done", [source], lr=0.1)
+    assert not again.is_current()
+    assert again.changes(record) == [f"written by an earlier release (output format 1, this release writes "
+                                     f"{fileio.OUTPUT_FORMAT})"]
+    again.write()
+
+
 HOLD = """
 import sys, time
 from asrser.fileio import Stamp
