@@ -29,7 +29,7 @@ fi
 # The compiled lattice determiniser (C++ with a C interface, loaded through ctypes): rebuilt when its source is
 # newer. Without it lattices are determinised by the Python reference, several times slower.
 latdet_src="$root/asrser/kaldi_format/latdet.cc"
-latdet_lib="$root/asrser/kaldi_format/_latdet.so"
+latdet_lib="$root/asrser/kaldi_format/liblatdet.so.1"
 if [[ ! -e "$latdet_lib" || "$latdet_src" -nt "$latdet_lib" ]]; then
   echo "setup: compiling $latdet_src" >&2
   g++ -O2 -std=c++17 -shared -fPIC -o "$latdet_lib.tmp" "$latdet_src"

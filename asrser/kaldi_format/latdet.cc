@@ -1,6 +1,6 @@
 // Pruned lattice determinisation, compiled: the same algorithm, step for step and in the same floating-point
 // order, as asrser/kaldi_format/lattice.py's _Determinizer (which documents it and is the reference the tests
-// compare this with), for speed. Built by tools/setup.sh into _latdet.so and called through ctypes; a C ABI
+// compare this with), for speed. Built by tools/setup.sh into liblatdet.so.1 and called through ctypes; a C ABI
 // only, no Python headers.
 //
 // Input: a raw (state-level) lattice as arrays: per state the offset of its first arc (num_states + 1 values),

@@ -229,7 +229,7 @@ def _latdet():
     global _latdet_lib
     if _latdet_lib is None:
         here = Path(__file__).parent
-        lib_path, source = here / "_latdet.so", here / "latdet.cc"
+        lib_path, source = here / "liblatdet.so.1", here / "latdet.cc"
         reason = None
         if not lib_path.exists():
             reason = "not built"
