@@ -25,6 +25,9 @@ p.add_argument("--max-mem", type=int, default=50_000_000,
                     "with a narrower beam)")
 p.add_argument("--retry-beam", type=float, default=40.0,
                help="beam for utterances that reach no final state at --beam (not above --beam: no retry)")
+p.add_argument("--write-loglikes", action="store_true",
+               help="also write <decode-dir>/loglikes.1.ark: the net's log-likelihoods per pdf of <hmm-model>, the "
+                    "input of Kaldi's latgen-faster-mapped")
 p.add_argument("--lm-weights", default="0.5 0.75 1 1.5 2 3 4 5 6 8 10",
                help="LM weights to score (nets are sharper than GMMs: the sweep starts below 1)")
 cli.add_scoring_options(p)
@@ -44,7 +47,8 @@ def main(a):
     phone_map = read_scoring_map(a.phone_map, a.phone_map_columns)
     opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam,
                          max_mem=a.max_mem)
-    decode_hybrid(a.graph_dir, a.hmm_model, a.net, a.frames, a.decode_dir, opts, a.device, a.targets)
+    decode_hybrid(a.graph_dir, a.hmm_model, a.net, a.frames, a.decode_dir, opts, a.device, a.targets,
+                  a.write_loglikes)
     score_decode(a.decode_dir, a.text, phone_map, name=scoring_name(phone_map),
                  words_txt=Path(a.graph_dir) / "words.txt", model=a.hmm_model,
                  lm_weights=[float(w) for w in a.lm_weights.split()])

@@ -114,9 +114,25 @@ def check_class_table(path: Path, hmm: HmmModel, targets: str) -> None:
                               f"{here[first] if first < len(here) else 'none'} in the model)")
 
 
+def class_to_pdf_columns(hmm: HmmModel, tid2class: np.ndarray) -> np.ndarray:
+    """Per pdf of the HMM the net class whose log-likelihood is that pdf's (latgen-faster-mapped reads one column
+    per pdf): defined when every transition-id of a pdf maps to one class, as for pdf targets and for
+    monophone-state targets on a monophone model."""
+    tid2pdf = np.asarray(hmm.tid2pdf)
+    column = np.full(hmm.trans_model.num_pdfs, -1, dtype=np.int64)
+    for tid in range(1, len(tid2class)):
+        pdf, cls = int(tid2pdf[tid]), int(tid2class[tid])
+        if column[pdf] not in (-1, cls):
+            raise AsrserError(f"{hmm.path}: pdf {pdf} is shared by net classes {column[pdf]} and {cls}: the net's "
+                              "outputs have no per-pdf log-likelihood to write for Kaldi (use the monophone model "
+                              "for monophone-state targets)")
+        column[pdf] = cls
+    return column
+
+
 def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, net_path: str | os.PathLike,
                   frames_dir: str | os.PathLike, decode_dir: str | os.PathLike, opts: DecodeOptions,
-                  device: str = "auto", targets: str = "mono-state") -> dict:
+                  device: str = "auto", targets: str = "mono-state", write_loglikes: bool = False) -> dict:
     """Decode prepared frames with a trained net and the graph of the HMM model whose states it predicts:
     targets mono-state (monophone HMM states: e.g. the monophone graph) or pdf (the tree leaves of
     hmm_model, decoded with that model's graph). Every utterance of the frames is decoded, with targets or
@@ -126,7 +142,7 @@ def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, ne
     stamp = Stamp(decode_dir / "decode.done", [Path(graph_dir) / "HCLG.fst", Path(hmm_model), Path(net_path),
                                                Path(frames_dir) / "feats.npy", Path(frames_dir) / "targets.npy",
                                                *net_dir_files(net_path)],
-                  options=asdict(opts), targets=targets)
+                  options=asdict(opts), targets=targets, write_loglikes=write_loglikes)
     if stamp.is_current():
         counts = decode_counts(decode_dir)
         log_decode_counts(decode_dir, counts, opts)
@@ -137,9 +153,14 @@ def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, ne
     start = time.perf_counter()
     wrong = total = untargeted = 0
 
+    pdf_columns = class_to_pdf_columns(hybrid.hmm, hybrid.tid2class) if write_loglikes else None
+    per_pdf: list[tuple[str, np.ndarray]] = []
+
     def scored():
         nonlocal wrong, total, untargeted
         for i, (utt, loglik) in enumerate(hybrid.log_likelihoods(device)):
+            if pdf_columns is not None:
+                per_pdf.append((utt, loglik[:, pdf_columns]))
             _, frames = data.utterance(i)
             ref = data.targets[frames]
             ok = ref >= 0
@@ -153,6 +174,8 @@ def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, ne
     clear_decode_outputs(decode_dir)
     counts = decode_utterances(decoder, scored(), decode_dir, 1)
     counts["seconds"] = time.perf_counter() - start
+    if pdf_columns is not None:
+        write_loglikelihoods(decode_dir / "loglikes.1.ark", per_pdf, len(pdf_columns))
     counts.update(fer_frames=total, fer_errors=wrong, fer_untargeted_utterances=untargeted)
     write_job_counts(decode_dir, 1, counts)
     finish_decode(decode_dir, 1)

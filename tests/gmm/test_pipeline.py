@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import kaldifst
+import kaldiio
 import numpy as np
 import pytest
 import torch
@@ -365,8 +366,17 @@ def test_hybrid_decoding_scores_and_reports_the_nets_frame_error_rate(system, nn
     graph = mkgraph(system / "data" / "lang_test", exp, exp / "graph")
     decode_dir = nnet_frames / "decode_test"
     counts = decode_hybrid(graph, exp / "final.mdl", nnet_frames / "whole" / "final.pt",
-                           nnet_frames / "frames_test", decode_dir, DecodeOptions(), device="cpu")
+                           nnet_frames / "frames_test", decode_dir, DecodeOptions(), device="cpu",
+                           write_loglikes=True)
     assert counts["utterances"] == len(FrameData(nnet_frames / "frames_test", config.context).utts)
+    # the log-likelihoods for Kaldi's latgen-faster-mapped: frames x pdfs, the net's scores per pdf
+    from asrser.nnet.decode import Hybrid
+    hybrid = Hybrid.load(nnet_frames / "whole" / "final.pt", exp / "final.mdl", nnet_frames / "frames_test")
+    written = dict(kaldiio.load_ark(str(decode_dir / "loglikes.1.ark")))
+    tid2pdf = hybrid.hmm.tid2pdf
+    for utt, loglik in hybrid.log_likelihoods("cpu"):
+        assert written[utt].shape == (len(loglik), hybrid.hmm.trans_model.num_pdfs)
+        np.testing.assert_allclose(written[utt][:, tid2pdf[1:]], loglik[:, hybrid.tid2class[1:]], rtol=1e-6)
     net = load_model(nnet_frames / "whole" / "final.pt")
     cpu = torch.device("cpu")
     expected = frame_error_rate(net, FrameData(nnet_frames / "frames_test", config.context), cpu,
