@@ -2,7 +2,8 @@
 # default:   stage=0; nj=4; . parse_options.sh
 # Then "--stop-stage 3" sets stop_stage=3, "--nj=8" sets nj=8, "--config FILE" sources FILE first.
 # An option with no variable of that name is an error. "--help" prints $help_message and, when the
-# recipe declares stages with   if stage N "what it does"; then   the numbered stage list.
+# recipe declares stages with   if stage N "what it does"; then   (or   if GUARD && stage N "...": a stage that
+# runs only when the function GUARD succeeds) the numbered stage list.
 # Positional arguments that follow the options stay in "$@".
 
 # The recipe's own file (recipes cd into their directory first, so a relative $0 may need its basename).
@@ -11,10 +12,10 @@ _asrser_recipe=$0
 
 _asrser_print_stages() {
   # The stage list is read from the recipe itself so that it cannot drift from what the recipe does.
-  sed -nE 's/^[[:space:]]*if stage ([0-9]+) "([^"]*)".*/  \1  \2/p' "$_asrser_recipe"
+  sed -nE 's/^[[:space:]]*if ([a-z_]+ && )?stage ([0-9]+) "([^"]*)".*/  \2  \3/p' "$_asrser_recipe"
 }
 _asrser_stage_numbers() {
-  sed -nE 's/^[[:space:]]*if stage ([0-9]+) ".*/\1/p' "$_asrser_recipe"
+  sed -nE 's/^[[:space:]]*if ([a-z_]+ && )?stage ([0-9]+) ".*/\2/p' "$_asrser_recipe"
 }
 
 while true; do
@@ -22,7 +23,7 @@ while true; do
   case "$1" in
     --help|-h)
       [ -n "${help_message:-}" ] && printf '%s\n' "$help_message" || echo "Usage: $0 [options]"
-      if grep -qE '^[[:space:]]*if stage [0-9]+ "' "$_asrser_recipe"; then
+      if grep -qE '^[[:space:]]*if ([a-z_]+ && )?stage [0-9]+ "' "$_asrser_recipe"; then
         echo "Stages:"; _asrser_print_stages
       fi
       exit 0 ;;

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..config import written_options
-from ..errors import AsrserError
+from ..errors import AsrserError, DataError
 from ..fileio import Stamp, atomic_write
 from ..progress import bar as progress_bar
 from .data import FrameData, frame_files
@@ -196,6 +196,10 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
     if world > 1:
         torch.distributed.barrier()         # no rank looks for checkpoints before rank 0 has removed stale ones
     train, valid = FrameData(train_dir, config.context), FrameData(valid_dir, config.context)
+    for name, frames, data in (("training", train_dir, train), ("validation", valid_dir, valid)):
+        if not (data.targets >= 0).any():      # the validation FER would read 0% and steer the learning rate
+            raise DataError(Path(frames) / "targets.npy", f"no frame has a target: the {name} frames need the "
+                                                          "alignments of their utterances")
     if train.targets.max() >= num_classes:
         raise AsrserError(f"{train_dir}: target {int(train.targets.max())} >= number of classes {num_classes}")
     model = _initial_model(config, num_classes, transfer_from, frozen_layers).to(dev)

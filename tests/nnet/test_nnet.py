@@ -261,3 +261,18 @@ def test_data_parallel_training_in_processes_of_its_own(tmp_path):
     assert f"{tmp_path / 'missing'}: no prepared frames" in failed.stderr
     assert re.fullmatch(r"ERROR \(nnet_train.py\): training process [01] on \S+ exited with code 1 \(its error is "
                         r"above\)", failed.stderr.strip().splitlines()[-1])
+
+
+def test_frames_without_any_target_are_refused_for_training_and_validation(tmp_path):
+    """Validation frames of utterances nobody aligned (e.g. an imported experiment that aligned only the training
+    set) would give a validation FER of 0% that steers the learning rate: an error naming them instead."""
+    from asrser.nnet.train import train_net
+
+    data, _ = make_frames(tmp_path, lengths=(150, 90, 200))
+    prepare_frames(data, tmp_path / "targets.scp", tmp_path / "cmvn.ark", tmp_path / "train")
+    (tmp_path / "none.scp").write_text("")
+    prepare_frames(data, tmp_path / "none.scp", tmp_path / "cmvn.ark", tmp_path / "valid")
+    for train, valid, name in (("train", "valid", "validation"), ("valid", "train", "training")):
+        with pytest.raises(DataError, match=f"no frame has a target: the {name} frames") as e:
+            train_net(tmp_path / train, tmp_path / valid, tmp_path / "net", small_net(tmp_path), 3, progress=False)
+        assert str(e.value).startswith(str(tmp_path / "valid" / "targets.npy"))

@@ -168,7 +168,17 @@ def recipe_copy(tmp_path: Path, recipe_dir: str) -> Path:
 
 def declared_stages(recipe_dir: str) -> list[int]:
     import re
-    return [int(n) for n in re.findall(r'^\s*if stage (\d+) "', (REPO / recipe_dir / "run.sh").read_text(), re.M)]
+    return [int(n) for n in re.findall(r'^\s*if (?:[a-z_]+ && )?stage (\d+) "', (REPO / recipe_dir / "run.sh").read_text(),
+                                        re.M)]
+
+
+def kaldi_options(recipe_dir: str, n: int, tmp_path: Path) -> list[str]:
+    """The options of the TIMIT recipe's stages on an imported Kaldi experiment (skipped without them)."""
+    if recipe_dir != "egs/timit/s5" or not 15 <= n <= 18:
+        return []
+    (tmp_path / "kaldi").mkdir()
+    return ["--kaldi-lang", str(tmp_path / "kaldi"), "--kaldi-ali", str(tmp_path / "kaldi"),
+            "--kaldi-graph", str(tmp_path / "kaldi")]
 
 
 CASES = [(d, n) for d, skip in RECIPES.items() for n in declared_stages(d) if n not in skip]
@@ -177,8 +187,8 @@ CASES = [(d, n) for d, skip in RECIPES.items() for n in declared_stages(d) if n 
 @pytest.mark.parametrize("recipe_dir, n", CASES, ids=[f"{d}:{n}" for d, n in CASES])
 def test_every_stage_of_the_recipes_refuses_to_run_without_its_inputs(recipe_dir, n, tmp_path):
     where = recipe_copy(tmp_path, recipe_dir)
-    out = subprocess.run(["./run.sh", "--stage", str(n), "--stop-stage", str(n)], capture_output=True, text=True,
-                         cwd=where)
+    out = subprocess.run(["./run.sh", "--stage", str(n), "--stop-stage", str(n), *kaldi_options(recipe_dir, n, tmp_path)],
+                         capture_output=True, text=True, cwd=where)
     assert out.returncode != 0
     last = out.stderr.strip().splitlines()[-1]
     assert f"ERROR: stage {n} needs " in last and "which stage " in last, out.stderr
@@ -189,8 +199,12 @@ def test_every_stage_of_the_recipes_refuses_to_run_without_its_inputs(recipe_dir
 @pytest.mark.parametrize("recipe_dir, args, message", [
     ("egs/timit/s5", ["extra"], "unexpected argument 'extra': run.sh takes options only"),
     ("egs/timit/s5", ["--stage", "x"], "--stage must be a whole number, got 'x'"),
-    ("egs/timit/s5", ["--stage", "15", "--stop-stage", "19"], "selects none of the stages (0 1 2 3 4 5 6 7 8 9 10 11 "
-                                                              "12 13 14 20)"),
+    ("egs/timit/s5", ["--stage", "19", "--stop-stage", "19"], "selects none of the stages (0 1 2 3 4 5 6 7 8 9 10 11 "
+                                                              "12 13 14 15 16 17 18 20)"),
+    ("egs/timit/s5", ["--stage", "15", "--kaldi-lang", "."],
+     "--kaldi-lang, --kaldi-ali and --kaldi-graph go together (a Kaldi experiment's lang, alignments and graph)"),
+    ("egs/timit/s5", ["--stage", "15", "--kaldi-lang", ".", "--kaldi-ali", "none", "--kaldi-graph", "."],
+     "none: no such directory"),
     ("egs/timit/s5", ["--stage", "12", "--stop-stage", "12"],
      "stage 12 needs exp/tri2_ali_train/targets/num_classes, which stage 10 makes: run stage 10 first (--stage 10)"),
     ("egs/timit/s5", ["--stage", "20"], "stage 20 needs exp/mono/decode_test/decode.done, which stage 5 makes"),
@@ -205,4 +219,11 @@ def test_misuse_of_the_recipes(recipe_dir, args, message, tmp_path):
     out = subprocess.run(["./run.sh", *args], capture_output=True, text=True, cwd=where)
     assert out.returncode != 0
     assert message in out.stderr.strip().splitlines()[-1], out.stderr
+    assert sorted(p.name for p in where.iterdir()) == ["cmd.sh", "conf", "path.sh", "run.sh"]
+
+
+def test_the_kaldi_import_stages_are_skipped_without_a_kaldi_experiment(tmp_path):
+    where = recipe_copy(tmp_path, "egs/timit/s5")
+    out = subprocess.run(["./run.sh", "--stage", "15", "--stop-stage", "18"], capture_output=True, text=True, cwd=where)
+    assert out.returncode == 0 and "Stage 1" not in out.stderr, out.stderr
     assert sorted(p.name for p in where.iterdir()) == ["cmd.sh", "conf", "path.sh", "run.sh"]

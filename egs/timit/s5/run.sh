@@ -19,12 +19,26 @@ phone_map=conf/timit/phones.60-48-39.map   # 61 labels -> 48 (column 2: the lang
 ngpu=0                 # ConvNet training data-parallel on this many GPUs (one process each, NCCL)
 nproc=1                # ... or in this many processes on the CPUs (gloo)
 nnodes=1               # ... on this many machines (Slurm backend: srun starts the processes on each)
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default] [--ngpu G | --nproc N] [--nnodes M]"
+# A Kaldi experiment (Kaldi's own egs/timit/s5, finished) for stages 15-18: the ConvNet on its alignments,
+# decoded with its graph. All three, or none (then stages 15-18 are skipped).
+kaldi_lang=            # Kaldi's lang dir (e.g. <kaldi>/egs/timit/s5/data/lang)
+kaldi_ali=             # Kaldi's alignment dirs of one model, quoted: the training set's (and the dev set's for
+                       # validation), e.g. "<kaldi>/exp/tri3_ali <kaldi>/exp/tri3_ali_dev"
+kaldi_graph=           # the graph dir of that model (e.g. <kaldi>/egs/timit/s5/exp/tri3/graph)
+kaldi_targets=mono-state   # what the net predicts: mono-state (48 phones x 3 states) | pdf (the tree's leaves)
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default] [--ngpu G | --nproc N] [--nnodes M]
+       [--kaldi-lang DIR --kaldi-ali \"DIR...\" --kaldi-graph DIR [--kaldi-targets mono-state|pdf]]"
 . recipe.sh
 
 [ -z "$timit" ] || [ -d "$timit" ] || die "--timit $timit: no such directory"
 [ -n "$timit" ] || timit=corpora/mini_timit/TIMIT
 score_opts=(--phone-map "$phone_map" --phone-map-columns 2,3)   # PER on 39 phones
+kaldi_import() { [ -n "$kaldi_ali" ]; }     # stages 15-18 run on an imported Kaldi experiment
+if [ -n "$kaldi_lang$kaldi_ali$kaldi_graph" ]; then
+  [ -n "$kaldi_lang" ] && [ -n "$kaldi_ali" ] && [ -n "$kaldi_graph" ] || \
+    die "--kaldi-lang, --kaldi-ali and --kaldi-graph go together (a Kaldi experiment's lang, alignments and graph)"
+  for d in $kaldi_lang $kaldi_ali $kaldi_graph; do [ -d "$d" ] || die "$d: no such directory"; done
+fi
 
 # Boundary accuracy of <system>'s alignments of <set>..., as aligned and after the boundary-specific correction
 # fitted on the system's alignments of the training set (<train-ali-dir>), so the corrected figures are held out.
@@ -142,6 +156,35 @@ if stage 14 "hybrid ConvNet-HMM forced alignment (Kaldi's nnet align) of train/d
       exp/convnet/frames_$x exp/convnet_ali_$x
   done
   boundary_accuracy exp/convnet_ali_train convnet dev test
+fi
+
+if kaldi_import && stage 15 "Kaldi experiment (--kaldi-lang, --kaldi-ali): alignments checked against its model and lang, frame targets" \
+    needs 1:data/train/text; then
+  import_kaldi_ali.py --targets "$kaldi_targets" "$kaldi_lang" $kaldi_ali exp/kaldi_ali
+fi
+
+if kaldi_import && stage 16 "ConvNet frames with the Kaldi experiment's targets" \
+    needs 3:data-fbank/{train,dev,test}/feats.scp 15:exp/kaldi_ali/targets/targets.scp; then
+  compute_global_cmvn.py data-fbank/train exp/convnet_kaldi/global_cmvn.stats
+  for x in train dev test; do
+    nnet_prepare_frames.py --targets exp/kaldi_ali/targets/targets.scp data-fbank/$x \
+      exp/convnet_kaldi/global_cmvn.stats exp/convnet_kaldi/frames_$x
+  done
+fi
+
+if kaldi_import && stage 17 "ConvNet on the Kaldi experiment's alignments ($nnet_config), validated on dev" \
+    needs 15:exp/kaldi_ali/targets/num_classes 16:exp/convnet_kaldi/frames_{train,dev}/frames.done; then
+  $cuda_cmd $(training_resources "$ngpu" "$nproc" "$nnodes") exp/convnet_kaldi/log/train.log \
+    nnet_train.py --config "$nnet_config" --device "$device" --ngpu "$ngpu" --nproc "$nproc" \
+      exp/convnet_kaldi/frames_train exp/convnet_kaldi/frames_dev exp/kaldi_ali/targets/num_classes exp/convnet_kaldi
+fi
+
+if kaldi_import && stage 18 "hybrid decoding of dev and test with the Kaldi experiment's graph (--kaldi-graph); FER and PER" \
+    needs 15:exp/kaldi_ali/final.mdl 16:exp/convnet_kaldi/frames_{dev,test}/frames.done 17:exp/convnet_kaldi/final.pt; then
+  for x in dev test; do
+    nnet_decode.py "${score_opts[@]}" --targets "$kaldi_targets" --device "$device" "$kaldi_graph" \
+      exp/kaldi_ali/final.mdl exp/convnet_kaldi/final.pt exp/convnet_kaldi/frames_$x data/$x/text exp/convnet_kaldi/decode_$x
+  done
 fi
 
 if stage 20 "RESULTS.md" needs 5:exp/mono/decode_test/decode.done; then
