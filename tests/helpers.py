@@ -79,3 +79,26 @@ def score_deletions(decode_dir: Path, deletions_by_weight: dict[float, int], pho
     for w, n in deletions_by_weight.items():
         (decode_dir / "hyp" / f"{w:g}.1.txt").write_text(f"spk_utt1 {' '.join(ref[n:])}\n")
     score_decode(decode_dir, decode_dir / "text", name="phn")
+
+
+def tiny_phone_system_data(tiny_timit_data: Path, root: Path, splits: tuple[str, ...]) -> Path:
+    """<root>/data: the tiny corpus's data dirs with MFCC + CMVN for `splits`, the 48-phone lang and lang_test
+    with a bigram phone LM (the inputs of a tiny GMM system)."""
+    import shutil
+
+    from asrser.corpora.timit import PHONES48
+    from asrser.features import FeatureConfig, compute_cmvn_stats, make_features
+    from asrser.lang import Lang, prepare_phone_lang
+    from asrser.lm import make_lang_test, train_phone_lm
+
+    cmd = f"{Path(sys.executable).parent / 'asrser-run'} --backend local --max-jobs 2"
+    data = root / "data"
+    shutil.copytree(tiny_timit_data, data)
+    config = FeatureConfig.from_file("mfcc", REPO / "conf" / "mfcc.conf")
+    for split in splits:
+        make_features(data / split, root / "log", root / "mfcc", config, REPO / "conf" / "mfcc.conf", 2, cmd)
+        compute_cmvn_stats(data / split, root / "mfcc")
+    prepare_phone_lang(data / "lang", ["sil"] + [p for p in PHONES48 if p != "sil"], ["sil"])
+    train_phone_lm(data / "train" / "text", Lang.load(data / "lang"), root / "lm.arpa")
+    make_lang_test(data / "lang", root / "lm.arpa", data / "lang_test")
+    return data

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 from asrser.errors import AsrserError, DataError
 from asrser.hmm.kaldi_import import import_kaldi_alignments, import_kaldi_targets
 from asrser.kaldi_format import read_alignment_dir, read_int_vectors
-from helpers import REPO, TIMIT_PHONE_MAP, run_step
+from helpers import REPO, TIMIT_PHONE_MAP, run_step, tiny_phone_system_data
 from kaldi_hand_files import HAND_MODEL, HAND_TREE      # the hand-made Kaldi text-format model and its tree
 
 # The hand model's lang: phones a (1) and b (2), each also a word, as Kaldi's prepare_lang.sh lays it out
@@ -126,23 +125,10 @@ def test_bad_kaldi_experiments_are_one_line_errors_naming_the_file(tmp_path):
 @pytest.fixture(scope="module")
 def wheel_experiment(tiny_timit_data, tmp_path_factory):
     """The tiny corpus (MFCC + CMVN), its lang, a bigram G, and the wheels' Kaldi experiment made from them."""
-    from asrser.corpora.timit import PHONES48
-    from asrser.features import FeatureConfig, compute_cmvn_stats, make_features
-    from asrser.lang import Lang, prepare_phone_lang
-    from asrser.lm import make_lang_test, train_phone_lm
     from wheel_kaldi_experiment import build
 
-    cmd = f"{Path(sys.executable).parent / 'asrser-run'} --backend local --max-jobs 2"
     root = tmp_path_factory.mktemp("kaldi_import")
-    data = root / "data"
-    shutil.copytree(tiny_timit_data, data)
-    config = FeatureConfig.from_file("mfcc", REPO / "conf" / "mfcc.conf")
-    for split in ("train", "dev"):
-        make_features(data / split, root / "log", root / "mfcc", config, REPO / "conf" / "mfcc.conf", 2, cmd)
-        compute_cmvn_stats(data / split, root / "mfcc")
-    prepare_phone_lang(data / "lang", ["sil"] + [p for p in PHONES48 if p != "sil"], ["sil"])
-    train_phone_lm(data / "train" / "text", Lang.load(data / "lang"), root / "lm.arpa")
-    make_lang_test(data / "lang", root / "lm.arpa", data / "lang_test")
+    data = tiny_phone_system_data(tiny_timit_data, root, ("train", "dev"))
     build(data, data / "lang", data / "lang_test", root / "kaldi", sets=("train", "dev"), iters=4)
     return root
 

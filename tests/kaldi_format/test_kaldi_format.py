@@ -28,7 +28,7 @@ from asrser.kaldi_format import (ArchiveWriter, CompactLattice, GmmModel, KaldiF
 from asrser.kaldi_format.lattice import RawLattice
 from asrser.kaldi_format.stream import Reader, Writer
 from asrser.kaldi_format.tree import ContextDependency
-from helpers import REPO
+from helpers import REPO, tiny_phone_system_data
 from kaldi_hand_files import HAND_MODEL, HAND_TREE
 
 HAND_MEANS = {0: (-3.0, -3.0), 1: (-3.0, 3.0), 2: (3.0, -3.0), 3: (3.0, 3.0)}
@@ -288,24 +288,12 @@ def test_loglikelihood_archives_are_what_latgen_faster_mapped_reads(tmp_path):
 # -- a trained system of the tiny corpus: model round trip and lattices ---------------------------------------------
 @pytest.fixture(scope="module")
 def system(tiny_timit_data, tmp_path_factory):
-    from asrser.features import FeatureConfig, compute_cmvn_stats, make_features
     from asrser.gmm.train import TrainConfig, train_mono
     from asrser.hmm.graph import mkgraph
-    from asrser.lang import Lang, prepare_phone_lang
-    from asrser.lm import make_lang_test, train_phone_lm
-    from asrser.corpora.timit import PHONES48
 
     cmd = f"{Path(sys.executable).parent / 'asrser-run'} --backend local --max-jobs 2"
     root = tmp_path_factory.mktemp("kaldi_format")
-    data = root / "data"
-    shutil.copytree(tiny_timit_data, data)
-    config = FeatureConfig.from_file("mfcc", REPO / "conf" / "mfcc.conf")
-    for split in ("train", "test"):
-        make_features(data / split, root / "log", root / "mfcc", config, REPO / "conf" / "mfcc.conf", 2, cmd)
-        compute_cmvn_stats(data / split, root / "mfcc")
-    prepare_phone_lang(data / "lang", ["sil"] + [p for p in PHONES48 if p != "sil"], ["sil"])
-    train_phone_lm(data / "train" / "text", Lang.load(data / "lang"), root / "lm.arpa")
-    make_lang_test(data / "lang", root / "lm.arpa", data / "lang_test")
+    data = tiny_phone_system_data(tiny_timit_data, root, ("train", "test"))
     config = TrainConfig(num_iters=5, max_iter_inc=3, total_gauss=200, realign_iters=[1, 2, 3], seed=0)
     train_mono(data / "train", data / "lang", root / "exp" / "mono", config, 2, cmd)
     mkgraph(data / "lang_test", root / "exp" / "mono", root / "exp" / "mono" / "graph")
