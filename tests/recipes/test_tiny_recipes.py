@@ -2,8 +2,9 @@
 (`egs/<corpus>/s5/run.sh --corpus-size tiny`), then run again to check that every stage counts as done. Opt-in
 (`tests/run.sh --recipes`, about 15 minutes on 2 cores): CI's time limit leaves no room for them.
 
-Each runs in a recipe dir of its own (run.sh, cmd.sh, conf and local linked from the checkout, as a user sets
-up a new recipe), so that a run in the checkout's own egs/ dirs is left alone."""
+Each runs in a recipe dir of its own (run.sh, conf and local linked from the checkout, path.sh and cmd.sh
+sourcing the checkout's, as a user sets up a new recipe), so that a run in the checkout's own egs/ dirs is left
+alone."""
 
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ def recipe_dir(tmp_path: Path, corpus: str) -> Path:
     source = REPO / "egs" / corpus / "s5"
     here = tmp_path / corpus / "s5"
     here.mkdir(parents=True)
-    for name in ("run.sh", "cmd.sh", "conf", "local"):
+    for name in ("run.sh", "conf", "local"):
         (here / name).symlink_to(source / name)
-    (here / "path.sh").write_text(f". {source / 'path.sh'}\n")
+    for name in ("path.sh", "cmd.sh"):         # they find the toolkit relative to where they are
+        (here / name).write_text(f". {source / name}\n")
     return here
 
 
