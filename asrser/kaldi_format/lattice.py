@@ -170,6 +170,25 @@ class RawLattice:
         return read_fst(_kaldifst_bytes(lattice), 0, "the decoder's lattice", expect_compact=False)[0]
 
 
+def phone_loop_lattice(frames: int, phones: int, seed: int = 0) -> RawLattice:
+    """A synthetic raw lattice for tests and benchmarks: that of a net that cannot tell `phones` phones apart,
+    any phone at any frame (transition-id = word = phone + 1), a phone change costing 1 (graph) and each frame a
+    random acoustic cost in [0, 2); far more phone sequences within a beam than frames."""
+    cost = np.random.default_rng(seed).uniform(0.0, 2.0, (frames, phones))
+
+    def state(t: int, k: int) -> int:
+        return 1 + t * phones + k
+
+    arcs = [[(k + 1, k + 1, 0.0, float(cost[0, k]), state(0, k)) for k in range(phones)]]
+    for t in range(frames):
+        for k in range(phones):
+            arcs.append([] if t + 1 == frames else
+                        [(j + 1, 0 if j == k else j + 1, 0.0 if j == k else 1.0, float(cost[t + 1, j]),
+                          state(t + 1, j)) for j in range(phones)])
+    finals = [None] + [(0.0, 0.0) if t + 1 == frames else None for t in range(frames) for _ in range(phones)]
+    return RawLattice(0, arcs, finals)
+
+
 def _kaldifst_bytes(lattice: kaldifst.Lattice) -> bytes:
     fd, name = tempfile.mkstemp(suffix=".fst")
     os.close(fd)

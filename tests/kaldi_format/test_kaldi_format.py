@@ -25,7 +25,7 @@ from asrser.kaldi_format import (ArchiveWriter, CompactLattice, GmmModel, KaldiF
                                  save_gmm_model, write_gmm_model, write_int_vectors, write_kaldi_matrix,
                                  write_kaldi_vector, write_lattices, write_loglikelihoods, write_num_jobs,
                                  write_tree)
-from asrser.kaldi_format.lattice import RawLattice
+from asrser.kaldi_format.lattice import RawLattice, phone_loop_lattice
 from asrser.kaldi_format.stream import Reader, Writer
 from asrser.kaldi_format.tree import ContextDependency
 from helpers import REPO, tiny_phone_system_data
@@ -385,21 +385,6 @@ def clat_path_cost(clat: CompactLattice, words: list[int]) -> tuple[float, float
     return None if final is None else (g + final[0], a + final[1])
 
 
-def wide_lattice(frames: int, phones: int, seed: int = 0) -> RawLattice:
-    """The raw lattice of a net that cannot tell `phones` phones apart: any phone at any frame, a phone change
-    costing 1 (graph) and each frame a random acoustic cost; far more phone sequences than frames."""
-    cost = np.random.default_rng(seed).uniform(0.0, 2.0, (frames, phones))
-    state = lambda t, k: 1 + t * phones + k     # noqa: E731
-    arcs = [[(k + 1, k + 1, 0.0, float(cost[0, k]), state(0, k)) for k in range(phones)]]
-    for t in range(frames):
-        for k in range(phones):
-            arcs.append([] if t + 1 == frames else
-                        [(j + 1, 0 if j == k else j + 1, 0.0 if j == k else 1.0, float(cost[t + 1, j]),
-                          state(t + 1, j)) for j in range(phones)])
-    finals = [None] + [(0.0, 0.0) if t + 1 == frames else None for t in range(frames) for _ in range(phones)]
-    return RawLattice(0, arcs, finals)
-
-
 def raw_best_cost(raw: RawLattice) -> float:
     from asrser.kaldi_format.lattice import _backward_costs, _raw_topological_order
 
@@ -407,7 +392,7 @@ def raw_best_cost(raw: RawLattice) -> float:
 
 
 def test_compiled_determiniser_gives_the_python_reference_lattice():
-    raw = wide_lattice(20, 4)
+    raw = phone_loop_lattice(20, 4)
     compiled = determinize_lattice(raw, 4.0, implementation="compiled")
     reference = determinize_lattice(raw, 4.0, implementation="python")
     assert compiled.beam == reference.beam == 4.0
@@ -418,7 +403,7 @@ def test_compiled_determiniser_gives_the_python_reference_lattice():
 
 
 def test_a_lattice_that_outgrows_max_mem_is_pruned_with_a_narrower_beam_and_keeps_its_best_path():
-    raw = wide_lattice(40, 5)
+    raw = phone_loop_lattice(40, 5)
     results = [determinize_lattice(raw, 6.0, max_mem=200_000, implementation=impl)
                for impl in ("compiled", "python")]
     for det in results:
@@ -429,7 +414,7 @@ def test_a_lattice_that_outgrows_max_mem_is_pruned_with_a_narrower_beam_and_keep
         assert len(best.transition_ids) == 40
     assert encode_compact_lattice(results[0].lattice) == encode_compact_lattice(results[1].lattice)
     # with room enough the same lattice is determinised at the beam asked for
-    assert determinize_lattice(wide_lattice(12, 3), 6.0, max_mem=200_000).beam == 6.0
+    assert determinize_lattice(phone_loop_lattice(12, 3), 6.0, max_mem=200_000).beam == 6.0
 
 
 @pytest.mark.slow
