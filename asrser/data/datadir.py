@@ -297,22 +297,22 @@ def subset_data_dir(src: str | os.PathLike, dst: str | os.PathLike, utts: Iterab
     if sum(x is not None for x in (utts, speakers, first)) != 1:
         raise ValueError("give exactly one of utts, speakers, first")
     if utts is not None:
-        keep = set(utts)
-        unknown = sorted(keep - set(data.utts))
-        if unknown:
-            raise DataError(src / "utt2spk", f"{len(unknown)} requested utterances are not in the data dir, "
-                                             f"e.g. {unknown[0]!r}")
+        keep = _known(set(utts), data.utts, src / "utt2spk", "utterances")
     elif speakers is not None:
-        wanted = set(speakers)
-        unknown = sorted(wanted - set(data.speakers))
-        if unknown:
-            raise DataError(src / "spk2utt", f"{len(unknown)} requested speakers are not in the data dir, "
-                                             f"e.g. {unknown[0]!r}")
+        wanted = _known(set(speakers), data.speakers, src / "spk2utt", "speakers")
         keep = {u for u, s in data.utt2spk.items() if s in wanted}
     else:
         keep = set(data.utts[:first])
     _write_filtered(src, dst, keep)
     return DataDir(dst)
+
+
+def _known(requested: set[str], present: Iterable[str], table: Path, what: str) -> set[str]:
+    """The requested names, all of which the data dir has (else an error naming the table and an example)."""
+    unknown = sorted(requested - set(present))
+    if unknown:
+        raise DataError(table, f"{len(unknown)} requested {what} are not in the data dir, e.g. {unknown[0]!r}")
+    return requested
 
 
 def combine_data_dirs(dst: str | os.PathLike, srcs: Iterable[str | os.PathLike]) -> DataDir:

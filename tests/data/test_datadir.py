@@ -156,8 +156,10 @@ def test_subset_by_speaker_utts_and_first(data_dir, tmp_path):
     assert sub.utts == ["spkB_u0", "spkB_u1"]
     assert validate_data_dir(sub.path) == []
     assert subset_data_dir(data_dir, tmp_path / "first", first=3).utts == ["spkA_u0", "spkA_u1", "spkB_u0"]
-    with pytest.raises(DataError, match="not in the data dir, e.g. 'bogus'"):
+    with pytest.raises(DataError, match="utt2spk: 1 requested utterances are not in the data dir, e.g. 'bogus'"):
         subset_data_dir(data_dir, tmp_path / "bad", utts=["bogus"])
+    with pytest.raises(DataError, match="spk2utt: 1 requested speakers are not in the data dir, e.g. 'nobody'"):
+        subset_data_dir(data_dir, tmp_path / "bad", speakers=["spkB", "nobody"])
 
 
 def test_combine_round_trip(data_dir, tmp_path):
