@@ -19,6 +19,7 @@ from ..hmm.decode import (DecodeOptions, Decoder, clear_decode_outputs, decode_c
                           finish_decode, log_decode_counts, write_job_counts)
 from ..hmm.model import HmmModel
 from ..hmm.targets import target_table
+from ..kaldi_format import write_loglikelihoods
 from .data import CLASS_TABLE, FrameData, log_priors_from_counts
 from .model import LayeredNet
 from .train import CLASS_COUNTS, autocast_dtype, load_model, select_device
