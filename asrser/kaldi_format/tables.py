@@ -223,21 +223,23 @@ def write_matrices(path: str | os.PathLike, items: Iterable[tuple[str, np.ndarra
             w.write_matrix(key, np.asarray(values, dtype=np.float32))
 
 
+def loglikelihood_matrix(key: str, values, num_pdfs: int) -> np.ndarray:
+    """One utterance's input of Kaldi's latgen-faster-mapped (DecodableMatrixScaledMapped), checked: a float
+    matrix of frames x pdfs (log-posterior minus log-prior, unscaled: the decoder applies --acoustic-scale),
+    exactly as many columns as the transition model has pdfs, column = pdf-id, all finite."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2 or values.shape[1] != num_pdfs:
+        raise ValueError(f"utterance {key}: expected frames x {num_pdfs} log-likelihoods (one column per "
+                         f"pdf of the transition model), got shape {values.shape}")
+    if not np.isfinite(values).all():
+        raise ValueError(f"utterance {key}: log-likelihoods must be finite")
+    return values
+
+
 def write_loglikelihoods(path: str | os.PathLike, items: Iterable[tuple[str, np.ndarray]], num_pdfs: int,
                          binary: bool = True) -> None:
-    """The input of Kaldi's latgen-faster-mapped (DecodableMatrixScaledMapped): per utterance a float matrix of
-    frames x pdfs (log-posterior minus log-prior, unscaled: the decoder applies --acoustic-scale), exactly as
-    many columns as the transition model has pdfs, column = pdf-id."""
-    def checked():
-        for key, values in items:
-            values = np.asarray(values, dtype=np.float32)
-            if values.ndim != 2 or values.shape[1] != num_pdfs:
-                raise ValueError(f"utterance {key}: expected frames x {num_pdfs} log-likelihoods (one column per "
-                                 f"pdf of the transition model), got shape {values.shape}")
-            if not np.isfinite(values).all():
-                raise ValueError(f"utterance {key}: log-likelihoods must be finite")
-            yield key, values
-    write_matrices(path, checked(), binary)
+    """An archive of latgen-faster-mapped's input, one loglikelihood_matrix per utterance."""
+    write_matrices(path, ((key, loglikelihood_matrix(key, values, num_pdfs)) for key, values in items), binary)
 
 
 # -- alignment directories ----------------------------------------------------------------------------------

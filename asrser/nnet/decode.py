@@ -4,6 +4,7 @@ the GMMs, into the decode dir's lat.1.gz and num_jobs; frame error rates against
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -19,7 +20,7 @@ from ..hmm.decode import (DecodeOptions, Decoder, clear_decode_outputs, decode_c
                           finish_decode, log_decode_counts, write_job_counts)
 from ..hmm.model import HmmModel
 from ..hmm.targets import target_table
-from ..kaldi_format import write_loglikelihoods
+from ..kaldi_format import ArchiveWriter, loglikelihood_matrix
 from .data import CLASS_TABLE, FrameData, log_priors_from_counts
 from .model import LayeredNet
 from .train import CLASS_COUNTS, autocast_dtype, load_model, select_device
@@ -155,13 +156,12 @@ def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, ne
     wrong = total = untargeted = 0
 
     pdf_columns = class_to_pdf_columns(hybrid.hmm, hybrid.tid2class) if write_loglikes else None
-    per_pdf: list[tuple[str, np.ndarray]] = []
 
-    def scored():
+    def scored(loglikes: ArchiveWriter | None):
         nonlocal wrong, total, untargeted
         for i, (utt, loglik) in enumerate(hybrid.log_likelihoods(device)):
-            if pdf_columns is not None:
-                per_pdf.append((utt, loglik[:, pdf_columns]))
+            if loglikes is not None:        # written as decoded: a large pdf set need not fit in memory
+                loglikes.write_matrix(utt, loglikelihood_matrix(utt, loglik[:, pdf_columns], len(pdf_columns)))
             _, frames = data.utterance(i)
             ref = data.targets[frames]
             ok = ref >= 0
@@ -173,10 +173,10 @@ def decode_hybrid(graph_dir: str | os.PathLike, hmm_model: str | os.PathLike, ne
 
     decode_dir.mkdir(parents=True, exist_ok=True)
     clear_decode_outputs(decode_dir)
-    counts = decode_utterances(decoder, scored(), decode_dir, 1)
+    with contextlib.ExitStack() as stack:
+        loglikes = stack.enter_context(ArchiveWriter(decode_dir / "loglikes.1.ark")) if write_loglikes else None
+        counts = decode_utterances(decoder, scored(loglikes), decode_dir, 1)
     counts["seconds"] = time.perf_counter() - start
-    if pdf_columns is not None:
-        write_loglikelihoods(decode_dir / "loglikes.1.ark", per_pdf, len(pdf_columns))
     counts.update(fer_frames=total, fer_errors=wrong, fer_untargeted_utterances=untargeted)
     write_job_counts(decode_dir, 1, counts)
     finish_decode(decode_dir, 1)
