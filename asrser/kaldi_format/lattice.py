@@ -21,8 +21,8 @@ a narrower beam -- then Connect, and the acoustic costs divided by the decoding'
 gmm-latgen-simple writes them. (Kaldi's decoders first determinise on phones, DeterminizeLatticePhonePruned, to
 go faster; the result is the same word-level determinised lattice up to pruning.) The algorithm is written twice:
 here in Python (_Determinizer, the reference, readable) and in latdet.cc (the same steps in the same
-floating-point order, 5 to 10 times faster, built by tools/setup.sh); the tests require byte-identical lattices
-from both.
+floating-point order, built by tools/setup.sh; 4 to 5 times faster on hybrid lattices, see
+benchmarks/bench_lattice.py); the tests require byte-identical lattices from both.
 """
 
 from __future__ import annotations
@@ -262,7 +262,7 @@ def _latdet():
             except OSError as e:
                 reason = f"cannot be loaded ({e})"
         if reason:
-            log.warning("%s is %s: lattices are determinised by the Python reference, about 20 times slower "
+            log.warning("%s is %s: lattices are determinised by the Python reference, 4 to 5 times slower "
                         "(tools/setup.sh builds it)", lib_path, reason)
             _latdet_lib = False
         else:
