@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import shutil
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import DataError
+from ..errors import AsrserError, DataError
 from ..fileio import Stamp, read_key_value, write_key_value
 
 log = logging.getLogger(__name__)
@@ -305,6 +306,66 @@ def subset_data_dir(src: str | os.PathLike, dst: str | os.PathLike, utts: Iterab
         keep = set(data.utts[:first])
     _write_filtered(src, dst, keep)
     return DataDir(dst)
+
+
+def split_heldout(src: str | os.PathLike, train_dst: str | os.PathLike, heldout_dst: str | os.PathLike,
+                  fraction: float, seed: int) -> tuple[DataDir, DataDir]:
+    """Hold out a seeded `fraction` of a data dir's speakers (at least one, and at least one left to train on),
+    as a dev set for a corpus that has none. With a single speaker the utterances are held out instead, so a
+    one-speaker corpus still gets a dev set (not speaker-independent then: the log says so)."""
+    src = Path(src)
+    if not 0 < fraction < 1:
+        raise AsrserError(f"the held-out fraction must be between 0 and 1, got {fraction}")
+    data = check_data_dir(src, need_text=False, need_wav=False)
+    rng = random.Random(seed)
+    if len(data.speakers) > 1:
+        speakers = sorted(data.speakers)
+        rng.shuffle(speakers)
+        n = min(max(1, round(fraction * len(speakers))), len(speakers) - 1)
+        held = set(speakers[:n])
+        heldout = {u for u, s in data.utt2spk.items() if s in held}
+        log.info("%s: %d of %d speakers held out (%s)", src, n, len(speakers), " ".join(sorted(held)))
+    else:
+        utts = sorted(data.utts)
+        if len(utts) < 2:
+            raise DataError(src / "utt2spk", "one utterance: nothing to hold out")
+        rng.shuffle(utts)
+        heldout = set(utts[:min(max(1, round(fraction * len(utts))), len(utts) - 1)])
+        log.warning("%s has one speaker: %d of %d utterances held out (the held-out set shares its speaker)",
+                    src, len(heldout), len(utts))
+    for dst, utts in ((Path(heldout_dst), heldout), (Path(train_dst), set(data.utts) - heldout)):
+        tmp = dst.with_name(f".{dst.name}.tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        _write_filtered(src, tmp, utts)
+        if dst.exists():
+            shutil.rmtree(dst)
+        os.replace(tmp, dst)
+    return DataDir(train_dst), DataDir(heldout_dst)
+
+
+def import_data_dirs(train: str | os.PathLike, tests: list[str | os.PathLike], out_dir: str | os.PathLike,
+                     dev: str | os.PathLike | None = None, dev_fraction: float = 0.1, seed: int = 0
+                     ) -> dict[str, DataDir]:
+    """A corpus's data dirs as a recipe's: <out>/train, <out>/dev (given, or held out from train by
+    split_heldout) and <out>/<name> per test dir, each checked and copied without features. Copies that are
+    already up to date are left alone (with the features computed for them), so the step can run again."""
+    out = Path(out_dir)
+    names = [Path(t).name for t in tests]
+    clash = sorted({n for n in names if n in ("train", "dev") or names.count(n) > 1})
+    if clash:
+        raise AsrserError(f"test data dirs are named by their directory names, which must be unique and not "
+                          f"train or dev: {', '.join(clash)}")
+    for d in [train, *tests, *([dev] if dev else [])]:
+        check_data_dir(d)
+    if dev:
+        sources = {"train": Path(train), "dev": Path(dev)}
+    else:
+        staging = out / ".heldout"
+        split_heldout(train, staging / "train", staging / "dev", dev_fraction, seed)
+        sources = {"train": staging / "train", "dev": staging / "dev"}
+    sources.update({n: Path(t) for n, t in zip(names, tests)})
+    return {name: copy_data_dir(src, out / name) for name, src in sources.items()}
 
 
 def _known(requested: set[str], present: Iterable[str], table: Path, what: str) -> set[str]:

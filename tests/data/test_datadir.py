@@ -194,3 +194,35 @@ def test_copy_data_dir_drops_features_and_an_up_to_date_copy_keeps_its_own(data_
         (data_dir / "utt2spk").read_text().split()[1::2]))))
     copy_data_dir(data_dir, dst)                           # the source changed: a fresh copy
     assert not (dst / "feats.scp").exists() and (dst / "spk2gender").exists()
+
+
+def test_split_heldout_holds_out_whole_speakers_reproducibly(data_dir, tmp_path):
+    from asrser.data import split_heldout
+    train, dev = split_heldout(data_dir, tmp_path / "train", tmp_path / "dev", 0.34, seed=3)
+    assert len(dev.speakers) == 1 and len(train.speakers) == 2
+    assert not set(dev.speakers) & set(train.speakers)
+    assert sorted(train.utts + dev.utts) == sorted(DataDir(data_dir).utts)
+    again, _ = split_heldout(data_dir, tmp_path / "train2", tmp_path / "dev2", 0.34, seed=3)
+    assert again.utts == train.utts
+    for d in (train, dev):
+        assert validate_data_dir(d.path) == []
+
+
+def test_split_heldout_of_one_speaker_holds_out_utterances(data_dir, tmp_path):
+    from asrser.data import split_heldout
+    one = subset_data_dir(data_dir, tmp_path / "one", speakers=["spkA"])
+    train, dev = split_heldout(one.path, tmp_path / "train", tmp_path / "dev", 0.5, seed=0)
+    assert len(dev.utts) == 1 and len(train.utts) == 1 and dev.speakers == train.speakers
+
+
+def test_import_data_dirs_names_tests_by_directory_and_keeps_features_on_rerun(data_dir, tmp_path):
+    from asrser.data import import_data_dirs
+    from asrser.errors import AsrserError
+    test = subset_data_dir(data_dir, tmp_path / "eval92", speakers=["spkC"]).path
+    dirs = import_data_dirs(data_dir, [test], tmp_path / "data", dev_fraction=0.34, seed=0)
+    assert sorted(dirs) == ["dev", "eval92", "train"]
+    (tmp_path / "data/train/feats.scp").write_text("made by a later stage\n")
+    import_data_dirs(data_dir, [test], tmp_path / "data", dev_fraction=0.34, seed=0)
+    assert (tmp_path / "data/train/feats.scp").read_text() == "made by a later stage\n"
+    with pytest.raises(AsrserError, match="unique and not train or dev: dev"):
+        import_data_dirs(data_dir, [subset_data_dir(data_dir, tmp_path / "x/dev", first=1).path], tmp_path / "d2")
