@@ -10,12 +10,18 @@
 _asrser_recipe=$0
 [ -f "$_asrser_recipe" ] || _asrser_recipe=$(basename "$0")
 
+# A corpus recipe that runs its own data preparation and then hands the later stages to another recipe (the
+# generic egs/template/s5/run.sh) names that recipe in $stages_continue_in: its stages are listed and accepted too.
+_asrser_stage_files() {
+  echo "$_asrser_recipe"
+  [ -z "${stages_continue_in:-}" ] || echo "$stages_continue_in"
+}
 _asrser_print_stages() {
   # The stage list is read from the recipe itself so that it cannot drift from what the recipe does.
-  sed -nE 's/^[[:space:]]*if ([a-z_]+ && )?stage ([0-9]+) "([^"]*)".*/  \2  \3/p' "$_asrser_recipe"
+  _asrser_stage_files | xargs sed -nE 's/^[[:space:]]*if ([a-z_]+ && )?stage ([0-9]+) "([^"]*)".*/  \2  \3/p'
 }
 _asrser_stage_numbers() {
-  sed -nE 's/^[[:space:]]*if ([a-z_]+ && )?stage ([0-9]+) ".*/\2/p' "$_asrser_recipe"
+  _asrser_stage_files | xargs sed -nE 's/^[[:space:]]*if ([a-z_]+ && )?stage ([0-9]+) ".*/\2/p'
 }
 
 while true; do
