@@ -28,13 +28,14 @@ import logging
 import os
 import random
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..audio import read_audio
 from ..data import write_spk2utt
 from ..errors import AsrserError, DataError
-from ..fileio import atomic_write, write_key_value
+from ..fileio import atomic_write, temp_name, write_key_value
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +198,8 @@ def voice_of(sounds_dir: Path) -> tuple[str, str]:
 def prepare_asterisk(data_dir: str | os.PathLike, sounds_dir: str | os.PathLike = SOUNDS_DIR,
                      transcripts: str | os.PathLike = TRANSCRIPTS, test_fraction: float = 0.15, min_test: int = 60,
                      seed: int = 0, speaker: str | None = None, gender: str | None = None) -> dict[str, object]:
-    """<data_dir>/train and <data_dir>/test (prompt-disjoint), <data_dir>/local/asterisk/{dropped,summary};
-    returns the counts of the summary."""
+    """<data_dir>/train and <data_dir>/test (prompt-disjoint; each replaces an earlier one whole),
+    <data_dir>/local/asterisk/{dropped,summary}; returns the counts of the summary."""
     sounds_dir, data_dir = Path(sounds_dir), Path(data_dir)
     if not sounds_dir.is_dir():
         raise AsrserError(f"{sounds_dir}: Asterisk sounds folder does not exist (Debian package "
@@ -212,7 +213,12 @@ def prepare_asterisk(data_dir: str | os.PathLike, sounds_dir: str | os.PathLike 
         raise AsrserError(f"{sounds_dir}: no prompt has both audio and words")
     train, test = split_by_text(kept, test_fraction, min_test, seed)
     for name, prompts in (("train", train), ("test", test)):
-        write_data_dir(prompts, data_dir / name, speaker, gender)
+        # A fresh dir replaces the old one whole: features of an earlier split must not survive beside new text.
+        out, tmp = data_dir / name, temp_name(data_dir / name)
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_data_dir(prompts, tmp, speaker, gender)
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(tmp, out)
     reasons: dict[str, int] = {}
     for _, reason, _ in dropped:
         reasons[reason] = reasons.get(reason, 0) + 1

@@ -125,6 +125,11 @@ def test_the_split_is_reproducible_and_follows_the_seed(corpus, tmp_path):
         splits.append((tmp_path / run / "test/text").read_text())
     assert splits[0] == splits[1]
     assert len(set(splits)) > 1
+    # Preparing again replaces the data dirs whole: nothing of the earlier split (its features) stays.
+    (tmp_path / "a/test/feats.scp").write_text("stale\n")
+    prepare_asterisk(tmp_path / "a", sounds, transcripts, test_fraction=0.3, min_test=2, seed=2)
+    assert (tmp_path / "a/test/text").read_text() == splits[2]
+    assert not (tmp_path / "a/test/feats.scp").exists()
 
 
 def test_bad_transcript_lines_are_named(tmp_path):
