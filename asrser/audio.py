@@ -34,10 +34,13 @@ class Audio:
         return len(self.samples) / self.sample_rate
 
 
-def read_audio(rxspec: str, utt: str | None = None, sample_rate: int | None = None) -> Audio:
+def read_audio(rxspec: str, utt: str | None = None, sample_rate: int | None = None,
+               allow_downsample: bool = False, allow_upsample: bool = False) -> Audio:
     """Read one wav.scp entry: a file path or a shell pipeline ending in '|' (Kaldi's convention).
 
-    Checks that the audio is mono, non-empty, complete, and at `sample_rate` when given.
+    Checks that the audio is mono, non-empty, complete, and at `sample_rate` when given. Audio at another rate
+    is an error unless the caller allows resampling in that direction (Kaldi's --allow-downsample and
+    --allow-upsample of compute-fbank-feats): then it is resampled to `sample_rate`.
     """
     spec = rxspec.strip()
     if spec.endswith("|"):
@@ -57,9 +60,25 @@ def read_audio(rxspec: str, utt: str | None = None, sample_rate: int | None = No
         streamed = False
     audio = decode_audio(data, utt, spec, streamed)
     if sample_rate is not None and audio.sample_rate != sample_rate:
-        raise AudioError(utt, spec, f"sample rate is {audio.sample_rate} Hz but the feature config expects "
-                                    f"{sample_rate} Hz (resample it, e.g. 'sox FILE -r {sample_rate} -t wav - |')")
+        upsample = audio.sample_rate < sample_rate
+        if not (allow_upsample if upsample else allow_downsample):
+            option = "--allow-upsample=true" if upsample else "--allow-downsample=true"
+            raise AudioError(utt, spec, f"sample rate is {audio.sample_rate} Hz but the feature config expects "
+                                        f"{sample_rate} Hz (set {option} in the feature config to resample, use "
+                                        f"a config for {audio.sample_rate} Hz, or resample in wav.scp, e.g. "
+                                        f"'sox FILE -r {sample_rate} -t wav - |')")
+        audio = Audio(resample(audio.samples, audio.sample_rate, sample_rate), sample_rate)
     return audio
+
+
+def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Band-limited resampling (polyphase FIR with a Kaiser window) of float samples, as float32."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(int(from_rate), int(to_rate))
+    return resample_poly(samples.astype(np.float64), int(to_rate) // g, int(from_rate) // g).astype(np.float32)
 
 
 def decode_audio(data: bytes, utt: str | None, source: str, streamed: bool = False) -> Audio:

@@ -2,6 +2,10 @@
 Kaldi ark/scp; CMVN statistics; deltas and splicing. The kinds of feature are a registry (FEATURE_TYPES):
 each names its options and its extractor, and make_feats.py --feat-type <kind> reads conf/<kind>.conf.
 
+Audio at another sample rate than the config's --sample-frequency is an error naming the utterance and the file,
+unless the config allows resampling (Kaldi's --allow-upsample / --allow-downsample). conf/{mfcc,fbank}_8k.conf
+read 8 kHz audio as it is.
+
 The worker (`python -m asrser.features`) computes one part of a split data dir; steps_py/make_feats.py fans
 it out over jobs and assembles feats.scp.
 """
@@ -41,6 +45,8 @@ _FRAME = {
     "vtln-high": ("mel_opts.vtln_high", float), "use-energy": ("use_energy", bool),
     "energy-floor": ("energy_floor", float), "raw-energy": ("raw_energy", bool), "htk-compat": ("htk_compat", bool),
 }
+# Options of Kaldi's compute-*-feats that kaldi-native-fbank does not hold; they are applied here.
+_OWN_OPTIONS = {"dither": float, "allow-downsample": bool, "allow-upsample": bool}
 # Kaldi's own defaults where kaldi-native-fbank's differ.
 _KALDI_DEFAULTS = {"frame_opts.dither": 0.0, "mel_opts.low_freq": 20.0, "mel_opts.high_freq": 0.0}
 
@@ -99,7 +105,7 @@ class FeatureConfig:
             raise AsrserError(f"unknown feature type {self.kind!r}; expected one of {FEATURE_KINDS}")
         self._type = FEATURE_TYPES[self.kind]
         for name in self.options:
-            if name != "dither" and name not in self._type.options:
+            if name not in _OWN_OPTIONS and name not in self._type.options:
                 raise DataError(self.source, f"unknown {self.kind} option --{name}")
         self._knf = self._build()
 
@@ -118,7 +124,7 @@ class FeatureConfig:
             if not line.startswith("--") or "=" not in line:
                 raise DataError(path, f"expected --name=value, found {line!r}", n)
             name, value = line[2:].split("=", 1)
-            if name != "dither" and kind in FEATURE_TYPES and name not in FEATURE_TYPES[kind].options:
+            if name not in _OWN_OPTIONS and kind in FEATURE_TYPES and name not in FEATURE_TYPES[kind].options:
                 raise DataError(path, f"unknown {kind} option --{name}", n)
             options[name] = value
         return cls(kind, options, str(path))
@@ -126,7 +132,11 @@ class FeatureConfig:
     def _build(self):
         opts = self._type.new_options()
         for name, value in self.options.items():
-            if name == "dither":
+            if name in _OWN_OPTIONS:
+                try:
+                    _parse_bool(value) if _OWN_OPTIONS[name] is bool else float(value)
+                except ValueError as e:
+                    raise DataError(self.source, f"--{name}={value}: {e}") from None
                 continue
             attr, typ = self._type.options[name]
             try:
@@ -142,6 +152,16 @@ class FeatureConfig:
     @property
     def dither(self) -> float:
         return float(self.options.get("dither", "0"))
+
+    @property
+    def allow_downsample(self) -> bool:
+        """Audio at a higher rate than --sample-frequency is resampled rather than refused."""
+        return _parse_bool(self.options.get("allow-downsample", "false"))
+
+    @property
+    def allow_upsample(self) -> bool:
+        """Audio at a lower rate than --sample-frequency is resampled rather than refused."""
+        return _parse_bool(self.options.get("allow-upsample", "false"))
 
     @property
     def dim(self) -> int:
@@ -261,7 +281,7 @@ def compute_part(data_dir: str | os.PathLike, config: FeatureConfig, out_prefix:
     def features():
         for utt, spec in wav.items():
             try:
-                audio = read_audio(spec, utt, config.sample_rate)
+                audio = read_audio(spec, utt, config.sample_rate, config.allow_downsample, config.allow_upsample)
                 feats = config.compute(audio.samples, utt)
                 if feats.shape[0] == 0:
                     raise AudioError(utt, spec, f"too short for one {config._knf.frame_opts.frame_length_ms:g} ms "

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from asrser.data import DataDir, validate_data_dir
-from asrser.errors import DataError
+from asrser.audio import read_audio
+from asrser.errors import AudioError, DataError
 from asrser.features import FeatureConfig, add_deltas, apply_cmvn, cmvn_stats, compute_part, splice
 from helpers import REPO, run_step, synth_speechlike
 
@@ -214,3 +215,83 @@ def test_a_missing_or_broken_feature_ark_names_the_utterance_and_the_file(data_d
     proc = run_step("compute_cmvn_stats.py", data_dir, tmp_path / "cmvn", check=False)
     assert f"ERROR (compute_cmvn_stats.py): {data_dir / 'feats.scp'}: utterance {utt}: cannot read {rxspec} " \
            "(truncated, or not a Kaldi ark)" in proc.stderr
+
+
+ASTERISK_WAV = Path("/usr/share/asterisk/sounds/en_US_f_Allison/hello-world.wav")
+
+
+@pytest.fixture
+def data_8k(tmp_path) -> tuple[Path, str, Path]:
+    """A one-utterance data dir of real 8 kHz speech (an Asterisk prompt when the package is installed, else
+    8 kHz audio written here); returns (data dir, utterance, wav path)."""
+    from asrser.audio import write_wav
+    wav = ASTERISK_WAV if ASTERISK_WAV.is_file() else tmp_path / "u8k.wav"
+    if not ASTERISK_WAV.is_file():
+        write_wav(wav, synth_speechlike(1.4, seed=5, rate=8000), 8000)
+    data = tmp_path / "data8k"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"spk-u1 {wav}\n")
+    (data / "utt2spk").write_text("spk-u1 spk\n")
+    (data / "spk2utt").write_text("spk spk-u1\n")
+    return data, "spk-u1", wav
+
+
+def conf_with(tmp_path: Path, base: str, *extra: str) -> Path:
+    conf = tmp_path / f"{base}.extra.conf"
+    conf.write_text((REPO / f"conf/{base}.conf").read_text() + "".join(f"{line}\n" for line in extra))
+    return conf
+
+
+def test_8k_audio_with_a_16k_config_is_refused_naming_the_file(data_8k, tmp_path):
+    data, utt, wav = data_8k
+    config = FeatureConfig.from_file("fbank", REPO / "conf/fbank.conf")
+    with pytest.raises(AudioError) as err:
+        compute_part(data, config, tmp_path / "out/raw")
+    assert str(err.value).startswith(f"utterance {utt} ({wav}): sample rate is 8000 Hz but the feature config "
+                                     "expects 16000 Hz (set --allow-upsample=true in the feature config")
+    assert not (tmp_path / "out/raw.scp").exists()
+
+
+def test_8k_audio_is_resampled_when_the_config_allows_it(data_8k, tmp_path):
+    """--allow-upsample=true (Kaldi's option): the features equal, up to resampling filters, those of the audio
+    resampled by sox in a wav.scp pipe."""
+    data, utt, wav = data_8k
+    config = FeatureConfig.from_file("fbank", conf_with(tmp_path, "fbank", "--allow-upsample=true"))
+    compute_part(data, config, tmp_path / "out/raw")
+    ours = dict(kaldiio.load_scp_sequential(str(tmp_path / "out/raw.scp")))[utt]
+    seconds = read_audio(str(wav)).duration
+    assert ours.shape == (config.framing.num_frames(int(seconds * 16000)), 40)
+    piped = read_audio(f"sox {wav} -r 16000 -t wav - |", utt, 16000)
+    theirs = config.compute(piped.samples, utt)
+    assert theirs.shape == ours.shape
+    # The 20 lowest of the 40 mel bins lie below 1.8 kHz, where both resamplers keep the signal as it is.
+    assert np.corrcoef(ours[:, :20].ravel(), theirs[:, :20].ravel())[0, 1] > 0.999       # 0.9998 on the Asterisk prompt
+
+
+def test_16k_audio_with_an_8k_config_is_refused_or_downsampled(data_dir, tmp_path):
+    utt, wav = (data_dir / "wav.scp").read_text().splitlines()[0].split()
+    config = FeatureConfig.from_file("mfcc", REPO / "conf/mfcc_8k.conf")
+    with pytest.raises(AudioError, match=r"sample rate is 16000 Hz but the feature config expects 8000 Hz "
+                                         r"\(set --allow-downsample=true"):
+        compute_part(data_dir, config, tmp_path / "out/raw")
+    config = FeatureConfig.from_file("mfcc", conf_with(tmp_path, "mfcc_8k", "--allow-downsample=true"))
+    compute_part(data_dir, config, tmp_path / "out/raw")
+    feats = dict(kaldiio.load_scp_sequential(str(tmp_path / "out/raw.scp")))
+    assert feats[utt].shape == (config.framing.num_frames(int(read_audio(wav).duration * 8000)), 13)
+
+
+@pytest.mark.parametrize("kind", ["fbank", "mfcc"])
+def test_8k_configs_read_8k_audio_as_it_is(kind, data_8k, tmp_path):
+    data, utt, wav = data_8k
+    config = FeatureConfig.from_file(kind, REPO / f"conf/{kind}_8k.conf")
+    assert config.sample_rate == 8000 and not config.allow_upsample
+    compute_part(data, config, tmp_path / "out/raw")
+    feats = dict(kaldiio.load_scp_sequential(str(tmp_path / "out/raw.scp")))[utt]
+    audio = read_audio(str(wav))
+    assert feats.shape == (config.framing.num_frames(len(audio.samples)), 40 if kind == "fbank" else 13)
+    assert np.isfinite(feats).all()
+
+
+def test_a_resampling_option_must_be_true_or_false(tmp_path):
+    with pytest.raises(DataError, match=r"--allow-upsample=maybe: expected true or false"):
+        FeatureConfig.from_file("fbank", conf_with(tmp_path, "fbank", "--allow-upsample=maybe"))

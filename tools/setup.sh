@@ -9,22 +9,7 @@ venv="$root/.venv"
 stamp="$venv/.asrser-installed"
 debian_packages=(sctk espeak-ng libespeak-ng1 espeak-ng-data sox libfst-tools g++)
 
-missing=()
-for pkg in "${debian_packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
-done
-if (( ${#missing[@]} )); then
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-    echo "setup: installing Debian packages: ${missing[*]}" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-  else
-    echo "setup: missing Debian packages: ${missing[*]}" >&2
-    echo "setup: install them as root:  apt-get update && apt-get install --no-install-recommends ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+"$root/tools/install_debian.sh" "${debian_packages[@]}"
 
 # The compiled lattice determiniser (C++ with a C interface, loaded through ctypes): rebuilt when its source is
 # newer. Without it lattices are determinised by the Python reference, several times slower.

@@ -33,7 +33,8 @@ LATDET_LIB = "liblatdet.so.1"
 def checkout(tmp_path):
     root = tmp_path.resolve() / "a"
     (root / "tools").mkdir(parents=True)
-    shutil.copy(REPO / "tools/setup.sh", root / "tools/setup.sh")
+    for script in ("setup.sh", "install_debian.sh"):
+        shutil.copy(REPO / "tools" / script, root / "tools" / script)
     shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
     (root / "asrser/kaldi_format").mkdir(parents=True)
     for name in ("latdet.cc", LATDET_LIB):      # the library after its source: built, not to be rebuilt
@@ -91,3 +92,26 @@ def test_setup_builds_the_compiled_determiniser_when_missing_or_older_than_its_s
     os.utime(source, ns=(built + 10**9, built + 10**9))
     setup(checkout)
     assert lib.stat().st_mtime_ns > built
+
+
+def run_install_debian(tmp_path: Path, *packages: str, uid: int) -> subprocess.CompletedProcess:
+    """tools/install_debian.sh as user `uid` (a stand-in `id` on PATH: no package is installed by the test)."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir(exist_ok=True)
+    (fake_bin / "id").write_text(f"#!/bin/sh\necho {uid}\n")
+    (fake_bin / "id").chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake_bin}:{os.environ['PATH']}")
+    return subprocess.run([str(REPO / "tools/install_debian.sh"), *packages], env=env, capture_output=True,
+                          text=True)
+
+
+def test_install_debian_is_silent_when_the_packages_are_installed(tmp_path):
+    out = run_install_debian(tmp_path, "sctk", "espeak-ng", uid=1000)
+    assert (out.returncode, out.stderr) == (0, "")
+
+
+def test_install_debian_names_missing_packages_when_not_root(tmp_path):
+    out = run_install_debian(tmp_path, "sctk", "asrser-no-such-package", uid=1000)
+    assert out.returncode == 1
+    assert "missing Debian packages: asrser-no-such-package\n" in out.stderr
+    assert "apt-get install --no-install-recommends asrser-no-such-package" in out.stderr
