@@ -104,51 +104,19 @@ def tiny_phone_system_data(tiny_timit_data: Path, root: Path, splits: tuple[str,
     return data
 
 
-def position_dependent_lang(out: Path, base_phones: list[str], words: dict[str, list[str]],
-                            silence: str = "SIL") -> Path:
-    """A lang dir of word-position-dependent phones in Kaldi's layout (utils/prepare_lang.sh): phones.txt
-    (silence and each base phone with _B _E _I _S), words.txt, topo, phones/{silence,context_indep,sets,roots,
-    extra_questions,word_boundary}.int, oov.txt, and an L_disambig.fst of the words' pronunciations without
-    optional silence (enough for alignment tables and CTMs; graphs want a real prepare_lang)."""
-    import kaldifst
 
-    from asrser.lang import topology_text, write_symbol_table
+def word_lang(root: Path, lexicon: dict[str, list[list[str]]], silence: str = "SIL", oov: str = "<UNK>") -> Path:
+    """<root>/lang from a dict dir <root>/dict (Kaldi's layout) of `lexicon` {word: pronunciations}, through
+    prepare_lang (word-position-dependent phones, optional silence); the OOV word is pronounced as silence."""
+    from asrser.lang import prepare_lang
 
-    positions = ("_B", "_E", "_I", "_S")
-    phones = ["<eps>", silence, *(silence + p for p in positions),
-              *(b + p for b in sorted(base_phones) for p in positions), "#0"]
-    pid = {p: i for i, p in enumerate(phones)}
-    word_list = ["<eps>", *sorted(words), "#0", "<s>", "</s>"]
-    (out / "phones").mkdir(parents=True, exist_ok=True)
-    write_symbol_table(out / "phones.txt", phones)
-    write_symbol_table(out / "words.txt", word_list)
-    sil_ids = [pid[silence], *(pid[silence + p] for p in positions)]
-    nonsil_ids = [pid[b + p] for b in sorted(base_phones) for p in positions]
-    (out / "topo").write_text(topology_text(nonsil_ids, sil_ids))
-    (out / "phones/silence.txt").write_text("".join(phones[i] + "\n" for i in sil_ids))
-    (out / "phones/context_indep.int").write_text("".join(f"{i}\n" for i in sil_ids))
-    sets = [sil_ids, *([pid[b + p] for p in positions] for b in sorted(base_phones))]
-    (out / "phones/sets.int").write_text("".join(" ".join(map(str, s)) + "\n" for s in sets))
-    (out / "phones/roots.int").write_text("".join("shared split " + " ".join(map(str, s)) + "\n" for s in sets))
-    (out / "phones/extra_questions.int").write_text(
-        " ".join(map(str, sil_ids)) + "\n"
-        + "".join(" ".join(str(pid[b + p]) for b in sorted(base_phones)) + "\n" for p in positions))
-    kinds = {"_B": "begin", "_E": "end", "_I": "internal", "_S": "singleton"}
-    (out / "phones/word_boundary.int").write_text(
-        f"{pid[silence]} nonword\n" + "".join(f"{pid[p]} {kinds[p[-2:]]}\n" for p in phones[2:-1]))
-    (out / "oov.txt").write_text(sorted(words)[0] + "\n")
-    lexicon = kaldifst.StdVectorFst()
-    start = lexicon.add_state()
-    lexicon.start = start
-    lexicon.set_final(start, 0.0)
-    for word, prons in words.items():
-        variants = [prons[0] + "_S"] if len(prons) == 1 else \
-            [prons[0] + "_B", *(p + "_I" for p in prons[1:-1]), prons[-1] + "_E"]
-        state = start
-        for k, phone in enumerate(variants):
-            nxt = start if k == len(variants) - 1 else lexicon.add_state()
-            lexicon.add_arc(state, kaldifst.StdArc(pid[phone], word_list.index(word) if k == 0 else 0, 0.0, nxt))
-            state = nxt
-    lexicon.add_arc(start, kaldifst.StdArc(pid[silence], 0, 0.0, start))
-    lexicon.write(str(out / "L_disambig.fst"))
-    return out
+    dict_dir = root / "dict"
+    dict_dir.mkdir(parents=True, exist_ok=True)
+    phones = sorted({p for prons in lexicon.values() for pron in prons for p in pron} - {silence})
+    (dict_dir / "silence_phones.txt").write_text(f"{silence}\n")
+    (dict_dir / "optional_silence.txt").write_text(f"{silence}\n")
+    (dict_dir / "nonsilence_phones.txt").write_text("".join(f"{p}\n" for p in phones))
+    (dict_dir / "lexicon.txt").write_text(f"{oov} {silence}\n" + "".join(
+        f"{word} {' '.join(pron)}\n" for word, prons in sorted(lexicon.items()) for pron in prons))
+    prepare_lang(dict_dir, root / "lang", oov)
+    return root / "lang"

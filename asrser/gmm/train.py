@@ -31,7 +31,7 @@ from ..config import load_config
 from ..errors import AsrserError, DataError
 from ..fileio import Stamp, atomic_write, temp_name
 from ..hmm.align import AlignOptions, alignment_archives
-from ..hmm.phone_sets import lang_phone_sets, read_int_sets, read_roots
+from ..hmm.phone_sets import context_independent_phones, lang_phone_sets
 from ..kaldi_format import read_kaldi_matrix, read_num_jobs, write_kaldi_matrix, write_kaldi_vector, write_num_jobs
 from ..lang import Lang
 from ..progress import bar as progress_bar
@@ -249,7 +249,7 @@ def train_mono(data_dir, lang_dir, exp_dir, config: TrainConfig, nj: int, cmd: s
         # gmm-init-mono --shared-phones=phones/sets.int: the phones of a set (a base phone's word-position
         # variants) share their pdfs
         tree = khg.monophone_context_dependency_shared(
-            phone_classes=lang_phone_sets(lang_dir, list(topo.phones)),
+            phone_classes=lang_phone_sets(lang, list(topo.phones)),
             phone2num_pdf_classes=topo.get_phone_to_num_pdf_classes())
         trans_model = khg.TransitionModel(ctx_dep=tree, hmm_topo=topo)
         mean, var = global_mean_var(trainer.data_dir, pipeline, config.init_utts)
@@ -414,19 +414,13 @@ def init_tree_model(trainer: Trainer, config: TrainConfig, ali_dir: Path) -> Non
     stats = TreeStats.merge(parts)
     topo = lang.topology()
     num_classes = dict(zip(topo.phones, (topo.num_pdf_classes(p) for p in topo.phones)))
-    phones = trainer.lang_dir / "phones"
     if config.tree_roots == "lang":
         # Kaldi's train_deltas.sh: cluster-phones over phones/sets.int, plus phones/extra_questions.int;
         # build-tree with phones/roots.int, acc-tree-stats --ci-phones=phones/context_indep
-        questions = cluster_phones(stats, lang_phone_sets(trainer.lang_dir, list(topo.phones)))
-        if (phones / "extra_questions.int").exists():
-            questions += [sorted(q) for q in read_int_sets(phones / "extra_questions.int")]
-        if not (phones / "roots.int").exists():
-            raise DataError(phones / "roots.int", "file does not exist (tree_roots: lang reads the tree roots "
-                                                  "from it; tree_roots: per-state needs none)")
-        roots = read_roots(phones / "roots.int")
-        context_indep = (frozenset(p for s in read_int_sets(phones / "context_indep.int") for p in s)
-                         if (phones / "context_indep.int").exists() else frozenset())
+        questions = cluster_phones(stats, lang_phone_sets(lang, list(topo.phones)))
+        questions += [sorted(q) for q in lang.extra_questions]
+        roots = lang.roots
+        context_indep = context_independent_phones(lang)
     else:       # per-state: the tree of earlier releases
         questions = cluster_phones(stats, [[p] for p in topo.phones])
         questions.append(sorted(lang.silence_ids))

@@ -33,7 +33,6 @@ import kaldi_hmm_gmm as khg
 import numpy as np
 
 from ..errors import AsrserError
-from ..hmm.phone_sets import TreeRoot
 from ..hmm.tables import alignment_to_phone_segments
 
 log = logging.getLogger(__name__)
@@ -249,11 +248,11 @@ def pdf_class_questions(num_pdf_classes: dict[int, int]) -> list[list[int]]:
 
 
 def build_tree(stats: TreeStats, questions: list[list[int]], num_pdf_classes: dict[int, int],
-               opts: BuildOptions, roots: list[TreeRoot] | None = None,
+               opts: BuildOptions, roots: list[tuple[bool, bool, list[int]]] | None = None,
                context_independent: frozenset[int] = frozenset()) -> DecisionTree:
     """Greedy likelihood-gain splitting of the roots to opts.num_leaves leaves.
 
-    `roots`: the lang's phones/roots.int (Kaldi's build-tree); None: one split root per (phone, pdf-class),
+    `roots`: the lang's phones/roots.int as (shared, split, phones) (Lang.roots, Kaldi's build-tree); None: one split root per (phone, pdf-class),
     asking only about the context (the tree of earlier releases). Phones in `context_independent` (Kaldi's
     acc-tree-stats --ci-phones) are never split by their context."""
     num_ctx = int(max(max(num_pdf_classes), stats.events[:, [LEFT, RIGHT]].max(initial=0))) + 1
@@ -305,22 +304,22 @@ def build_tree(stats: TreeStats, questions: list[list[int]], num_pdf_classes: di
                 tree_roots[(phone, c)] = Node(np.flatnonzero((phone_col == phone) & (class_col == c)))
                 splittable.append((tree_roots[(phone, c)], (LEFT, RIGHT)))
     else:
-        for root in roots:
-            unknown = [p for p in root.phones if p not in num_pdf_classes]
+        for shared, split, root_phones in roots:
+            unknown = [p for p in root_phones if p not in num_pdf_classes]
             if unknown:
                 raise AsrserError(f"tree roots: phones {unknown} are not in the topology")
-            classes = max(num_pdf_classes[p] for p in root.phones)
-            context = () if set(root.phones) & context_independent else (LEFT, RIGHT)
-            centre = (CENTRE,) if len(root.phones) > 1 else ()
-            in_root = np.isin(phone_col, root.phones)
-            groups = [list(range(classes))] if root.shared else [[c] for c in range(classes)]
+            classes = max(num_pdf_classes[p] for p in root_phones)
+            context = () if set(root_phones) & context_independent else (LEFT, RIGHT)
+            centre = (CENTRE,) if len(root_phones) > 1 else ()
+            in_root = np.isin(phone_col, root_phones)
+            groups = [list(range(classes))] if shared else [[c] for c in range(classes)]
             for group in groups:
                 node = Node(np.flatnonzero(in_root & np.isin(class_col, group)))
-                for phone in root.phones:
+                for phone in root_phones:
                     for c in group:
                         if c < num_pdf_classes[phone]:
                             tree_roots[(phone, c)] = node
-                if root.split:
+                if split:
                     splittable.append((node, context + centre + ((PDF_CLASS,) if len(group) > 1 else ())))
         missing = sorted({p for p in num_pdf_classes} - {p for p, _ in tree_roots})
         if missing:

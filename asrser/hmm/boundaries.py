@@ -32,7 +32,6 @@ from ..fileio import PhoneSegments, atomic_write, file_digest, read_ctm, write_c
 from ..lang import Lang
 from .align import read_alignments
 from .model import HmmModel
-from .phone_sets import base_phone_names
 from .tables import alignment_to_phone_segments, tid_tables
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ def alignment_segments(ali_dir: str | os.PathLike, lang_dir: str | os.PathLike, 
     word-position-dependent phones as their base phone (AA_B -> AA), as a reference segmentation names them."""
     ali_dir = Path(ali_dir)
     model = HmmModel.load(ali_dir / "final.mdl")
-    id2phone = base_phone_names(Lang.load(lang_dir).id2phone)
+    id2phone = Lang.load(lang_dir).base_phone
     phone_of, state_of = tid_tables(model)
     offset = (window - frame_shift) / 2
     segments = {}

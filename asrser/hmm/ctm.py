@@ -19,7 +19,6 @@ from ..fileio import PhoneSegments, atomic_write, read_key_value
 from ..lang import Lang
 from .align import read_alignments
 from .model import HmmModel
-from .phone_sets import base_phone, read_word_boundary
 from .tables import alignment_to_phone_segments, tid_tables
 
 FRAME_SHIFT = 0.01
@@ -73,29 +72,26 @@ def alignment_ctm(ali_dir: str | os.PathLike, lang_dir: str | os.PathLike, data_
     lang = Lang.load(lang_dir)
     model = HmmModel.load(ali_dir / "final.mdl")
     phone_of, state_of = tid_tables(model)
-    id2phone = lang.id2phone
-    boundary: dict[int, str] = {}
     texts: dict[str, list[str]] = {}
     if not phone_level:
         if data_dir is None:
             raise ValueError("a word CTM needs the data dir's transcripts")
-        path = lang_dir / "phones/word_boundary.int"
-        if not path.exists():
-            raise DataError(path, "file does not exist: a word CTM needs the word positions of the phones "
-                                  "(a lang of position-dependent phones); a phone CTM does not")
-        boundary = read_word_boundary(path)
+        if not lang.position_dependent:
+            raise DataError(lang_dir / "phones/word_boundary.int", "file does not exist: a word CTM needs the word "
+                                                                    "positions of the phones (a lang of position-"
+                                                                    "dependent phones); a phone CTM does not")
         texts = {u: t.split() for u, t in read_key_value(Path(data_dir) / "text").items()}
-        oov = (lang_dir / "oov.txt").read_text().split()[0] if (lang_dir / "oov.txt").exists() else None
+        oov = lang.oov_word
     ctm: dict[str, PhoneSegments] = {}
     for utt, ali in read_alignments(ali_dir, model.num_transition_ids):
         phones = phone_frames(phone_of, state_of, ali)
         if phone_level:
-            tokens = [(base_phone(id2phone[p]), t, n) for p, t, n in phones]
+            tokens = [(lang.base_phone[p], t, n) for p, t, n in phones]
         else:
             if utt not in texts:
                 raise DataError(Path(data_dir) / "text", f"no transcript of {utt}, aligned in {ali_dir}")
             words = [w if w in lang.words or oov is None else oov for w in texts[utt]]
-            tokens = word_frames(phones, boundary, words, f"{ali_dir}, utterance {utt}")
+            tokens = word_frames(phones, lang.word_boundary, words, f"{ali_dir}, utterance {utt}")
         ctm[utt] = [(tok, t * frame_shift, (t + n) * frame_shift) for tok, t, n in tokens]
     return dict(sorted(ctm.items()))
 

@@ -7,7 +7,6 @@ import pytest
 from asrser.gmm.lda import estimate_lda, estimate_mllt, mllt_objective
 from asrser.gmm.tree import (BuildOptions, TreeStats, build_tree, cluster_phones, frame_events, gauss_objf,
                              leaf_gaussians)
-from asrser.hmm.phone_sets import TreeRoot
 
 
 def synthetic_stats(rng, num_phones=6, dim=3, frames=4000):
@@ -82,7 +81,7 @@ def test_roots_of_the_lang_share_position_variants_and_ask_about_the_pdf_class()
     x[(centre == 5) & (left == 2)] += 10.0            # a context effect the tree must not use for silence
     x[(centre == 6) & (pdf_class == 2)] += 10.0       # a difference the not-split root must keep
     stats = TreeStats.from_frames(np.stack([left, centre, right, pdf_class], axis=1), x)
-    roots = [TreeRoot((1, 2, 3, 4), True, True), TreeRoot((5,), True, True), TreeRoot((6,), True, False)]
+    roots = [(True, True, [1, 2, 3, 4]), (True, True, [5]), (True, False, [6])]     # (shared, split, phones)
     questions = [[1, 2, 3], [4], [2], [5], [6], [1, 2, 3, 4]]
     tree = build_tree(stats, questions, {p: 3 for p in range(1, 7)}, BuildOptions(num_leaves=10, min_count=5),
                       roots, frozenset({5}))

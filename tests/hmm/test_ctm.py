@@ -19,7 +19,7 @@ from asrser.hmm.tables import tid_tables
 from asrser.kaldi_format import write_num_jobs
 from asrser.lang import Lang
 
-from helpers import position_dependent_lang, run_step
+from helpers import run_step, word_lang
 
 # SIL, AB (AA_B B_E), SIL, A (AA_S), SIL: frames per phone
 SEGMENTS = [("SIL", 10), ("AA_B", 6), ("B_E", 6), ("SIL", 5), ("AA_S", 9), ("SIL", 4)]
@@ -29,10 +29,10 @@ SEGMENTS = [("SIL", 10), ("AA_B", 6), ("B_E", 6), ("SIL", 5), ("AA_S", 9), ("SIL
 def aligned(tmp_path) -> tuple[Path, Path, Path]:
     """(data dir, lang dir, alignment dir) of one utterance "AB A" aligned as SEGMENTS by a monophone model
     whose position variants share their pdfs (gmm-init-mono --shared-phones)."""
-    lang_dir = position_dependent_lang(tmp_path / "lang", ["AA", "B"], {"AB": ["AA", "B"], "A": ["AA"]})
+    lang_dir = word_lang(tmp_path, {"AB": [["AA", "B"]], "A": [["AA"]]})
     lang = Lang.load(lang_dir)
     topo = lang.topology()
-    tree = khg.monophone_context_dependency_shared(lang_phone_sets(lang_dir, list(topo.phones)),
+    tree = khg.monophone_context_dependency_shared(lang_phone_sets(lang, list(topo.phones)),
                                                    topo.get_phone_to_num_pdf_classes())
     model = HmmModel(khg.TransitionModel(ctx_dep=tree, hmm_topo=topo), tree)
     ali_dir = tmp_path / "ali"
