@@ -273,8 +273,8 @@ def training_inputs(data_dir, lang_dir) -> list[Path]:
 
 def tree_inputs(lang_dir) -> list[Path]:
     """What a system's tree reads of the lang dir besides Lang.files (those it has): the phones that share
-    monophone pdfs, the tree roots and the extra questions."""
-    paths = (Path(lang_dir) / f"phones/{name}.int" for name in ("sets", "roots", "extra_questions"))
+    monophone pdfs, the tree roots, the extra questions and the context-independent phones."""
+    paths = (Path(lang_dir) / f"phones/{name}.int" for name in ("sets", "roots", "extra_questions", "context_indep"))
     return [p for p in paths if p.exists()]
 
 
