@@ -40,6 +40,7 @@ from pathlib import Path
 
 from .errors import AsrserError, DataError
 from .fileio import atomic_write, read_table
+from .hmm.phone_sets import base_phone
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,11 @@ def sclite_command() -> list[str]:
 
 
 def map_phones(phones: list[str], phone_map: dict[str, str | None] | None, drop: set[str]) -> list[str]:
+    """Phones through a scoring map (a phone missing from it stays itself), minus `drop`. With a map, a
+    word-position-dependent phone the map lacks is scored as its base phone (AA_B as AA)."""
     out = []
     for p in phones:
-        q = phone_map.get(p, p) if phone_map else p
+        q = phone_map.get(p, phone_map.get(base_phone(p), base_phone(p))) if phone_map else p
         if q is not None and q not in drop:
             out.append(q)
     return out

@@ -102,3 +102,21 @@ def tiny_phone_system_data(tiny_timit_data: Path, root: Path, splits: tuple[str,
     train_phone_lm(data / "train" / "text", Lang.load(data / "lang"), root / "lm.arpa")
     make_lang_test(data / "lang", root / "lm.arpa", data / "lang_test")
     return data
+
+
+
+def word_lang(root: Path, lexicon: dict[str, list[list[str]]], silence: str = "SIL", oov: str = "<UNK>") -> Path:
+    """<root>/lang from a dict dir <root>/dict (Kaldi's layout) of `lexicon` {word: pronunciations}, through
+    prepare_lang (word-position-dependent phones, optional silence); the OOV word is pronounced as silence."""
+    from asrser.lang import prepare_lang
+
+    dict_dir = root / "dict"
+    dict_dir.mkdir(parents=True, exist_ok=True)
+    phones = sorted({p for prons in lexicon.values() for pron in prons for p in pron} - {silence})
+    (dict_dir / "silence_phones.txt").write_text(f"{silence}\n")
+    (dict_dir / "optional_silence.txt").write_text(f"{silence}\n")
+    (dict_dir / "nonsilence_phones.txt").write_text("".join(f"{p}\n" for p in phones))
+    (dict_dir / "lexicon.txt").write_text(f"{oov} {silence}\n" + "".join(
+        f"{word} {' '.join(pron)}\n" for word, prons in sorted(lexicon.items()) for pron in prons))
+    prepare_lang(dict_dir, root / "lang", oov)
+    return root / "lang"

@@ -168,3 +168,10 @@ def test_every_set_is_reported_at_the_lm_weight_chosen_on_dev(tmp_path):
     text = (tmp_path / "RESULTS.md").read_text()
     assert "| mono | test | - | - | - | - | - | - | 2.00 | 4 | - | - | 2.00 | 1 | - |" in text
     assert "mono/decode_test: no PER at a dev-chosen LM weight" in text
+
+
+def test_position_dependent_phones_are_scored_as_their_base_phones():
+    # a lang of word-position-dependent phones decodes aa_B ... ix_E; the 48 -> 39 map names base phones
+    assert map_phones(["sil", "aa_B", "ix_E", "cl_S", "ao_I"], FOLD_48_TO_39, frozenset({"sil"})) == \
+        ["aa", "ih", "aa"]
+    assert map_phones(["A_B"], None, frozenset()) == ["A_B"]      # words (no phone map) stay as they are

@@ -21,7 +21,7 @@ import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import kaldi_hmm_gmm as khg
 import numpy as np
@@ -31,6 +31,7 @@ from ..config import load_config
 from ..errors import AsrserError, DataError
 from ..fileio import Stamp, atomic_write, temp_name
 from ..hmm.align import AlignOptions, alignment_archives
+from ..hmm.phone_sets import context_independent_phones, lang_phone_sets
 from ..kaldi_format import read_kaldi_matrix, read_num_jobs, write_kaldi_matrix, write_kaldi_vector, write_num_jobs
 from ..lang import Lang
 from ..progress import bar as progress_bar
@@ -59,6 +60,10 @@ class TrainConfig:
     mllt_iters: list[int] = field(default_factory=list)
     lda_dim: int = 40
     splice_context: int = 3
+    # tri systems' tree roots: "lang" as Kaldi's build-tree (phones/roots.int, questions from phones/sets.int
+    # and phones/extra_questions.int); "per-state": one root per (phone, HMM state), every root split by
+    # context, questions from single phones (the TIMIT recipe's tree, conf/gmm.yaml)
+    tree_roots: Literal["lang", "per-state"] = "lang"
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, section: str) -> "TrainConfig":
@@ -225,7 +230,8 @@ def train_mono(data_dir, lang_dir, exp_dir, config: TrainConfig, nj: int, cmd: s
     """steps/train_mono.sh: flat start, equal alignment, EM with realignment and mixing up."""
     trainer = Trainer(data_dir, lang_dir, exp_dir, nj, cmd)
     exp = trainer.exp
-    stamp = Stamp(exp / "train.done", training_inputs(data_dir, lang_dir), config=asdict(config))
+    stamp = Stamp(exp / "train.done", [*training_inputs(data_dir, lang_dir), *tree_inputs(lang_dir)],
+                  config=asdict(config))
     if stamp.is_current():
         log.info("%s is up to date", exp / "final.mdl")
         return AcousticModel.load(exp / "final.mdl")
@@ -240,8 +246,11 @@ def train_mono(data_dir, lang_dir, exp_dir, config: TrainConfig, nj: int, cmd: s
         set_alignment_iter(exp, 0)
     if _latest_iter(exp) < 1:
         topo = lang.topology()
-        tree = khg.monophone_context_dependency(phones=topo.phones,
-                                                phone2num_pdf_classes=topo.get_phone_to_num_pdf_classes())
+        # gmm-init-mono --shared-phones=phones/sets.int: the phones of a set (a base phone's word-position
+        # variants) share their pdfs
+        tree = khg.monophone_context_dependency_shared(
+            phone_classes=lang_phone_sets(lang, list(topo.phones)),
+            phone2num_pdf_classes=topo.get_phone_to_num_pdf_classes())
         trans_model = khg.TransitionModel(ctx_dep=tree, hmm_topo=topo)
         mean, var = global_mean_var(trainer.data_dir, pipeline, config.init_utts)
         model = AcousticModel(trans_model, tree, DiagGmms.single(tree.num_pdfs, mean, var))
@@ -260,6 +269,13 @@ def training_inputs(data_dir, lang_dir) -> list[Path]:
     """What a GMM system is trained on: the features as its pipeline reads them (feats.scp and cmvn.scp, with
     the arks they point to), the transcripts, and the lang dir."""
     return [*feature_inputs(data_dir), Path(data_dir) / "text", *Lang.files(lang_dir)]
+
+
+def tree_inputs(lang_dir) -> list[Path]:
+    """What a system's tree reads of the lang dir besides Lang.files (those it has): the phones that share
+    monophone pdfs, the tree roots, the extra questions and the context-independent phones."""
+    paths = (Path(lang_dir) / f"phones/{name}.int" for name in ("sets", "roots", "extra_questions", "context_indep"))
+    return [p for p in paths if p.exists()]
 
 
 def start_fresh_unless_resuming(exp: Path, stamp: Stamp) -> None:
@@ -338,7 +354,8 @@ def train_tri(data_dir, lang_dir, ali_dir, exp_dir, config: TrainConfig, nj: int
     exp, ali_dir = trainer.exp, Path(ali_dir)
     _check_alignment_jobs(ali_dir, nj)
     # "kind": the record's name for the transform since the first release (a new name would retrain every system)
-    stamp = Stamp(exp / "train.done", [*training_inputs(data_dir, lang_dir), *alignment_archives(ali_dir)],
+    stamp = Stamp(exp / "train.done", [*training_inputs(data_dir, lang_dir), *tree_inputs(lang_dir),
+                                       *alignment_archives(ali_dir)],
                   config=asdict(config), kind=transform)
     if stamp.is_current():
         log.info("%s is up to date", exp / "final.mdl")
@@ -397,11 +414,21 @@ def init_tree_model(trainer: Trainer, config: TrainConfig, ali_dir: Path) -> Non
     stats = TreeStats.merge(parts)
     topo = lang.topology()
     num_classes = dict(zip(topo.phones, (topo.num_pdf_classes(p) for p in topo.phones)))
-    questions = cluster_phones(stats, [[p] for p in topo.phones])
-    questions.append(sorted(lang.silence_ids))
+    if config.tree_roots == "lang":
+        # Kaldi's train_deltas.sh: cluster-phones over phones/sets.int, plus phones/extra_questions.int;
+        # build-tree with phones/roots.int, acc-tree-stats --ci-phones=phones/context_indep
+        questions = cluster_phones(stats, lang_phone_sets(lang, list(topo.phones)))
+        questions += [sorted(q) for q in lang.extra_questions]
+        roots = lang.roots
+        context_indep = context_independent_phones(lang)
+    else:       # per-state: the tree of earlier releases
+        questions = cluster_phones(stats, [[p] for p in topo.phones])
+        questions.append(sorted(lang.silence_ids))
+        roots, context_indep = None, frozenset()
     with atomic_write(exp / "questions.txt") as f:
         f.writelines(" ".join(lang.id2phone[p] for p in q) + "\n" for q in questions)
-    tree = build_tree(stats, questions, num_classes, BuildOptions(num_leaves=config.num_leaves))
+    tree = build_tree(stats, questions, num_classes, BuildOptions(num_leaves=config.num_leaves), roots,
+                      context_indep)
     ctx_dep = tree.to_context_dependency()
     _, means, variances = leaf_gaussians(tree, stats)
     model = AcousticModel(khg.TransitionModel(ctx_dep=ctx_dep, hmm_topo=topo), ctx_dep,

@@ -8,12 +8,18 @@ in the wheels. Here:
 * questions: phone sets from agglomerative clustering of the centre phones' statistics (the middle state,
   as cluster-phones' default --pdf-class-list=1), every node of the clustering tree being a question, plus
   the silence phones as a set;
-* the tree: one root per (phone, pdf-class) as the monophone system (Kaldi's non-shared roots), split
-  greedily on the left/right-context question with the largest likelihood gain, best leaf first, until
-  the target number of leaves or no split gains more than a threshold;
+* the tree: the roots of the lang's phones/roots.int as Kaldi's build-tree reads them (a root per line's
+  phone set; "shared": one root for all pdf-classes, which the tree may then split by asking about the
+  pdf-class (Kaldi's key -1, questions "pdf-class < k" as compile-questions makes them); "not-shared": a root
+  per pdf-class; "not-split": never split), the phones of a root split by the centre phone (key 1) with the
+  same questions as the context, context-independent phones (phones/context_indep) never split by context;
+  or, the tree of earlier releases, one split root per (phone, pdf-class) (`roots=None`). Splitting is
+  greedy on the question with the largest likelihood gain, best leaf first, until the target number of
+  leaves or no split gains more than a threshold;
 * the Kaldi EventMap: TableEventMap on the centre phone -> TableEventMap on the pdf-class -> SplitEventMaps
   on keys 0 (left) / 2 (right) -> ConstantEventMap(pdf), written as Kaldi binary bytes that
-  ContextDependency reads, so graph compilation, alignment and decoding run in the wheels' C++.
+  ContextDependency reads, so graph compilation, alignment and decoding run in the wheels' C++. (Questions
+  about the centre phone and the pdf-class are answered while writing: the table entries say which.)
 """
 
 from __future__ import annotations
@@ -140,7 +146,7 @@ def cluster_phones(stats: TreeStats, phone_sets: list[list[int]], pdf_class: int
 @dataclass
 class Node:
     events: np.ndarray                  # row indices into TreeStats
-    key: int = -1                       # LEFT or RIGHT when split
+    key: int = -1                       # LEFT, CENTRE, RIGHT or PDF_CLASS when split
     yes_set: list[int] = field(default_factory=list)
     yes: "Node | None" = None
     no: "Node | None" = None
@@ -155,7 +161,7 @@ class BuildOptions:
 
 
 class DecisionTree:
-    """Roots per (phone, pdf-class), each a binary tree of context questions."""
+    """The root of each (phone, pdf-class) (one root may serve several), each a binary tree of questions."""
 
     def __init__(self, roots: dict[tuple[int, int], Node], num_pdf_classes: dict[int, int]):
         self.roots = roots
@@ -169,8 +175,13 @@ class DecisionTree:
         return pdf + 1
 
     def leaves(self):
-        """(root key, leaf) in pdf order: roots sorted, each depth first with the yes branch first."""
+        """(root key, leaf) in pdf order: roots by their first (phone, pdf-class), each depth first with the
+        yes branch first."""
+        seen = set()
         for key in sorted(self.roots):
+            if id(self.roots[key]) in seen:
+                continue
+            seen.add(id(self.roots[key]))
             stack = [self.roots[key]]
             while stack:
                 node = stack.pop()
@@ -181,9 +192,9 @@ class DecisionTree:
 
     def pdf_of(self, left: int, centre: int, right: int, pdf_class: int) -> int:
         node = self.roots[(centre, pdf_class)]
+        event = (left, centre, right, pdf_class)
         while node.yes is not None:
-            value = left if node.key == LEFT else right
-            node = node.yes if value in node.yes_set else node.no
+            node = node.yes if event[node.key] in node.yes_set else node.no
         return node.pdf
 
     # Kaldi binary serialisation (tree/event-map.cc, context-dep.cc)
@@ -194,14 +205,18 @@ class DecisionTree:
         def int32(v: int) -> bytes:
             return b"\x04" + struct.pack("<i", v)
 
-        def split(node: Node) -> bytes:
+        def split(node: Node, phone: int, pdf_class: int) -> bytes:
+            """The event map below a root for one (phone, pdf-class): its questions answered here."""
             if node.yes is None:
                 return token("CE") + int32(node.pdf)
+            if node.key in (CENTRE, PDF_CLASS):
+                known = phone if node.key == CENTRE else pdf_class
+                return split(node.yes if known in node.yes_set else node.no, phone, pdf_class)
             key = 0 if node.key == LEFT else 2
             values = sorted(set(node.yes_set))
             return (token("SE") + int32(key) + b"\x04" + struct.pack("<i", len(values))
-                    + struct.pack(f"<{len(values)}i", *values) + token("{") + split(node.yes) + split(node.no)
-                    + token("}"))
+                    + struct.pack(f"<{len(values)}i", *values) + token("{") + split(node.yes, phone, pdf_class)
+                    + split(node.no, phone, pdf_class) + token("}"))
 
         def table(key: int, entries: list[bytes | None]) -> bytes:
             body = b"".join(token("NULL") if e is None else e for e in entries)
@@ -214,7 +229,8 @@ class DecisionTree:
             if phone not in self.num_pdf_classes:
                 per_phone.append(None)
                 continue
-            per_phone.append(table(-1, [split(self.roots[(phone, c)]) for c in range(self.num_pdf_classes[phone])]))
+            per_phone.append(table(-1, [split(self.roots[(phone, c)], phone, c)
+                                        for c in range(self.num_pdf_classes[phone])]))
         return (token("ContextDependency") + int32(3) + int32(1) + token("ToPdf") + table(1, per_phone)
                 + token("EndContextDependency"))
 
@@ -225,28 +241,48 @@ class DecisionTree:
         return tree
 
 
+def pdf_class_questions(num_pdf_classes: dict[int, int]) -> list[list[int]]:
+    """compile-questions' questions about the pdf-class: [0], [0, 1], ... up to the largest class but one."""
+    most = max(num_pdf_classes.values(), default=1)
+    return [list(range(k + 1)) for k in range(most - 1)]
+
+
 def build_tree(stats: TreeStats, questions: list[list[int]], num_pdf_classes: dict[int, int],
-               opts: BuildOptions) -> DecisionTree:
-    """Greedy likelihood-gain splitting of the (phone, pdf-class) roots to opts.num_leaves leaves."""
+               opts: BuildOptions, roots: list[tuple[bool, bool, list[int]]] | None = None,
+               context_independent: frozenset[int] = frozenset()) -> DecisionTree:
+    """Greedy likelihood-gain splitting of the roots to opts.num_leaves leaves.
+
+    `roots`: the lang's phones/roots.int as (shared, split, phones) (Lang.roots, Kaldi's build-tree); None: one split root per (phone, pdf-class),
+    asking only about the context (the tree of earlier releases). Phones in `context_independent` (Kaldi's
+    acc-tree-stats --ci-phones) are never split by their context."""
     num_ctx = int(max(max(num_pdf_classes), stats.events[:, [LEFT, RIGHT]].max(initial=0))) + 1
     qmat = np.zeros((len(questions), num_ctx))
     for i, q in enumerate(questions):
         qmat[i, [p for p in q if p < num_ctx]] = 1.0
+    class_questions = pdf_class_questions(num_pdf_classes)
+    num_classes = max(num_pdf_classes.values(), default=1)
+    cmat = np.zeros((len(class_questions), num_classes))
+    for i, q in enumerate(class_questions):
+        cmat[i, q] = 1.0
+    key_questions = {LEFT: (qmat, questions), CENTRE: (qmat, questions), RIGHT: (qmat, questions),
+                     PDF_CLASS: (cmat, class_questions)}
     dim = stats.sum_x.shape[1]
     packed = np.concatenate([stats.count[:, None], stats.sum_x, stats.sum_x2], axis=1)
+    keys_of: dict[int, tuple[int, ...]] = {}      # id(root) -> the keys its subtree may ask about
 
     def objf(rows: np.ndarray) -> float:
         return float(gauss_objf(rows[..., 0], rows[..., 1:1 + dim], rows[..., 1 + dim:]))
 
-    def best_split(node: Node) -> tuple[float, int, int]:
+    def best_split(node: Node, keys: tuple[int, ...]) -> tuple[float, int, int]:
         rows = packed[node.events]
         total = rows.sum(0)
         base = objf(total)
         best = (-np.inf, -1, -1)
-        for key in (LEFT, RIGHT):
-            per_phone = np.zeros((num_ctx, packed.shape[1]))
-            np.add.at(per_phone, stats.events[node.events, key], rows)
-            yes = qmat @ per_phone
+        for key in keys:
+            matrix = key_questions[key][0]
+            per_value = np.zeros((matrix.shape[1], packed.shape[1]))
+            np.add.at(per_value, stats.events[node.events, key], rows)
+            yes = matrix @ per_value
             no = total - yes
             ok = (yes[:, 0] >= opts.min_count) & (no[:, 0] >= opts.min_count)
             if not ok.any():
@@ -259,18 +295,43 @@ def build_tree(stats: TreeStats, questions: list[list[int]], num_pdf_classes: di
                 best = (float(gain[q]), key, q)
         return best
 
-    roots: dict[tuple[int, int], Node] = {}
+    tree_roots: dict[tuple[int, int], Node] = {}
     phone_col, class_col = stats.events[:, CENTRE], stats.events[:, PDF_CLASS]
-    for phone, n in num_pdf_classes.items():
-        for c in range(n):
-            roots[(phone, c)] = Node(np.flatnonzero((phone_col == phone) & (class_col == c)))
-    num_leaves = len(roots)
+    splittable: list[tuple[Node, tuple[int, ...]]] = []
+    if roots is None:
+        for phone, n in num_pdf_classes.items():
+            for c in range(n):
+                tree_roots[(phone, c)] = Node(np.flatnonzero((phone_col == phone) & (class_col == c)))
+                splittable.append((tree_roots[(phone, c)], (LEFT, RIGHT)))
+    else:
+        for shared, split, root_phones in roots:
+            unknown = [p for p in root_phones if p not in num_pdf_classes]
+            if unknown:
+                raise AsrserError(f"tree roots: phones {unknown} are not in the topology")
+            classes = max(num_pdf_classes[p] for p in root_phones)
+            context = () if set(root_phones) & context_independent else (LEFT, RIGHT)
+            centre = (CENTRE,) if len(root_phones) > 1 else ()
+            in_root = np.isin(phone_col, root_phones)
+            groups = [list(range(classes))] if shared else [[c] for c in range(classes)]
+            for group in groups:
+                node = Node(np.flatnonzero(in_root & np.isin(class_col, group)))
+                for phone in root_phones:
+                    for c in group:
+                        if c < num_pdf_classes[phone]:
+                            tree_roots[(phone, c)] = node
+                if split:
+                    splittable.append((node, context + centre + ((PDF_CLASS,) if len(group) > 1 else ())))
+        missing = sorted({p for p in num_pdf_classes} - {p for p, _ in tree_roots})
+        if missing:
+            raise AsrserError(f"tree roots: phones {missing} of the topology are in no root")
+    num_leaves = len({id(node) for node in tree_roots.values()})
     if opts.num_leaves < num_leaves:
-        raise AsrserError(f"num_leaves {opts.num_leaves} is below the {num_leaves} (phone, state) roots")
+        raise AsrserError(f"num_leaves {opts.num_leaves} is below the {num_leaves} roots of the tree")
     heap: list = []
     counter = 0
-    for node in roots.values():
-        gain, key, q = best_split(node)
+    for node, keys in splittable:
+        keys_of[id(node)] = keys
+        gain, key, q = best_split(node, keys)
         if np.isfinite(gain):
             heapq.heappush(heap, (-gain, counter, node, key, q))
             counter += 1
@@ -279,20 +340,22 @@ def build_tree(stats: TreeStats, questions: list[list[int]], num_pdf_classes: di
         neg_gain, _, node, key, q = heapq.heappop(heap)
         if -neg_gain <= opts.min_gain:
             break
-        in_yes = qmat[q, stats.events[node.events, key]] > 0
-        node.key, node.yes_set = key, questions[q]
+        matrix, key_qs = key_questions[key]
+        in_yes = matrix[q, stats.events[node.events, key]] > 0
+        node.key, node.yes_set = key, key_qs[q]
         node.yes, node.no = Node(node.events[in_yes]), Node(node.events[~in_yes])
         num_leaves += 1
         total_gain += -neg_gain
         for child in (node.yes, node.no):
-            gain, ckey, cq = best_split(child)
+            keys_of[id(child)] = keys_of[id(node)]
+            gain, ckey, cq = best_split(child, keys_of[id(child)])
             if np.isfinite(gain):
                 heapq.heappush(heap, (-gain, counter, child, ckey, cq))
                 counter += 1
-    tree = DecisionTree(roots, num_pdf_classes)
+    tree = DecisionTree(tree_roots, num_pdf_classes)
     frames = stats.count.sum()
     log.info("tree: %d leaves from %d roots; likelihood gain %.3f per frame over %d frames", tree.num_leaves,
-             len(roots), total_gain / max(frames, 1), frames)
+             len({id(node) for node in tree_roots.values()}), total_gain / max(frames, 1), frames)
     return tree
 
 

@@ -58,10 +58,11 @@ def matched_boundaries(ref: PhoneSegments, hyp: PhoneSegments) -> list[tuple[str
 
 def alignment_segments(ali_dir: str | os.PathLike, lang_dir: str | os.PathLike, frame_shift: float = 0.01,
                        window: float = 0.025) -> dict[str, PhoneSegments]:
-    """An alignment dir's phone segmentation, {utt: [(phone, start, end)]}, boundaries between window centres."""
+    """An alignment dir's phone segmentation, {utt: [(phone, start, end)]}, boundaries between window centres;
+    word-position-dependent phones as their base phone (AA_B -> AA), as a reference segmentation names them."""
     ali_dir = Path(ali_dir)
     model = HmmModel.load(ali_dir / "final.mdl")
-    id2phone = Lang.load(lang_dir).id2phone
+    id2phone = Lang.load(lang_dir).base_phone
     phone_of, state_of = tid_tables(model)
     offset = (window - frame_shift) / 2
     segments = {}

@@ -15,6 +15,7 @@ from ..errors import AsrserError
 from ..fileio import Stamp, atomic_write, temp_name
 from .align import alignment_archives, read_alignments
 from .model import HmmModel
+from .phone_sets import base_phone
 from .tables import tid_tables
 
 log = logging.getLogger(__name__)
@@ -22,8 +23,34 @@ log = logging.getLogger(__name__)
 TARGET_TYPES = ("mono-state", "pdf")
 
 
-def monophone_state_classes(model: HmmModel, num_states: int = 3) -> tuple[np.ndarray, int]:
-    """transition-id -> class (phone - 1) * num_states + state: 48 x 3 = 144 classes on TIMIT.
+def model_phone_names(model: HmmModel) -> dict[int, str] | None:
+    """The phone names of a model, from the phones.txt its training copied beside it (None without one)."""
+    from ..lang import read_symbol_table
+
+    path = model.path.parent / "phones.txt" if model.path is not None else None
+    if path is None or not path.exists():
+        return None
+    return {i: p for p, i in read_symbol_table(path).items()}
+
+
+def base_phone_classes(phones: list[int], names: dict[int, str] | None) -> tuple[dict[int, int], list[str]]:
+    """Per phone id the index of its base phone (the word-position variants AA_B AA_I AA_E AA_S of AA share
+    one), and the base phones' names in index order. Without names every phone is its own base phone, at
+    index id - 1 (phone ids count from 1)."""
+    if names is None:
+        return {p: p - 1 for p in phones}, [str(p) for p in range(1, max(phones, default=0) + 1)]
+    bases: dict[str, int] = {}
+    for p in sorted(phones):
+        bases.setdefault(base_phone(names.get(p, str(p))), len(bases))
+    return {p: bases[base_phone(names.get(p, str(p)))] for p in phones}, list(bases)
+
+
+def monophone_state_classes(model: HmmModel, num_states: int = 3, phones: dict[int, str] | None = None
+                            ) -> tuple[np.ndarray, int]:
+    """transition-id -> class base_phone_index * num_states + state: 48 x 3 = 144 classes on TIMIT. With
+    phone names (`phones`, else the phones.txt beside the model) the word-position variants of a phone are
+    one class set (Kaldi's position-dependent phones mapped back to their base phone); without, each phone
+    id is its own.
 
     Phones with more HMM states (silence: 5) are folded onto num_states classes: the first state to class
     0, the last to class num_states-1, the inner states to the middle class(es), as the paper's 3-state
@@ -31,19 +58,20 @@ def monophone_state_classes(model: HmmModel, num_states: int = 3) -> tuple[np.nd
     phone, state = tid_tables(model)
     topo = model.trans_model.topo if not callable(model.trans_model.topo) else model.trans_model.topo()
     n_states = {p: n for p, n in zip(topo.phones, [topo.num_pdf_classes(p) for p in topo.phones])}
+    base_index, bases = base_phone_classes(list(topo.phones), phones or model_phone_names(model))
     classes = np.zeros(len(phone), dtype=np.int64)
     for tid in range(1, len(phone)):
         n = n_states[int(phone[tid])]
         s = int(state[tid])
         folded = s if n == num_states else (0 if s == 0 else num_states - 1 if s == n - 1 else
                                              1 + (s - 1) * (num_states - 2) // max(n - 2, 1))
-        classes[tid] = (phone[tid] - 1) * num_states + folded
-    return classes, int(max(topo.phones)) * num_states
+        classes[tid] = base_index[int(phone[tid])] * num_states + folded
+    return classes, len(bases) * num_states
 
 
 def target_table(model: HmmModel, targets: str = "mono-state") -> tuple[np.ndarray, int]:
-    """transition-id -> frame class for the nets, and the number of classes: monophone HMM states
-    (mono-state) or the tree's leaves (pdf)."""
+    """transition-id -> frame class for the nets, and the number of classes: monophone HMM states by base
+    phone (mono-state) or the tree's leaves (pdf)."""
     if targets == "mono-state":
         return monophone_state_classes(model)
     if targets == "pdf":
@@ -52,16 +80,20 @@ def target_table(model: HmmModel, targets: str = "mono-state") -> tuple[np.ndarr
 
 
 def class_names(model: HmmModel, targets: str, phones: dict[int, str] | None = None) -> list[str]:
-    """The class table of a target type: for mono-state, <phone>_<k> for the k-th state class of each phone
-    (phone names from `phones`, else the phone ids), for pdf, pdf<n>."""
-    table, num_classes = target_table(model, targets)
+    """The class table of a target type: for mono-state, <base phone>_<k> for the k-th state class of each
+    base phone (phone names from `phones`, else the phones.txt beside the model, else the phone ids), for
+    pdf, pdf<n>."""
     if targets == "pdf":
-        return [f"pdf{n}" for n in range(num_classes)]
+        return [f"pdf{n}" for n in range(target_table(model, targets)[1])]
+    if targets not in TARGET_TYPES:
+        raise AsrserError(f"unknown target type {targets!r} ({' or '.join(TARGET_TYPES)})")
+    table, num_classes = monophone_state_classes(model, phones=phones)
     names = [f"class{n}" for n in range(num_classes)]           # classes of phone ids without a phone
     phone, _ = tid_tables(model)
+    names_of = phones or model_phone_names(model) or {}
     for tid in range(1, len(table)):
         p = int(phone[tid])
-        names[table[tid]] = f"{(phones or {}).get(p, p)}_{int(table[tid]) % 3}"
+        names[table[tid]] = f"{base_phone(names_of[p]) if p in names_of else p}_{int(table[tid]) % 3}"
     return names
 
 

@@ -137,9 +137,15 @@ class CompactLattice:
             s = prev
         path.reverse()
         final = self.finals[best_state]
-        words = [arc[0] for arc in path if arc[0] != 0]
-        tids = [t for arc in path for t in arc[4]] + list(final[2])
-        return BestPath(words, tids, sum(a[2] for a in path) + final[0], sum(a[3] for a in path) + final[1])
+        words, word_frames, tids = [], [], []
+        for arc in path:
+            if arc[0] != 0:
+                words.append(arc[0])
+                word_frames.append(len(tids))
+            tids += arc[4]
+        tids += list(final[2])
+        return BestPath(words, tids, sum(a[2] for a in path) + final[0], sum(a[3] for a in path) + final[1],
+                        word_frames)
 
 
 @dataclass
@@ -148,6 +154,7 @@ class BestPath:
     transition_ids: list[int]       # the alignment: one per frame
     graph_cost: float
     acoustic_cost: float
+    word_frames: list[int]          # the frame where each word's arc starts
 
 
 def _f32(x: float) -> float:

@@ -231,7 +231,8 @@ def test_triphone_tree_and_training(system, mono_ali_train, runner_cmd_session, 
     model = train_tri(system / "data" / "train", system / "data" / "lang", mono_ali_train, exp, TRI_CONFIG, 2,
                       runner_cmd_session, transform=transform)
     lang = Lang.load(system / "data" / "lang")
-    # leaves: the roots (47 phones x 3 states + silence x 5) split towards num_leaves
+    # leaves: the lang's roots (each of 47 phones with its 3 states, silence's 5 states unsplit) split towards
+    # num_leaves, by the state asked about as well as the context
     assert 146 < model.trans_model.num_pdfs <= TRI_CONFIG.num_leaves
     assert model.tree.context_width == 3 and model.tree.central_position == 1
     questions = [q.split() for q in (exp / "questions.txt").read_text().splitlines()]

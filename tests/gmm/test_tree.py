@@ -67,6 +67,40 @@ def test_tree_splits_on_the_informative_question_and_kaldi_reads_it():
     assert means[yes_pdf] - means[no_pdf] == pytest.approx(np.full(3, 6.0), abs=0.5)
 
 
+def test_roots_of_the_lang_share_position_variants_and_ask_about_the_pdf_class():
+    """Kaldi's build-tree with roots.int: phones 1-4 (one base phone's word-position variants, 3 pdf-classes)
+    share a root ("shared split"); phone 4 alone differs, and so does every pdf-class; phone 5 (silence,
+    context-independent) shares a root over its states but its context is never asked; phone 6 is not split.
+    """
+    rng = np.random.default_rng(5)
+    frames = 12000
+    centre = rng.integers(1, 7, frames)
+    pdf_class = rng.integers(0, 3, frames)
+    left, right = rng.integers(0, 7, frames), rng.integers(0, 7, frames)
+    x = rng.normal(0, 1, (frames, 2)) + 4.0 * pdf_class[:, None] + 20.0 * (centre == 4)[:, None]
+    x[(centre == 5) & (left == 2)] += 10.0            # a context effect the tree must not use for silence
+    x[(centre == 6) & (pdf_class == 2)] += 10.0       # a difference the not-split root must keep
+    stats = TreeStats.from_frames(np.stack([left, centre, right, pdf_class], axis=1), x)
+    roots = [(True, True, [1, 2, 3, 4]), (True, True, [5]), (True, False, [6])]     # (shared, split, phones)
+    questions = [[1, 2, 3], [4], [2], [5], [6], [1, 2, 3, 4]]
+    tree = build_tree(stats, questions, {p: 3 for p in range(1, 7)}, BuildOptions(num_leaves=10, min_count=5),
+                      roots, frozenset({5}))
+    assert tree.num_leaves == 10
+    pdf = {(c, k): tree.pdf_of(0, c, 0, k) for c in range(1, 7) for k in range(3)}
+    assert pdf[1, 0] == pdf[2, 0] == pdf[3, 0] != pdf[4, 0]      # the variants share, phone 4 split off
+    assert len({pdf[1, k] for k in range(3)}) == 3 and len({pdf[4, k] for k in range(3)}) == 3
+    assert len({pdf[5, k] for k in range(3)}) == 3                 # silence split by state, ...
+    assert all(tree.pdf_of(left, 5, 0, k) == pdf[5, k] for left in range(7) for k in range(3))  # ... not context
+    assert len({pdf[6, k] for k in range(3)}) == 1                 # not-split: one leaf for all its states
+    ctx_dep = tree.to_context_dependency()
+    assert ctx_dep.num_pdfs == 10
+    for left in range(7):
+        for c in range(1, 7):
+            for k in range(3):
+                ok, answer = ctx_dep.compute([left, c, 3], k)
+                assert ok and answer == tree.pdf_of(left, c, 3, k)
+
+
 def test_frame_events_give_left_and_right_phones():
     phone_of = np.array([0, 1, 1, 2, 2, 3, 3])        # tid -> phone (two tids per phone: states 0, 1)
     state_of = np.array([0, 0, 1, 0, 1, 0, 1])
