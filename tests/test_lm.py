@@ -157,7 +157,8 @@ def _g_cost(g: kaldifst.StdVectorFst, ids: dict[str, int], words: list[str]) -> 
             cost, state = cost + back[0].weight.value, back[0].nextstate
 
 
-def test_word_trigram_to_g_fst(tmp_path):
+@pytest.mark.parametrize("threshold", [0.0, 0.05])
+def test_word_trigram_to_g_fst(tmp_path, threshold):
     words = ["the", "cat", "dog", "sat", "ran", "on", "mat", "zebra"]
     lang = _word_lang(tmp_path / "lang", words)
     text = tmp_path / "text"
@@ -165,7 +166,9 @@ def test_word_trigram_to_g_fst(tmp_path):
                     "u4 a dog sat\nu5 the dog sat on the cat\n")
     dev = tmp_path / "dev"
     dev.write_text("d1 the zebra sat on the mat\n")
-    trained = train_lm(text, lang, tmp_path / "lm.arpa", order=3, method="kn", dev_text=dev)
+    trained = train_lm(text, lang, tmp_path / "lm.arpa", order=3, method="kn", prune_threshold=threshold,
+                       dev_text=dev)
+    assert (trained.pruned > 0) == (threshold > 0)
     assert trained.text.oov_tokens == 1 and trained.text.oov_types == {"a": 1}      # u4's 'a' -> <UNK>
     assert trained.dev_perplexity > trained.training_perplexity > 1
     assert "dev perplexity" in trained.summary() and "3-grams" in trained.summary()
@@ -174,8 +177,8 @@ def test_word_trigram_to_g_fst(tmp_path):
     assert gzip.decompress((out / "lm.arpa.gz").read_bytes()) == (tmp_path / "lm.arpa").read_bytes()
     g = kaldifst.StdVectorFst.read(str(out / "G.fst"))
     ids = read_symbol_table(out / "words.txt")
-    lm = trained.lm
-    for sentence in (["the", "cat", "sat"], ["zebra", "on", "the", "mat"], ["<UNK>", "dog"]):
+    lm = read_arpa(tmp_path / "lm.arpa")
+    for sentence in (["the", "cat", "sat"], ["zebra", "on", "the", "mat"], ["<UNK>", "dog"], ["the", "dog", "sat"]):
         expected = -sum(math.log(lm.prob(w, [BOS, *sentence][:i + 1])) for i, w in enumerate([*sentence, EOS]))
         assert math.isclose(_g_cost(g, ids, sentence), expected, rel_tol=1e-4), sentence
 
