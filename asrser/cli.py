@@ -49,9 +49,31 @@ def add_hybrid_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_scoring_options(p: argparse.ArgumentParser) -> None:
-    """The options of every program that scores phone sequences (asrser.phones.read_scoring_map reads them)."""
+    """The options of every program that scores a decode (asrser.phones.read_scoring_map reads the phone map,
+    scoring_options turns the rest into score_decode's arguments)."""
+    p.add_argument("--scoring-unit", choices=["phone", "word"],
+                   help="phone: PER as Kaldi's TIMIT recipe scores it; word: WER as Kaldi's steps/score_kaldi.sh "
+                        "(wer_LMWT_WIP, scoring_kaldi/best_wer); default phone with --phone-map or a phone-as-word "
+                        "graph, word otherwise")
     p.add_argument("--phone-map", help="phone map applied before scoring (e.g. 48 -> 39 for TIMIT); default none")
     p.add_argument("--phone-map-columns", default="1,2", help="FROM,TO: the --phone-map columns mapped from and to")
+    p.add_argument("--word-ins-penalty", default="0.0,0.5,1.0",
+                   help="word scoring: the word insertion penalties tried, comma-separated (score_kaldi.sh's)")
+
+
+def scoring_options(args: argparse.Namespace, phone_map: dict | None, graph_dir: str) -> dict:
+    """score_decode's unit and word insertion penalties from add_scoring_options' options (phone_map: the map
+    they name, read)."""
+    from .errors import AsrserError
+    from .scoring import scoring_unit
+
+    try:
+        penalties = [float(x) for x in args.word_ins_penalty.split(",")]
+    except ValueError:
+        raise AsrserError(f"--word-ins-penalty must be numbers separated by commas, got "
+                          f"{args.word_ins_penalty!r}") from None
+    unit = scoring_unit(args.scoring_unit, phone_map, graph_dir)
+    return dict(unit=unit, word_ins_penalties=penalties)
 
 
 def run(main: Callable[[argparse.Namespace], object], args: argparse.Namespace, program: str | None = None) -> None:

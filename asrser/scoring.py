@@ -16,7 +16,14 @@ Two scorings, both run by default:
 - `basic`, Kaldi's local/score_basic.sh: the texts mapped, silence scored as a phone, sclite on trn files:
   <decode>/wer_<LMWT> (compute-wer's lines) and <decode>/scoring/score_basic_<LMWT>/39phn.{sys,raw,pra,dtl}.
 
-Per scoring, the per-weight table goes to <decode>/scoring/per_by_lmwt (basic: per_by_lmwt_basic), the
+Word tasks (a word lang, no phone map: `scoring_unit`) are scored as Kaldi's steps/score_kaldi.sh scores them
+instead: the reference <decode>/scoring_kaldi/test_filt.txt, per word insertion penalty WIP and LM weight the
+best path's words <decode>/scoring_kaldi/penalty_<WIP>/<LMWT>.txt (lattice-add-penalty after lattice-scale),
+sclite's reports in scoring_kaldi/penalty_<WIP>/score_<LMWT>/, compute-wer's lines in <decode>/wer_<LMWT>_<WIP>,
+the best of them in scoring_kaldi/best_wer (utils/best_wer.sh's line: `best_wer_line`), its weight and penalty
+in scoring_kaldi/wer_details/{lmwt,wip}.
+
+Per phone scoring, the per-weight table goes to <decode>/scoring/per_by_lmwt (basic: per_by_lmwt_basic), the
 decode's own best weight to scoring/best_per (best_per_basic) as a `%WER` line that Kaldi's
 utils/best_wer.sh reads, and what the scored set holds (utterances left out and why, partial decodes) to
 scoring/scored_set.json.
@@ -45,6 +52,8 @@ from .hmm.phone_sets import base_phone
 log = logging.getLogger(__name__)
 
 SCORINGS = ("sclite", "basic")      # Kaldi's score_sclite.sh (the PER reported) and score_basic.sh
+SCORING_UNITS = ("phone", "word")   # PER (Kaldi's TIMIT scoring) or WER (Kaldi's steps/score_kaldi.sh)
+DEFAULT_WORD_INS_PENALTIES = (0.0, 0.5, 1.0)    # score_kaldi.sh's word_ins_penalty
 FRAME_SHIFT = 0.01                  # lattice-to-ctm-conf --frame-shift
 OPTIONAL_SILENCE = "sil"            # the reference's silence, optional in the sclite scoring
 
@@ -276,9 +285,11 @@ def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
                  phone_map: dict[str, str | None] | None = None, drop: frozenset[str] = frozenset(),
                  name: str = "39phn", *, words_txt: str | os.PathLike | None = None,
                  model: str | os.PathLike | None = None, lm_weights=DEFAULT_LM_WEIGHTS,
-                 scorings: tuple[str, ...] = SCORINGS) -> ScliteResult:
+                 scorings: tuple[str, ...] = SCORINGS, unit: str = "phone",
+                 word_ins_penalties: Iterable[float] = DEFAULT_WORD_INS_PENALTIES) -> ScliteResult:
     """Score a decode dir against the data dir of `ref_text` with every scoring of `scorings` (Kaldi's
-    score_sclite.sh and score_basic.sh); return the best weight of the first.
+    score_sclite.sh and score_basic.sh); return the best weight of the first. With unit "word", the WER as
+    Kaldi's score_kaldi.sh computes it instead (score_words; phone_map, drop, name and scorings unused).
 
     Hypotheses come from the decode's lattices (words_txt and the model needed: lattice_hypotheses), or from
     <decode>/hyp/ when it has none. The scored set is every utterance of `ref_text` that was decoded; one
@@ -287,6 +298,11 @@ def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
     decoder's utterances without a final state or path."""
     from .hmm.decode import decode_counts
 
+    if unit not in SCORING_UNITS:
+        raise AsrserError(f"unknown scoring unit {unit!r} ({' or '.join(SCORING_UNITS)})")
+    if unit == "word":
+        return score_words(decode_dir, ref_text, words_txt=words_txt, lm_weights=lm_weights,
+                           word_ins_penalties=word_ins_penalties)
     decode_dir, ref_text = Path(decode_dir), Path(ref_text)
     scoring = decode_dir / "scoring"
     scoring.mkdir(parents=True, exist_ok=True)
@@ -337,10 +353,15 @@ def _score_basic(decode_dir: Path, ref_text: Path, refs: dict[str, list[str]], h
         run_sclite(ref_trn, hyp_trn, out, name)
         result = parse_raw_sum(out / f"{name}.raw", w)
         results.append(result)
-        with atomic_write(decode_dir / f"wer_{w:g}") as f:   # compute-wer --text --mode=present's report
-            f.write(f"{result.wer_line()}\n%SER {100.0 * _sentence_errors(refs, by_utt, phone_map, drop):.2f}\n"
-                    f"Scored {result.utterances} sentences, 0 not present in hyp.\n")
+        _write_compute_wer(decode_dir / f"wer_{w:g}", result, _sentence_errors(refs, by_utt, phone_map, drop))
     return results
+
+
+def _write_compute_wer(path: Path, result: ScliteResult, sentence_error_rate: float) -> None:
+    """compute-wer --text --mode=present's report."""
+    with atomic_write(path) as f:
+        f.write(f"{result.wer_line()}\n%SER {100.0 * sentence_error_rate:.2f}\n"
+                f"Scored {result.utterances} sentences, 0 not present in hyp.\n")
 
 
 def _sentence_errors(refs, hyps, phone_map, drop) -> float:
@@ -420,6 +441,142 @@ def _write_scored_set(decode_dir: Path, ref_text: Path, refs: dict, decoded: set
     for reason, utts in left_out.items():
         log.warning("%s: %d utterance(s) of %s left out of the scored set: %s (e.g. %s)", decode_dir, len(utts),
                     ref_text, reason, ", ".join(utts[:3]))
+
+
+# -- word scoring (Kaldi's steps/score_kaldi.sh) -------------------------------------------------------------------
+def scoring_unit(unit: str | None, phone_map: dict | None, graph_dir: str | os.PathLike | None = None) -> str:
+    """The unit a decode is scored in: `unit` when given, else phones when there is a phone map or the graph's
+    words are all phones (a phone-as-word lang, as TIMIT's), words otherwise."""
+    from .lang import read_symbol_table
+
+    if unit is not None:
+        if unit not in SCORING_UNITS:
+            raise AsrserError(f"unknown scoring unit {unit!r} ({' or '.join(SCORING_UNITS)})")
+        return unit
+    if phone_map or graph_dir is None:
+        return "phone"
+    words, phones = Path(graph_dir) / "words.txt", Path(graph_dir) / "phones.txt"
+    if not words.exists() or not phones.exists():
+        return "phone"
+    real_words = {w for w in read_symbol_table(words) if not w.startswith(("#", "<")) and w != "</s>"}
+    return "phone" if real_words <= set(read_symbol_table(phones)) else "word"
+
+
+def penalty_name(penalty: float) -> str:
+    """A word insertion penalty as score_kaldi.sh's file names spell it: 0.0, 0.5, 1.0."""
+    return str(float(penalty))
+
+
+def word_hypotheses(decode_dir: str | os.PathLike, words_txt: str | os.PathLike, lm_weights: Iterable[float],
+                    penalties: Iterable[float]) -> dict[tuple[float, float], dict[str, list[str]]]:
+    """Per (LM weight, word insertion penalty), the words of each lattice's best path: lattice-scale
+    --inv-acoustic-scale=LMWT | lattice-add-penalty --word-ins-penalty=WIP | lattice-best-path."""
+    from .kaldi_format import read_lattices, read_num_jobs
+    from .kaldi_format.lattice import CompactLattice
+    from .lang import read_symbol_table
+
+    decode_dir = Path(decode_dir)
+    id2word = {i: w for w, i in read_symbol_table(words_txt).items()}
+    weights, penalties = [float(w) for w in lm_weights], [float(p) for p in penalties]
+    out: dict[tuple[float, float], dict[str, list[str]]] = {(w, p): {} for p in penalties for w in weights}
+    for job in range(1, read_num_jobs(decode_dir) + 1):
+        path = decode_dir / f"lat.{job}.gz"
+        for utt, lattice in read_lattices(path):
+            for p in penalties:
+                penalised = lattice if p == 0.0 else CompactLattice(
+                    lattice.start, [[(w, n, g + p if w != 0 else g, a, t) for w, n, g, a, t in arcs]
+                                    for arcs in lattice.arcs], lattice.finals)
+                for w in weights:
+                    best = penalised.best_path(acoustic_scale=1.0 / w, source=f"{path}, entry {utt}")
+                    try:
+                        out[(w, p)][utt] = [id2word[i] for i in best.words] if best is not None else []
+                    except KeyError as e:
+                        raise DataError(path, f"entry {utt}: word id {e.args[0]} is not in {words_txt}") from None
+    return out
+
+
+def score_words(decode_dir: str | os.PathLike, ref_text: str | os.PathLike, *,
+                words_txt: str | os.PathLike | None = None, lm_weights=DEFAULT_LM_WEIGHTS,
+                word_ins_penalties: Iterable[float] = DEFAULT_WORD_INS_PENALTIES) -> ScliteResult:
+    """WER of a decode dir as Kaldi's steps/score_kaldi.sh lays it out (see the module's docstring), counted by
+    sclite on trn files; returns the best (LM weight, penalty)'s counts. Hypotheses from the lattices (with
+    words_txt), or from <decode>/hyp/<lmwt>.<job>.txt (penalty 0.0 only) when there are none."""
+    from .hmm.decode import decode_counts
+
+    decode_dir, ref_text = Path(decode_dir), Path(ref_text)
+    kaldi = decode_dir / "scoring_kaldi"
+    kaldi.mkdir(parents=True, exist_ok=True)
+    if (decode_dir / "num_jobs").exists():
+        if words_txt is None:
+            raise AsrserError(f"{decode_dir}: scoring its lattices needs the graph's words.txt")
+        hyps = word_hypotheses(decode_dir, words_txt, lm_weights, word_ins_penalties)
+    else:
+        hyps = {(w, 0.0): by_utt for w, by_utt in text_hypotheses(decode_dir).words.items()}
+    refs = read_transcripts(ref_text)
+    decoded = set().union(*hyps.values())
+    unknown = decoded - set(refs)
+    if unknown:
+        raise AsrserError(f"{decode_dir}: hypotheses for utterances without reference in {ref_text}, "
+                          f"e.g. {min(unknown)}")
+    scored_refs = {u: words for u, words in refs.items() if u in decoded}      # compute-wer --mode=present
+    if not scored_refs:
+        raise AsrserError(f"{decode_dir}: no hypothesis for any utterance of {ref_text}")
+    with atomic_write(kaldi / "test_filt.txt") as f:        # score_kaldi.sh: cat $data/text (no filter)
+        f.write(ref_text.read_text(encoding="utf-8"))
+    ref_trn = kaldi / "ref.trn"
+    write_trn(ref_trn, scored_refs)
+    wer_lines, results = [], {}
+    for (w, p), by_utt in sorted(hyps.items(), key=lambda item: (item[0][1], item[0][0])):
+        penalty_dir = kaldi / f"penalty_{penalty_name(p)}"
+        with atomic_write(penalty_dir / f"{w:g}.txt") as f:
+            f.writelines(" ".join([utt, *words]) + "\n" for utt, words in sorted(by_utt.items()))
+        out = penalty_dir / f"score_{w:g}"
+        out.mkdir(parents=True, exist_ok=True)
+        write_trn(out / "hyp.trn", {u: by_utt.get(u, []) for u in scored_refs})
+        run_sclite(ref_trn, out / "hyp.trn", out, "wer")
+        result = parse_raw_sum(out / "wer.raw", w)
+        results[(w, p)] = result
+        wer_file = decode_dir / f"wer_{w:g}_{penalty_name(p)}"
+        sentence_errors = sum(by_utt.get(u, []) != r for u, r in scored_refs.items()) / len(scored_refs)
+        _write_compute_wer(wer_file, result, sentence_errors)
+        wer_lines.append(f"{wer_file}:{result.wer_line()}")
+    best_line = best_wer_line(wer_lines)
+    with atomic_write(kaldi / "best_wer") as f:
+        f.write(best_line + "\n")
+    best_name = best_line.split()[-1].rsplit("wer_", 1)[1]
+    best_lmwt, best_wip = best_name.rsplit("_", 1)
+    details = kaldi / "wer_details"
+    for name, value in (("lmwt", best_lmwt), ("wip", best_wip)):
+        with atomic_write(details / name) as f:
+            f.write(value + "\n")
+    best = results[(float(best_lmwt), float(best_wip))]
+    _write_scored_set(decode_dir, ref_text, refs, decoded, decode_counts(decode_dir))
+    log.info("%s: %d utterances scored, %s", decode_dir, len(scored_refs), best_line)
+    return best
+
+
+_BEST_WER = re.compile(r"[WS]ER (\S+)")
+
+
+def best_wer_line(lines: Iterable[str]) -> str:
+    """Kaldi's utils/best_wer.sh on `grep WER wer_* /dev/null` output (lines `<file>:%WER 12.34 [ ... ]`): the
+    line of the lowest rate (the first of equals), as `%WER 12.34 [ ... ] <file>`; AsrserError without any."""
+    best_rate, best = None, None
+    for line in lines:
+        m = _BEST_WER.search(line)
+        if m is None:
+            continue
+        try:
+            rate = float(m.group(1))
+        except ValueError:
+            continue
+        if best_rate is None or best_rate > rate:
+            best_rate, best = rate, line
+    if best is None:
+        raise AsrserError("no %WER line to choose from")
+    where, sep, rest = best.partition("%WER")
+    out = f"%WER{rest} {where}" if sep else best
+    return re.sub(r"\s+", " ", out).strip().removesuffix(":").strip()
 
 
 def best_weight(results: list[ScliteResult]) -> ScliteResult:

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Decode a data dir with a GMM system and score it with sclite (Kaldi's steps/decode.sh + local/score.sh).
 
-Usage: decode.py [--nj N] [--cmd CMD] [--acwt A] [--beam B] [--retry-beam B] [--phone-map FILE [--phone-map-columns FROM,TO]] <graph-dir> <data-dir> <exp-dir> <decode-dir>
+Usage: decode.py [--nj N] [--cmd CMD] [--acwt A] [--beam B] [--retry-beam B] [--scoring-unit phone|word] [--phone-map FILE [--phone-map-columns FROM,TO]] <graph-dir> <data-dir> <exp-dir> <decode-dir>
   e.g. decode.py --nj 4 --cmd "$decode_cmd" --phone-map conf/timit/phones.60-48-39.map --phone-map-columns 2,3 \
          exp/mono/graph data/dev exp/mono exp/mono/decode_dev
 Lattices go to <decode-dir>/lat.JOB.gz (with num_jobs), scored per LM weight from the lattices by Kaldi's TIMIT
 scoring (score_<LMWT>/, scoring/best_per) and its basic scoring (wer_<LMWT>, scoring/best_per_basic). Utterances
-that reach no final state of the graph are decoded again at --retry-beam, and counted.
+that reach no final state of the graph are decoded again at --retry-beam, and counted. A word task
+(--scoring-unit word, the default for a graph whose words are not phones) is scored as Kaldi's
+steps/score_kaldi.sh: wer_<LMWT>_<WIP> and scoring_kaldi/best_wer.
 """
 from asrser import cli
 
@@ -38,12 +40,13 @@ def main(a):
     from asrser.scoring import score_decode
 
     phone_map = read_scoring_map(a.phone_map, a.phone_map_columns)
+    score_opts = cli.scoring_options(a, phone_map, a.graph_dir)      # checked before the decode
     opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam,
                          max_mem=a.max_mem)
     decode(a.graph_dir, a.data_dir, a.exp_dir, a.decode_dir, a.nj, a.cmd, opts)
     score_decode(a.decode_dir, Path(a.data_dir) / "text", phone_map, name=scoring_name(phone_map),
                  words_txt=Path(a.graph_dir) / "words.txt", model=Path(a.exp_dir) / "final.mdl",
-                 lm_weights=[float(w) for w in range(a.min_lmwt, a.max_lmwt + 1)])
+                 lm_weights=[float(w) for w in range(a.min_lmwt, a.max_lmwt + 1)], **score_opts)
 
 
 cli.run(main, p.parse_args())

@@ -6,7 +6,7 @@ targets in <decode-dir>/fer (over the frames that have one; no fer file when non
 decoded, aligned or not; those that reach no final state of the graph are decoded again at --retry-beam, and
 counted.
 
-Usage: nnet_decode.py [--acwt A] [--phone-map FILE [--phone-map-columns FROM,TO]] <graph-dir> <hmm-model> <net> <frames> <text> <decode-dir>
+Usage: nnet_decode.py [--acwt A] [--scoring-unit phone|word] [--phone-map FILE [--phone-map-columns FROM,TO]] <graph-dir> <hmm-model> <net> <frames> <text> <decode-dir>
   e.g. nnet_decode.py --phone-map conf/timit/phones.60-48-39.map --phone-map-columns 2,3 \
          exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt exp/convnet/frames_dev data/dev/text \
          exp/convnet/decode_dev
@@ -45,13 +45,14 @@ def main(a):
     from asrser.scoring import score_decode
 
     phone_map = read_scoring_map(a.phone_map, a.phone_map_columns)
+    score_opts = cli.scoring_options(a, phone_map, a.graph_dir)      # checked before the decode
     opts = DecodeOptions(acwt=a.acwt, beam=a.beam, lattice_beam=a.lattice_beam, retry_beam=a.retry_beam,
                          max_mem=a.max_mem)
     decode_hybrid(a.graph_dir, a.hmm_model, a.net, a.frames, a.decode_dir, opts, a.device, a.targets,
                   a.write_loglikes)
     score_decode(a.decode_dir, a.text, phone_map, name=scoring_name(phone_map),
                  words_txt=Path(a.graph_dir) / "words.txt", model=a.hmm_model,
-                 lm_weights=[float(w) for w in a.lm_weights.split()])
+                 lm_weights=[float(w) for w in a.lm_weights.split()], **score_opts)
 
 
 cli.run(main, p.parse_args())

@@ -22,11 +22,11 @@ def main(a):
     out = Path(a.out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     arpa = out.parent / f"{out.name}.arpa"
-    lm = train_phone_lm(a.text, lang, arpa)
+    trained = train_phone_lm(a.text, lang, arpa)
     make_lang_test(lang.path, arpa, out)
     arpa.unlink()
     logging.getLogger("train_phone_lm").info("%s: bigram over %d phones, training perplexity %.2f", out,
-                                             len(lm.vocabulary()), lm.training_perplexity)
+                                             len(trained.lm.vocabulary()), trained.training_perplexity)
 
 
 cli.run(main, p.parse_args())

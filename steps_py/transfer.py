@@ -63,6 +63,10 @@ def main(a):
         if a.phone_map is not None:
             read_scoring_map(a.phone_map, a.phone_map_columns)        # a bad map fails now, not after training
             scoring = ("--phone-map", a.phone_map, "--phone-map-columns", a.phone_map_columns)
+        if a.scoring_unit is not None:
+            scoring += ("--scoring-unit", a.scoring_unit)
+        if a.word_ins_penalty != p.get_default("word_ins_penalty"):
+            scoring += ("--word-ins-penalty", a.word_ins_penalty)
         asr = stage.AsrTask(Path(a.num_classes), Path(a.graph_dir), Path(a.hmm_model), Path(a.frames_dir),
                             Path(a.data_dir), scoring)
         stage.transfer_ser_to_asr(a.source_net, asr, a.config, a.out_dir, a.cmd, a.device, layers)

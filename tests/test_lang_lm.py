@@ -1,4 +1,5 @@
-"""Lang directory (topology, lexicon FSTs, symbol tables) and the Witten-Bell phone bigram."""
+"""Lang directory (topology, lexicon FSTs, symbol tables) and the Witten-Bell phone bigram (n-gram models of
+any order: tests/test_lm.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from asrser.errors import DataError
 from asrser.lang import Lang, prepare_phone_lang, read_symbol_table
-from asrser.lm import make_lang_test, read_arpa, train_phone_lm, witten_bell_bigram
+from asrser.lm import estimate, make_lang_test, read_arpa, train_phone_lm
 from asrser.corpora.timit import PHONES48
 
 
@@ -53,7 +54,7 @@ def _sentences(n, seed=0):
 
 
 def test_bigram_sums_to_one_per_history():
-    lm = witten_bell_bigram(_sentences(40), PHONES48)
+    lm = estimate(_sentences(40), PHONES48, order=2, method="wb")
     vocab = lm.vocabulary()
     for history in ["<s>", "sil", "aa", "zh"]:  # zh never seen: pure backoff
         assert math.isclose(sum(lm.prob(w, history) for w in vocab), 1.0, abs_tol=1e-9)
@@ -61,18 +62,18 @@ def test_bigram_sums_to_one_per_history():
 
 
 def test_witten_bell_values_by_hand():
-    lm = witten_bell_bigram([["a", "b"], ["a", "a"]], ["a", "b"])
+    lm = estimate([["a", "b"], ["a", "a"]], ["a", "b"], order=2, method="wb")
     # unigram counts (no <s>): a:3 b:1 </s>:2 -> total 6, 3 types, uniform 1/3
-    assert math.isclose(lm.unigram["a"], (3 + 1) / 9)
+    assert math.isclose(lm.prob("a"), (3 + 1) / 9)
     # history a: followers b:1 a:1 </s>:1 -> count 3, T 3
-    assert math.isclose(lm.prob("b", "a"), (1 + 3 * lm.unigram["b"]) / 6)
-    assert math.isclose(lm.backoff["a"], 0.5)
+    assert math.isclose(lm.prob("b", ["a"]), (1 + 3 * lm.prob("b")) / 6)
+    assert math.isclose(lm.backoffs[0][("a",)], 0.5)
 
 
 def test_arpa_round_trip_and_g_fst(lang, tmp_path):
     text = tmp_path / "text"
     text.write_text("".join(f"u{i} {' '.join(s)}\n" for i, s in enumerate(_sentences(30))))
-    lm = train_phone_lm(text, lang, tmp_path / "lm.arpa")
+    lm = train_phone_lm(text, lang, tmp_path / "lm.arpa").lm
     back = read_arpa(tmp_path / "lm.arpa")
     for h, w in [("sil", "aa"), ("aa", "zh"), ("<s>", "sil")]:
         assert math.isclose(back.prob(w, h), lm.prob(w, h), rel_tol=1e-5)

@@ -5,13 +5,15 @@ chosen on dev and test is reported at it; the best lines are read by Kaldi's uti
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import kaldialign
 
 from asrser.corpora.timit import PHONES48
 from asrser.phones import read_phone_map
-from asrser.scoring import collect_results, decode_error_rates, map_phones, score_decode
-from helpers import TIMIT_PHONE_MAP, run_step, score_deletions
+from asrser.scoring import best_wer_line, collect_results, decode_error_rates, map_phones, score_decode
+from helpers import STEPS, TIMIT_PHONE_MAP, run_step, score_deletions
 
 FOLD_48_TO_39 = read_phone_map(TIMIT_PHONE_MAP, 2, 3)
 
@@ -175,3 +177,87 @@ def test_position_dependent_phones_are_scored_as_their_base_phones():
     assert map_phones(["sil", "aa_B", "ix_E", "cl_S", "ao_I"], FOLD_48_TO_39, frozenset({"sil"})) == \
         ["aa", "ih", "aa"]
     assert map_phones(["A_B"], None, frozenset()) == ["A_B"]      # words (no phone map) stay as they are
+
+
+# -- word scoring (Kaldi's steps/score_kaldi.sh) ---------------------------------------------------------------------
+WORD_REFS = {"spk1_u1": "the cat sat on the mat", "spk1_u2": "a dog ran", "spk2_u3": "hello world"}   # 11 words
+WORD_HYPS = {
+    7: {"spk1_u1": "the cat sat on mat", "spk1_u2": "a big dog ran", "spk2_u3": "hello word"},  # 1 del 1 ins 1 sub
+    8: {"spk1_u1": "the cat sat on the mat", "spk1_u2": "a dog", "spk2_u3": "hello word"},      # 1 del 1 sub
+    9: {"spk1_u1": "the cat sat on the mat", "spk1_u2": "a dog ran", "spk2_u3": "yellow word"},  # 2 sub
+}
+
+
+def _word_decode(tmp_path):
+    (tmp_path / "text").write_text("".join(f"{u} {t}\n" for u, t in WORD_REFS.items()))
+    hyp_dir = tmp_path / "decode" / "hyp"
+    hyp_dir.mkdir(parents=True)
+    for lmwt, hyps in WORD_HYPS.items():
+        (hyp_dir / f"{lmwt}.1.txt").write_text("".join(f"{u} {t}\n" for u, t in hyps.items()))
+    return tmp_path / "decode"
+
+
+def test_word_scoring_writes_kaldis_layout(tmp_path):
+    decode = _word_decode(tmp_path)
+    best = score_decode(decode, tmp_path / "text", unit="word")
+    # by hand: weight 7 has 3 errors of 11 words (27.27%), 8 and 9 have 2 (18.18%): the first of equals wins
+    assert (decode / "wer_7_0.0").read_text() == (
+        "%WER 27.27 [ 3 / 11, 1 ins, 1 del, 1 sub ]\n%SER 100.00\nScored 3 sentences, 0 not present in hyp.\n")
+    assert (decode / "wer_9_0.0").read_text().startswith("%WER 18.18 [ 2 / 11, 0 ins, 0 del, 2 sub ]\n%SER 33.33\n")
+    assert (decode / "scoring_kaldi" / "best_wer").read_text() == \
+        f"%WER 18.18 [ 2 / 11, 0 ins, 1 del, 1 sub ] {decode}/wer_8_0.0\n"
+    assert (best.lmwt, best.errors, best.ref_words) == (8, 2, 11)
+    kaldi = decode / "scoring_kaldi"
+    assert (kaldi / "wer_details" / "lmwt").read_text() == "8\n"
+    assert (kaldi / "wer_details" / "wip").read_text() == "0.0\n"
+    assert (kaldi / "test_filt.txt").read_text() == (tmp_path / "text").read_text()
+    assert (kaldi / "penalty_0.0" / "9.txt").read_text().splitlines()[2] == "spk2_u3 yellow word"
+    assert (kaldi / "penalty_0.0" / "score_9" / "wer.pra").exists()      # sclite's own reports
+    assert not (decode / "scoring" / "per_by_lmwt").exists()              # no PER for a word task
+    proc = run_step("best_wer.py", *sorted(decode.glob("wer_*")))
+    assert proc.stdout == (kaldi / "best_wer").read_text()
+    grep = "".join(f"{p}:{p.read_text().splitlines()[0]}\n" for p in sorted(decode.glob("wer_*")))
+    piped = subprocess.run([sys.executable, str(STEPS / "best_wer.py")], input=grep, capture_output=True, text=True)
+    assert piped.stdout == proc.stdout
+
+
+def test_best_wer_line_as_kaldis_best_wer_sh():
+    lines = ["exp/a/wer_10_0.0:%WER 12.50 [ 5 / 40, 1 ins, 2 del, 2 sub ]",
+             "exp/a/wer_11_0.0:%WER 10.00 [ 4 / 40, 1 ins, 1 del, 2 sub ]",
+             "exp/a/wer_12_0.5:%WER 10.00 [ 4 / 40, 0 ins, 2 del, 2 sub ]"]
+    assert best_wer_line(lines) == "%WER 10.00 [ 4 / 40, 1 ins, 1 del, 2 sub ] exp/a/wer_11_0.0"
+
+
+def test_word_insertion_penalty_on_lattices(tmp_path):
+    """lattice-add-penalty: two words at graph cost 1.0 against one at 1.6; the penalty 1.0 turns the choice."""
+    from asrser.kaldi_format.lattice import CompactLattice, write_lattices
+    from asrser.lang import write_symbol_table
+
+    decode = tmp_path / "decode"
+    decode.mkdir()
+    write_symbol_table(tmp_path / "words.txt", ["<eps>", "w1", "w2", "w3"])
+    lattice = CompactLattice(0, [[(1, 1, 1.0, 2.5, (1,)), (3, 2, 1.6, 5.0, (1,))], [(2, 2, 0.0, 2.5, (1,))], []],
+                             [None, None, (0.0, 0.0, ())])
+    write_lattices(decode / "lat.1.gz", [("spk_u1", lattice)])
+    (decode / "num_jobs").write_text("1\n")
+    (tmp_path / "text").write_text("spk_u1 w1 w2\n")
+    score_decode(decode, tmp_path / "text", words_txt=tmp_path / "words.txt", lm_weights=[1.0], unit="word")
+    penalties = {wip: (decode / "scoring_kaldi" / f"penalty_{wip}" / "1.txt").read_text() for wip in
+                 ("0.0", "0.5", "1.0")}
+    assert penalties == {"0.0": "spk_u1 w1 w2\n", "0.5": "spk_u1 w1 w2\n", "1.0": "spk_u1 w3\n"}
+    assert (decode / "wer_1_1.0").read_text().startswith("%WER 100.00 [ 2 / 2, 0 ins, 1 del, 1 sub ]")
+    assert (decode / "scoring_kaldi" / "best_wer").read_text() == f"%WER 0.00 [ 0 / 2, 0 ins, 0 del, 0 sub ] " \
+                                                                    f"{decode}/wer_1_0.0\n"
+
+
+def test_scoring_unit_default(tmp_path):
+    from asrser.lang import write_symbol_table
+    from asrser.scoring import scoring_unit
+
+    write_symbol_table(tmp_path / "phones.txt", ["<eps>", "sil", "aa", "b", "#0"])
+    write_symbol_table(tmp_path / "words.txt", ["<eps>", "sil", "aa", "b", "#0", "<s>", "</s>"])
+    assert scoring_unit(None, None, tmp_path) == "phone"                 # phone-as-word (TIMIT)
+    write_symbol_table(tmp_path / "words.txt", ["<eps>", "<UNK>", "ab", "ba", "#0", "<s>", "</s>"])
+    assert scoring_unit(None, None, tmp_path) == "word"
+    assert scoring_unit(None, {"aa": "aa"}, tmp_path) == "phone"         # a phone map: phones
+    assert scoring_unit("phone", None, tmp_path) == "phone"
