@@ -2,7 +2,7 @@
 # ASR on your own corpus, as Kaldi's standard recipe: a word lexicon and n-gram LM, GMM-HMM mono -> tri1 (deltas)
 # -> tri2 (LDA+MLLT) -> tri3 (SAT, fMLLR), the ConvNet-HMM hybrid on the best GMM's alignments, word decoding,
 # WER by sclite, CTMs of the training alignments. Input: Kaldi data dirs (wav.scp, text, utt2spk; segments
-# optional) and a lexicon (a Kaldi dict dir, or a lexicon.txt, or nothing: CMUdict with G2P for English).
+# optional) and a lexicon (a Kaldi dict dir, or nothing: CMUdict with G2P for English).
 #
 # Run it from the directory that should hold data/, exp/ and RESULTS.md, e.g. a copy of this one:
 #   cp -r egs/template/s5 egs/mycorpus/s5 && cd egs/mycorpus/s5 && ./run.sh --train /corpus/data/train --test /corpus/data/test
@@ -18,9 +18,8 @@ train=                 # the training data dir (wav.scp, text, utt2spk)
 dev=                   # the dev data dir (LM weights, net validation); empty: held out from --train
 dev_fraction=0.1       # ... that fraction of the training speakers (of the utterances when there is one speaker)
 test=                  # the test data dirs, quoted when several
-dict=                  # a Kaldi dict dir (lexicon.txt or lexiconp.txt, silence_phones.txt, ...)
-lexicon=               # ... or a lexicon.txt (SIL and SPN are added as silence phones)
-                       # neither: CMUdict (English) with espeak-ng G2P for the words it lacks
+dict=                  # a Kaldi dict dir (lexicon.txt or lexiconp.txt, silence_phones.txt, nonsilence_phones.txt,
+                       # optional_silence.txt); empty: CMUdict (English) with espeak-ng G2P for the words it lacks
 oov_word="<UNK>"       # the word unknown words map to (pronounced SPN)
 sil_prob=0.5
 lm_order=3             # word n-gram order of the modified Kneser-Ney LM from the training text
@@ -31,7 +30,7 @@ gmm_config=conf/gmm.yaml
 nnet_config=conf/fast/convnet.yaml
 device=auto            # auto (CUDA when present) | cpu | cuda
 seed=0
-help_message="Usage: $0 --train DIR --test \"DIR...\" [--dev DIR] [--dict DIR | --lexicon FILE] [--lm-order N]
+help_message="Usage: $0 --train DIR --test \"DIR...\" [--dev DIR] [--dict DIR] [--lm-order N]
        [--stage N] [--stop-stage M] [--nj N] [--gmm-config F] [--nnet-config F] [--mfcc-config F] [--fbank-config F]"
 . recipe.sh
 
@@ -49,13 +48,11 @@ fi
 
 if stage 2 "dict dir, lang (word-position-dependent phones, optional silence) and the $lm_order-gram LM" \
     needs 1:data/train/text; then
-  if [ -n "$dict" ]; then
-    copy_dict_dir.py "$dict" data/local/dict
-  else
-    prepare_dict.py ${lexicon:+--lexicon "$lexicon"} --oov-report data/local/dict/oov_report.txt \
-      data/{train,dev}/text $(printf 'data/%s/text ' $test_sets) data/local/dict
+  if [ -z "$dict" ]; then
+    dict=data/local/dict
+    prepare_dict.py data/{train,dev}/text $(printf 'data/%s/text ' $test_sets) $dict
   fi
-  prepare_lang.py --sil-prob "$sil_prob" data/local/dict "$oov_word" data/local/lang_tmp data/lang
+  prepare_lang.py --sil-prob "$sil_prob" "$dict" "$oov_word" data/local/lang_tmp data/lang
   train_lm.py --order "$lm_order" --prune "$lm_prune" --dev-text data/dev/text data/train/text data/lang data/lang_test
 fi
 
@@ -117,7 +114,7 @@ fi
 if stage 12 "tri3 (fMLLR) alignments of train and dev, frame targets for the net, word and phone CTMs" \
     needs 10:exp/tri3/final.mdl; then
   for x in train dev; do
-    align_fmllr.py --nj "$nj" --cmd "$train_cmd" data/$x data/lang exp/tri3 exp/tri3_ali_$x
+    align_fmllr.py --nj "$nj" --cmd "$train_cmd" --config "$gmm_config" data/$x data/lang exp/tri3 exp/tri3_ali_$x
     ali_to_targets.py exp/tri3_ali_$x exp/tri3_ali_$x/targets
   done
   get_ctm.py data/train data/lang exp/tri3_ali_train exp/tri3_ali_train/ctm
