@@ -15,8 +15,8 @@ def _save(fig, out: str | os.PathLike) -> None:
     os.replace(tmp, out)
 
 
-def plot_error_rates(rows: list[dict], out: str | os.PathLike, title: str) -> None:
-    """Grouped bars: one group per system, one bar per set (rows: system, set, per)."""
+def plot_error_rates(rows: list[dict], out: str | os.PathLike, title: str, ylabel: str = "PER %") -> None:
+    """Grouped bars: one group per system, one bar per set (rows: system, set, per: the error rate)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -30,7 +30,7 @@ def plot_error_rates(rows: list[dict], out: str | os.PathLike, title: str) -> No
         bars = ax.bar([i + k * width for i in range(len(systems))], values, width, label=name)
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_xticks([i + width * (len(sets) - 1) / 2 for i in range(len(systems))], systems)
-    ax.set_ylabel("PER %")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend()
     _save(fig, out)

@@ -637,6 +637,94 @@ def set_per(decode_dir: str | os.PathLike, tuning_dir: str | os.PathLike | None 
     return SetPer(tuned, best_weight(results), tuning_dir)
 
 
+_WER_FILE = re.compile(r"^wer_([^_]+)_([^_]+)$")
+_WER_LINE = re.compile(r"^%WER [\d.]+ \[ (\d+) / (\d+), (\d+) ins, (\d+) del, (\d+) sub \]")
+
+
+def read_wer_files(decode_dir: str | os.PathLike) -> dict[tuple[float, float], ScliteResult] | None:
+    """A word-scored decode's counts per (LM weight, word insertion penalty), from its wer_<LMWT>_<WIP> files
+    (score_words writes them), in Kaldi's order (penalty, then weight); None when it has none."""
+    results = {}
+    for path in Path(decode_dir).glob("wer_*_*"):
+        m = _WER_FILE.match(path.name)
+        if m is None:
+            continue
+        line = path.read_text().partition("\n")[0]
+        counts = _WER_LINE.match(line)
+        if counts is None:
+            raise DataError(path, f"expected compute-wer's %WER line, found {line!r}", 1)
+        errors, ref, ins, dels, sub = map(int, counts.groups())
+        lmwt, wip = float(m.group(1)), float(m.group(2))
+        results[(lmwt, wip)] = ScliteResult(lmwt, 0, ref, ref - sub - dels, sub, dels, ins, errors)
+    return {k: results[k] for k in sorted(results, key=lambda k: (k[1], k[0]))} or None
+
+
+@dataclass
+class SetWer:
+    """A word decode's WER at the (LM weight, penalty) chosen on its system's dev decode and at its own best."""
+
+    tuned: ScliteResult | None
+    tuned_penalty: float | None
+    oracle: ScliteResult
+    oracle_penalty: float
+
+
+def set_wer(decode_dir: str | os.PathLike, tuning_dir: str | os.PathLike | None = None) -> SetWer | None:
+    """WER of <system>/decode_<set> at the best (LM weight, penalty) of <system>/decode_dev, as set_per does for
+    the PER; the first of equal rates wins, as utils/best_wer.sh picks it. None when not word-scored."""
+    decode_dir = Path(decode_dir)
+    tuning_dir = Path(tuning_dir) if tuning_dir is not None else decode_dir.parent / f"decode_{TUNING_SET}"
+    results = read_wer_files(decode_dir)
+    if results is None:
+        return None
+    best = lambda rs: min(rs, key=lambda k: rs[k].error_rate)       # noqa: E731 (dicts keep Kaldi's order)
+    oracle = best(results)
+    tuning = read_wer_files(tuning_dir)
+    tuned = best(tuning) if tuning else None
+    if tuned is not None and tuned not in results:
+        log.warning("%s: LM weight %g and penalty %g, chosen on %s, were not scored", decode_dir, *tuned, tuning_dir)
+        tuned = None
+    return SetWer(results[tuned] if tuned else None, tuned[1] if tuned else None, results[oracle], oracle[1])
+
+
+def word_results_table(exp_dir: str | os.PathLike, out: str | os.PathLike, title: str) -> tuple[str, list[dict]]:
+    """The WER table of every word-scored <exp>/<system>/decode_<set> (Kaldi's steps/score_kaldi.sh layout) at
+    the LM weight and penalty chosen on the system's dev set, the set's own best beside it; markdown and rows
+    (system, set, per: the WER, for plot_error_rates)."""
+    rows = []
+    for best_file in sorted(Path(exp_dir).glob("*/decode_*/scoring_kaldi/best_wer")):
+        decode_dir = best_file.parent.parent
+        wer = set_wer(decode_dir)
+        if wer is None:
+            continue
+        rows.append(dict(system=decode_dir.parent.name, set=decode_dir.name.removeprefix("decode_"),
+                         decode_dir=decode_dir, wer=wer, per=wer.tuned.error_rate if wer.tuned else None,
+                         line=best_file.read_text().strip(), scored_set=read_scored_set(decode_dir)))
+    if not rows:
+        return "", rows
+    text = ["\n## Word error rate\n\nWER (sclite) of every word decode, as Kaldi's steps/score_kaldi.sh scores it "
+            f"(LM weights and word insertion penalties swept), at the weight and penalty with the lowest WER on the "
+            f"system's {TUNING_SET} set; the oracle columns give each set's own best.\n\n",
+            f"| system | set | WER % | errors / words | ins | del | sub | LM weight, penalty (from {TUNING_SET}) | "
+            "oracle WER % | utterances scored |\n",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"]
+    for r in rows:
+        t, o = r["wer"].tuned, r["wer"].oracle
+        cells = ([f"{t.error_rate:.2f}", f"{t.errors} / {t.ref_words}", t.insertions, t.deletions, t.substitutions,
+                  f"{t.lmwt:g}, {r['wer'].tuned_penalty:g}"] if t else ["-"] * 6)
+        cells += [f"{o.error_rate:.2f}", _scored_cell(r["scored_set"])]
+        text.append(f"| {r['system']} | {r['set']} | " + " | ".join(map(str, cells)) + " |\n")
+    text.append("\nEach set's own best in Kaldi's best_wer form (oracle):\n\n```\n"
+                + "\n".join(r["line"] for r in rows) + "\n```\n")
+    plotted = [r for r in rows if r["per"] is not None]
+    if plotted:
+        from .plots import plot_error_rates
+        figure = Path(out).with_name(Path(out).stem + "_wer.png")
+        plot_error_rates(plotted, figure, f"{title}: WER by system (LM weight from {TUNING_SET})", ylabel="WER %")
+        text.append(f"\n![WER by system]({figure.name})\n")
+    return "".join(text), rows
+
+
 _FER = re.compile(r"^%FER ([\d.]+) \[ (\d+) / (\d+) frames \](?: (\d+) utterances with targets, (\d+) without)?")
 
 
@@ -707,6 +795,11 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
                          decode_dir=decode_dir, tuned=tuned, oracle=per.oracle,
                          per=tuned.error_rate if tuned else None, lmwt=tuned.lmwt if tuned else None,
                          basic=basic, scored_set=read_scored_set(decode_dir), lines=lines))
+    words, word_rows = word_results_table(exp_dir, out, title)
+    if word_rows and not rows:      # a word task (e.g. egs/template/s5): its WER table only
+        with atomic_write(out) as f:
+            f.write(f"# {title}\n" + words + "".join(sections))
+        return word_rows
     with atomic_write(out) as f:
         f.write(f"# {title}\n\nPhone error rate (39 phones, sclite), scored as Kaldi's TIMIT recipe scores "
                 "(local/score.sh = score_sclite.sh: lattice best paths as CTM, reference silence optional) and, "
@@ -748,7 +841,7 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
         f.write("\nEach set's own best weight in Kaldi's best_wer form (oracle; Kaldi's TIMIT scoring, then the "
                 "basic scoring):\n")
         f.write("\n```\n" + "\n".join(line for r in rows for line in r["lines"]) + "\n```\n")
-        for section in sections:
+        for section in [*sections, words]:
             f.write(section)
         if any(r["per"] is not None for r in rows):
             f.write(f"\n![PER by system]({Path(out).with_suffix('.png').name})\n")
@@ -764,6 +857,12 @@ def results_summary(rows: list[dict]) -> list[str]:
     """One line per row of collect_results, for the log."""
     lines = []
     for row in rows:
+        if "wer" in row:
+            tuned = row["wer"].tuned
+            lines.append(f"{row['decode_dir']}: " + (f"WER {tuned.error_rate:.2f} at LM weight {tuned.lmwt:g}, "
+                         f"penalty {row['wer'].tuned_penalty:g} (chosen on {TUNING_SET})" if tuned else
+                         f"no WER at a weight chosen on {TUNING_SET}") + f"; oracle {row['line']}")
+            continue
         tuned = (f"PER {row['per']:.2f} at LM weight {row['lmwt']:g} (chosen on {TUNING_SET})"
                  if row["per"] is not None else f"no PER at a weight chosen on {TUNING_SET}")
         basic = row["basic"]

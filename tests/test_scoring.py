@@ -261,3 +261,27 @@ def test_scoring_unit_default(tmp_path):
     assert scoring_unit(None, None, tmp_path) == "word"
     assert scoring_unit(None, {"aa": "aa"}, tmp_path) == "phone"         # a phone map: phones
     assert scoring_unit("phone", None, tmp_path) == "phone"
+
+
+def test_word_decodes_are_collected_at_the_weight_and_penalty_chosen_on_dev(tmp_path):
+    """RESULTS.md of a word task: dev picks weight 8 (2 errors, the first of the tied 8 and 9); test is reported
+    there (by hand: its weight-8 hypotheses have 1 error in 11 words) though its own best is weight 9 (0)."""
+    for name, hyps in (("dev", WORD_HYPS),
+                       ("test", {7: WORD_HYPS[7], 8: {**WORD_HYPS[8], "spk2_u3": "hello world"},
+                                 9: {**WORD_HYPS[9], "spk2_u3": "hello world"}})):
+        case = tmp_path / name
+        case.mkdir()
+        (case / "text").write_text("".join(f"{u} {t}\n" for u, t in WORD_REFS.items()))
+        hyp_dir = tmp_path / "exp/tri3" / f"decode_{name}" / "hyp"
+        hyp_dir.mkdir(parents=True)
+        for lmwt, by_utt in hyps.items():
+            (hyp_dir / f"{lmwt}.1.txt").write_text("".join(f"{u} {t}\n" for u, t in by_utt.items()))
+        score_decode(hyp_dir.parent, case / "text", unit="word")
+    rows = collect_results(tmp_path / "exp", tmp_path / "RESULTS.md", "words")
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert [(r["set"], r["wer"].tuned.lmwt, r["wer"].tuned.errors, r["wer"].oracle.errors) for r in rows] == \
+        [("dev", 8, 2, 2), ("test", 8, 1, 0)]
+    assert "| tri3 | dev | 18.18 | 2 / 11 | 0 | 1 | 1 | 8, 0 |" in text
+    test_row = next(line for line in text.splitlines() if line.startswith("| tri3 | test |"))
+    assert test_row.startswith("| tri3 | test | 9.09 | 1 / 11 | 0 | 1 | 0 | 8, 0 | 0.00 |"), test_row
+    assert "Phone error rate" not in text and (tmp_path / "RESULTS_wer.png").exists()
