@@ -79,6 +79,9 @@ def accumulate_fmllr(stats: FmllrStats, gmms, feats: np.ndarray, pdfs: np.ndarra
         return
     feats, pdfs, weights = feats[keep], pdfs[keep], weights[keep]
     post_model = posterior_gmms if posterior_gmms is not None else gmms
+    if post_model.num_gauss != gmms.num_gauss:
+        raise AsrserError(f"fMLLR: the posterior model has {post_model.num_gauss} Gaussians, the model "
+                          f"{gmms.num_gauss} (final.alimdl must be estimated from this final.mdl)")
     post_x = posterior_feats[keep] if posterior_feats is not None else feats
     comp = post_model.component_loglik(post_x).astype(np.float64)
     comp = np.where(post_model.owner[None, :] == pdfs[:, None], comp, -np.inf)
