@@ -595,7 +595,8 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
             f.write(section)
         if any(r["per"] is not None for r in rows):
             f.write(f"\n![PER by system]({Path(out).with_suffix('.png').name})\n")
-    plotted = [r for r in rows if r["per"] is not None]
+    # an SAT system's first pass (set <name>.si) is in the table, not in the figure of the systems' results
+    plotted = [r for r in rows if r["per"] is not None and not r["set"].endswith(".si")]
     if plotted:
         from .plots import plot_error_rates
         plot_error_rates(plotted, Path(out).with_suffix(".png"),

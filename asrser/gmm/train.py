@@ -416,6 +416,20 @@ def init_tree_model(trainer: Trainer, config: TrainConfig, ali_dir: Path) -> Non
     model.save(exp / "1.mdl")
 
 
+def prepare_alignment_dir(model_dir: Path, out_dir: Path) -> None:
+    """An alignment dir before its jobs run: an earlier run's alignments (perhaps with another --nj) and
+    transforms removed; what Kaldi's align_si.sh and align_fmllr.sh copy (final.mdl, final.alimdl, tree,
+    final.occs, final.mat, phones.txt) and the features copied from the system."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in [*out_dir.glob("ali.*"), *out_dir.glob("pre_ali.*"), *out_dir.glob("trans.*"),
+                *out_dir.glob("num_jobs")]:
+        old.unlink()
+    for name in ("final.mdl", "final.alimdl", "tree", "final.occs", "final.mat", "phones.txt",
+                 "feature_pipeline.json"):
+        if (model_dir / name).exists():
+            shutil.copyfile(model_dir / name, out_dir / name)
+
+
 def align_si(data_dir, lang_dir, model_dir, out_dir, nj: int, cmd: str, opts: AlignOptions) -> dict:
     """steps/align_si.sh: align a data dir with a trained system into out_dir (with its model and tree)."""
     model_dir, out_dir = Path(model_dir), Path(out_dir)
@@ -424,13 +438,7 @@ def align_si(data_dir, lang_dir, model_dir, out_dir, nj: int, cmd: str, opts: Al
     if stamp.is_current():
         log.info("%s is up to date", out_dir)
         return json.loads((out_dir / "ali_counts.json").read_text())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for old in [*out_dir.glob("ali.*"), *out_dir.glob("num_jobs")]:    # an earlier run's, perhaps with another --nj
-        old.unlink()
-    # what Kaldi's align_si.sh copies (final.mdl, tree, final.occs, final.mat, phones.txt) and the features
-    for name in ("final.mdl", "tree", "final.occs", "final.mat", "phones.txt", "feature_pipeline.json"):
-        if (model_dir / name).exists():
-            shutil.copyfile(model_dir / name, out_dir / name)
+    prepare_alignment_dir(model_dir, out_dir)
     trainer = Trainer(data_dir, lang_dir, out_dir, nj, cmd)
     counts = trainer.align(out_dir / "final.mdl", opts, out_dir)
     write_num_jobs(out_dir, nj)
@@ -546,14 +554,7 @@ def align_fmllr(data_dir, lang_dir, model_dir, out_dir, nj: int, cmd: str, opts:
     if stamp.is_current():
         log.info("%s is up to date", out_dir)
         return json.loads((out_dir / "ali_counts.json").read_text())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for old in [*out_dir.glob("ali.*"), *out_dir.glob("pre_ali.*"), *out_dir.glob("trans.*"),
-                *out_dir.glob("num_jobs")]:
-        old.unlink()
-    for name in ("final.mdl", "final.alimdl", "tree", "final.occs", "final.mat", "phones.txt",
-                 "feature_pipeline.json"):
-        if (model_dir / name).exists():
-            shutil.copyfile(model_dir / name, out_dir / name)
+    prepare_alignment_dir(model_dir, out_dir)
     trainer = Trainer(data_dir, lang_dir, out_dir, nj, cmd)
     trainer.align(out_dir / "final.alimdl", opts, out_dir, name="align_pass1", prefix="pre_ali",
                   speaker_independent=True)

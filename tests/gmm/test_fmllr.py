@@ -71,3 +71,27 @@ def test_transform_archives_are_kaldi_matrix_archives_keyed_by_speaker(tmp_path)
     assert np.array_equal(read_transforms(tmp_path / "trans.1")["spk1"], transforms["spk1"])
     merged = read_speaker_transforms(tmp_path)
     assert sorted(merged) == ["spk1", "spk2", "spk3"] and merged["spk3"].shape == (3, 4)
+
+
+def test_the_feature_pipeline_applies_each_speakers_transform_last(tmp_path):
+    from asrser.errors import AsrserError
+    from asrser.gmm.feats import FeaturePipeline
+
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    si = FeaturePipeline("delta", delta_order=0)
+    si.save(exp)
+    assert "fmllr" not in (exp / "feature_pipeline.json").read_text()    # speaker-independent files as before
+    sat = FeaturePipeline("delta", delta_order=0, fmllr=True)
+    sat.save(exp)
+    shift = identity_transform(2)
+    shift[:, 2] = [1.0, -2.0]
+    write_transforms(tmp_path / "trans.1", {"spkA": shift})
+    feats = np.array([[0.5, 0.5], [1.0, 3.0]], dtype=np.float32)
+    adapted = FeaturePipeline.load(exp, transform_dir=tmp_path)
+    assert np.allclose(adapted.apply(feats, None, "spkA"), feats + [1.0, -2.0])
+    assert np.array_equal(FeaturePipeline.load(exp, speaker_independent=True).apply(feats, None, "spkA"), feats)
+    with pytest.raises(AsrserError, match=f"{tmp_path}: no fMLLR transform for speaker spkB"):
+        adapted.apply(feats, None, "spkB")
+    with pytest.raises(AsrserError, match=f"{exp}: no fMLLR transforms"):
+        FeaturePipeline.load(exp)
