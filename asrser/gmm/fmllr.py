@@ -9,9 +9,9 @@ gamma_{t,g} over the Gaussians (means mu_g, inverse variances s_g) of the model,
 
 The auxiliary function beta log|det A| + tr(W K^T) - 1/2 sum_i w_i G_i w_i^T is maximised row by row (Gales
 1998): w_i = G_i^-1 (alpha c_i + k_i), c_i the cofactor row (extended by 0), alpha the root of the quadratic
-alpha^2 (c G^-1 c) + alpha (c G^-1 k) - beta = 0 that gives the higher objective. A speaker with fewer than
-min_count frames of statistics keeps the identity (Kaldi's --fmllr-min-count, as gmm-est-fmllr warns and
-leaves it). Transforms are stored as Kaldi archives of float matrices keyed by speaker (trans.JOB).
+alpha^2 (c G^-1 c) + alpha (c G^-1 k) - beta = 0 that gives the higher objective. A speaker with no more than
+min_count frames of statistics keeps the identity (FmllrOptions min_count: gmm-est-fmllr warns and leaves the
+transform), as does one whose objective would fall. Transforms are stored as Kaldi archives of float matrices keyed by speaker (trans.JOB).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def estimate_fmllr(stats: FmllrStats, opts: FmllrOptions = FmllrOptions(), speak
     objective before the first and after every iteration (over all rows)."""
     dim = stats.dim
     w = identity_transform(dim)
-    if stats.beta < opts.min_count:
+    if stats.beta <= opts.min_count:
         log.warning("speaker %s: %.1f frames of statistics, below the minimum %g: identity transform", speaker,
                     stats.beta, opts.min_count)
         return w, 0.0
@@ -128,6 +128,9 @@ def estimate_fmllr(stats: FmllrStats, opts: FmllrOptions = FmllrOptions(), speak
     improvement = (stats.objective(w) - before) / stats.beta
     log.info("speaker %s: fMLLR objective improvement %.4f per frame over %.1f frames", speaker, improvement,
              stats.beta)
+    if improvement < 0 and not np.isclose(improvement, 0.0, atol=1e-6):
+        log.warning("speaker %s: the fMLLR objective did not increase: identity transform kept", speaker)
+        return identity_transform(dim), 0.0
     return w, improvement
 
 
