@@ -26,7 +26,7 @@ iemocap=$(absolute "$iemocap")
 [ -n "$preset" ] || { [ -z "$timit$iemocap" ] && preset=fast || preset=paper; }
 case "$preset" in fast) nets=conf/fast ;; paper) nets=conf/paper ;; *) die "--preset must be fast or paper, got $preset" ;; esac
 
-if stage 1 "TIMIT phone recognition: GMM-HMM mono/tri1/tri2, alignments, the hybrid ConvNet-HMM; sclite PER"; then
+if stage 1 "TIMIT phone recognition: GMM-HMM mono/tri1/tri2/tri3 (SAT), alignments, the hybrid ConvNet-HMM; sclite PER"; then
   egs/timit/s5/run.sh --nj "$nj" --timit "$timit" --corpus-size "$corpus_size" --corpus-seed "$seed" --nnet-config $nets/convnet.yaml --device "$device"
 fi
 
@@ -43,7 +43,7 @@ if stage 3 "transfer SER -> ASR: layers 1..l of the SER net constant, the rest t
     needs 1:$asr/exp/convnet/final.pt 2:$ser/exp/convnet/fold1/final.pt; then
   transfer.py --config $nets/convnet.yaml --cmd "$cuda_cmd" --device "$device" \
     --phone-map $asr/conf/timit/phones.60-48-39.map --phone-map-columns 2,3 \
-    ser2asr $ser/exp/convnet/fold1/final.pt $asr/exp/tri2_ali_train/targets/num_classes $asr/exp/mono/graph \
+    ser2asr $ser/exp/convnet/fold1/final.pt $asr/exp/tri3_ali_train/targets/num_classes $asr/exp/mono/graph \
     $asr/exp/mono/final.mdl $asr/exp/convnet $asr/data exp/transfer
 fi
 

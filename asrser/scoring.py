@@ -621,9 +621,12 @@ def set_per(decode_dir: str | os.PathLike, tuning_dir: str | os.PathLike | None 
             scoring: str = "sclite") -> SetPer | None:
     """PER of <system>/decode_<set> at the best weight of <system>/decode_dev (or `tuning_dir`), with the
     set's own best as the oracle, in one scoring (sclite: Kaldi's TIMIT score.sh; basic: score_basic.sh);
-    None when decode_dir has not been scored so."""
+    None when decode_dir has not been scored so. A speaker-independent first pass (decode_<set>.si of an
+    SAT system) is tuned on decode_dev.si."""
     decode_dir = Path(decode_dir)
-    tuning_dir = Path(tuning_dir) if tuning_dir is not None else decode_dir.parent / f"decode_{TUNING_SET}"
+    first_pass = ".si" if decode_dir.name.endswith(".si") else ""
+    tuning_dir = Path(tuning_dir) if tuning_dir is not None else \
+        decode_dir.parent / f"decode_{TUNING_SET}{first_pass}"
     results = read_per_by_lmwt(decode_dir, scoring)
     if results is None:
         return None
@@ -845,7 +848,8 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
             f.write(section)
         if any(r["per"] is not None for r in rows):
             f.write(f"\n![PER by system]({Path(out).with_suffix('.png').name})\n")
-    plotted = [r for r in rows if r["per"] is not None]
+    # an SAT system's first pass (set <name>.si) is in the table, not in the figure of the systems' results
+    plotted = [r for r in rows if r["per"] is not None and not r["set"].endswith(".si")]
     if plotted:
         from .plots import plot_error_rates
         plot_error_rates(plotted, Path(out).with_suffix(".png"),

@@ -33,7 +33,8 @@ def test_every_config_of_the_repository_loads():
         config = NetConfig.from_yaml(path)
         assert isinstance(config.layers[0], ConvLayer) and isinstance(config.layers[-1], OutputLayer), path
     gmm = load_config(dict[str, TrainConfig], REPO / "conf/gmm.yaml")
-    assert sorted(gmm) == ["mono", "tri1", "tri2"] and gmm["tri2"].mllt_iters == [2, 4, 6, 12]
+    assert sorted(gmm) == ["mono", "tri1", "tri2", "tri3"] and gmm["tri2"].mllt_iters == [2, 4, 6, 12]
+    assert gmm["tri3"].fmllr_iters == [2, 4, 6, 12] and gmm["tri3"].silence_weight == 0.0
     assert VadConfig.from_yaml(REPO / "conf/vad.yaml") == VadConfig()
 
 

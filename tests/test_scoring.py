@@ -285,3 +285,19 @@ def test_word_decodes_are_collected_at_the_weight_and_penalty_chosen_on_dev(tmp_
     test_row = next(line for line in text.splitlines() if line.startswith("| tri3 | test |"))
     assert test_row.startswith("| tri3 | test | 9.09 | 1 / 11 | 0 | 1 | 0 | 8, 0 | 0.00 |"), test_row
     assert "Phone error rate" not in text and (tmp_path / "RESULTS_wer.png").exists()
+
+
+def test_an_sat_systems_first_pass_is_tuned_on_the_first_pass_of_dev(tmp_path):
+    """decode_<set>.si (decode_fmllr's speaker-independent pass) takes its LM weight from decode_dev.si, not
+    from the adapted decode_dev."""
+    from asrser.scoring import set_per
+
+    system = tmp_path / "exp" / "tri3"
+    score_deletions(system / "decode_dev", {2: 5, 5: 7})
+    score_deletions(system / "decode_dev.si", {2: 9, 5: 8})
+    score_deletions(system / "decode_test.si", {2: 6, 5: 7})
+    per = set_per(system / "decode_test.si")
+    assert per.tuning_dir == system / "decode_dev.si" and per.tuned.lmwt == 5.0 and per.tuned.error_rate == 7.0
+    assert set_per(system / "decode_dev").tuned.lmwt == 2.0
+    collect_results(tmp_path / "exp", tmp_path / "RESULTS.md", "t")
+    assert "| tri3 | test.si | 7.00 | 7 / 100 |" in (tmp_path / "RESULTS.md").read_text()

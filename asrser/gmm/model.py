@@ -89,13 +89,17 @@ class DiagGmms:
         return GmmStats(np.zeros(self.num_gauss), np.zeros((self.num_gauss, self.dim)),
                         np.zeros((self.num_gauss, self.dim)), 0.0, 0)
 
-    def accumulate(self, stats: "GmmStats", feats: np.ndarray, pdfs: np.ndarray) -> None:
-        """Add the statistics of frames `feats` aligned to `pdfs` (one pdf per frame)."""
+    def accumulate(self, stats: "GmmStats", feats: np.ndarray, pdfs: np.ndarray,
+                   stats_feats: np.ndarray | None = None) -> None:
+        """Add the statistics of frames `feats` aligned to `pdfs` (one pdf per frame). With stats_feats
+        (Kaldi's gmm-acc-stats-twofeats) the Gaussian posteriors come from `feats` and the sums from
+        stats_feats, the same frames in other features."""
         order = np.argsort(pdfs, kind="stable")
         pdf_sorted = pdfs[order]
         bounds = np.flatnonzero(np.r_[True, np.diff(pdf_sorted) != 0, True])
         first = np.searchsorted(self.owner, np.arange(self.num_pdfs + 1))
         x_all = np.asarray(feats, dtype=np.float64)[order]
+        y_all = x_all if stats_feats is None else np.asarray(stats_feats, dtype=np.float64)[order]
         for a, b in zip(bounds[:-1], bounds[1:]):
             pdf = pdf_sorted[a]
             g0, g1 = first[pdf], first[pdf + 1]
@@ -109,8 +113,9 @@ class DiagGmms:
             stats.loglik += float((top + np.log(norm)).sum())
             post /= norm
             stats.occupancy[g0:g1] += post.sum(0)
-            stats.sum_x[g0:g1] += post.T @ x
-            stats.sum_x2[g0:g1] += post.T @ (x * x)
+            y = y_all[a:b]
+            stats.sum_x[g0:g1] += post.T @ y
+            stats.sum_x2[g0:g1] += post.T @ (y * y)
         stats.frames += len(pdfs)
 
     # -- re-estimation --------------------------------------------------------------------------------

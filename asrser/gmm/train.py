@@ -64,6 +64,9 @@ class TrainConfig:
     # and phones/extra_questions.int); "per-state": one root per (phone, HMM state), every root split by
     # context, questions from single phones (the TIMIT recipe's tree, conf/gmm.yaml)
     tree_roots: Literal["lang", "per-state"] = "lang"
+    fmllr_iters: list[int] = field(default_factory=list)     # SAT (tri3): fMLLR re-estimated at these
+    silence_weight: float = 0.0      # of silence frames in the fMLLR statistics (weight-silence-post)
+    fmllr_min_count: float = 20.0    # frames below which a speaker keeps the identity transform
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, section: str) -> "TrainConfig":
@@ -116,11 +119,13 @@ class Trainer:
         return total
 
     def align(self, model_path: Path, opts: AlignOptions, out_dir: Path, equal: bool = False,
-              name: str = "align") -> dict:
-        """ali.JOB.gz (and ali.JOB.failed, the utterances skipped) of every job in out_dir."""
-        self.run_jobs("align", name, model_path, self.lang_dir, self.split / "JOB", self.exp, out_dir / "ali.JOB",
-                      "--options", json.dumps(asdict(opts)), *(["--equal"] if equal else []))
-        failed = sum(len((out_dir / f"ali.{j}.failed").read_text().split()) for j in range(1, self.nj + 1))
+              name: str = "align", prefix: str = "ali", speaker_independent: bool = False) -> dict:
+        """<prefix>.JOB.gz (and <prefix>.JOB.failed, the utterances skipped) of every job in out_dir; an SAT
+        system's features without the fMLLR transforms when speaker_independent."""
+        self.run_jobs("align", name, model_path, self.lang_dir, self.split / "JOB", self.exp,
+                      out_dir / f"{prefix}.JOB", "--options", json.dumps(asdict(opts)),
+                      *(["--equal"] if equal else []), *(["--si"] if speaker_independent else []))
+        failed = sum(len((out_dir / f"{prefix}.{j}.failed").read_text().split()) for j in range(1, self.nj + 1))
         if failed:
             log.warning("%s: %d utterance(s) could not be aligned and were skipped (see %s)", out_dir, failed,
                         self.exp / "log" / f"{name}.*.log")
@@ -281,7 +286,8 @@ def tree_inputs(lang_dir) -> list[Path]:
 def start_fresh_unless_resuming(exp: Path, stamp: Stamp) -> None:
     """Models left by a killed run with the same inputs and config are resumed; any others are removed."""
     stamp.resume_or_start_fresh([*exp.glob("*.mdl"), *exp.glob("ali.*"), *exp.glob("*.mat"), *exp.glob("*.occs"),
-                                 *exp.glob("tree*"), *exp.glob("num_jobs"), *exp.glob("*.mat.npy")])
+                                 *exp.glob("tree*"), *exp.glob("num_jobs"), *exp.glob("*.mat.npy"),
+                                 *exp.glob("*.alimdl"), *exp.glob("trans.*"), *exp.glob("fmllr.*")])
 
 
 def _latest_iter(exp: Path) -> int:
@@ -437,6 +443,20 @@ def init_tree_model(trainer: Trainer, config: TrainConfig, ali_dir: Path) -> Non
     model.save(exp / "1.mdl")
 
 
+def prepare_alignment_dir(model_dir: Path, out_dir: Path) -> None:
+    """An alignment dir before its jobs run: an earlier run's alignments (perhaps with another --nj) and
+    transforms removed; what Kaldi's align_si.sh and align_fmllr.sh copy (final.mdl, final.alimdl, tree,
+    final.occs, final.mat, phones.txt) and the features copied from the system."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in [*out_dir.glob("ali.*"), *out_dir.glob("pre_ali.*"), *out_dir.glob("trans.*"),
+                *out_dir.glob("num_jobs")]:
+        old.unlink()
+    for name in ("final.mdl", "final.alimdl", "tree", "final.occs", "final.mat", "phones.txt",
+                 "feature_pipeline.json"):
+        if (model_dir / name).exists():
+            shutil.copyfile(model_dir / name, out_dir / name)
+
+
 def align_si(data_dir, lang_dir, model_dir, out_dir, nj: int, cmd: str, opts: AlignOptions) -> dict:
     """steps/align_si.sh: align a data dir with a trained system into out_dir (with its model and tree)."""
     model_dir, out_dir = Path(model_dir), Path(out_dir)
@@ -445,15 +465,130 @@ def align_si(data_dir, lang_dir, model_dir, out_dir, nj: int, cmd: str, opts: Al
     if stamp.is_current():
         log.info("%s is up to date", out_dir)
         return json.loads((out_dir / "ali_counts.json").read_text())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for old in [*out_dir.glob("ali.*"), *out_dir.glob("num_jobs")]:    # an earlier run's, perhaps with another --nj
-        old.unlink()
-    # what Kaldi's align_si.sh copies (final.mdl, tree, final.occs, final.mat, phones.txt) and the features
-    for name in ("final.mdl", "tree", "final.occs", "final.mat", "phones.txt", "feature_pipeline.json"):
-        if (model_dir / name).exists():
-            shutil.copyfile(model_dir / name, out_dir / name)
+    prepare_alignment_dir(model_dir, out_dir)
     trainer = Trainer(data_dir, lang_dir, out_dir, nj, cmd)
     counts = trainer.align(out_dir / "final.mdl", opts, out_dir)
+    write_num_jobs(out_dir, nj)
+    with atomic_write(out_dir / "ali_counts.json") as f:
+        json.dump(counts, f)
+    stamp.write()
+    return counts
+
+
+class SatHooks(IterationHooks):
+    """steps/train_sat.sh: at the fMLLR iterations, each speaker's transform is re-estimated on the adapted
+    features with the current model and alignments (silence weighted config.silence_weight) and composed with
+    the old one. The jobs write fmllr.<it>.JOB; once all exist they become trans.JOB and trans.iter records
+    the iteration, so that a resumed run neither skips nor repeats a composition."""
+
+    def __init__(self, trainer: Trainer, config: TrainConfig):
+        self.trainer, self.config = trainer, config
+
+    def model_for_accumulation(self, it: int) -> Path:
+        exp = self.trainer.exp
+        if it in self.config.fmllr_iters and transform_iter(exp) < it:
+            if not all(p.exists() for p in self.trainer.job_files(f"fmllr.{it}.JOB")):
+                estimate_transforms(self.trainer, exp / f"{it}.mdl", exp / "ali.JOB", f"fmllr.{it}.JOB",
+                                    fmllr_job_options(self.config), f"fmllr.{it}")
+            for j, path in enumerate(self.trainer.job_files(f"fmllr.{it}.JOB"), start=1):
+                shutil.copyfile(path, temp_name(exp / f"trans.{j}"))
+                os.replace(temp_name(exp / f"trans.{j}"), exp / f"trans.{j}")
+            set_transform_iter(exp, it)
+            for path in self.trainer.job_files(f"fmllr.{it}.JOB"):
+                path.unlink()
+        return exp / f"{it}.mdl"
+
+
+def fmllr_job_options(config: TrainConfig, **changes):
+    from .jobs import FmllrJobOptions
+
+    return FmllrJobOptions(silence_weight=config.silence_weight, min_count=config.fmllr_min_count, **changes)
+
+
+def estimate_transforms(trainer: Trainer, model_path: Path, ali_prefix: Path | str, out_template: str, opts,
+                        log_name: str = "fmllr", lang_dir: Path | None = None) -> None:
+    """gmm-est-fmllr in every job: <exp>/<out_template> (JOB: the job) from the alignments (or lattices)."""
+    trainer.run_jobs("fmllr", log_name, model_path, lang_dir or trainer.lang_dir, trainer.split / "JOB",
+                     trainer.exp, ali_prefix, trainer.exp / out_template, "--options", json.dumps(asdict(opts)))
+
+
+def transform_iter(exp: Path) -> int:
+    path = exp / "trans.iter"
+    return int(path.read_text()) if path.exists() else -1
+
+
+def set_transform_iter(exp: Path, it: int) -> None:
+    with atomic_write(exp / "trans.iter") as f:
+        f.write(f"{it}\n")
+
+
+def train_sat(data_dir, lang_dir, ali_dir, exp_dir, config: TrainConfig, nj: int, cmd: str) -> AcousticModel:
+    """steps/train_sat.sh: speaker-adapted training on the alignment system's features (tri2's LDA+MLLT).
+
+    First transforms from the alignment model and alignments (silence weighted config.silence_weight), the
+    tree and 1.mdl from the adapted features as train_tri does, the alignments converted, EM with realignment,
+    mixing up and fMLLR re-estimation at config.fmllr_iters; then final.alimdl, the speaker-independent model
+    of the first decoding pass: final.mdl's Gaussian posteriors on the adapted features, its means and
+    variances re-estimated on the speaker-independent ones (gmm-acc-stats-twofeats). trans.JOB in the exp dir."""
+    trainer = Trainer(data_dir, lang_dir, exp_dir, nj, cmd)
+    exp, ali_dir = trainer.exp, Path(ali_dir)
+    _check_alignment_jobs(ali_dir, nj)
+    stamp = Stamp(exp / "train.done", [*training_inputs(data_dir, lang_dir), *alignment_archives(ali_dir),
+                                       ali_dir / "final.mdl"], config=asdict(config), kind="sat")
+    if stamp.is_current():
+        log.info("%s is up to date", exp / "final.mdl")
+        return AcousticModel.load(exp / "final.mdl")
+    start_fresh_unless_resuming(exp, stamp)
+    trainer.record_layout()
+    speaker_independent = FeaturePipeline.load(ali_dir, speaker_independent=True)
+    if transform_iter(exp) < 0:
+        speaker_independent.save(exp)
+        estimate_transforms(trainer, ali_dir / "final.mdl", ali_dir / "ali.JOB", "trans.JOB",
+                            fmllr_job_options(config), "fmllr.0")
+        set_transform_iter(exp, 0)
+    adapted = speaker_independent.speaker_independent()
+    adapted.fmllr = True
+    adapted.save(exp)
+    if _latest_iter(exp) < 1:
+        init_tree_model(trainer, config, ali_dir)
+
+    def converted_alignment() -> None:
+        trainer.run_jobs("convert", "convert", ali_dir / "final.mdl", exp / "1.mdl", ali_dir / "ali.JOB",
+                         exp / "ali.JOB")
+
+    model = run_em(trainer, config, max(_latest_iter(exp), 1), converted_alignment, SatHooks(trainer, config))
+    if not (exp / "final.alimdl").exists():
+        trainer.run_jobs("acc", "acc_alimdl", exp / "final.mdl", trainer.split / "JOB", exp, exp / "ali.JOB",
+                         exp / "alimdl.JOB.acc.npz", "--si-stats")
+        z = trainer.sum_job_outputs("alimdl.JOB.acc.npz")
+        stats = GmmStats(z["occupancy"], z["sum_x"], z["sum_x2"], float(z["loglik"]), int(z["frames"]))
+        gmms = model.gmms.updated(stats, MleOptions(remove_low_count_gaussians=False))
+        AcousticModel(model.trans_model, model.tree, gmms).save(exp / "final.alimdl")
+    stamp.write()
+    return model
+
+
+def align_fmllr(data_dir, lang_dir, model_dir, out_dir, nj: int, cmd: str, opts: AlignOptions,
+                config: TrainConfig | None = None) -> dict:
+    """steps/align_fmllr.sh: a speaker-independent alignment with final.alimdl (pre_ali.JOB.gz), per-speaker
+    transforms from it (final.mdl's statistics with final.alimdl's Gaussian posteriors, silence weighted
+    config.silence_weight: trans.JOB), then the adapted alignment with final.mdl (ali.JOB.gz)."""
+    config = config or TrainConfig()
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    stamp = Stamp(out_dir / "ali.done", [model_dir / "final.mdl", model_dir / "final.alimdl",
+                                         *training_inputs(data_dir, lang_dir)],
+                  options=asdict(opts), nj=nj, fmllr=asdict(fmllr_job_options(config)))
+    if stamp.is_current():
+        log.info("%s is up to date", out_dir)
+        return json.loads((out_dir / "ali_counts.json").read_text())
+    prepare_alignment_dir(model_dir, out_dir)
+    trainer = Trainer(data_dir, lang_dir, out_dir, nj, cmd)
+    trainer.align(out_dir / "final.alimdl", opts, out_dir, name="align_pass1", prefix="pre_ali",
+                  speaker_independent=True)
+    estimate_transforms(trainer, out_dir / "final.mdl", out_dir / "pre_ali.JOB", "trans.JOB",
+                        fmllr_job_options(config, speaker_independent=True,
+                                          posterior_model=str(out_dir / "final.alimdl")))
+    counts = trainer.align(out_dir / "final.mdl", opts, out_dir, name="align_pass2")
     write_num_jobs(out_dir, nj)
     with atomic_write(out_dir / "ali_counts.json") as f:
         json.dump(counts, f)

@@ -174,7 +174,7 @@ def declared_stages(recipe_dir: str) -> list[int]:
 
 def kaldi_options(recipe_dir: str, n: int, tmp_path: Path) -> list[str]:
     """The options of the TIMIT recipe's stages on an imported Kaldi experiment (skipped without them)."""
-    if recipe_dir != "egs/timit/s5" or not 15 <= n <= 18:
+    if recipe_dir != "egs/timit/s5" or not 17 <= n <= 20:
         return []
     (tmp_path / "kaldi").mkdir()
     return ["--kaldi-lang", str(tmp_path / "kaldi"), "--kaldi-ali", str(tmp_path / "kaldi"),
@@ -199,15 +199,15 @@ def test_every_stage_of_the_recipes_refuses_to_run_without_its_inputs(recipe_dir
 @pytest.mark.parametrize("recipe_dir, args, message", [
     ("egs/timit/s5", ["extra"], "unexpected argument 'extra': run.sh takes options only"),
     ("egs/timit/s5", ["--stage", "x"], "--stage must be a whole number, got 'x'"),
-    ("egs/timit/s5", ["--stage", "19", "--stop-stage", "19"], "selects none of the stages (0 1 2 3 4 5 6 7 8 9 10 11 "
-                                                              "12 13 14 15 16 17 18 20)"),
-    ("egs/timit/s5", ["--stage", "15", "--kaldi-lang", "."],
+    ("egs/timit/s5", ["--stage", "22", "--stop-stage", "22"], "selects none of the stages (0 1 2 3 4 5 6 7 8 9 10 11 "
+                                                              "12 13 14 15 16 17 18 19 20 21)"),
+    ("egs/timit/s5", ["--stage", "17", "--kaldi-lang", "."],
      "--kaldi-lang, --kaldi-ali and --kaldi-graph go together (a Kaldi experiment's lang, alignments and graph)"),
-    ("egs/timit/s5", ["--stage", "15", "--kaldi-lang", ".", "--kaldi-ali", "none", "--kaldi-graph", "."],
+    ("egs/timit/s5", ["--stage", "17", "--kaldi-lang", ".", "--kaldi-ali", "none", "--kaldi-graph", "."],
      "none: no such directory"),
-    ("egs/timit/s5", ["--stage", "12", "--stop-stage", "12"],
-     "stage 12 needs exp/tri2_ali_train/targets/num_classes, which stage 10 makes: run stage 10 first (--stage 10)"),
-    ("egs/timit/s5", ["--stage", "20"], "stage 20 needs exp/mono/decode_test/decode.done, which stage 5 makes"),
+    ("egs/timit/s5", ["--stage", "14", "--stop-stage", "14"],
+     "stage 14 needs exp/tri3_ali_train/targets/num_classes, which stage 12 makes: run stage 12 first (--stage 12)"),
+    ("egs/timit/s5", ["--stage", "21"], "stage 21 needs exp/mono/decode_test/decode.done, which stage 5 makes"),
     ("egs/iemocap/s5", ["--stage", "6", "--stop-stage", "6"],
      "stage 6 needs exp/ser_folds/num_folds, which stage 4 makes"),
     ("egs/iemocap/s5", ["--stage", "7", "--stop-stage", "9"], "selects none of the stages (0 1 2 3 4 5 6 20)"),
@@ -224,6 +224,33 @@ def test_misuse_of_the_recipes(recipe_dir, args, message, tmp_path):
 
 def test_the_kaldi_import_stages_are_skipped_without_a_kaldi_experiment(tmp_path):
     where = recipe_copy(tmp_path, "egs/timit/s5")
-    out = subprocess.run(["./run.sh", "--stage", "15", "--stop-stage", "18"], capture_output=True, text=True, cwd=where)
+    out = subprocess.run(["./run.sh", "--stage", "17", "--stop-stage", "20"], capture_output=True, text=True, cwd=where)
     assert out.returncode == 0 and "Stage 1" not in out.stderr, out.stderr
     assert sorted(p.name for p in where.iterdir()) == ["cmd.sh", "conf", "path.sh", "run.sh"]
+
+
+@pytest.mark.parametrize("args, config", [
+    ([], "conf/gmm.yaml"),                                       # the mini-TIMIT: sizes scaled to it
+    (["--timit", "{corpus}"], "conf/gmm_full.yaml"),              # a real corpus: Kaldi's TIMIT sizes
+    (["--timit", "{corpus}", "--gmm-config", "my.yaml"], "my.yaml")])
+def test_the_timit_recipe_takes_kaldis_gmm_sizes_for_a_real_corpus(args, config, tmp_path):
+    """With --timit the GMM systems get Kaldi's TIMIT sizes (conf/gmm_full.yaml: 2500 leaves / 15000 Gaussians
+    for tri1-tri3); without, the sizes scaled to the embedded corpus; --gmm-config overrides both."""
+    from asrser.config import load_config
+    from asrser.gmm.train import TrainConfig
+
+    where = recipe_copy(tmp_path, "egs/timit/s5")
+    (tmp_path / "TIMIT").mkdir()
+    args = [a.format(corpus=tmp_path / "TIMIT") for a in args]
+    out = subprocess.run(["./run.sh", *args, "--stage", "4", "--stop-stage", "4"], capture_output=True, text=True,
+                         cwd=where)
+    assert f"GMM sizes: {config}" in out.stderr, out.stderr
+    full = load_config(dict[str, TrainConfig], REPO / "conf/gmm_full.yaml")
+    mini = load_config(dict[str, TrainConfig], REPO / "conf/gmm.yaml")
+    assert sorted(full) == sorted(mini) == ["mono", "tri1", "tri2", "tri3"]
+    for system in ("tri1", "tri2", "tri3"):
+        assert (full[system].num_leaves, full[system].total_gauss) == (2500, 15000)
+        assert mini[system].total_gauss < full[system].total_gauss
+        assert {k: v for k, v in vars(full[system]).items() if k not in ("num_leaves", "total_gauss")} == \
+            {k: v for k, v in vars(mini[system]).items() if k not in ("num_leaves", "total_gauss")}
+    assert full["mono"] == mini["mono"]

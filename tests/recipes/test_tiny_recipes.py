@@ -54,8 +54,8 @@ def test_timit_recipe_runs_whole_and_resumes(tmp_path):
     recipe = recipe_dir(tmp_path, "timit")
     first = timed_run(recipe)
     exp = recipe / "exp"
-    for system in ("mono", "tri1", "tri2", "convnet"):
-        for part in ("dev", "test"):
+    for system in ("mono", "tri1", "tri2", "tri3", "convnet"):
+        for part in ("dev", "test", *(("dev.si", "test.si") if system == "tri3" else ())):
             decode = exp / system / f"decode_{part}"
             assert sorted(p.name for p in decode.glob("lat.*.gz")), decode
             assert (decode / "num_jobs").exists()
@@ -63,6 +63,9 @@ def test_timit_recipe_runs_whole_and_resumes(tmp_path):
             assert 0.0 < best_per(decode / "scoring" / "best_per_basic") < 60.0
     results = (recipe / "RESULTS.md").read_text()
     assert re.search(r"\| *tri2", results) and "convnet" in results.lower()
+    assert re.search(r"\| *tri3 \| test ", results) and re.search(r"\| *tri3 \| test.si ", results)
+    assert re.search(r"\| *tri3_ali_test \|", results)                  # tri3's boundary accuracy
+    assert (exp / "tri3_ali_train" / "targets" / "num_classes").read_text().strip() == "144"   # the nets' targets
 
     before = {p: p.read_bytes() for p in [recipe / "RESULTS.md", *exp.glob("*/decode_test/scoring/best_per")]}
     assert timed_run(recipe) < first / 3      # every stage is done: nothing is trained or decoded again

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# TIMIT phone recognition as in Fayek, Lech & Cavedon (2016): GMM-HMM alignments (mono -> tri1 -> tri2),
-# a phone bigram HCLG, and the hybrid ConvNet-HMM; 48 phones for training, 39 for scoring with sclite.
+# TIMIT phone recognition as in Fayek, Lech & Cavedon (2016): GMM-HMM alignments (mono -> tri1 -> tri2 ->
+# tri3, SAT), a phone bigram HCLG, and the hybrid ConvNet-HMM on the best GMM's (tri3's) alignments; 48 phones
+# for training, 39 for scoring with sclite.
 # Without --timit it runs on the embedded mini-TIMIT, generated in stage 0.
 cd "$(dirname "$0")"
 . ./path.sh
@@ -12,15 +13,15 @@ nj=2
 timit=                 # the LDC TIMIT directory (with TRAIN/ and TEST/); empty: the embedded mini-TIMIT
 corpus_size=default    # mini-TIMIT size: tiny | default
 corpus_seed=0
-gmm_config=conf/gmm.yaml
+gmm_config=            # GMM sizes; empty: conf/gmm.yaml (scaled to the mini-TIMIT) or, with --timit, conf/gmm_full.yaml
 nnet_config=conf/convnet.yaml
 device=auto            # auto (CUDA when present) | cpu | cuda
 phone_map=conf/timit/phones.60-48-39.map   # 61 labels -> 48 (column 2: the lang's phones) -> 39 (column 3: scoring)
 ngpu=0                 # ConvNet training data-parallel on this many GPUs (one process each, NCCL)
 nproc=1                # ... or in this many processes on the CPUs (gloo)
 nnodes=1               # ... on this many machines (Slurm backend: srun starts the processes on each)
-# A Kaldi experiment (Kaldi's own egs/timit/s5, finished) for stages 15-18: the ConvNet on its alignments,
-# decoded with its graph. All three, or none (then stages 15-18 are skipped).
+# A Kaldi experiment (Kaldi's own egs/timit/s5, finished) for stages 17-20: the ConvNet on its alignments,
+# decoded with its graph. All three, or none (then stages 17-20 are skipped).
 kaldi_lang=            # Kaldi's lang dir (e.g. <kaldi>/egs/timit/s5/data/lang)
 kaldi_ali=             # Kaldi's alignment dirs of one model, quoted: the training set's (and the dev set's for
                        # validation), e.g. "<kaldi>/exp/tri3_ali <kaldi>/exp/tri3_ali_dev"
@@ -31,9 +32,11 @@ help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--c
 . recipe.sh
 
 [ -z "$timit" ] || [ -d "$timit" ] || die "--timit $timit: no such directory"
+[ -n "$gmm_config" ] || { [ -n "$timit" ] && gmm_config=conf/gmm_full.yaml || gmm_config=conf/gmm.yaml; }
 [ -n "$timit" ] || timit=corpora/mini_timit/TIMIT
+log "GMM sizes: $gmm_config"
 score_opts=(--phone-map "$phone_map" --phone-map-columns 2,3)   # PER on 39 phones
-kaldi_import() { [ -n "$kaldi_ali" ]; }     # stages 15-18 run on an imported Kaldi experiment
+kaldi_import() { [ -n "$kaldi_ali" ]; }     # stages 17-20 run on an imported Kaldi experiment
 if [ -n "$kaldi_lang$kaldi_ali$kaldi_graph" ]; then
   [ -n "$kaldi_lang" ] && [ -n "$kaldi_ali" ] && [ -n "$kaldi_graph" ] || \
     die "--kaldi-lang, --kaldi-ali and --kaldi-graph go together (a Kaldi experiment's lang, alignments and graph)"
@@ -111,12 +114,29 @@ if stage 9 "tri2 graph and decoding" needs 2:data/lang_test_bg/G.fst 3:data/{dev
   done
 fi
 
-if stage 10 "tri2 alignments of train/dev/test, 144-class frame targets for the nets; boundary accuracy of mono, tri1, tri2" \
+if stage 10 "tri3: speaker-adapted training (fMLLR) from the tri2 alignments" needs 8:exp/tri2/final.mdl; then
+  align_si.py --nj "$nj" --cmd "$train_cmd" data/train data/lang exp/tri2 exp/tri2_ali_train
+  train_sat.py --nj "$nj" --cmd "$train_cmd" --config "$gmm_config" data/train data/lang exp/tri2_ali_train exp/tri3
+fi
+
+if stage 11 "tri3 graph and two-pass fMLLR decoding (speaker-independent pass in decode_<set>.si)" \
+    needs 2:data/lang_test_bg/G.fst 3:data/{dev,test}/cmvn.scp 10:exp/tri3/final.alimdl; then
+  mkgraph.py data/lang_test_bg exp/tri3 exp/tri3/graph
+  for x in dev test; do
+    decode_fmllr.py --nj "$nj" --cmd "$decode_cmd" "${score_opts[@]}" exp/tri3/graph data/$x exp/tri3 exp/tri3/decode_$x
+  done
+fi
+
+if stage 12 "tri3 alignments of train/dev/test, 144-class frame targets for the nets; boundary accuracy of mono, tri1, tri2, tri3" \
     needs 1:data/{train,dev,test}/ref_phones.ctm 3:data/{dev,test}/cmvn.scp 4:exp/mono/final.mdl 6:exp/mono_ali/ali.done \
-          8:exp/tri1_ali/ali.done 8:exp/tri2/final.mdl; then
+          8:exp/tri1_ali/ali.done 10:exp/tri2_ali_train/ali.done 10:exp/tri3/final.alimdl; then
   for x in train dev test; do
+    align_fmllr.py --nj "$nj" --cmd "$train_cmd" --config "$gmm_config" data/$x data/lang exp/tri3 exp/tri3_ali_$x
+    ali_to_targets.py exp/tri3_ali_$x exp/tri3_ali_$x/targets
+  done
+  boundary_accuracy exp/tri3_ali_train tri3 dev test
+  for x in dev test; do
     align_si.py --nj "$nj" --cmd "$train_cmd" data/$x data/lang exp/tri2 exp/tri2_ali_$x
-    ali_to_targets.py exp/tri2_ali_$x exp/tri2_ali_$x/targets
   done
   boundary_accuracy exp/tri2_ali_train tri2 dev test
   for sys in mono tri1; do
@@ -125,32 +145,32 @@ if stage 10 "tri2 alignments of train/dev/test, 144-class frame targets for the 
   done
 fi
 
-if stage 11 "ConvNet frames: fbank normalised by the training set's mean/variance, 144-class tri2 targets" \
-    needs 3:data-fbank/{train,dev,test}/feats.scp 10:exp/tri2_ali_{train,dev,test}/targets/targets.scp; then
+if stage 13 "ConvNet frames: fbank normalised by the training set's mean/variance, 144-class tri3 targets" \
+    needs 3:data-fbank/{train,dev,test}/feats.scp 12:exp/tri3_ali_{train,dev,test}/targets/targets.scp; then
   compute_global_cmvn.py data-fbank/train exp/convnet/global_cmvn.stats
   for x in train dev test; do
-    nnet_prepare_frames.py --targets exp/tri2_ali_$x/targets/targets.scp data-fbank/$x \
+    nnet_prepare_frames.py --targets exp/tri3_ali_$x/targets/targets.scp data-fbank/$x \
       exp/convnet/global_cmvn.stats exp/convnet/frames_$x
   done
 fi
 
-if stage 12 "ConvNet acoustic model ($nnet_config), validated on dev" \
-    needs 10:exp/tri2_ali_train/targets/num_classes 11:exp/convnet/frames_{train,dev}/frames.done; then
+if stage 14 "ConvNet acoustic model ($nnet_config), validated on dev" \
+    needs 12:exp/tri3_ali_train/targets/num_classes 13:exp/convnet/frames_{train,dev}/frames.done; then
   $cuda_cmd $(training_resources "$ngpu" "$nproc" "$nnodes") exp/convnet/log/train.log \
     nnet_train.py --config "$nnet_config" --device "$device" --ngpu "$ngpu" --nproc "$nproc" \
-      exp/convnet/frames_train exp/convnet/frames_dev exp/tri2_ali_train/targets/num_classes exp/convnet
+      exp/convnet/frames_train exp/convnet/frames_dev exp/tri3_ali_train/targets/num_classes exp/convnet
 fi
 
-if stage 13 "hybrid ConvNet-HMM decoding of dev and test with the monophone HCLG; FER and PER" \
-    needs 5:exp/mono/graph/HCLG.fst 11:exp/convnet/frames_{dev,test}/frames.done 12:exp/convnet/final.pt; then
+if stage 15 "hybrid ConvNet-HMM decoding of dev and test with the monophone HCLG; FER and PER" \
+    needs 5:exp/mono/graph/HCLG.fst 13:exp/convnet/frames_{dev,test}/frames.done 14:exp/convnet/final.pt; then
   for x in dev test; do
     nnet_decode.py "${score_opts[@]}" --device "$device" exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt \
       exp/convnet/frames_$x data/$x/text exp/convnet/decode_$x
   done
 fi
 
-if stage 14 "hybrid ConvNet-HMM forced alignment (Kaldi's nnet align) of train/dev/test, boundary accuracy" \
-    needs 4:exp/mono/final.mdl 11:exp/convnet/frames_{train,dev,test}/frames.done 12:exp/convnet/final.pt; then
+if stage 16 "hybrid ConvNet-HMM forced alignment (Kaldi's nnet align) of train/dev/test, boundary accuracy" \
+    needs 4:exp/mono/final.mdl 13:exp/convnet/frames_{train,dev,test}/frames.done 14:exp/convnet/final.pt; then
   for x in train dev test; do
     nnet_align.py --device "$device" exp/mono/final.mdl data/lang data/$x exp/convnet/final.pt \
       exp/convnet/frames_$x exp/convnet_ali_$x
@@ -158,13 +178,13 @@ if stage 14 "hybrid ConvNet-HMM forced alignment (Kaldi's nnet align) of train/d
   boundary_accuracy exp/convnet_ali_train convnet dev test
 fi
 
-if kaldi_import && stage 15 "Kaldi experiment (--kaldi-lang, --kaldi-ali): alignments checked against its model and lang, frame targets" \
+if kaldi_import && stage 17 "Kaldi experiment (--kaldi-lang, --kaldi-ali): alignments checked against its model and lang, frame targets" \
     needs 1:data/train/text; then
   import_kaldi_ali.py --targets "$kaldi_targets" "$kaldi_lang" $kaldi_ali exp/kaldi_ali
 fi
 
-if kaldi_import && stage 16 "ConvNet frames with the Kaldi experiment's targets" \
-    needs 3:data-fbank/{train,dev,test}/feats.scp 15:exp/kaldi_ali/targets/targets.scp; then
+if kaldi_import && stage 18 "ConvNet frames with the Kaldi experiment's targets" \
+    needs 3:data-fbank/{train,dev,test}/feats.scp 17:exp/kaldi_ali/targets/targets.scp; then
   compute_global_cmvn.py data-fbank/train exp/convnet_kaldi/global_cmvn.stats
   for x in train dev test; do
     nnet_prepare_frames.py --targets exp/kaldi_ali/targets/targets.scp data-fbank/$x \
@@ -172,21 +192,21 @@ if kaldi_import && stage 16 "ConvNet frames with the Kaldi experiment's targets"
   done
 fi
 
-if kaldi_import && stage 17 "ConvNet on the Kaldi experiment's alignments ($nnet_config), validated on dev" \
-    needs 15:exp/kaldi_ali/targets/num_classes 16:exp/convnet_kaldi/frames_{train,dev}/frames.done; then
+if kaldi_import && stage 19 "ConvNet on the Kaldi experiment's alignments ($nnet_config), validated on dev" \
+    needs 17:exp/kaldi_ali/targets/num_classes 18:exp/convnet_kaldi/frames_{train,dev}/frames.done; then
   $cuda_cmd $(training_resources "$ngpu" "$nproc" "$nnodes") exp/convnet_kaldi/log/train.log \
     nnet_train.py --config "$nnet_config" --device "$device" --ngpu "$ngpu" --nproc "$nproc" \
       exp/convnet_kaldi/frames_train exp/convnet_kaldi/frames_dev exp/kaldi_ali/targets/num_classes exp/convnet_kaldi
 fi
 
-if kaldi_import && stage 18 "hybrid decoding of dev and test with the Kaldi experiment's graph (--kaldi-graph); FER and PER" \
-    needs 15:exp/kaldi_ali/final.mdl 16:exp/convnet_kaldi/frames_{dev,test}/frames.done 17:exp/convnet_kaldi/final.pt; then
+if kaldi_import && stage 20 "hybrid decoding of dev and test with the Kaldi experiment's graph (--kaldi-graph); FER and PER" \
+    needs 17:exp/kaldi_ali/final.mdl 18:exp/convnet_kaldi/frames_{dev,test}/frames.done 19:exp/convnet_kaldi/final.pt; then
   for x in dev test; do
     nnet_decode.py "${score_opts[@]}" --targets "$kaldi_targets" --device "$device" "$kaldi_graph" \
       exp/kaldi_ali/final.mdl exp/convnet_kaldi/final.pt exp/convnet_kaldi/frames_$x data/$x/text exp/convnet_kaldi/decode_$x
   done
 fi
 
-if stage 20 "RESULTS.md" needs 5:exp/mono/decode_test/decode.done; then
+if stage 21 "RESULTS.md" needs 5:exp/mono/decode_test/decode.done; then
   timit_results.py --title "TIMIT ($timit)" exp RESULTS.md
 fi
