@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 
 stage=0
 stop_stage=100
-nj=2
+nj=1                   # jobs split the data by speaker (as Kaldi's split_data.sh): one speaker, one job
 seed=0                 # the prompt-disjoint split's seed
 test_fraction=0.15     # share of the prompts held out for test
 nnet_config=conf/fast/convnet.yaml
