@@ -4,8 +4,9 @@ predicts the validation and the test speakers; WA, UA, E, UE per fold and pooled
 
 Usage: egemaps_svm_baseline.py [--nj N] [--C 0.1] [--seed 0] <data-dir> <folds-json> <out-dir>
   e.g. egemaps_svm_baseline.py --nj 2 data/iemocap exp/ser_folds/folds.json exp/egemaps_svm
-<data-dir> is a data dir with wav.scp, utt2spk and utt2emo (as iemocap_data_prep.py writes). The features are
-kept in <out-dir>/egemaps.npz, so that a second run only trains and tests.
+<data-dir> is a data dir with wav.scp and utt2spk; the classes, labels and folds are those of ser_make_folds.py
+(<folds-json> and classes.txt, utt2emo, utt2group beside it). The features are kept in <out-dir>/egemaps.npz,
+so that a second run only trains and tests.
 """
 from asrser import cli
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""IEMOCAP -> Kaldi data dir <data-dir>/iemocap for 4-class SER (neu ang hap sad; exc merged into hap).
+"""IEMOCAP -> Kaldi data dir <data-dir>/iemocap for SER: utt2emo holds IEMOCAP's emotion codes (the recipe's
+class map, conf/iemocap_emotions.map, makes the 4 classes neu ang hap sad of them, exc merged into hap).
 
 Usage: iemocap_data_prep.py <iemocap-dir> <data-dir>
   e.g. iemocap_data_prep.py /corpora/IEMOCAP_full_release data
 The IEMOCAP dir is IEMOCAP_full_release (holding Session1..5) or its parent. Writes wav.scp, text, utt2spk,
-spk2utt, spk2gender, utt2emo and utt2session, and prints the utterances per class and speaker.
+spk2utt, spk2gender, utt2emo and utt2sess, and prints the utterances per emotion code and speaker.
 """
 from asrser import cli
 

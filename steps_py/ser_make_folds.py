@@ -1,25 +1,33 @@
 #!/usr/bin/env python3
-"""The SER protocol's folds: 2 validation speakers (early stopping) and leave-one-speaker-out over the other
-speakers (train on the rest, test on one). Prints the fold listing.
+"""The SER protocol's classes and folds. Classes: the emotion codes of <data-dir>/utt2emo, through the class
+map when given (`exc hap` merges, `xxx -` drops; a code it does not list is an error), sorted. Folds: leave
+one speaker (utt2spk) or one session (utt2sess) out; validation on fixed groups (--validation), or, without
+them, on the next group of each fold (rotation: every group is tested once). Prints the fold listing.
 
-Usage: ser_make_folds.py --validation "SPK1 SPK2" <data-dir> <folds-json>
-  e.g. ser_make_folds.py --validation "Ses05F Ses05M" data/iemocap exp/ser_folds/folds.json
+Usage: ser_make_folds.py [--fold-by speaker|session] [--validation "G1 G2"] [--class-map MAP] <data-dir> <folds-dir>
+  e.g. ser_make_folds.py --validation "Ses05F Ses05M" --class-map conf/iemocap_emotions.map data/iemocap exp/ser_folds
+Writes <folds-dir>/{folds.json, classes.txt, utt2emo (the mapped labels of the kept utterances), utt2group},
+which every later SER step reads.
 """
 from asrser import cli
 
 p = cli.parser(__doc__)
-p.add_argument("--validation", required=True, help="the validation speakers, space-separated")
+p.add_argument("--fold-by", choices=("speaker", "session"), default="speaker",
+               help="leave one speaker (utt2spk) or one session (utt2sess) out")
+p.add_argument("--validation", default="",
+               help="the fixed validation speakers or sessions, space-separated; empty: rotate")
+p.add_argument("--class-map", default="", help="CODE CLASS lines (CLASS '-' drops the code); empty: none")
 p.add_argument("data_dir")
-p.add_argument("folds_json")
+p.add_argument("folds_dir")
 
 
 def main(a):
     from collections import Counter
 
     from asrser.fileio import read_key_value
-    from asrser.ser.folds import fold_listing, write_folds
-    folds = write_folds(a.data_dir, a.validation.split(), a.folds_json)
-    print(fold_listing(folds, Counter(read_key_value(f"{a.data_dir}/utt2spk").values())))
+    from asrser.ser.folds import GROUPS_FILE, fold_listing, write_folds
+    folds = write_folds(a.data_dir, a.folds_dir, a.fold_by, a.validation.split(), a.class_map or None)
+    print(fold_listing(folds, Counter(read_key_value(f"{a.folds_dir}/{GROUPS_FILE}").values())))
 
 
 cli.run(main, p.parse_args())

@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
 """Score an SER system's folds: <system-dir>/fold*/predictions.tsv pooled into <system-dir>/predictions.tsv,
-results.json (WA, UA, E, UE of the validation and test speakers, per fold and pooled) and confusion.png.
+results.json (WA, UA, E, UE of the validation and test speakers, per fold and pooled) and confusion.png, over
+the classes of the folds dir (classes.txt).
 
-Usage: ser_score.py <system-dir>
-  e.g. ser_score.py exp/convnet
+Usage: ser_score.py <folds-dir> <system-dir>
+  e.g. ser_score.py exp/ser_folds exp/convnet
 """
 from asrser import cli
 
 p = cli.parser(__doc__)
+p.add_argument("folds_dir")
 p.add_argument("system_dir")
 
 
 def main(a):
     from asrser.ser.convnet import score_folds
-    score_folds(a.system_dir)
+    score_folds(a.folds_dir, a.system_dir)
 
 
 cli.run(main, p.parse_args())

@@ -1,15 +1,17 @@
-"""IEMOCAP data preparation (the real release and mini-IEMOCAP alike) for 4-class speech emotion recognition.
+"""IEMOCAP data preparation (the real release and mini-IEMOCAP alike) for speech emotion recognition.
 
 Reads IEMOCAP_full_release/Session{1..5}/dialog/EmoEvaluation/<dialog>.txt (one labelled turn per block),
 the turn audio Session{k}/sentences/wav/<dialog>/<turn>.wav and the transcripts
 Session{k}/dialog/transcriptions/<dialog>.txt, and writes one Kaldi data dir:
 
-  <data>/iemocap/{wav.scp, text, utt2spk, spk2utt, spk2gender, utt2emo, utt2session}
+  <data>/iemocap/{wav.scp, text, utt2spk, spk2utt, spk2gender, utt2emo, utt2sess}
 
 Speakers are the 10 actors, session + sex of the turn's speaker (the letter in the turn's last part:
 Ses01M_impro01_F003 is spoken by Ses01F). Utterance ids start with the speaker: Ses01F-Ses01M_impro01_F003.
-Classes are the usual four, neu ang hap sad, with exc merged into hap; fru sur fea dis oth xxx are dropped
-(5531 utterances on the real corpus: 1708 neu, 1103 ang, 1636 hap+exc, 1084 sad).
+utt2emo holds IEMOCAP's own emotion code of every labelled turn with audio; the SER recipe's class map
+(conf/iemocap_emotions.map) makes the usual four classes of it, neu ang hap sad, with exc merged into hap and
+fru sur fea dis oth xxx dropped (5531 utterances on the real corpus: 1708 neu, 1103 ang, 1636 hap+exc,
+1084 sad).
 
 Bad input: an EmoEvaluation line that does not parse (a malformed time range among them) or an unknown emotion
 code is a DataError naming the file and line. A labelled turn without its wav file is skipped, logged and
@@ -34,8 +36,6 @@ from ..fileio import write_key_value
 log = logging.getLogger(__name__)
 
 EMOTION_CODES = ("neu", "hap", "exc", "sad", "ang", "fru", "sur", "fea", "dis", "oth", "xxx")
-FOUR_CLASS = {"neu": "neu", "hap": "hap", "exc": "hap", "sad": "sad", "ang": "ang"}
-EMOTIONS = tuple(sorted(set(FOUR_CLASS.values())))       # the four emotions of utt2emo: ang hap neu sad
 SESSIONS = (1, 2, 3, 4, 5)
 
 # `[6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]`
@@ -132,10 +132,10 @@ def _txt_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix == ".txt" and not p.name.startswith("."))
 
 
-def scan_iemocap(root: Path) -> tuple[list[Turn], dict[str, Path], dict[str, str], Counter, Counter]:
-    """(4-class turns with audio, wav per turn, text per turn, dropped codes, skip reasons)."""
+def scan_iemocap(root: Path) -> tuple[list[Turn], dict[str, Path], dict[str, str], Counter]:
+    """(labelled turns with audio, wav per turn, text per turn, skip reasons)."""
     kept, wavs, texts = [], {}, {}
-    dropped, skipped = Counter(), Counter()
+    skipped = Counter()
     seen: dict[str, str] = {}
     sessions = [k for k in SESSIONS if (root / f"Session{k}").is_dir()]
     for k in sessions:
@@ -155,9 +155,6 @@ def scan_iemocap(root: Path) -> tuple[list[Turn], dict[str, Path], dict[str, str
                     raise DataError(path, f"turn {turn.name} is labelled twice (first at {seen[turn.name]})",
                                     int(turn.source.rsplit(":", 1)[1]))
                 seen[turn.name] = turn.source
-                if turn.emotion not in FOUR_CLASS:
-                    dropped[turn.emotion] += 1
-                    continue
                 wav = session_dir / "sentences" / "wav" / turn.dialog / f"{turn.name}.wav"
                 if not wav.is_file():
                     log.warning("skipping %s (%s): no audio file %s", turn.name, turn.source, wav)
@@ -172,7 +169,7 @@ def scan_iemocap(root: Path) -> tuple[list[Turn], dict[str, Path], dict[str, str
         unlabelled = _count_unlabelled_audio(session_dir, labelled_per_file, set(seen))
         if unlabelled:
             skipped["no label"] += unlabelled
-    return kept, wavs, texts, dropped, skipped
+    return kept, wavs, texts, skipped
 
 
 def _count_unlabelled_audio(session_dir: Path, labelled_per_file: dict[Path, int], labelled: set[str]) -> int:
@@ -214,45 +211,44 @@ def write_data_dir(turns: list[Turn], wavs: dict[str, Path], texts: dict[str, st
     write_key_value(out / "wav.scp", ((t.utt_id, str(wavs[t.name].resolve())) for t in turns))
     write_key_value(out / "text", ((t.utt_id, texts[t.name]) for t in turns))
     write_key_value(out / "utt2spk", ((t.utt_id, t.speaker) for t in turns))
-    write_key_value(out / "utt2emo", ((t.utt_id, FOUR_CLASS[t.emotion]) for t in turns))
-    write_key_value(out / "utt2session", ((t.utt_id, f"Ses{t.session:02d}") for t in turns))
+    write_key_value(out / "utt2emo", ((t.utt_id, t.emotion) for t in turns))
+    write_key_value(out / "utt2sess", ((t.utt_id, f"Ses{t.session:02d}") for t in turns))
     write_spk2utt(out)
     write_key_value(out / "spk2gender", ((s, s[-1].lower()) for s in sorted({t.speaker for t in turns})))
 
 
 def count_table(turns: list[Turn]) -> str:
-    """Utterances per speaker and class (exc counted as hap), with totals, as printable text."""
-    counts = Counter((t.speaker, FOUR_CLASS[t.emotion]) for t in turns)
+    """Utterances per speaker and emotion code, with totals, as printable text."""
+    counts = Counter((t.speaker, t.emotion) for t in turns)
     speakers = sorted({t.speaker for t in turns})
-    rows = [f"{'speaker':8s}" + "".join(f"{c:>7s}" for c in EMOTIONS) + f"{'total':>7s}"]
+    codes = [c for c in EMOTION_CODES if any(t.emotion == c for t in turns)]
+    rows = [f"{'speaker':8s}" + "".join(f"{c:>7s}" for c in codes) + f"{'total':>7s}"]
     for s in speakers:
-        rows.append(f"{s:8s}" + "".join(f"{counts[s, c]:7d}" for c in EMOTIONS)
-                    + f"{sum(counts[s, c] for c in EMOTIONS):7d}")
-    rows.append(f"{'total':8s}" + "".join(f"{sum(counts[s, c] for s in speakers):7d}" for c in EMOTIONS)
+        rows.append(f"{s:8s}" + "".join(f"{counts[s, c]:7d}" for c in codes)
+                    + f"{sum(counts[s, c] for c in codes):7d}")
+    rows.append(f"{'total':8s}" + "".join(f"{sum(counts[s, c] for s in speakers):7d}" for c in codes)
                 + f"{len(turns):7d}")
     return "\n".join(rows)
 
 
 def prepare_iemocap(iemocap_dir: str | os.PathLike, data_dir: str | os.PathLike,
                     print_counts: bool = True) -> dict[str, int]:
-    """Write <data_dir>/iemocap (4-class SER data dir); returns utterance counts per class (exc in hap)."""
+    """Write <data_dir>/iemocap (an SER data dir with IEMOCAP's emotion codes in utt2emo); returns the
+    utterance counts per code."""
     root = find_iemocap_root(iemocap_dir)
-    turns, wavs, texts, dropped, skipped = scan_iemocap(root)
+    turns, wavs, texts, skipped = scan_iemocap(root)
     if not turns:
-        raise AsrserError(f"{root}: no 4-class utterances with audio found")
+        raise AsrserError(f"{root}: no labelled utterances with audio found")
     out = Path(data_dir) / "iemocap"
     write_data_dir(turns, wavs, texts, out)
-    exc = sum(t.emotion == "exc" for t in turns)
-    counts = Counter(FOUR_CLASS[t.emotion] for t in turns)
+    counts = Counter(t.emotion for t in turns)
     note = f"; {sum(skipped.values())} skipped or incomplete ({dict(skipped)})" if skipped else ""
-    log.info("%s: %d utterances of %d speakers (%s; exc merged into hap: %d); dropped %d turns of other "
-             "classes (%s)%s", out, len(turns), len({t.speaker for t in turns}),
-             " ".join(f"{c} {counts[c]}" for c in EMOTIONS), exc, sum(dropped.values()),
-             " ".join(f"{k} {v}" for k, v in sorted(dropped.items())), note)
+    log.info("%s: %d utterances of %d speakers (%s)%s", out, len(turns), len({t.speaker for t in turns}),
+             " ".join(f"{c} {counts[c]}" for c in EMOTION_CODES if counts[c]), note)
     if print_counts:
         print(count_table(turns))
-    return {c: counts[c] for c in EMOTIONS}
+    return {c: counts[c] for c in EMOTION_CODES if counts[c]}
 
 
 __all__ = ["prepare_iemocap", "read_emo_evaluation", "read_transcriptions", "find_iemocap_root", "TURN_LINE",
-           "EMOTION_CODES", "FOUR_CLASS", "EMOTIONS"]
+           "EMOTION_CODES"]

@@ -2,8 +2,8 @@
 
 Features are the 88 eGeMAPS v02 functionals of each utterance (openSMILE's Python package, computed locally).
 Each fold fits the standardisation and a linear SVM (class-balanced weights, seeded) on its training speakers
-and predicts its validation and test speakers, exactly the folds the ConvNet uses; scores come from
-metrics.summarize.
+(or sessions) and predicts its validation and test ones, exactly the folds, classes and labels the ConvNet
+uses (the folds dir's); scores come from metrics.summarize.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import AsrserError, DataError
 from ..fileio import atomic_write, read_key_value
 from ..progress import bar as progress_bar
-from .folds import Fold, read_folds
+from .folds import Fold, FoldPlan, read_fold_plan
 from .metrics import summarize, write_predictions
 from .report import write_results
 
@@ -82,21 +82,26 @@ def extract_egemaps(wav_scp: dict[str, str], nj: int = 1, progress: bool = True)
 class Dataset:
     utts: list[str]
     speakers: np.ndarray
+    groups: np.ndarray            # the folds' speaker or session of each utterance
     labels: np.ndarray
     features: np.ndarray
 
 
-def load_dataset(data_dir: str | os.PathLike, nj: int = 1, cache: str | os.PathLike | None = None,
+def load_dataset(data_dir: str | os.PathLike, plan: FoldPlan, nj: int = 1, cache: str | os.PathLike | None = None,
                  progress: bool = True) -> Dataset:
-    """Labels (utt2emo), speakers (utt2spk) and eGeMAPS features (from `cache` when it holds these utts)."""
+    """The utterances of <data_dir>'s wav.scp the folds label, with their labels and groups (the folds'),
+    speakers (utt2spk) and eGeMAPS features (from `cache` when it holds these utts)."""
     data_dir = Path(data_dir)
     wav = read_key_value(data_dir / "wav.scp")
     utt2spk = read_key_value(data_dir / "utt2spk")
-    utt2emo = read_key_value(data_dir / "utt2emo")
-    for name, table in (("utt2spk", utt2spk), ("utt2emo", utt2emo)):
-        missing = [u for u in wav if u not in table]
-        if missing:
-            raise DataError(data_dir / name, f"{len(missing)} utterances of wav.scp have no entry, e.g. {missing[0]}")
+    missing = [u for u in plan.labels if u not in wav]
+    if missing:
+        raise DataError(data_dir / "wav.scp", f"{len(missing)} labelled utterances of the folds have no audio, "
+                                              f"e.g. {missing[0]}")
+    wav = {u: r for u, r in wav.items() if u in plan.labels}
+    missing = [u for u in wav if u not in utt2spk]
+    if missing:
+        raise DataError(data_dir / "utt2spk", f"{len(missing)} utterances of wav.scp have no entry, e.g. {missing[0]}")
     utts = list(wav)
     features = None
     if cache is not None and Path(cache).is_file():
@@ -109,24 +114,25 @@ def load_dataset(data_dir: str | os.PathLike, nj: int = 1, cache: str | os.PathL
         if cache is not None:
             with atomic_write(cache, "wb", encoding=None) as f:
                 np.savez(f, utts=np.array(utts), features=features)
-    return Dataset(utts, np.array([utt2spk[u] for u in utts]), np.array([utt2emo[u] for u in utts]), features)
+    return Dataset(utts, np.array([utt2spk[u] for u in utts]), np.array([plan.groups[u] for u in utts]),
+                   np.array([plan.labels[u] for u in utts]), features)
 
 
 def fold_predictions(data: Dataset, folds: list[Fold], C: float = 0.1, seed: int = 0) -> list[dict]:
-    """Per fold: standardisation + linear SVM fitted on the training speakers, predicting the validation and
-    the test speakers; one prediction row per utterance, fold and role."""
+    """Per fold: standardisation + linear SVM fitted on the training groups, predicting the validation and
+    the test groups; one prediction row per utterance, fold and role."""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
     rows = []
     for fold in folds:
-        train = np.isin(data.speakers, fold.train)
+        train = np.isin(data.groups, fold.train)
         model = make_pipeline(StandardScaler(), LinearSVC(C=C, class_weight="balanced", random_state=seed,
                                                           max_iter=50000))
         model.fit(data.features[train], data.labels[train])
-        for role, speakers in (("valid", fold.validation), ("test", (fold.test,))):
-            chosen = np.flatnonzero(np.isin(data.speakers, speakers))
+        for role, groups in (("valid", fold.validation), ("test", (fold.test,))):
+            chosen = np.flatnonzero(np.isin(data.groups, groups))
             for i, predicted in zip(chosen, model.predict(data.features[chosen])):
                 rows.append({"fold": fold.test, "role": role, "utt": data.utts[i], "speaker": data.speakers[i],
                              "label": data.labels[i], "predicted": str(predicted)})
@@ -135,15 +141,16 @@ def fold_predictions(data: Dataset, folds: list[Fold], C: float = 0.1, seed: int
 
 def run_baseline(data_dir: str | os.PathLike, folds_json: str | os.PathLike, out_dir: str | os.PathLike,
                  nj: int = 1, C: float = 0.1, seed: int = 0, progress: bool = True) -> dict:
-    """Features (cached in out_dir/egemaps.npz), the SVM on every fold; out_dir/{predictions.tsv,
-    results.json}; the report is printed."""
+    """Features (cached in out_dir/egemaps.npz), the SVM on every fold of <folds-dir>/folds.json (with the
+    classes and labels beside it); out_dir/{predictions.tsv, results.json}; the report is printed."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = load_dataset(data_dir, nj, out_dir / "egemaps.npz", progress)
-    rows = fold_predictions(data, read_folds(folds_json), C, seed)
+    plan = read_fold_plan(folds_json)
+    data = load_dataset(data_dir, plan, nj, out_dir / "egemaps.npz", progress)
+    rows = fold_predictions(data, plan.folds, C, seed)
     write_predictions(out_dir / "predictions.tsv", rows)
     result = {"system": "eGeMAPS + linear SVM", "features": f"openSMILE {FEATURE_SET} functionals (88)",
               "classifier": "StandardScaler + LinearSVC (class_weight=balanced)", "C": C, "seed": seed,
-              "data_dir": str(data_dir), **summarize(rows)}
+              "data_dir": str(data_dir), **summarize(rows, plan.classes)}
     write_results(out_dir / "results.json", result)
     return result

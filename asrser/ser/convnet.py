@@ -1,10 +1,12 @@
-"""The frame-level SER ConvNet on leave-one-speaker-out folds, with the ASR trainer (asrser.nnet) and 5 targets.
+"""The frame-level SER ConvNet on the SER folds (asrser.ser.folds), with the ASR trainer (asrser.nnet); its
+targets are the folds' emotion classes plus silence.
 
-prepare_fold_frames: per fold, the mean/variance of the 7 training speakers' fbank frames (speaker-independent
-normalisation from the training subset only) and the normalised frames of its train, valid and test
-speakers with their VAD frame targets; shared by every net trained on the fold (baseline and transfer).
-train_fold: trains one fold (early stopping on the validation speakers) and writes predictions.tsv: the
-utterance decisions of the validation and the test speakers.
+prepare_fold_frames: per fold, the mean/variance of the training speakers' (or sessions') fbank frames
+(normalisation from the training subset only) and the normalised frames of its train, valid and test groups
+with their VAD frame targets; shared by every net trained on the fold (baseline and transfer).
+train_fold: trains one fold (early stopping on the validation groups) and writes predictions.tsv: the
+utterance decisions of the validation and the test groups. The classes and labels are the folds dir's
+(classes.txt and utt2emo beside the fold dirs).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from ..errors import AsrserError
 from ..fileio import Stamp, atomic_write, read_key_value, temp_name
 from ..nnet.data import FrameData, frame_files, prepare_frames
 from ..nnet.model import NetConfig
-from .folds import Fold, read_folds
-from .frames import EMOTIONS, FRAME_CLASSES, utterance_decision
+from .classes import CLASSES_FILE, LABELS_FILE, frame_classes, read_classes, read_labels
+from .folds import Fold, read_fold_plan
+from .frames import utterance_decision
 from .metrics import ROLES, read_predictions, summarize, write_predictions
 from .report import write_results
 
@@ -37,8 +40,8 @@ def prepare_fold_frames(fbank_dir: str | os.PathLike, targets_dir: str | os.Path
     from ..features import global_cmvn_stats
 
     fbank_dir, targets_dir, out_dir = Path(fbank_dir), Path(targets_dir), Path(out_dir)
-    folds = read_folds(folds_json)
-    utt2spk = read_key_value(fbank_dir / "utt2spk")
+    plan = read_fold_plan(folds_json)
+    folds, utt2group = plan.folds, plan.groups
     targets_scp = targets_dir / "targets.scp"
     labelled = set(read_key_value(targets_scp))
     fold_dirs = []
@@ -48,7 +51,7 @@ def prepare_fold_frames(fbank_dir: str | os.PathLike, targets_dir: str | os.Path
         with atomic_write(fold_dir / "fold.json") as f:
             json.dump(asdict(fold), f)
         speakers = {"train": fold.train, "valid": fold.validation, "test": (fold.test,)}
-        utts = {role: [u for u, s in utt2spk.items() if s in speakers[role] and u in labelled] for role in speakers}
+        utts = {role: [u for u, g in utt2group.items() if g in speakers[role] and u in labelled] for role in speakers}
         empty = [role for role, found in utts.items() if not found]
         if empty:
             raise AsrserError(f"{folds_json}: fold {k} (test {fold.test}) has no utterances with frame targets "
@@ -68,71 +71,80 @@ def prepare_fold_frames(fbank_dir: str | os.PathLike, targets_dir: str | os.Path
     return fold_dirs
 
 
-def predict_utterances(net_path: str | os.PathLike, frames_dir: str | os.PathLike, device: str = "auto"
-                       ) -> list[tuple[str, str]]:
+def predict_utterances(net_path: str | os.PathLike, frames_dir: str | os.PathLike, classes: tuple[str, ...],
+                       device: str = "auto") -> list[tuple[str, str]]:
     """(utt, emotion) per utterance: frame posteriors averaged over its voiced frames (all frames when the VAD
-    found none), argmax over the four emotions."""
+    found none), argmax over the emotion classes."""
     from ..nnet.decode import utterance_log_posteriors
     from ..nnet.train import load_model, select_device
 
     model = load_model(net_path)
-    if model.num_classes != len(FRAME_CLASSES):
-        raise AsrserError(f"{net_path} has {model.num_classes} outputs, SER needs {len(FRAME_CLASSES)} "
-                          f"({' '.join(FRAME_CLASSES)})")
+    outputs = frame_classes(classes)
+    if model.num_classes != len(outputs):
+        raise AsrserError(f"{net_path} has {model.num_classes} outputs, SER with these folds needs {len(outputs)} "
+                          f"({' '.join(outputs)})")
     data = FrameData(frames_dir, model.config.context)
     decisions = []
     for i, (utt, log_post) in enumerate(utterance_log_posteriors(model, data, select_device(device))):
-        decisions.append((utt, EMOTIONS[utterance_decision(log_post, data.targets[data.utterance(i)[1]])]))
+        decisions.append((utt, classes[utterance_decision(log_post, data.targets[data.utterance(i)[1]])]))
     return decisions
 
 
 def train_fold(data_dir: str | os.PathLike, fold_dir: str | os.PathLike, out_dir: str | os.PathLike,
                config: NetConfig, transfer_from: str | os.PathLike | None = None, frozen_layers: int = 0,
                device: str = "auto", progress: bool = True) -> Path:
-    """Train on the fold's frames (resumable), then write <out_dir>/predictions.tsv; returns its path."""
+    """Train on the fold's frames (resumable), then write <out_dir>/predictions.tsv; returns its path. The
+    classes and labels are those of the folds dir holding fold_dir; the speakers those of data_dir."""
     from ..nnet.train import train_net
 
     fold_dir, out_dir = Path(fold_dir), Path(out_dir)
+    folds_dir = fold_dir.parent
+    classes = read_classes(folds_dir)
     try:
         fold = Fold(**json.loads((fold_dir / "fold.json").read_text()))
     except FileNotFoundError:
         raise AsrserError(f"{fold_dir}: no prepared fold (run the fold preparation stage first)") from None
-    train_net(fold_dir / ROLE_FRAMES["train"], fold_dir / ROLE_FRAMES["valid"], out_dir, config, len(FRAME_CLASSES),
+    train_net(fold_dir / ROLE_FRAMES["train"], fold_dir / ROLE_FRAMES["valid"], out_dir, config, len(classes) + 1,
               transfer_from=transfer_from, frozen_layers=frozen_layers, device=device, progress=progress)
     predictions = out_dir / "predictions.tsv"
     stamp = Stamp(out_dir / "predictions.done", [out_dir / "final.pt", *frame_files(fold_dir / ROLE_FRAMES["valid"]),
                                                  *frame_files(fold_dir / ROLE_FRAMES["test"]),
-                                                 Path(data_dir) / "utt2spk", Path(data_dir) / "utt2emo"])
+                                                 Path(data_dir) / "utt2spk", folds_dir / LABELS_FILE,
+                                                 folds_dir / CLASSES_FILE])
     if stamp.is_current():
         return predictions
     utt2spk = read_key_value(Path(data_dir) / "utt2spk")
-    utt2emo = read_key_value(Path(data_dir) / "utt2emo")
+    utt2emo = read_labels(folds_dir)
     rows = []
     for role in ROLES:
-        for utt, emotion in predict_utterances(out_dir / "final.pt", fold_dir / ROLE_FRAMES[role], device):
+        for utt, emotion in predict_utterances(out_dir / "final.pt", fold_dir / ROLE_FRAMES[role], classes, device):
             rows.append({"fold": fold.test, "role": role, "utt": utt, "speaker": utt2spk[utt],
                          "label": utt2emo[utt], "predicted": emotion})
     write_predictions(predictions, rows)
     stamp.write()
     test = [r for r in rows if r["role"] == "test"]
-    log.info("%s: test speaker %s, %d of %d utterances right", out_dir, fold.test,
+    log.info("%s: test %s, %d of %d utterances right", out_dir, fold.test,
              sum(r["label"] == r["predicted"] for r in test), len(test))
     return predictions
 
 
-def score_folds(system_dir: str | os.PathLike, description: dict | None = None) -> dict:
-    """<system_dir>/fold*/predictions.tsv -> predictions.tsv (all folds), results.json, confusion.png."""
+def score_folds(folds_dir: str | os.PathLike, system_dir: str | os.PathLike, description: dict | None = None
+                ) -> dict:
+    """<system_dir>/fold*/predictions.tsv -> predictions.tsv (all folds), results.json, confusion.png, over
+    the classes of <folds_dir>."""
     system_dir = Path(system_dir)
+    classes = read_classes(folds_dir)
     fold_files = sorted(system_dir.glob("fold*/predictions.tsv"), key=lambda p: int(p.parent.name[4:]))
     if not fold_files:
         raise AsrserError(f"{system_dir}: no fold predictions (fold*/predictions.tsv)")
-    rows = [row for path in fold_files for row in read_predictions(path)]
+    rows = [row for path in fold_files for row in read_predictions(path, classes)]
     write_predictions(system_dir / "predictions.tsv", rows)
     histories = [json.loads(p.parent.joinpath("history.json").read_text()) for p in fold_files
                  if p.parent.joinpath("history.json").exists()]
-    result = {"system": "ConvNet (frame-level, 5 classes)", "features": "40 log-mel fbank, 31-frame windows",
+    result = {"system": f"ConvNet (frame-level, {len(classes) + 1} classes)",
+              "features": "40 log-mel fbank, 31-frame windows",
               "classifier": "the paper's ConvNet; utterance = mean voiced-frame posterior",
-              **(description or {}), **summarize(rows),
+              **(description or {}), **summarize(rows, classes),
               "epochs": [len(h) for h in histories]}
     write_results(system_dir / "results.json", result)
     return result

@@ -1,5 +1,15 @@
-"""The paper's protocol: of 10 speakers, 2 are a fixed validation set; leave-one-speaker-out over the other 8
-(train on 7, test on 1)."""
+"""SER folds over the speakers (utt2spk) or the sessions (utt2sess) of a data dir: each fold tests one group
+(speaker or session), stops training early on validation groups and trains on the rest.
+
+Validation: a fixed set of groups for every fold (the paper's protocol on IEMOCAP: 2 validation speakers,
+leave one speaker out over the other 8), or, when a corpus has no natural validation set, rotation: with the
+groups sorted g_0 .. g_{n-1}, fold k tests g_k, validates on g_{k+1 mod n} and trains on the rest, so that
+every group is tested once.
+
+The folds stage writes to the folds dir: folds.json (the folds and their utterance counts), classes.txt and
+utt2emo (asrser.ser.classes: the mapped labels of the kept utterances), utt2group (the group of each kept
+utterance); every later step reads them from there.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +19,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import AsrserError
-from ..fileio import atomic_write, read_key_value
+from ..errors import AsrserError, DataError
+from ..fileio import atomic_write, read_key_value, write_key_value
+from .classes import mapped_labels, read_classes, read_labels, write_classes
+
+GROUP_FILES = {"speaker": "utt2spk", "session": "utt2sess"}
+GROUPS_FILE = "utt2group"
 
 
 @dataclass(frozen=True)
@@ -20,33 +34,82 @@ class Fold:
     validation: tuple[str, ...]
 
 
-def loso_folds(speakers: list[str], validation: list[str], utterance_counts: dict[str, int] | None = None
-               ) -> list[Fold]:
-    """One fold per non-validation speaker; every speaker has exactly one role per fold."""
-    speakers = sorted(set(speakers))
-    unknown = sorted(set(validation) - set(speakers))
+def make_folds(groups: list[str], validation: list[str] | tuple[str, ...] = (),
+               utterance_counts: dict[str, int] | None = None, kind: str = "speaker") -> list[Fold]:
+    """One fold per non-validation group with a fixed validation set; with none, one fold per group, validated
+    on the next group (rotation). Every group has exactly one role per fold (checked)."""
+    groups = sorted(set(groups))
+    unknown = sorted(set(validation) - set(groups))
     if unknown:
-        raise AsrserError(f"validation speaker(s) {', '.join(unknown)} are not in the data "
-                          f"({', '.join(speakers)})")
-    rest = [s for s in speakers if s not in validation]
-    if len(rest) < 2:
-        raise AsrserError(f"leave-one-speaker-out needs at least 2 non-validation speakers, found {len(rest)}")
+        raise AsrserError(f"validation {kind}(s) {', '.join(unknown)} are not in the data ({', '.join(groups)})")
     if utterance_counts is not None:
-        empty = [s for s in speakers if utterance_counts.get(s, 0) == 0]
+        empty = [g for g in groups if utterance_counts.get(g, 0) == 0]
         if empty:
-            raise AsrserError(f"speaker(s) {', '.join(empty)} have no utterances: their folds would be empty")
-    return [Fold(test=s, train=tuple(r for r in rest if r != s), validation=tuple(sorted(validation)))
-            for s in rest]
+            raise AsrserError(f"{kind}(s) {', '.join(empty)} have no utterances: their folds would be empty")
+    if validation:
+        rest = [g for g in groups if g not in validation]
+        if len(rest) < 2:
+            raise AsrserError(f"leave-one-{kind}-out needs at least 2 non-validation {kind}s, found {len(rest)}")
+        folds = [Fold(test=g, train=tuple(r for r in rest if r != g), validation=tuple(sorted(validation)))
+                 for g in rest]
+    else:
+        if len(groups) < 3:
+            raise AsrserError(f"leave-one-{kind}-out with rotating validation needs at least 3 {kind}s (test, "
+                              f"validation, training), found {len(groups)}")
+        n = len(groups)
+        folds = [Fold(test=g, train=tuple(groups[j] for j in range(n) if j not in (k, (k + 1) % n)),
+                      validation=(groups[(k + 1) % n],)) for k, g in enumerate(groups)]
+    check_folds(folds, groups, kind)
+    return folds
 
 
-def write_folds(data_dir: str | os.PathLike, validation: list[str], out: str | os.PathLike) -> list[Fold]:
-    """<out> (JSON): the folds over <data_dir>'s speakers (utt2spk), with their utterance counts."""
-    utt2spk = read_key_value(Path(data_dir) / "utt2spk")
-    counts = Counter(utt2spk.values())
-    folds = loso_folds(list(counts), validation, counts)
-    with atomic_write(out) as f:
-        json.dump({"data": str(data_dir), "validation": sorted(validation), "speaker_utterances": dict(counts),
-                   "folds": [asdict(fold) for fold in folds]}, f, indent=1)
+def check_folds(folds: list[Fold], groups: list[str], kind: str = "speaker") -> None:
+    """Every group tested at most once (exactly once under rotation, never a fixed validation group), and in
+    each fold the test, validation and training groups are disjoint and cover every group."""
+    tested = Counter(f.test for f in folds)
+    twice = sorted(g for g, n in tested.items() if n > 1)
+    if twice:
+        raise AsrserError(f"{kind}(s) {', '.join(twice)} tested in more than one fold")
+    for k, f in enumerate(folds, 1):
+        roles = [(f.test,), f.validation, f.train]
+        if not f.train or not f.validation:
+            raise AsrserError(f"fold {k} (test {f.test}) has no training or no validation {kind}")
+        if sum(map(len, roles)) != len({g for r in roles for g in r}) or \
+                {g for r in roles for g in r} != set(groups):
+            raise AsrserError(f"fold {k} (test {f.test}): the test, validation and training {kind}s overlap or "
+                              f"leave some out")
+    fixed = {g for f in folds for g in f.validation} if len({f.validation for f in folds}) == 1 else set()
+    untested = sorted(set(groups) - set(tested) - fixed)
+    if untested:
+        raise AsrserError(f"{kind}(s) {', '.join(untested)} are never tested")
+
+
+def write_folds(data_dir: str | os.PathLike, folds_dir: str | os.PathLike, fold_by: str = "speaker",
+                validation: list[str] | tuple[str, ...] = (), class_map: str | os.PathLike | None = None
+                ) -> list[Fold]:
+    """<folds_dir>/{folds.json, classes.txt, utt2emo, utt2group}: the classes of <data_dir>'s utt2emo (through
+    the class map), and the folds over its speakers or sessions (fold_by), counting the kept utterances."""
+    if fold_by not in GROUP_FILES:
+        raise AsrserError(f"folds are by speaker or by session, not {fold_by!r}")
+    data_dir, folds_dir = Path(data_dir), Path(folds_dir)
+    labels = mapped_labels(data_dir / "utt2emo", class_map)
+    group_file = data_dir / GROUP_FILES[fold_by]
+    if not group_file.exists():
+        raise AsrserError(f"{group_file}: no such file (folds by {fold_by} need it)")
+    utt2group = read_key_value(group_file)
+    missing = [u for u in labels if u not in utt2group]
+    if missing:
+        raise DataError(group_file, f"{len(missing)} labelled utterances of utt2emo have no {fold_by}, "
+                                    f"e.g. {missing[0]}")
+    groups = {u: utt2group[u] for u in labels}
+    counts = Counter(groups.values())
+    folds = make_folds(list(counts), validation, counts, fold_by)
+    classes = write_classes(folds_dir, labels)
+    write_key_value(folds_dir / GROUPS_FILE, groups)
+    with atomic_write(folds_dir / "folds.json") as f:
+        json.dump({"data": str(data_dir), "fold_by": fold_by, "class_map": str(class_map or ""),
+                   "classes": list(classes), "validation": sorted(validation),
+                   f"{fold_by}_utterances": dict(counts), "folds": [asdict(fold) for fold in folds]}, f, indent=1)
     return folds
 
 
@@ -60,8 +123,32 @@ def read_folds(path: str | os.PathLike) -> list[Fold]:
         raise AsrserError(f"{path}: malformed fold list ({e})") from None
 
 
+@dataclass
+class FoldPlan:
+    """What the folds stage wrote, as later steps read it."""
+
+    folds: list[Fold]
+    fold_by: str                  # speaker | session
+    validation: tuple[str, ...]   # the fixed validation groups; empty: rotation
+    classes: tuple[str, ...]
+    labels: dict[str, str]        # utt -> class, the kept utterances
+    groups: dict[str, str]        # utt -> speaker or session
+
+
+def read_fold_plan(folds_json: str | os.PathLike) -> FoldPlan:
+    """The folds of <folds-dir>/folds.json with the classes, labels and groups written beside it."""
+    folds_json = Path(folds_json)
+    folds = read_folds(folds_json)
+    doc = json.loads(folds_json.read_text())
+    folds_dir = folds_json.parent
+    if not (folds_dir / GROUPS_FILE).exists():
+        raise AsrserError(f"{folds_dir / GROUPS_FILE}: missing (run the folds stage again)")
+    return FoldPlan(folds, doc.get("fold_by", "speaker"), tuple(doc.get("validation", ())), read_classes(folds_dir), read_labels(folds_dir),
+                    read_key_value(folds_dir / GROUPS_FILE))
+
+
 def fold_listing(folds: list[Fold], counts: dict[str, int] | None = None) -> str:
-    """One line per fold: test speaker, training speakers, validation speakers (with utterance counts)."""
+    """One line per fold: test group, training groups, validation groups (with utterance counts)."""
     def name(s: str) -> str:
         return f"{s}({counts[s]})" if counts else s
     return "\n".join(f"fold {k}: test {name(f.test)} | train {' '.join(map(name, f.train))} | validation "

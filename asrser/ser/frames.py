@@ -26,9 +26,8 @@ from ..progress import bar as progress_bar
 
 log = logging.getLogger(__name__)
 
-EMOTIONS = ("ang", "hap", "neu", "sad")
-SILENCE = "sil"
-FRAME_CLASSES = (*EMOTIONS, SILENCE)    # the classes of the frame targets, 0..4; silence last
+# The emotion classes come from the data (asrser.ser.classes, the folds dir's classes.txt); the frame targets'
+# classes are those emotions, then silence (index len(classes)).
 
 
 VAD_SAMPLE_RATES = (8000, 16000, 32000, 48000)       # what WebRTC's VAD accepts
@@ -139,50 +138,54 @@ def voiced_frames(samples: np.ndarray, framing: Framing | None = None, config: V
     return speech & loud & periodic
 
 
-def frame_targets(samples: np.ndarray, emotion: str, framing: Framing | None = None,
-                  config: VadConfig = VadConfig()) -> np.ndarray:
-    """(T,) int: the emotion's class on voiced frames, the silence class elsewhere."""
-    if emotion not in EMOTIONS:
-        raise AsrserError(f"emotion {emotion!r} is not one of the four classes {', '.join(EMOTIONS)}")
+def frame_targets(samples: np.ndarray, emotion: str, classes: tuple[str, ...] | list[str],
+                  framing: Framing | None = None, config: VadConfig = VadConfig()) -> np.ndarray:
+    """(T,) int: the emotion's index in classes on voiced frames, the silence class (len(classes)) elsewhere."""
+    if emotion not in classes:
+        raise AsrserError(f"emotion {emotion!r} is not one of the {len(classes)} classes {', '.join(classes)}")
     voiced = voiced_frames(samples, framing, config)
-    return np.where(voiced, EMOTIONS.index(emotion), len(EMOTIONS)).astype(np.int32)
+    return np.where(voiced, list(classes).index(emotion), len(classes)).astype(np.int32)
 
 
 def utterance_decision(log_posteriors: np.ndarray, targets: np.ndarray | None = None) -> int:
-    """The emotion (index into EMOTIONS) whose posterior, averaged over non-silence frames, is largest.
+    """The emotion (index into the classes; silence is the last column) whose posterior, averaged over
+    non-silence frames, is largest.
 
     Non-silence frames are those the net does not assign to silence (or, with targets, the VAD's voiced
     frames); an utterance without any falls back to all its frames."""
     post = np.exp(np.asarray(log_posteriors, dtype=np.float64))
-    keep = (targets != len(EMOTIONS)) if targets is not None else post.argmax(1) != len(EMOTIONS)
+    silence = post.shape[1] - 1
+    keep = (targets != silence) if targets is not None else post.argmax(1) != silence
     if not keep.any():
         keep = np.ones(len(post), dtype=bool)
-    return int(np.argmax(post[keep, :len(EMOTIONS)].mean(0)))
+    return int(np.argmax(post[keep, :silence].mean(0)))
 
 
-def write_frame_targets(data_dir: str | os.PathLike, out_dir: str | os.PathLike, config: VadConfig = VadConfig(),
-                        framing: Framing | None = None, progress: bool = True) -> dict:
-    """<out_dir>/targets.{ark,scp} (per-frame class indices of every utterance of <data_dir>'s wav.scp and
-    utt2emo, one per frame of the features with this framing), num_classes and vad.json (counts and the
-    config). Utterances without a voiced frame keep all-silence targets and are listed (their decision then
-    uses all frames); unreadable audio is skipped, named and counted."""
+def write_frame_targets(data_dir: str | os.PathLike, folds_dir: str | os.PathLike, out_dir: str | os.PathLike,
+                        config: VadConfig = VadConfig(), framing: Framing | None = None, progress: bool = True
+                        ) -> dict:
+    """<out_dir>/targets.{ark,scp} (per-frame class indices of every utterance of <data_dir>'s wav.scp that
+    the folds dir labels (its utt2emo and classes.txt, see asrser.ser.classes), one per frame of the features
+    with this framing), num_classes and vad.json (counts and the config). Utterances without a voiced frame
+    keep all-silence targets and are listed (their decision then uses all frames); unreadable audio is
+    skipped, named and counted."""
     from ..audio import read_audio
     from ..features import write_ark_scp
+    from .classes import CLASSES_FILE, LABELS_FILE, frame_classes, read_classes, read_labels
 
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    data_dir, folds_dir, out_dir = Path(data_dir), Path(folds_dir), Path(out_dir)
     framing = framing or default_framing()
-    stamp = Stamp(out_dir / "targets.done", [data_dir / "wav.scp", data_dir / "utt2emo"], vad=asdict(config),
-                  framing=asdict(framing))
+    stamp = Stamp(out_dir / "targets.done", [data_dir / "wav.scp", folds_dir / LABELS_FILE, folds_dir / CLASSES_FILE],
+                  vad=asdict(config), framing=asdict(framing))
     if stamp.is_current():
         return json.loads((out_dir / "vad.json").read_text())
-    wav, utt2emo = read_key_value(data_dir / "wav.scp"), read_key_value(data_dir / "utt2emo")
-    for line, (utt, emotion) in enumerate(utt2emo.items(), 1):
-        if emotion not in EMOTIONS:
-            raise DataError(data_dir / "utt2emo", f"line {line}: {utt} has emotion {emotion!r}, not one of "
-                                                  f"{', '.join(EMOTIONS)}")
-    missing = [u for u in wav if u not in utt2emo]
+    classes, utt2emo = read_classes(folds_dir), read_labels(folds_dir)
+    wav = read_key_value(data_dir / "wav.scp")
+    missing = [u for u in utt2emo if u not in wav]
     if missing:
-        raise DataError(data_dir / "utt2emo", f"{len(missing)} utterances of wav.scp have no label, e.g. {missing[0]}")
+        raise DataError(data_dir / "wav.scp", f"{len(missing)} labelled utterances of {folds_dir / LABELS_FILE} "
+                                              f"have no audio, e.g. {missing[0]}")
+    wav = {u: r for u, r in wav.items() if u in utt2emo}
     unreadable, silent, counts = {}, [], {"voiced": 0, "frames": 0}
 
     def labelled():
@@ -193,8 +196,8 @@ def write_frame_targets(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
                 log.warning("skipped: %s", e)
                 unreadable[utt] = str(e)
                 continue
-            targets = frame_targets(audio.samples, utt2emo[utt], framing, config)
-            n_voiced = int((targets != len(EMOTIONS)).sum())
+            targets = frame_targets(audio.samples, utt2emo[utt], classes, framing, config)
+            n_voiced = int((targets != len(classes)).sum())
             if n_voiced == 0:
                 silent.append(utt)
             counts["voiced"] += n_voiced
@@ -204,8 +207,8 @@ def write_frame_targets(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     write_ark_scp(out_dir / "targets", labelled())
     voiced, frames = counts["voiced"], counts["frames"]
     with atomic_write(out_dir / "num_classes") as f:
-        f.write(f"{len(FRAME_CLASSES)}\n")
-    report = {"classes": list(FRAME_CLASSES), "vad": asdict(config), "utterances": len(wav) - len(unreadable),
+        f.write(f"{len(classes) + 1}\n")
+    report = {"classes": list(frame_classes(classes)), "vad": asdict(config), "utterances": len(wav) - len(unreadable),
               "frames": frames, "voiced_frames": voiced, "no_voiced_frames": silent, "unreadable": unreadable}
     with atomic_write(out_dir / "vad.json") as f:
         json.dump(report, f, indent=1)

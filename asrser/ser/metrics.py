@@ -1,6 +1,6 @@
 """SER scores from per-utterance predictions: weighted accuracy (WA, the share of utterances right), unweighted
 accuracy (UA, the mean of per-class recalls) and the paper's error forms E = 1 - WA and UE = 1 - UA, on the
-validation and test speakers, per fold and pooled over the folds' predictions.
+validation and test speakers (or sessions), per fold and pooled over the folds' predictions.
 
 Predictions are kept as a TSV (fold, role, utt, speaker, label, predicted), one row per utterance and fold,
 so that every figure can be recomputed by hand.
@@ -16,7 +16,6 @@ import numpy as np
 
 from ..errors import DataError
 from ..fileio import atomic_write
-from .frames import EMOTIONS
 
 PREDICTION_FIELDS = ("fold", "role", "utt", "speaker", "label", "predicted")
 ROLES = ("valid", "test")
@@ -54,7 +53,9 @@ def write_predictions(path: str | os.PathLike, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def read_predictions(path: str | os.PathLike) -> list[dict]:
+def read_predictions(path: str | os.PathLike, classes: tuple[str, ...] | list[str]) -> list[dict]:
+    """The rows of a predictions TSV; a role, label or prediction that is not valid (classes: the emotion
+    classes of the folds) is an error naming the file and line."""
     path = Path(path)
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f, delimiter="\t")
@@ -62,17 +63,17 @@ def read_predictions(path: str | os.PathLike) -> list[dict]:
             raise DataError(path, f"line 1: expected the columns {' '.join(PREDICTION_FIELDS)}")
         rows = list(reader)
     for line, row in enumerate(rows, 2):
-        if row["role"] not in ROLES or row["label"] not in EMOTIONS or row["predicted"] not in EMOTIONS:
+        if row["role"] not in ROLES or row["label"] not in classes or row["predicted"] not in classes:
             raise DataError(path, f"line {line}: role {row['role']!r}, label {row['label']!r} or predicted "
                                   f"{row['predicted']!r} is not valid")
     return rows
 
 
-def summarize(rows: list[dict]) -> dict:
+def summarize(rows: list[dict], classes: tuple[str, ...] | list[str]) -> dict:
     """Per fold (in order of first appearance) and pooled scores for each role, and the pooled test
-    confusion matrix over the four emotions."""
+    confusion matrix over the classes (in their order)."""
     folds = list(dict.fromkeys(r["fold"] for r in rows))
-    summary: dict = {"classes": list(EMOTIONS), "folds": []}
+    summary: dict = {"classes": list(classes), "folds": []}
     for fold in folds:
         entry = {"speaker": fold}
         for role in ROLES:
@@ -88,5 +89,5 @@ def summarize(rows: list[dict]) -> dict:
         per_fold = [f[role] for f in summary["folds"] if role in f]
         summary[role] = {**scores(y, p), "wa_mean_over_folds": float(np.mean([s["wa"] for s in per_fold])),
                          "ua_mean_over_folds": float(np.mean([s["ua"] for s in per_fold])),
-                         "confusion": confusion(y, p, list(EMOTIONS))}
+                         "confusion": confusion(y, p, list(classes))}
     return summary

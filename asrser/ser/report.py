@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from ..fileio import atomic_write
+from .folds import FoldPlan, read_fold_plan
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,8 @@ def _pct(value: float | None) -> str:
 
 
 def format_report(result: dict) -> str:
-    """Per-fold and pooled WA/UA of the test speaker and the validation speakers, and the test confusion."""
+    """Per-fold and pooled WA/UA of the test group and the validation groups, and the test confusion over the
+    result's classes."""
     lines = [f"{result.get('system', '')}: {result.get('features', '')}, {result.get('classifier', '')}",
              f"{'fold (test)':14s}{'utts':>6s}{'WA %':>7s}{'UA %':>7s}{'valid WA %':>12s}{'valid UA %':>12s}"]
     for f in result["folds"]:
@@ -45,7 +47,7 @@ def write_results(path: str | os.PathLike, result: dict) -> None:
     print(format_report(result))
     if "confusion" in result.get("test", {}):
         plot_confusion(result["test"]["confusion"], result["classes"], path.parent / "confusion.png",
-                       f"{path.parent.name}: test speakers of {len(result['folds'])} folds")
+                       f"{path.parent.name}: the test utterances of {len(result['folds'])} folds")
     with atomic_write(path) as f:
         json.dump(result, f, indent=1)
         f.write("\n")
@@ -54,12 +56,32 @@ def write_results(path: str | os.PathLike, result: dict) -> None:
              len(result["folds"]))
 
 
-def collect_ser_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: str) -> list[dict]:
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("s" if n != 1 else "")
+
+
+def protocol_sentence(plan: FoldPlan) -> str:
+    """What the folds are, in one sentence: the number of classes, speaker or session folds, and the
+    validation (fixed or rotating)."""
+    kind, first = plan.fold_by, plan.folds[0]
+    if plan.validation:
+        validation = f"stops early on the {_count(len(first.validation), 'validation ' + kind)}"
+    else:
+        validation = (f"stops early on the next {kind} (the validation {kind} rotates with the test {kind}, so "
+                      f"every {kind} is tested once)")
+    return (f"Speech emotion recognition, {len(plan.classes)} classes, leave one {kind} out: each fold trains on "
+            f"{_count(len(first.train), kind)}, {validation} and tests the held-out one.")
+
+
+def collect_ser_results(folds_json: str | os.PathLike, exp_dir: str | os.PathLike, out: str | os.PathLike,
+                        title: str) -> list[dict]:
+    """<exp_dir>/*/results.json -> RESULTS.md, the protocol described from the folds (<folds-dir>/folds.json
+    and the classes beside it)."""
     exp_dir, out = Path(exp_dir), Path(out)
+    plan = read_fold_plan(folds_json)
     rows = [{"dir": p.parent.name, **json.loads(p.read_text())} for p in sorted(exp_dir.glob("*/results.json"))]
     with atomic_write(out) as f:
-        f.write(f"# {title}\n\nSpeech emotion recognition, 4 classes, leave one speaker out: each fold trains on 7 "
-                "speakers, stops early on the 2 validation speakers and tests the held-out one. E = 1 - WA "
+        f.write(f"# {title}\n\n{protocol_sentence(plan)} E = 1 - WA "
                 "(weighted accuracy, the share of utterances right) and UE = 1 - UA (unweighted accuracy, the mean "
                 "per-class recall), as the paper reports them; pooled over the folds' predictions "
                 "(`predictions.tsv`).\n\n")
@@ -72,7 +94,7 @@ def collect_ser_results(exp_dir: str | os.PathLike, out: str | os.PathLike, titl
                     f"{_pct(t.get('ua_mean_over_folds'))} | {t.get('utterances', 0)} |\n")
         for r in rows:
             f.write(f"\n## {r['dir']}: {r.get('system', '')}\n\n{r.get('features', '')}; {r.get('classifier', '')}"
-                    "\n\n| fold (test speaker) | test utterances | WA % | UA % | valid WA % | valid UA % |\n"
+                    f"\n\n| fold (test {plan.fold_by}) | test utterances | WA % | UA % | valid WA % | valid UA % |\n"
                     "|---|---:|---:|---:|---:|---:|\n")
             for fold in r["folds"]:
                 t, v = fold.get("test", {}), fold.get("valid", {})

@@ -119,7 +119,7 @@ def transfer_asr_to_ser(source_net: str | os.PathLike, ser: SerTask, config: str
                  ["ser_train_fold.py", "--config", config, "--device", device, "--transfer-from", source_net,
                   "--frozen-layers", l, ser.data_dir, ser.folds_dir / "foldJOB", out_dir / f"l{l}/foldJOB"],
                  f"JOB=1:{ser.num_folds}")
-        score_folds(out_dir / f"l{l}", {"system": f"ConvNet, layers 1-{l} from the ASR net, constant"})
+        score_folds(ser.folds_dir, out_dir / f"l{l}", {"system": f"ConvNet, layers 1-{l} from the ASR net, constant"})
 
 
 def asr_row(system: Path) -> dict | None:

@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 import soundfile
 
-from asrser.corpora.iemocap import prepare_iemocap, read_emo_evaluation
+from asrser.corpora.iemocap import EMOTION_CODES, prepare_iemocap, read_emo_evaluation
 from asrser.data import validate_data_dir
 from asrser.errors import DataError
 
 REPO = Path(__file__).resolve().parents[2]
 FOUR = {"neu": "neu", "ang": "ang", "sad": "sad", "hap": "hap", "exc": "hap"}
+CLASS_MAP = REPO / "conf" / "iemocap_emotions.map"       # the recipe's 4-class map
 
 
 def _table(path: Path) -> dict[str, str]:
@@ -37,11 +38,11 @@ def _labels(root: Path) -> dict[str, str]:
 
 
 def test_counts_and_files(tiny_iemocap, tiny_iemocap_data):
-    labels = _labels(tiny_iemocap)
-    kept = {t: FOUR[e] for t, e in labels.items() if e in FOUR}
+    kept = _labels(tiny_iemocap)                  # every labelled turn, with IEMOCAP's own code
     assert validate_data_dir(tiny_iemocap_data) == []
     utt2emo = _table(tiny_iemocap_data / "utt2emo")
-    assert len(utt2emo) == len(kept) and set(utt2emo.values()) == {"neu", "ang", "hap", "sad"}
+    assert len(utt2emo) == len(kept) and {"neu", "ang", "hap", "exc", "sad"} < set(utt2emo.values()) \
+        <= set(EMOTION_CODES)
     for utt, emo in utt2emo.items():
         spk, turn = utt.split("-", 1)
         assert spk == turn[:5] + turn[-4]                 # session + sex of the turn's speaker
@@ -49,7 +50,7 @@ def test_counts_and_files(tiny_iemocap, tiny_iemocap_data):
     utt2spk = _table(tiny_iemocap_data / "utt2spk")
     assert set(utt2spk) == set(utt2emo) and all(u.startswith(s + "-") for u, s in utt2spk.items())
     assert sorted(set(utt2spk.values())) == [f"Ses0{k}{s}" for k in range(1, 6) for s in "FM"]
-    assert all(s == u[:5] for u, s in _table(tiny_iemocap_data / "utt2session").items())
+    assert all(s == u[:5] for u, s in _table(tiny_iemocap_data / "utt2sess").items())
     assert list(utt2emo) == sorted(utt2emo)
     spk2gender = _table(tiny_iemocap_data / "spk2gender")
     assert all(g == s[-1].lower() for s, g in spk2gender.items()) and len(spk2gender) == 10
@@ -63,9 +64,11 @@ def test_counts_and_files(tiny_iemocap, tiny_iemocap_data):
     assert all(texts[u] == transcripts[u.split("-", 1)[1]] for u in texts)
 
 
-def test_exc_merged_and_distractors_dropped(tiny_iemocap, tiny_iemocap_data):
+def test_the_class_map_merges_exc_and_drops_the_distractors(tiny_iemocap, tiny_iemocap_data):
+    from asrser.ser.classes import mapped_labels
+
     labels = _labels(tiny_iemocap)
-    utt2emo = {u.split("-", 1)[1]: e for u, e in _table(tiny_iemocap_data / "utt2emo").items()}
+    utt2emo = {u.split("-", 1)[1]: e for u, e in mapped_labels(tiny_iemocap_data / "utt2emo", CLASS_MAP).items()}
     exc = [t for t, e in labels.items() if e == "exc"]
     dropped = [t for t, e in labels.items() if e not in FOUR]
     assert exc and all(utt2emo[t] == "hap" for t in exc)
@@ -76,10 +79,10 @@ def test_exc_merged_and_distractors_dropped(tiny_iemocap, tiny_iemocap_data):
 def test_prints_counts(tiny_iemocap, tmp_path, capsys):
     counts = prepare_iemocap(tiny_iemocap.parent, tmp_path)   # the parent of IEMOCAP_full_release works too
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["speaker", "ang", "hap", "neu", "sad", "total"]
+    codes = [c for c in EMOTION_CODES if c in counts]
+    assert out[0].split() == ["speaker", *codes, "total"] and {"ang", "hap", "exc", "neu", "sad"} < set(codes)
     assert [row.split()[0] for row in out[1:]] == [f"Ses0{k}{s}" for k in range(1, 6) for s in "FM"] + ["total"]
-    assert [int(x) for x in out[-1].split()[1:]] == [counts[c] for c in ("ang", "hap", "neu", "sad")] + \
-        [sum(counts.values())]
+    assert [int(x) for x in out[-1].split()[1:]] == [counts[c] for c in codes] + [sum(counts.values())]
 
 
 # -- bad input --------------------------------------------------------------------------------------------
@@ -221,19 +224,19 @@ def _hand_tree(root: Path) -> Path:
 def test_hand_written_tree(tmp_path):
     release = _hand_tree(tmp_path)
     counts = prepare_iemocap(release, tmp_path / "data", print_counts=False)
-    assert counts == {"ang": 1, "hap": 2, "neu": 1, "sad": 1}
+    assert counts == {"neu": 1, "hap": 1, "exc": 1, "sad": 1, "ang": 1, "xxx": 1}
     data = tmp_path / "data" / "iemocap"
     assert validate_data_dir(data) == []
     assert _table(data / "utt2emo") == {
         "Ses01F-Ses01F_impro01_F000": "neu", "Ses01F-Ses01F_impro01_F001": "ang",
-        "Ses01F-Ses01M_script01_1_F000": "sad", "Ses01M-Ses01F_impro01_M000": "hap",
-        "Ses01M-Ses01M_script01_1_M000": "hap"}
+        "Ses01F-Ses01M_script01_1_F000": "sad", "Ses01M-Ses01F_impro01_M000": "exc",
+        "Ses01M-Ses01F_impro01_M001": "xxx", "Ses01M-Ses01M_script01_1_M000": "hap"}
     assert _table(data / "text")["Ses01M-Ses01F_impro01_M000"] == "Yes! It is."
     assert _table(data / "text")["Ses01F-Ses01M_script01_1_F000"] == "I waited all day."
     assert (data / "spk2utt").read_text() == (
         "Ses01F Ses01F-Ses01F_impro01_F000 Ses01F-Ses01F_impro01_F001 Ses01F-Ses01M_script01_1_F000\n"
-        "Ses01M Ses01M-Ses01F_impro01_M000 Ses01M-Ses01M_script01_1_M000\n")
-    assert set(_table(data / "utt2session").values()) == {"Ses01"}
+        "Ses01M Ses01M-Ses01F_impro01_M000 Ses01M-Ses01F_impro01_M001 Ses01M-Ses01M_script01_1_M000\n")
+    assert set(_table(data / "utt2sess").values()) == {"Ses01"}
     assert _table(data / "wav.scp")["Ses01F-Ses01F_impro01_F000"] == str(
         release / "Session1" / "sentences" / "wav" / "Ses01F_impro01" / "Ses01F_impro01_F000.wav")
     assert not list(data.glob(".*")), "no temporary files left behind"
@@ -251,7 +254,7 @@ def test_turns_with_audio_but_no_label_are_named_and_counted(tmp_path, caplog):
     (emo_dir / "Ses01M_script01_1.txt").write_text("")
     with caplog.at_level(logging.INFO, logger="asrser.corpora.iemocap"):
         counts = prepare_iemocap(release, tmp_path / "data", print_counts=False)
-    assert counts == {"ang": 1, "hap": 1, "neu": 1, "sad": 0}
+    assert counts == {"neu": 1, "exc": 1, "ang": 1, "xxx": 1}
     warnings = [r.message for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [f"{emo_dir / 'Ses01M_script01_1.txt'}: no labelled turn (an empty EmoEvaluation file): "
                         "2 of the 2 turns with audio of Ses01M_script01_1 have no label and are left out"]
@@ -262,7 +265,7 @@ def test_turns_with_audio_but_no_label_are_named_and_counted(tmp_path, caplog):
     (emo_dir / "Ses01F_impro01.txt").write_text(HAND_EMO.split("\n\n[14.5000")[0] + "\n")   # the last block lost
     with caplog.at_level(logging.INFO, logger="asrser.corpora.iemocap"):
         counts = prepare_iemocap(release, tmp_path / "data", print_counts=False)
-    assert counts == {"ang": 0, "hap": 1, "neu": 1, "sad": 0}
+    assert counts == {"neu": 1, "exc": 1, "xxx": 1}
     warnings = [r.message for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [
         f"{emo_dir / 'Ses01F_impro01.txt'}: 1 of the 4 turns with audio of Ses01F_impro01 have no label "
@@ -291,8 +294,9 @@ def test_command_line(tmp_path):
     ok = subprocess.run([sys.executable, str(prog), str(tmp_path), str(tmp_path / "data")], capture_output=True,
                         text=True)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.splitlines()[-1].split() == ["total", "1", "2", "1", "1", "5"]
-    assert "dropped 1 turns of other classes (xxx 1)" in ok.stderr
+    assert ok.stdout.splitlines()[0].split() == ["speaker", "neu", "hap", "exc", "sad", "ang", "xxx", "total"]
+    assert ok.stdout.splitlines()[-1].split() == ["total", "1", "1", "1", "1", "1", "1", "6"]
+    assert "6 utterances of 2 speakers (neu 1 hap 1 exc 1 sad 1 ang 1 xxx 1)" in ok.stderr
     emo = release / "Session1" / "dialog" / "EmoEvaluation" / "Ses01F_impro01.txt"
     emo.write_text(HAND_EMO.replace("\tang\t", "\tangry\t"))
     bad = subprocess.run([sys.executable, str(prog), str(release), str(tmp_path / "data2")], capture_output=True,
@@ -310,14 +314,14 @@ def test_egemaps_svm_baseline_on_the_ser_folds(tiny_iemocap_data, tmp_path):
     from asrser.ser.folds import write_folds
     from asrser.ser.metrics import read_predictions
 
-    folds = tmp_path / "folds.json"
-    write_folds(tiny_iemocap_data, ["Ses05F", "Ses05M"], folds)
+    folds = tmp_path / "folds" / "folds.json"
+    write_folds(tiny_iemocap_data, folds.parent, "speaker", ["Ses05F", "Ses05M"], CLASS_MAP)
     first = run_baseline(tiny_iemocap_data, folds, tmp_path / "svm", nj=2, progress=False)
     again = run_baseline(tiny_iemocap_data, folds, tmp_path / "again", nj=1, progress=False)
     saved = json.loads((tmp_path / "svm" / "results.json").read_text())
     assert saved["test"] == first["test"] == again["test"]
     assert [f["speaker"] for f in saved["folds"]] == [f"Ses0{k}{s}" for k in range(1, 5) for s in "FM"]
-    rows = read_predictions(tmp_path / "svm" / "predictions.tsv")
+    rows = read_predictions(tmp_path / "svm" / "predictions.tsv", ("ang", "hap", "neu", "sad"))
     test = [r for r in rows if r["role"] == "test"]
     valid = [r for r in rows if r["role"] == "valid"]
     assert {r["speaker"] for r in valid} == {"Ses05F", "Ses05M"} and all(r["speaker"] == r["fold"] for r in test)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import kaldiio
@@ -13,11 +15,21 @@ import pytest
 
 from asrser.audio import write_wav
 from asrser.errors import AsrserError, DataError
+from asrser.ser.classes import frame_classes, read_classes
 from asrser.ser.folds import fold_listing, read_folds, write_folds
-from asrser.ser.frames import FRAME_CLASSES, write_frame_targets
+from asrser.ser.frames import write_frame_targets
 from asrser.ser.metrics import read_predictions, summarize, write_predictions
 
 REPO = Path(__file__).resolve().parents[2]
+CLASS_MAP = REPO / "conf" / "iemocap_emotions.map"
+FOUR = ("ang", "hap", "neu", "sad")
+FRAME_CLASSES = (*FOUR, "sil")
+
+
+def iemocap_folds(data: Path, folds_dir: Path) -> Path:
+    """The IEMOCAP recipe's classes and folds of a data dir (its class map, validation Ses05F Ses05M)."""
+    write_folds(data, folds_dir, "speaker", ["Ses05F", "Ses05M"], CLASS_MAP)
+    return folds_dir
 
 SMALL_NET = """
 input: {context: 5, dim: 40}
@@ -52,12 +64,15 @@ def test_frame_targets_count_silent_and_name_unreadable_audio(tiny_iemocap_data,
     broken.write_bytes(quiet.read_bytes()[:30])
     _append(data, "Ses01F-quiet", "Ses01F", "neu", quiet)
     _append(data, "Ses01F-broken", "Ses01F", "sad", broken)
-    report = write_frame_targets(data, tmp_path / "targets", progress=False)
+    folds = iemocap_folds(data, tmp_path / "folds")
+    assert frame_classes(read_classes(folds)) == FRAME_CLASSES
+    report = write_frame_targets(data, folds, tmp_path / "targets", progress=False)
     assert report["no_voiced_frames"] == ["Ses01F-quiet"]
     assert list(report["unreadable"]) == ["Ses01F-broken"] and str(broken) in report["unreadable"]["Ses01F-broken"]
     targets = dict(kaldiio.load_scp(str(tmp_path / "targets" / "targets.scp")))
     assert "Ses01F-broken" not in targets and set(targets["Ses01F-quiet"]) == {FRAME_CLASSES.index("sil")}
-    utt2emo = dict(line.split() for line in (data / "utt2emo").read_text().splitlines())
+    utt2emo = dict(line.split() for line in (folds / "utt2emo").read_text().splitlines())
+    assert "exc" not in utt2emo.values() and len(targets) == len(utt2emo) - 1
     for utt, t in targets.items():
         assert set(np.unique(t)) <= {FRAME_CLASSES.index(utt2emo[utt]), FRAME_CLASSES.index("sil")}
     assert 0.2 < report["voiced_frames"] / report["frames"] < 0.9
@@ -65,30 +80,35 @@ def test_frame_targets_count_silent_and_name_unreadable_audio(tiny_iemocap_data,
     assert not list((tmp_path / "targets").glob("*.tmp*"))
 
 
-def test_frame_targets_reject_a_label_outside_the_four_classes(tiny_iemocap_data, tmp_path):
+def test_an_emotion_code_the_class_map_does_not_list_is_an_error_naming_utt2emo_and_the_line(tiny_iemocap_data,
+                                                                                             tmp_path):
     data = _copy_data(tiny_iemocap_data, tmp_path / "data")
     lines = (data / "utt2emo").read_text().splitlines()
-    lines[2] = lines[2].split()[0] + " fru"
+    lines[2] = lines[2].split()[0] + " joy"
     (data / "utt2emo").write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"utt2emo.*line 3: .* has emotion 'fru'"):
-        write_frame_targets(data, tmp_path / "targets", progress=False)
-    assert not (tmp_path / "targets" / "targets.scp").exists()
+    with pytest.raises(DataError, match=rf"^{data / 'utt2emo'}:3: .* has emotion code 'joy', which the class map "
+                                        rf".*iemocap_emotions.map does not list"):
+        iemocap_folds(data, tmp_path / "folds")
+    assert not (tmp_path / "folds").exists()
+    prog = REPO / "steps_py" / "ser_make_folds.py"
+    run = subprocess.run([sys.executable, str(prog), "--class-map", str(CLASS_MAP), str(data), str(tmp_path / "f")],
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith(f"ERROR (ser_make_folds.py): {data / 'utt2emo'}:3: ")
 
 
 def test_frame_targets_follow_the_vad_config(tiny_iemocap_data, tmp_path):
     """The thresholds of conf/vad.yaml reach the targets; changing one re-runs the stage; a bad config file is
     one line naming it."""
-    import subprocess
-    import sys
-
     from asrser.ser.frames import VadConfig
 
     out = tmp_path / "targets"
-    default = write_frame_targets(tiny_iemocap_data, out, VadConfig.from_yaml(REPO / "conf/vad.yaml"),
+    folds = iemocap_folds(tiny_iemocap_data, tmp_path / "folds")
+    default = write_frame_targets(tiny_iemocap_data, folds, out, VadConfig.from_yaml(REPO / "conf/vad.yaml"),
                                   progress=False)
     assert default["vad"] == {"aggressiveness": 2, "noise_margin_db": 6.0, "voicing_threshold": 0.45,
                               "min_pitch_hz": 80.0, "max_pitch_hz": 400.0}
-    strict = write_frame_targets(tiny_iemocap_data, out, VadConfig(voicing_threshold=0.9), progress=False)
+    strict = write_frame_targets(tiny_iemocap_data, folds, out, VadConfig(voicing_threshold=0.9), progress=False)
     assert strict["frames"] == default["frames"] and strict["voiced_frames"] < 0.8 * default["voiced_frames"]
     assert json.loads((out / "vad.json").read_text())["vad"]["voicing_threshold"] == 0.9
     targets = dict(kaldiio.load_scp(str(out / "targets.scp")))
@@ -96,7 +116,7 @@ def test_frame_targets_follow_the_vad_config(tiny_iemocap_data, tmp_path):
     bad = tmp_path / "vad.yaml"
     bad.write_text("aggressiveness: 3\nnoise_floor_db: 6\n")
     prog = REPO / "steps_py" / "ser_frame_targets.py"
-    run = subprocess.run([sys.executable, str(prog), "--config", str(bad), str(tiny_iemocap_data), str(out)],
+    run = subprocess.run([sys.executable, str(prog), "--config", str(bad), str(tiny_iemocap_data), str(folds), str(out)],
                          capture_output=True, text=True)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert f"ERROR (ser_frame_targets.py): {bad}:2: unknown option 'noise_floor_db'" in run.stderr
@@ -115,7 +135,7 @@ def test_scores_from_hand_made_predictions(tmp_path):
     rows.append(row("A", "valid", "hap", "hap"))
     rows.append(row("B", "valid", "hap", "ang"))
     write_predictions(tmp_path / "p.tsv", rows)
-    s = summarize(read_predictions(tmp_path / "p.tsv"))
+    s = summarize(read_predictions(tmp_path / "p.tsv", FOUR), FOUR)
     a, b = s["folds"]
     assert a["test"]["wa"] == pytest.approx(2 / 3) and a["test"]["ua"] == pytest.approx((1 / 2 + 1) / 2)
     assert b["test"]["ua"] == pytest.approx((1 + 0) / 2) and b["valid"]["wa"] == 0
@@ -127,12 +147,13 @@ def test_scores_from_hand_made_predictions(tmp_path):
     assert s["test"]["confusion"] == [[1, 0, 0, 1], [0, 0, 1, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
     (tmp_path / "bad.tsv").write_text((tmp_path / "p.tsv").read_text().replace("\tsad\tsad\n", "\tsad\tfru\n"))
     with pytest.raises(DataError, match=r"bad.tsv.*line 4: .*'fru'"):
-        read_predictions(tmp_path / "bad.tsv")
+        read_predictions(tmp_path / "bad.tsv", FOUR)
 
 
 def test_fold_files_and_listing(tiny_iemocap_data, tmp_path):
-    folds = write_folds(tiny_iemocap_data, ["Ses05M", "Ses05F"], tmp_path / "folds.json")
+    folds = write_folds(tiny_iemocap_data, tmp_path, "speaker", ["Ses05M", "Ses05F"], CLASS_MAP)
     assert read_folds(tmp_path / "folds.json") == folds and len(folds) == 8
+    assert (tmp_path / "classes.txt").read_text() == "ang\nhap\nneu\nsad\n"
     listing = fold_listing(folds).splitlines()
     assert listing[0].startswith("fold 1: test Ses01F | train Ses01M Ses02F") and "validation Ses05F Ses05M" in listing[0]
     with pytest.raises(AsrserError, match="no fold list"):
@@ -151,9 +172,9 @@ def ser_fold_setup(tiny_iemocap_data, tmp_path_factory):
     copy_data_dir(tiny_iemocap_data, fbank)
     make_features(fbank, root / "log", root / "fbank", FeatureConfig.from_file("fbank", REPO / "conf/fbank.conf"),
                   REPO / "conf/fbank.conf", 1, "asrser-run --backend local --max-jobs 1")
-    write_frame_targets(tiny_iemocap_data, root / "targets", progress=False)
-    write_folds(tiny_iemocap_data, ["Ses05F", "Ses05M"], root / "folds.json")
-    fold_dirs = prepare_fold_frames(fbank, root / "targets", root / "folds.json", root / "folds")
+    folds = iemocap_folds(tiny_iemocap_data, root / "folds")
+    write_frame_targets(tiny_iemocap_data, folds, root / "targets", progress=False)
+    fold_dirs = prepare_fold_frames(fbank, root / "targets", folds / "folds.json", folds)
     (root / "net.yaml").write_text(SMALL_NET)
     return root, fbank, fold_dirs
 
@@ -187,8 +208,8 @@ def test_short_end_to_end_fold(ser_fold_setup, tiny_iemocap_data, tmp_path):
     first = predictions.read_text()
     assert train_fold(tiny_iemocap_data, fold_dirs[0], system / "fold1", config, device="cpu",
                       progress=False).read_text() == first                        # done: nothing redone
-    result = score_folds(system)
-    rows = read_predictions(system / "predictions.tsv")
+    result = score_folds(root / "folds", system)
+    rows = read_predictions(system / "predictions.tsv", FOUR)
     test = [r for r in rows if r["role"] == "test"]
     assert {r["speaker"] for r in test} == {"Ses01F"} and len(test) == result["test"]["utterances"]
     right = sum(r["label"] == r["predicted"] for r in test)

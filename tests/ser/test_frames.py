@@ -9,11 +9,13 @@ from scipy.signal import lfilter
 from asrser.errors import AsrserError, DataError
 from asrser.features import FeatureConfig
 from asrser.ser.metrics import unweighted_accuracy, weighted_accuracy
-from asrser.ser.folds import loso_folds
-from asrser.ser.frames import (FRAME_CLASSES, VadConfig, frame_targets, periodicity, utterance_decision,
+from asrser.ser.folds import make_folds
+from asrser.ser.frames import (VadConfig, frame_targets, periodicity, utterance_decision,
                                voiced_frames)
 
 REPO = Path(__file__).resolve().parents[2]
+FOUR = ("ang", "hap", "neu", "sad")
+FRAME_CLASSES = (*FOUR, "sil")
 
 
 def tone_with_silence(seconds_silence=0.3, seconds_voice=0.5):
@@ -31,10 +33,12 @@ def test_vad_labels_speech_frames_with_the_emotion_and_the_rest_silence():
     assert len(voiced) == 1 + (len(x) - 400) // 160            # Kaldi's default: 25 ms every 10 ms, snip-edges
     centre = voiced[35:75]                     # frames well inside the voiced part (0.3 s .. 0.8 s)
     assert centre.mean() > 0.9 and voiced[:20].mean() < 0.1 and voiced[-20:].mean() < 0.1
-    targets = frame_targets(x, "sad")
+    targets = frame_targets(x, "sad", FOUR)
     assert set(np.unique(targets)) == {FRAME_CLASSES.index("sad"), FRAME_CLASSES.index("sil")}
-    with pytest.raises(AsrserError, match="'fru' is not one of the four classes"):
-        frame_targets(x, "fru")
+    with pytest.raises(AsrserError, match="'fru' is not one of the 4 classes"):
+        frame_targets(x, "fru", FOUR)
+    three = frame_targets(x, "sad", ("ang", "neu", "sad"))
+    assert set(np.unique(three)) == {2, 3}                              # sad, then silence after 3 emotions
 
 
 @pytest.mark.parametrize("options", [{}, {"frame-length": "20", "frame-shift": "15"},
@@ -155,15 +159,15 @@ def test_utterance_decision_averages_non_silence_frames():
 
 def test_folds_give_each_speaker_one_role():
     speakers = [f"Ses0{s}{g}" for s in range(1, 6) for g in "FM"]
-    folds = loso_folds(speakers, ["Ses05F", "Ses05M"])
+    folds = make_folds(speakers, ["Ses05F", "Ses05M"])
     assert len(folds) == 8
     for fold in folds:
         roles = [fold.test, *fold.train, *fold.validation]
         assert sorted(roles) == sorted(speakers) and len(fold.train) == 7
     with pytest.raises(AsrserError, match="Ses06F"):
-        loso_folds(speakers, ["Ses06F"])
+        make_folds(speakers, ["Ses06F"])
     with pytest.raises(AsrserError, match="Ses02M have no utterances"):
-        loso_folds(speakers, ["Ses05F", "Ses05M"], {s: 0 if s == "Ses02M" else 10 for s in speakers})
+        make_folds(speakers, ["Ses05F", "Ses05M"], {s: 0 if s == "Ses02M" else 10 for s in speakers})
 
 
 def test_wa_and_ua_on_a_hand_computed_confusion():
