@@ -229,7 +229,9 @@ class Lang:
     def oov_word(self) -> str | None:
         """oov.txt: the word that stands for words outside the vocabulary (None when the file is absent)."""
         path = self.path / "oov.txt"
-        return path.read_text().strip() or None if path.is_file() else None
+        if not path.is_file():
+            return None
+        return path.read_text().strip() or None
 
     def word_ids(self, words: list[str], where: str = "") -> list[int]:
         """Word ids of a transcript; DataError naming the unknown word (and `where`, e.g. file:line)."""

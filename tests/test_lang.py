@@ -283,3 +283,16 @@ def test_prepare_lang_program_kaldi_form(tmp_path):
     assert proc.returncode == 2 and "expected true or false, got 'yes'" in proc.stderr
     proc = run_step("prepare_lang.py", d, "<UNK>", tmp_path / "lang3", check=False)
     assert proc.returncode == 1 and "expected 4 arguments" in proc.stderr
+
+
+def test_lang_api_on_a_phone_lang(tmp_path):
+    """The TIMIT-style phone lang: no word positions, each phone its own base phone, silence roots not split."""
+    from asrser.lang import prepare_phone_lang
+
+    lang = prepare_phone_lang(tmp_path / "lang", ["sil", "aa", "b"], ["sil"])
+    ids = lang.phones
+    assert not lang.position_dependent and lang.word_boundary == {}
+    assert lang.base_phone == {ids["sil"]: "sil", ids["aa"]: "aa", ids["b"]: "b"}
+    assert lang.roots == [(False, False, [ids["sil"]]), (True, True, [ids["aa"]]), (True, True, [ids["b"]])]
+    assert lang.sets == [[ids["sil"]], [ids["aa"]], [ids["b"]]] and lang.extra_questions == []
+    assert lang.optional_silence_id == ids["sil"] and lang.oov_word == "sil"
