@@ -375,9 +375,9 @@ def make_lexicon_fst(entries: list[tuple[int, float, list[int]]], sil_prob: floa
     def arc(src: int, dst: int, ilabel: int, olabel: int, cost: float) -> None:
         fst.add_arc(src, kaldifst.StdArc(ilabel, olabel, cost, dst))
 
-    if sil_prob == 0.0:
-        loop = fst.add_state()
-        fst.start = loop
+    def word_arcs(loop: int, ends: list[tuple[int, float]]) -> None:
+        """Each pronunciation as a chain from the loop state, the word (and the pronunciation's cost) on its
+        first arc; its last phone goes to each of `ends` (state, extra cost)."""
         for word, prob, phones in entries:
             cost, state = -math.log(prob), loop
             for i, phone in enumerate(phones[:-1]):
@@ -385,7 +385,13 @@ def make_lexicon_fst(entries: list[tuple[int, float, list[int]]], sil_prob: floa
                 arc(state, nxt, phone, word if i == 0 else 0, cost if i == 0 else 0.0)
                 state = nxt
             last = len(phones) == 1
-            arc(state, loop, phones[-1], word if last else 0, cost if last else 0.0)
+            for end, extra in ends:
+                arc(state, end, phones[-1], word if last else 0, extra + (cost if last else 0.0))
+
+    if sil_prob == 0.0:
+        loop = fst.add_state()
+        fst.start = loop
+        word_arcs(loop, [(loop, 0.0)])
         fst.set_final(loop, 0.0)
         return fst
 
@@ -402,15 +408,7 @@ def make_lexicon_fst(entries: list[tuple[int, float, list[int]]], sil_prob: floa
         disambig_state = fst.add_state()
         arc(sil, disambig_state, sil_phone, 0, 0.0)
         arc(disambig_state, loop, sil_disambig, 0, 0.0)
-    for word, prob, phones in entries:
-        cost, state = -math.log(prob), loop
-        for i, phone in enumerate(phones[:-1]):
-            nxt = fst.add_state()
-            arc(state, nxt, phone, word if i == 0 else 0, cost if i == 0 else 0.0)
-            state = nxt
-        last = len(phones) == 1
-        arc(state, loop, phones[-1], word if last else 0, no_sil_cost + (cost if last else 0.0))
-        arc(state, sil, phones[-1], word if last else 0, sil_cost + (cost if last else 0.0))
+    word_arcs(loop, [(loop, no_sil_cost), (sil, sil_cost)])
     fst.set_final(loop, 0.0)
     return fst
 
