@@ -173,11 +173,23 @@ def class_counts(targets: np.ndarray, num_classes: int) -> np.ndarray:
     return np.bincount(targets[targets >= 0], minlength=num_classes).astype(np.float64)
 
 
+# The log prior of a class seen less often than the floor: log-likelihood = log posterior - log prior is then
+# about -1e10, so the decoder never uses that class (Kaldi's nnet1 PdfPrior sets such pseudo-likelihoods to
+# -sqrt(FLT_MAX)). A floored prior would do the opposite: a class without training frames (e.g. the spoken-noise
+# phone of <UNK> in a corpus with no unknown words) gets a tiny prior, so dividing by it makes it the most
+# likely class on every frame.
+UNSEEN_CLASS_LOG_PRIOR = 1e10
+
+
 def log_priors_from_counts(counts: np.ndarray, floor: float = 1e-8) -> np.ndarray:
-    """log p(class) from frames per class (Kaldi's priors from alignment counts); unseen classes floored."""
+    """log p(class) from frames per class (Kaldi's priors from alignment counts); classes below the floor
+    (unseen) get UNSEEN_CLASS_LOG_PRIOR, which rules them out of decoding."""
     counts = np.asarray(counts, dtype=np.float64)
-    prior = np.maximum(counts / max(counts.sum(), 1.0), floor)
-    return np.log(prior / prior.sum()).astype(np.float32)
+    relative = counts / max(counts.sum(), 1.0)
+    prior = np.maximum(relative, floor)
+    log_prior = np.log(prior / prior.sum())
+    log_prior[relative < floor] = UNSEEN_CLASS_LOG_PRIOR
+    return log_prior.astype(np.float32)
 
 
 def class_log_priors(targets: np.ndarray, num_classes: int, floor: float = 1e-8) -> np.ndarray:

@@ -69,10 +69,10 @@ fi
 
 # graph_and_decode <system> [decode program]: HCLG with the word LM, every eval set decoded and scored (WER)
 graph_and_decode() {
-  local sys=$1 decode=${2:-decode.py} x
+  local sys=$1 decode=${2:-decode.py} x   # LM weights 7-17, as Kaldi's steps/score_kaldi.sh
   mkgraph.py data/lang_test exp/$sys exp/$sys/graph
   for x in $eval_sets; do
-    $decode --nj "$nj" --cmd "$decode_cmd" exp/$sys/graph data/$x exp/$sys exp/$sys/decode_$x
+    $decode --nj "$nj" --cmd "$decode_cmd" --min-lmwt 7 --max-lmwt 17 exp/$sys/graph data/$x exp/$sys exp/$sys/decode_$x
   done
 }
 
