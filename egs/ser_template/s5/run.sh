@@ -5,12 +5,14 @@
 # session out (--fold-by), validating on fixed groups (--validation) or, without them, on the next group of
 # each fold (rotation: every group is tested once). The same stages as egs/iemocap/s5: the frame-level ConvNet
 # with a silence class on each fold, the eGeMAPS + SVM baseline on the same folds, a WA/UA table.
+# Run it from the directory that should hold data-fbank/, exp/ and RESULTS.md (e.g. a copy of this one);
+# a corpus recipe prepares its data dir in stages 0-1 and hands stages 2-20 to this script (egs/iemocap/s5).
 #   e.g. ./run.sh --data /corpora/mine/data/all --class-map conf/my_emotions.map --fold-by session
-cd "$(dirname "$0")"
-. ./path.sh
-. ./cmd.sh
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/path.sh"
+. "$here/cmd.sh"
 
-stage=1
+stage=2
 stop_stage=100
 nj=2
 data=                  # the labelled data dir (required)
@@ -25,39 +27,41 @@ title=                 # RESULTS.md's title; default: the data dir
 help_message="Usage: $0 --data DIR [--stage N] [--stop-stage M] [--nj N] [--fold-by speaker|session] [--validation \"G1 G2\"] [--class-map MAP] [--nnet-config YAML]"
 . recipe.sh
 
+resolve() { case $1 in /*|"") echo "$1" ;; *) [ -e "$1" ] && echo "$1" || echo "$here/$1" ;; esac; }
+nnet_config=$(resolve "$nnet_config"); fbank_config=$(resolve "$fbank_config"); vad_config=$(resolve "$vad_config")
 [ -n "$data" ] || die "--data is required: a data dir with wav.scp, utt2spk, spk2utt and utt2emo (see --help)"
 for f in wav.scp utt2spk utt2emo; do [ -f "$data/$f" ] || die "--data $data: no $f"; done
 [ -z "$class_map" ] || [ -f "$class_map" ] || die "--class-map $class_map: no such file"
 name=$(basename "$data")
 
-if stage 1 "40 log-mel fbank (data-fbank/$name)"; then
+if stage 2 "40 log-mel fbank (data-fbank/$name)"; then
   copy_data_dir.py "$data" "data-fbank/$name"
   make_feats.py --feat-type fbank --config "$fbank_config" --nj "$nj" --cmd "$train_cmd" "data-fbank/$name" \
     "exp/make_fbank/$name" fbank
 fi
 
-if stage 2 "classes${class_map:+ ($class_map)} and folds: leave one $fold_by out, validation ${validation:-rotating}"; then
+if stage 3 "classes${class_map:+ ($class_map)} and folds: leave one $fold_by out, validation ${validation:-rotating}"; then
   ser_make_folds.py --fold-by "$fold_by" --validation "$validation" --class-map "$class_map" "$data" exp/ser_folds
 fi
 
-if stage 3 "frame targets (the emotion on voiced frames, silence elsewhere) and each fold's normalised frames" \
-    needs "1:data-fbank/$name/feats.scp" 2:exp/ser_folds/folds.json; then
+if stage 4 "frame targets (the emotion on voiced frames, silence elsewhere) and each fold's normalised frames" \
+    needs "2:data-fbank/$name/feats.scp" 3:exp/ser_folds/folds.json; then
   ser_frame_targets.py --config "$vad_config" --feature-config "$fbank_config" "$data" exp/ser_folds exp/ser_targets
   ser_prepare_folds.py "data-fbank/$name" exp/ser_targets exp/ser_folds/folds.json exp/ser_folds
 fi
 
-if stage 4 "frame-level ConvNet ($nnet_config, the classes and silence), one job per fold" \
-    needs 3:exp/ser_folds/num_folds; then
+if stage 5 "classic baseline on the same folds: openSMILE eGeMAPS functionals + linear SVM" \
+    needs 3:exp/ser_folds/folds.json; then
+  egemaps_svm_baseline.py --nj "$nj" "$data" exp/ser_folds/folds.json exp/egemaps_svm
+fi
+
+if stage 6 "frame-level ConvNet ($nnet_config, the classes and silence), one job per fold" \
+    needs 4:exp/ser_folds/num_folds; then
   $cuda_cmd JOB=1:"$(cat exp/ser_folds/num_folds)" exp/convnet/log/fold.JOB.log \
     ser_train_fold.py --config "$nnet_config" --device "$device" "$data" exp/ser_folds/foldJOB exp/convnet/foldJOB
   ser_score.py exp/ser_folds exp/convnet
 fi
 
-if stage 5 "classic baseline on the same folds: openSMILE eGeMAPS functionals + linear SVM" \
-    needs 2:exp/ser_folds/folds.json; then
-  egemaps_svm_baseline.py --nj "$nj" "$data" exp/ser_folds/folds.json exp/egemaps_svm
-fi
-
-if stage 20 "RESULTS.md: WA/UA per system and fold" needs 4:exp/convnet/results.json; then
+if stage 20 "RESULTS.md: WA/UA per system and fold" needs 6:exp/convnet/results.json; then
   ser_results.py --title "${title:-SER on $data}" exp/ser_folds exp RESULTS.md
 fi
