@@ -84,10 +84,14 @@ def test_the_kaldi_names_of_triphone_training_are_one_program(program, args, sec
 
 
 def test_generic_steps_have_no_corpus_defaults(tmp_path):
-    """The SER folds take their validation speakers from the recipe (IEMOCAP's Ses05F Ses05M are its option,
-    not the program's default); the phone set and scoring map are files, not TIMIT names."""
-    proc = run_step("ser_make_folds.py", tmp_path / "data", tmp_path / "folds.json", check=False)
-    assert proc.returncode == 2 and "the following arguments are required: --validation" in proc.stderr
+    """The SER folds take their validation speakers from the recipe (IEMOCAP's Ses05F Ses05M are its option;
+    without one the validation group rotates) and their classes from the data; the phone set and scoring map are
+    files, not TIMIT names."""
+    option = re.search(r'add_argument\("--validation".*?\)\n', (REPO / "steps_py/ser_make_folds.py").read_text(), re.S)
+    assert option and "Ses05" not in option.group(0)
+    proc = run_step("ser_make_folds.py", tmp_path / "data", tmp_path / "folds", check=False)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == \
+        f"ERROR (ser_make_folds.py): {tmp_path / 'data' / 'utt2emo'}: file does not exist"
     proc = run_step("prepare_lang.py", "--phone-set", "timit48", tmp_path / "lang", check=False)
     assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == "ERROR (prepare_lang.py): timit48: file does not exist"
     proc = run_step("decode.py", "--phone-map", "timit39", *[tmp_path / d for d in ("g", "d", "e", "o")], check=False)

@@ -16,7 +16,7 @@ test_fraction=0.15     # share of the prompts held out for test
 nnet_config=conf/fast/convnet.yaml
 device=auto
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--seed N] [--test-fraction F] [--nnet-config F]"
-stages_continue_in=../../template/s5/run.sh
+stages_continue_in=$ASRSER_ROOT/egs/template/s5/run.sh   # stages 1-20: the generic recipe
 . recipe.sh
 
 if stage 0 "the Asterisk prompts: Debian packages (installed when missing), normalised transcripts, prompt-disjoint train/test" ; then

@@ -20,7 +20,7 @@ nnet_config=conf/convnet_ser.yaml
 fbank_config=conf/fbank.conf   # the features, and the frames the targets are labelled on
 vad_config=conf/vad.yaml   # voice-activity thresholds of the frame targets
 device=auto            # auto (CUDA when present) | cpu | cuda
-stages_continue_in=../../ser_template/s5/run.sh   # stages 2-20: the generic SER recipe on data/iemocap
+stages_continue_in=$ASRSER_ROOT/egs/ser_template/s5/run.sh   # stages 2-20: the generic SER recipe on data/iemocap
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--iemocap DIR] [--corpus-size tiny|default] [--validation \"SPK1 SPK2\"] [--fold-by speaker|session] [--class-map MAP]"
 . recipe.sh
 

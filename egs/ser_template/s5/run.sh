@@ -30,7 +30,7 @@ help_message="Usage: $0 --data DIR [--stage N] [--stop-stage M] [--nj N] [--fold
 resolve() { case $1 in /*|"") echo "$1" ;; *) [ -e "$1" ] && echo "$1" || echo "$here/$1" ;; esac; }
 nnet_config=$(resolve "$nnet_config"); fbank_config=$(resolve "$fbank_config"); vad_config=$(resolve "$vad_config")
 [ -n "$data" ] || die "--data is required: a data dir with wav.scp, utt2spk, spk2utt and utt2emo (see --help)"
-for f in wav.scp utt2spk utt2emo; do [ -f "$data/$f" ] || die "--data $data: no $f"; done
+(( stage > 5 )) || for f in wav.scp utt2spk utt2emo; do [ -f "$data/$f" ] || die "--data $data: no $f"; done   # what stages 2-5 read
 [ -z "$class_map" ] || [ -f "$class_map" ] || die "--class-map $class_map: no such file"
 name=$(basename "$data")
 
