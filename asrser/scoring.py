@@ -314,18 +314,12 @@ def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
         hyps = text_hypotheses(decode_dir)
     refs = read_transcripts(ref_text)
     decoded = set().union(*hyps.words.values())
-    unknown = decoded - set(refs)
-    if unknown:
-        raise AsrserError(f"{decode_dir}: hypotheses for utterances without reference in {ref_text}, "
-                          f"e.g. {min(unknown)}")
+    scored_refs = _scored_references(decode_dir, ref_text, refs, decoded)
     for w, by_utt in hyps.words.items():
         lacking = decoded - set(by_utt)       # one weight's files lack utterances the others have
         if lacking:
             raise AsrserError(f"{decode_dir}: LM weight {w:g} has no hypothesis for {len(lacking)} decoded "
                               f"utterance(s), e.g. {min(lacking)}")
-    scored_refs = {u: p for u, p in refs.items() if u in decoded}
-    if not scored_refs:
-        raise AsrserError(f"{decode_dir}: no hypothesis for any utterance of {ref_text}")
     best = None
     for kind in scorings:
         results = (_score_sclite if kind == "sclite" else _score_basic)(
@@ -336,6 +330,20 @@ def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
     log.info("%s: %d utterances scored, best PER %.2f%% at LM weight %g (%s)", decode_dir, len(scored_refs),
              best.error_rate, best.lmwt, scorings[0])
     return best
+
+
+def _scored_references(decode_dir: Path, ref_text: Path, refs: dict[str, list[str]], decoded: set[str]
+                       ) -> dict[str, list[str]]:
+    """The references of the decoded utterances (compute-wer --mode=present); an error for a hypothesis without
+    reference, or when nothing was decoded."""
+    unknown = decoded - set(refs)
+    if unknown:
+        raise AsrserError(f"{decode_dir}: hypotheses for utterances without reference in {ref_text}, "
+                          f"e.g. {min(unknown)}")
+    scored = {u: words for u, words in refs.items() if u in decoded}
+    if not scored:
+        raise AsrserError(f"{decode_dir}: no hypothesis for any utterance of {ref_text}")
+    return scored
 
 
 def _score_basic(decode_dir: Path, ref_text: Path, refs: dict[str, list[str]], hyps: Hypotheses,
@@ -514,13 +522,7 @@ def score_words(decode_dir: str | os.PathLike, ref_text: str | os.PathLike, *,
         hyps = {(w, 0.0): by_utt for w, by_utt in text_hypotheses(decode_dir).words.items()}
     refs = read_transcripts(ref_text)
     decoded = set().union(*hyps.values())
-    unknown = decoded - set(refs)
-    if unknown:
-        raise AsrserError(f"{decode_dir}: hypotheses for utterances without reference in {ref_text}, "
-                          f"e.g. {min(unknown)}")
-    scored_refs = {u: words for u, words in refs.items() if u in decoded}      # compute-wer --mode=present
-    if not scored_refs:
-        raise AsrserError(f"{decode_dir}: no hypothesis for any utterance of {ref_text}")
+    scored_refs = _scored_references(decode_dir, ref_text, refs, decoded)
     with atomic_write(kaldi / "test_filt.txt") as f:        # score_kaldi.sh: cat $data/text (no filter)
         f.write(ref_text.read_text(encoding="utf-8"))
     ref_trn = kaldi / "ref.trn"
