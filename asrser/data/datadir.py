@@ -334,13 +334,7 @@ def split_heldout(src: str | os.PathLike, train_dst: str | os.PathLike, heldout_
         log.warning("%s has one speaker: %d of %d utterances held out (the held-out set shares its speaker)",
                     src, len(heldout), len(utts))
     for dst, utts in ((Path(heldout_dst), heldout), (Path(train_dst), set(data.utts) - heldout)):
-        tmp = dst.with_name(f".{dst.name}.tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        _write_filtered(src, tmp, utts)
-        if dst.exists():
-            shutil.rmtree(dst)
-        os.replace(tmp, dst)
+        _replace_dir(dst, lambda tmp, utts=utts: _write_filtered(src, tmp, utts))
     return DataDir(train_dst), DataDir(heldout_dst)
 
 
@@ -495,13 +489,21 @@ def copy_data_dir(src: str | os.PathLike, dst: str | os.PathLike) -> DataDir:
     if dst.is_dir() and all((dst / name).is_file() and (dst / name).read_bytes() == (src / name).read_bytes()
                             for name in tables):
         return DataDir(dst)
+    def copy_tables(tmp: Path) -> None:
+        for name in tables:
+            shutil.copy(src / name, tmp / name)
+
+    _replace_dir(dst, copy_tables)
+    return DataDir(dst)
+
+
+def _replace_dir(dst: Path, fill) -> None:
+    """Write a directory whole: `fill(tmp)` fills a temporary sibling, which then replaces dst."""
     tmp = dst.with_name(f".{dst.name}.tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    for name in tables:
-        shutil.copy(src / name, tmp / name)
+    fill(tmp)
     if dst.exists():
         shutil.rmtree(dst)
     os.replace(tmp, dst)
-    return DataDir(dst)
