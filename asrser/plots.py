@@ -57,6 +57,30 @@ def plot_training(history: list[dict], out: str | os.PathLike, title: str) -> No
     plt.close(fig)
 
 
+def plot_layer_weights(weights, emotions: list[str], layers: list[str], out: str | os.PathLike, title: str) -> None:
+    """Heatmap of the mean weight of each layer (columns) for each emotion (rows), the values in the cells."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    weights = np.asarray(weights, dtype=float)
+    fig, ax = plt.subplots(figsize=(1.6 + 0.7 * len(layers), 1.0 + 0.5 * len(emotions)))
+    image = ax.imshow(weights, cmap="viridis", vmin=0, aspect="auto")
+    for i in range(len(emotions)):
+        for j in range(len(layers)):
+            ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="black" if weights[i, j] > 0.6 * weights.max() else "white")
+    ax.set_xticks(range(len(layers)), layers, rotation=45, ha="right")
+    ax.set_yticks(range(len(emotions)), emotions)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("emotion")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, label="mean weight")
+    _save(fig, out)
+    plt.close(fig)
+
+
 def plot_confusion(matrix: list[list[int]], classes: list[str], out: str | os.PathLike, title: str) -> None:
     """Row-normalised confusion matrix (recall % per true class) with the counts in each cell."""
     import matplotlib

@@ -131,7 +131,8 @@ def train_fold(data_dir: str | os.PathLike, fold_dir: str | os.PathLike, out_dir
 def score_folds(folds_dir: str | os.PathLike, system_dir: str | os.PathLike, description: dict | None = None
                 ) -> dict:
     """<system_dir>/fold*/predictions.tsv -> predictions.tsv (all folds), results.json, confusion.png, over
-    the classes of <folds_dir>."""
+    the classes of <folds_dir>. The system's description in results.json: `description` over the one its
+    first fold wrote (fold1/description.json, e.g. by a CTA-RNN fold), over the frame ConvNet's."""
     system_dir = Path(system_dir)
     classes = read_classes(folds_dir)
     fold_files = sorted(system_dir.glob("fold*/predictions.tsv"), key=lambda p: int(p.parent.name[4:]))
@@ -141,9 +142,11 @@ def score_folds(folds_dir: str | os.PathLike, system_dir: str | os.PathLike, des
     write_predictions(system_dir / "predictions.tsv", rows)
     histories = [json.loads(p.parent.joinpath("history.json").read_text()) for p in fold_files
                  if p.parent.joinpath("history.json").exists()]
+    written = fold_files[0].parent / "description.json"
     result = {"system": f"ConvNet (frame-level, {len(classes) + 1} classes)",
               "features": "40 log-mel fbank, 31-frame windows",
               "classifier": "the paper's ConvNet; utterance = mean voiced-frame posterior",
+              **(json.loads(written.read_text()) if written.exists() else {}),
               **(description or {}), **summarize(rows, classes),
               "epochs": [len(h) for h in histories]}
     write_results(system_dir / "results.json", result)
