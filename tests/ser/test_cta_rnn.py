@@ -106,6 +106,13 @@ def test_padding_and_batch_do_not_change_an_utterances_output():
             assert layer_weights.std(1).min() > 0.01       # not uniform: the test sees the weights' masking
 
 
+def test_frame_pooling_averages_runs_of_frames():
+    x = np.arange(2 * 5 * 3, dtype=np.float32).reshape(2, 5, 3)
+    pooled = cta_rnn.pool_frames(x, 2)
+    np.testing.assert_array_equal(pooled[1], [(x[1, 0] + x[1, 1]) / 2, (x[1, 2] + x[1, 3]) / 2, x[1, 4]])
+    assert cta_rnn.pool_frames(x, 1) is x
+
+
 def _read_weights(out: Path) -> np.ndarray:
     return mean_layer_weights([out / "layer_weights.tsv"])[2].mean(0)
 
