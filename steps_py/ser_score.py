@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Score an SER system's folds: <system-dir>/fold*/predictions.tsv pooled into <system-dir>/predictions.tsv,
 results.json (WA, UA, E, UE of the validation and test speakers, per fold and pooled) and confusion.png, over
-the classes of the folds dir (classes.txt).
+the classes of the folds dir (classes.txt). The system's description in results.json is the one its folds
+wrote (fold1/description.json, e.g. by cta_train_fold.py), else the frame ConvNet's.
 
 Usage: ser_score.py <folds-dir> <system-dir>
   e.g. ser_score.py exp/ser_folds exp/convnet
+       ser_score.py exp/folds/iemocap_session exp/cta_rnn/iemocap_session/cta
 """
 from asrser import cli
 

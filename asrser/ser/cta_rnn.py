@@ -592,13 +592,14 @@ def _train_epoch(model: CtaRnn, opt: torch.optim.Optimizer, loss_fn: nn.Module, 
 def describe(config: CtaConfig, meta) -> dict:
     """The system's description in results.json."""
     mc = config.model
+    mix = {"last": "last layer", "static": "learned layer weights", "channel": "channel attention"}
+    pooling = {"mean": "mean pooling", "attention": "temporal attention pooling"}
     return {"system": f"CTA-RNN ({config.variant}: {DESCRIPTIONS[config.variant]})",
             "features": f"{meta.layers} layers x {meta.dim} of {meta.encoder}, normalised on each fold's "
                         f"training utterances",
-            "classifier": f"{'channel attention' if LAYER_MIX[config.variant] == 'channel' else LAYER_MIX[config.variant] + ' layers'}"
-                          f", Bi{mc.rnn.upper()} {mc.rnn_layers}x{mc.hidden}, "
-                          f"{'temporal attention' if POOLING[config.variant] == 'attention' else 'mean'} pooling; "
-                          f"class-balanced cross-entropy, early stopping on validation UA",
+            "classifier": f"{mix[LAYER_MIX[config.variant]]}, Bi{mc.rnn.upper()} {mc.rnn_layers}x{mc.hidden}, "
+                          f"{pooling[POOLING[config.variant]]}; {config.training.class_weights} class weights, "
+                          f"early stopping on validation UA",
             "variant": config.variant}
 
 
