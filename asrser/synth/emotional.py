@@ -101,10 +101,11 @@ class Rendition:
     wordgap: int
     gain_db: float
     tilt: float
+    volume: int = 100             # espeak's output volume (lower keeps a loud voice source from clipping)
 
 
 def rendition(spk: Speaker, profile: Profile, intensity: float, rng: np.random.Generator, spread: float,
-              language: str = "en-us") -> Rendition:
+              language: str = "en-us", volume: int = 100) -> Rendition:
     """The profile at `intensity` (scaled by the speaker's expressiveness) plus `spread`-scaled jitter; with
     probability 0.35 * spread the turn takes a random voice quality instead of the profile's."""
     s = intensity * spk.expressiveness
@@ -118,7 +119,7 @@ def rendition(spk: Speaker, profile: Profile, intensity: float, rng: np.random.G
     return Rendition(voice=f"{language}+{spk.voices[quality].name}", pitch=int(np.clip(round(pitch), 0, 99)),
                      pitch_range=int(np.clip(round(prange), 0, 99)), rate=int(np.clip(round(rate), 90, 320)),
                      wordgap=int(round(wordgap)), gain_db=float(s * profile.gain_db + spread * rng.normal(0, 3)),
-                     tilt=float(np.clip(s * profile.tilt + spread * rng.normal(0, 0.15), -0.8, 0.8)))
+                     tilt=float(np.clip(s * profile.tilt + spread * rng.normal(0, 0.15), -0.8, 0.8)), volume=volume)
 
 
 def quotas(shares: dict[str, float], n: int) -> list[str]:
@@ -215,7 +216,7 @@ def synthesize_turn(turn: PlannedTurn, render: Render) -> str:
     """Synthesise one turn (from a pristine espeak state), render it with its own seed and write its wav."""
     r = turn.rendition
     s = _synthesizer.synthesize(turn.text, voice=r.voice, rate=r.rate, pitch=r.pitch, pitch_range=r.pitch_range,
-                                wordgap=r.wordgap)
+                                wordgap=r.wordgap, volume=r.volume)
     if len(s.samples) == 0:
         raise AsrserError(f"espeak produced no audio for {turn.name}: {turn.text!r}")
     samples = render(s.samples, turn, np.random.default_rng(turn.seed))
