@@ -59,6 +59,16 @@ def tiny_iemocap_data(tiny_iemocap, tmp_path_factory) -> Path:
     return out / "iemocap"
 
 
+@pytest.fixture(scope="session")
+def tiny_msp_improv(tmp_path_factory) -> Path:
+    """The tiny mini-MSP-IMPROV, generated once per test session (about 4 s): <dir>/MSP-IMPROV/..."""
+    from asrser.synth.mini_msp_improv import generate
+
+    out = tmp_path_factory.mktemp("mini_msp_improv")
+    generate(out, "tiny", seed=0, nj=1, progress=False)
+    return out / "MSP-IMPROV"
+
+
 @pytest.fixture
 def cpu_load():
     """Busy processes on every core while the test runs: what must not change under load (corpus bytes)."""

@@ -27,10 +27,7 @@ drawn in the plan, and each turn is synthesised in a child forked from a pristin
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-import struct
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,9 +35,10 @@ import numpy as np
 
 from ..errors import AsrserError
 from ..fileio import atomic_write, check_generated_dir
-from ..progress import bar as progress_bar
 from .dialog_grammar import turn as grammar_turn
-from .espeak import OUTPUT_RATE, IsolatedSynthesizer, Voice
+from .emotional import (Profile, Rendition, Speaker, at_level, limit, pink, quotas, rendition,
+                        reverberate, speaker_voices, synthesize_turns, tilted, wav_bytes, wav_num_samples)
+from .espeak import OUTPUT_RATE, Voice
 
 log = logging.getLogger(__name__)
 
@@ -61,26 +59,9 @@ LABEL_SHARES = {"neu": 0.24, "hap": 0.08, "exc": 0.14, "ang": 0.16, "sad": 0.16,
                 "fru": 0.08, "sur": 0.03, "fea": 0.02, "dis": 0.01, "oth": 0.01, "xxx": 0.07}
 CATEGORY_NAMES = {"neu": "Neutral", "hap": "Happiness", "exc": "Excited", "sad": "Sadness", "ang": "Anger",
                   "fru": "Frustration", "sur": "Surprise", "fea": "Fear", "dis": "Disgust", "oth": "Other"}
-QUALITIES = ("modal", "tense", "bright", "breathy")
 # Per-turn jitter (0 would make the classes nearly separable). eGeMAPS + linear SVM UA, default size, seed 0:
 # 0.75 -> 77%, 1.0 -> 71%, 1.25 -> 63%, 1.4 -> 59%, 1.5 -> 57%; at 1.4 seeds 1 and 2 give 62% and 58%.
 SPREAD = 1.4
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How an emotion departs from the speaker's neutral voice at full intensity."""
-
-    pitch: float        # espeak pitch units (0-99), added to the speaker's level
-    range: float        # espeak pitch range (0-99) it moves towards; 50 is the speaker's own
-    lograte: float      # log speaking-rate change
-    gain_db: float      # loudness change
-    tilt: float         # first-order spectral tilt (+ brighter/flatter, - darker/steeper)
-    pause: float        # extra gap between words (espeak units of 10 ms)
-    quality: str        # phonation: one of QUALITIES
-    valence: float      # evaluators' dimensional ratings (1-5) for the EmoEvaluation lines
-    activation: float
-    dominance: float
 
 
 PROFILES = {
@@ -108,50 +89,13 @@ _SHADES = {"neu": ("", "", "calm"), "ang": ("", "irritated", "annoyed"), "hap": 
 
 # -- speakers and rooms -----------------------------------------------------------------------------------
 
-@dataclass
-class Speaker:
-    id: str                       # session + sex, e.g. Ses01F
-    session: int
-    sex: str                      # F or M
-    voices: dict[str, Voice]      # quality -> espeak variant
-    pitch: int                    # neutral espeak pitch level (0-99)
-    pitch_range: int              # neutral espeak pitch range (0-99)
-    rate: int                     # neutral words per minute
-    expressiveness: float         # scales every emotional departure
-
-
-def _speaker_voices(sid: str, sex: str, rng: np.random.Generator) -> dict[str, Voice]:
-    female = sex == "F"
-    tract = rng.normal(1.12 if female else 1.0, 0.04)
-    formants = {n: (int(round(100 * tract * rng.normal(1.0, 0.02))), int(rng.integers(85, 116)),
-                    int(rng.integers(85, 116))) for n in (1, 2, 3, 4)}
-    base = int(rng.integers(170, 230) if female else rng.integers(88, 130))
-    pitch = (base, base + int(rng.integers(45, 90)))
-    rough = int(rng.integers(0, 3))
-    breath = int(rng.integers(0, 3))
-    name = sid.lower()
-    gender = "female" if female else "male"
-    smile = {n: (int(round(f * (1.05 if n in (1, 2) else 1.02))), h, w) for n, (f, h, w) in formants.items()}
-    return {
-        "modal": Voice(f"mi{name}modal", gender, formants, pitch, flutter=6, roughness=rough,
-                       breath=(0, breath, breath, breath, breath, breath, 0, 0)),
-        "tense": Voice(f"mi{name}tense", gender, formants, pitch, flutter=4, roughness=min(7, rough + 4),
-                       tone=(600, 140, 1200, 200, 2000, 255, 3000, 240), extra=("voicing 115",)),
-        "bright": Voice(f"mi{name}bright", gender, smile, pitch, flutter=24, roughness=rough,
-                        tone=(600, 170, 1200, 170, 2000, 190, 3000, 150)),
-        "breathy": Voice(f"mi{name}breathy", gender, formants, pitch, flutter=10, roughness=max(0, rough - 1),
-                         breath=(0, 8, 12, 12, 12, 12, 6, 10), tone=(600, 200, 1200, 110, 2000, 70, 3000, 40),
-                         extra=("breathw 150 150 200 200 400 400", "voicing 75")),
-    }
-
-
 def make_speakers(seed: int) -> list[Speaker]:
     rng = np.random.default_rng([seed, 1])
     speakers = []
     for session in SESSIONS:
         for sex in "FM":
             sid = f"Ses{session:02d}{sex}"
-            voices = _speaker_voices(sid, sex, rng)
+            voices = speaker_voices(sid, sex, rng, prefix="mi")
             speakers.append(Speaker(sid, session, sex, voices, pitch=int(rng.integers(38, 62)),
                                     pitch_range=int(rng.integers(38, 62)), rate=int(rng.integers(150, 185)),
                                     expressiveness=float(rng.uniform(0.75, 1.25))))
@@ -176,19 +120,6 @@ def make_rooms(seed: int) -> dict[int, Room]:
 
 
 # -- the plan ---------------------------------------------------------------------------------------------
-
-@dataclass
-class Rendition:
-    """How one turn is spoken: everything the synthesis child needs, drawn in the plan."""
-
-    voice: str
-    pitch: int
-    pitch_range: int
-    rate: int
-    wordgap: int
-    gain_db: float
-    tilt: float
-
 
 @dataclass
 class Turn:
@@ -221,16 +152,6 @@ class Dialog:
     extra: list[tuple[int, str]] = field(default_factory=list)   # unlabelled transcript lines: (after turn, text)
 
 
-def _quotas(n: int) -> list[str]:
-    """Labels for n turns in the LABEL_SHARES proportions (largest remainder, ties in table order)."""
-    exact = {k: v * n for k, v in LABEL_SHARES.items()}
-    counts = {k: int(v) for k, v in exact.items()}
-    order = sorted(LABEL_SHARES, key=lambda k: -(exact[k] - counts[k]))
-    for k in order[:n - sum(counts.values())]:
-        counts[k] += 1
-    return [k for k in LABEL_SHARES for _ in range(counts[k])]
-
-
 def _rendition(spk: Speaker, label: str, rng: np.random.Generator, spread: float) -> Rendition:
     if label == "xxx":   # no agreement: some other profile, weakly expressed
         profile = PROFILES[str(rng.choice(list(PROFILES)))]
@@ -238,18 +159,7 @@ def _rendition(spk: Speaker, label: str, rng: np.random.Generator, spread: float
     else:
         profile = PROFILES[label]
         intensity = rng.uniform(0.3, 1.0)
-    s = intensity * spk.expressiveness
-    quality = profile.quality
-    if rng.random() < 0.35 * spread:
-        quality = str(rng.choice(QUALITIES))
-    pitch = spk.pitch + s * profile.pitch + spread * rng.normal(0, 6)
-    prange = spk.pitch_range + s * (profile.range - 50) + spread * rng.normal(0, 15)
-    rate = spk.rate * np.exp(s * profile.lograte + spread * rng.normal(0, 0.08))
-    wordgap = s * profile.pause + spread * abs(rng.normal(0, 0.7))
-    return Rendition(voice=f"en-us+{spk.voices[quality].name}", pitch=int(np.clip(round(pitch), 0, 99)),
-                     pitch_range=int(np.clip(round(prange), 0, 99)), rate=int(np.clip(round(rate), 90, 320)),
-                     wordgap=int(round(wordgap)), gain_db=float(s * profile.gain_db + spread * rng.normal(0, 3)),
-                     tilt=float(np.clip(s * profile.tilt + spread * rng.normal(0, 0.15), -0.8, 0.8)))
+    return rendition(spk, profile, intensity, rng, spread)
 
 
 def _evaluation(label: str, speaker_sex: str, rng: np.random.Generator) -> tuple[list[str], tuple]:
@@ -335,7 +245,7 @@ def plan_corpus(out_dir: str | os.PathLike, size: str = "default", seed: int = 0
         # labels: each speaker's turns get the shares of LABEL_SHARES, in a random order
         for who, slots in session_turns.items():
             rng = np.random.default_rng([seed, 6, session, "FM".index(who)])
-            labels = _quotas(len(slots))
+            labels = quotas(LABEL_SHARES, len(slots))
             rng.shuffle(labels)
             for (dialog, t), label in zip(slots, labels):
                 dialog.turns[t].label = label
@@ -350,79 +260,22 @@ def plan_corpus(out_dir: str | os.PathLike, size: str = "default", seed: int = 0
 
 # -- synthesis and writing --------------------------------------------------------------------------------
 
-def wav_bytes(samples: np.ndarray, rate: int = OUTPUT_RATE) -> bytes:
-    """A canonical 44-byte-header RIFF/WAVE file: mono, 16-bit PCM, little-endian."""
-    data = np.asarray(samples, dtype="<i2").tobytes()
-    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(data), b"WAVE", b"fmt ", 16, 1, 1, rate,
-                         rate * 2, 2, 16, b"data", len(data))
-    return header + data
-
-
-def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
-    from scipy.signal import lfilter
-
-    white = rng.normal(size=n + 1)
-    return lfilter([0.049922, -0.095993, 0.050612, -0.004408], [1, -2.494956, 2.017265, -0.522189], white)[1:]
-
-
 def render(speech: np.ndarray, turn: Turn, rng: np.random.Generator) -> np.ndarray:
     """The turn's emotion-dependent tilt and loudness, then its session's room and microphone, as int16."""
-    from scipy.signal import fftconvolve, lfilter
+    from scipy.signal import lfilter
 
     r, room = turn.rendition, turn.room
-    x = speech.astype(np.float64)
-    x = lfilter([1.0, -r.tilt], [1.0], x) if r.tilt >= 0 else lfilter([1.0], [1.0, r.tilt], x) * (1 + r.tilt)
+    x = tilted(speech.astype(np.float64), r.tilt)
     lead = int(rng.integers(int(0.05 * OUTPUT_RATE), int(0.3 * OUTPUT_RATE)))
     tail = int(rng.integers(int(0.05 * OUTPUT_RATE), int(0.3 * OUTPUT_RATE)))
-    rms = np.sqrt(np.mean(x ** 2)) + 1e-9
-    level = room.level_dbfs + r.gain_db + rng.normal(0, 1.0)
-    x = x / rms * 32768 * 10 ** (level / 20)
+    x = at_level(x, room.level_dbfs + r.gain_db + rng.normal(0, 1.0))
     audio = np.concatenate([np.zeros(lead), x, np.zeros(tail)])
     audio = lfilter([1.0, -room.mic_tilt], [1.0], audio)
-    t = np.arange(1, int(room.rt60 * OUTPUT_RATE)) / OUTPUT_RATE
-    tail = rng.normal(size=len(t)) * np.exp(-6.9 * t / room.rt60)
-    tail *= np.sqrt(10 ** (-room.drr_db / 10) / np.sum(tail ** 2))
-    audio = fftconvolve(audio, np.concatenate([[1.0], tail]))[:len(audio)]
-    noise = _pink(len(audio), rng)
+    audio = reverberate(audio, room.rt60, room.drr_db, rng)
+    noise = pink(len(audio), rng)
     noise_level = room.noise_dbfs + rng.normal(0, 1.5)
     audio += noise / (np.sqrt(np.mean(noise ** 2)) + 1e-12) * 32768 * 10 ** (noise_level / 20)
-    return _limit(audio)
-
-
-def _limit(audio: np.ndarray, threshold: float = 0.7 * 32767) -> np.ndarray:
-    """int16 with peaks above the threshold compressed smoothly towards full scale (no hard clipping)."""
-    over = np.abs(audio) > threshold
-    if over.any():
-        head = 32767 - threshold
-        a = np.abs(audio[over])
-        audio[over] = np.sign(audio[over]) * (threshold + head * np.tanh((a - threshold) / head))
-    return np.clip(np.round(audio), -32768, 32767).astype(np.int16)
-
-
-def _synthesize_and_write(turn: Turn) -> None:
-    syn = _synthesizer
-    r = turn.rendition
-    s = syn.synthesize(turn.text, voice=r.voice, rate=r.rate, pitch=r.pitch, pitch_range=r.pitch_range,
-                       wordgap=r.wordgap)
-    if len(s.samples) == 0:
-        raise AsrserError(f"espeak produced no audio for {turn.name}: {turn.text!r}")
-    samples = render(s.samples, turn, np.random.default_rng(turn.seed))
-    with atomic_write(turn.wav, "wb", encoding=None) as f:
-        f.write(wav_bytes(samples))
-
-
-def synthesize_turn(turn: Turn) -> str:
-    """Synthesise (from a pristine espeak state: IsolatedSynthesizer) and write one turn."""
-    _synthesize_and_write(turn)
-    return turn.path
-
-
-_synthesizer: IsolatedSynthesizer | None = None
-
-
-def _init_worker(voices: list[Voice]) -> None:
-    global _synthesizer
-    _synthesizer = IsolatedSynthesizer(voices)
+    return limit(audio)
 
 
 def all_voices(dialogs: list[Dialog]) -> list[Voice]:
@@ -462,11 +315,6 @@ def write_dialog_files(dialog: Dialog, root: Path) -> None:
                 xx[other] += 1
 
 
-def _num_samples(path: Path) -> int:
-    size = path.stat().st_size
-    return (size - 44) // 2
-
-
 def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, nj: int = 1,
              progress: bool = True, spread: float = SPREAD) -> int:
     """Write the corpus under <out_dir>/IEMOCAP_full_release; returns the number of turns.
@@ -476,24 +324,10 @@ def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, n
     dialogs = plan_corpus(out_dir, size, seed, spread)
     turns = [t for d in dialogs for t in d.turns]
     todo = [t for t in turns if not t.wav.exists()]
-    voices = all_voices(dialogs)
-    bar = progress_bar(total=len(todo), desc=f"mini-IEMOCAP ({size})", unit="utt", enabled=progress)
-    # espeak runs in synthesis server processes (IsolatedSynthesizer), never in this one.
-    if todo and nj <= 1:
-        _init_worker(voices)
-        for turn in todo:
-            synthesize_turn(turn)
-            bar.update()
-        _synthesizer.close()
-    elif todo:
-        with ProcessPoolExecutor(max(1, nj), mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_init_worker, initargs=(voices,)) as pool:
-            for _ in pool.map(synthesize_turn, todo, chunksize=8):
-                bar.update()
-    bar.close()
+    synthesize_turns(todo, all_voices(dialogs), render, nj, f"mini-IEMOCAP ({size})", progress)
     root = Path(out_dir) / ROOT_NAME
     for turn in turns:
-        turn.num_samples = _num_samples(turn.wav)
+        turn.num_samples = wav_num_samples(turn.wav)
     for dialog in dialogs:
         write_dialog_files(dialog, root)
     log.info("mini-IEMOCAP %s (seed %d): %d turns (%d new) in %d dialogs, %.1f min of audio, in %s", size, seed,
