@@ -60,19 +60,20 @@ def encode_in_chunks(encoder: LayerEncoder, samples: np.ndarray, max_samples: in
 
 def read_for_encoder(utt: str, rxspec: str, encoder: LayerEncoder, allow_downsample: bool = False,
                      allow_upsample: bool = False) -> np.ndarray:
-    """An utterance's samples at the encoder's rate, or AudioError naming it (unreadable, or at another rate
-    without permission to resample)."""
+    """An utterance's samples in [-1, 1] at the encoder's rate, or AudioError naming it (unreadable, or at
+    another rate without permission to resample)."""
     audio = read_audio(rxspec, utt)
+    samples = audio.samples / np.float32(32768.0)
     rate, want = audio.sample_rate, encoder.sample_rate
     if rate == want:
-        return audio.samples
+        return samples
     upsample = rate < want
     if not (allow_upsample if upsample else allow_downsample):
         option = "--allow-upsample" if upsample else "--allow-downsample"
         raise AudioError(utt, rxspec, f"sample rate is {rate} Hz but {encoder.name} expects {want} Hz (run with "
                                       f"{option} to resample, or resample in wav.scp, e.g. "
                                       f"'sox FILE -r {want} -t wav - |')")
-    return resample(audio.samples, rate, want)
+    return resample(samples, rate, want)
 
 
 def extract_embeddings(encoder_spec: str, data_dir: str | os.PathLike, store_dir: str | os.PathLike,
@@ -104,7 +105,12 @@ def extract_embeddings(encoder_spec: str, data_dir: str | os.PathLike, store_dir
         for utt, rxspec in bar(wav.items(), total=len(wav), desc=f"embeddings {data_dir.name}", unit="utt",
                                enabled=progress):
             samples = read_for_encoder(utt, rxspec, encoder, allow_downsample, allow_upsample)
-            layers = encode_in_chunks(encoder, samples, max_samples)
+            try:
+                layers = encode_in_chunks(encoder, samples, max_samples)
+            except AudioError:
+                raise
+            except AsrserError as e:        # the encoder's word on this audio (e.g. too short): name the utterance
+                raise AudioError(utt, rxspec, str(e)) from None
             if layers.shape[1] == 0:
                 raise AudioError(utt, rxspec, f"too short ({len(samples)} samples) for one frame of "
                                               f"{encoder.name}")

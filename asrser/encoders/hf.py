@@ -127,9 +127,8 @@ class HFEncoder:
             raise ValueError(f"expected mono samples (1-D), got shape {samples.shape}")
         if samples.size < self.min_samples:
             return np.zeros((len(self.layer_names), 0, self.dim), dtype=np.float32)
-        # The toolkit's 16-bit integer scale to the [-1, 1] the extractors were given in training, then the
-        # extractor's own processing (zero mean, unit variance when its do_normalize says so).
-        inputs = self.extractor(samples / 32768.0, sampling_rate=self.sample_rate, return_tensors="np")
+        # The extractor's own processing (zero mean, unit variance when its do_normalize says so).
+        inputs = self.extractor(samples, sampling_rate=self.sample_rate, return_tensors="np")
         values = torch.from_numpy(np.ascontiguousarray(inputs["input_values"], dtype=np.float32)).to(self.device)
         with torch.inference_mode():
             out = self.model(values, output_hidden_states=True)

@@ -45,7 +45,8 @@ def framing_encoder(monkeypatch):
 
 
 def test_a_data_dir_goes_into_a_store(tiny_encoders, data_dir, tmp_path):
-    spec = f"hf:{tiny_encoders['wavlm']}"
+    """(HuBERT's extractor does not normalise: the samples must reach it in [-1, 1].)"""
+    spec = f"hf:{tiny_encoders['hubert']}"
     store_dir = tmp_path / "emb"
     assert extract_embeddings(spec, data_dir, store_dir, "cpu", progress=False) == 6
     store = EmbeddingStore(store_dir)
@@ -57,7 +58,7 @@ def test_a_data_dir_goes_into_a_store(tiny_encoders, data_dir, tmp_path):
     assert store.utterances == sorted(wav)
     num_frames = dict(line.split() for line in (store_dir / "utt2num_frames").read_text().splitlines())
     for utt, path in wav.items():
-        samples = read_audio(path, utt).samples
+        samples = read_audio(path, utt).samples / 32768
         layers = store.read(utt)
         assert layers.shape[1] == int(num_frames[utt]) == 1 + (len(samples) - 400) // 320
         np.testing.assert_allclose(layers, encoder.layers(samples), atol=1e-5)
@@ -112,26 +113,40 @@ def test_another_sample_rate_is_refused_unless_resampling_is_allowed(framing_enc
     assert EmbeddingStore(tmp_path / "emb").read("spkC_u9").shape == (2, 1 + (8000 - 400) // 320, 2)
 
 
-def test_bad_audio_is_named_in_one_line(tiny_encoders, data_dir, tmp_path):
+def test_the_program_names_bad_audio_in_one_line_and_writes_the_store(tiny_encoders, data_dir, tmp_path):
     wav = dict(line.split(" ", 1) for line in (data_dir / "wav.scp").read_text().splitlines())
     broken = wav["spkB_u1"]
-    data = open(broken, "rb").read()
-    open(broken, "wb").write(data[:len(data) // 2])
-    run = run_step("extract_embeddings.py", "--device", "cpu", f"hf:{tiny_encoders['wav2vec2']}", data_dir,
-                   tmp_path / "emb", check=False)
+    good = open(broken, "rb").read()
+    open(broken, "wb").write(good[:len(good) // 2])
+    args = ["--device", "cpu", "--max-seconds", "0.5", f"hf:{tiny_encoders['hubert']}", data_dir, tmp_path / "emb"]
+    run = run_step("extract_embeddings.py", *args, check=False)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1].startswith(
         f"ERROR (extract_embeddings.py): utterance spkB_u1 ({broken}): truncated: the WAV header declares")
     assert not (tmp_path / "emb" / "embeddings.json").exists()
 
-    write_wav(broken, np.zeros(300, np.int16), 16000)
+    open(broken, "wb").write(good)
+    run = run_step("extract_embeddings.py", *args)
+    assert "6 utterances" in run.stderr
+    store = EmbeddingStore(tmp_path / "emb")
+    # 0.7 s in windows of 0.5 s: as many frames as the whole utterance gives.
+    assert store.meta.utterances == 6 and store.read("spkA_u1").shape == (3, 34, 32)
+
+
+def test_audio_too_short_for_a_frame_is_named(tiny_encoders, data_dir, tmp_path):
+    wav = dict(line.split(" ", 1) for line in (data_dir / "wav.scp").read_text().splitlines())
+    write_wav(wav["spkB_u1"], np.zeros(300, np.int16), 16000)
     with pytest.raises(AudioError, match=r"utterance spkB_u1 .*: too short \(300 samples\) for one frame of hf:"):
         extract_embeddings(f"hf:{tiny_encoders['wav2vec2']}", data_dir, tmp_path / "emb", "cpu", progress=False)
 
 
-def test_the_program_writes_a_store(tiny_encoders, data_dir, tmp_path):
-    run = run_step("extract_embeddings.py", "--device", "cpu", "--max-seconds", "0.5",
-                   f"hf:{tiny_encoders['hubert']}", data_dir, tmp_path / "emb")
-    assert "6 utterances" in run.stderr
-    store = EmbeddingStore(tmp_path / "emb")
-    assert store.meta.utterances == 6 and store.read("spkA_u1").shape == (3, 34, 32)
+def test_an_encoders_refusal_names_the_utterance(framing_encoder, data_dir, tmp_path, monkeypatch):
+    def refuse(samples):
+        raise AsrserError(f"ctc:framing: {len(samples)} samples are too short for one fbank frame")
+
+    monkeypatch.setattr(framing_encoder, "layers", refuse)
+    model = tmp_path / "final.pt"
+    model.write_bytes(b"x")
+    with pytest.raises(AudioError, match=r"^utterance spkA_u0 \(.*spkA_u0.wav\): ctc:framing: 9600 samples are too "
+                                         r"short for one fbank frame$"):
+        extract_embeddings(f"ctc:{model}", data_dir, tmp_path / "emb", progress=False)
