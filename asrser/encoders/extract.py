@@ -13,7 +13,11 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -100,27 +104,63 @@ def extract_embeddings(encoder_spec: str, data_dir: str | os.PathLike, store_dir
     max_samples = int(max_seconds * encoder.sample_rate) if max_seconds else None
     seconds = 0.0
 
-    def embeddings():
+    def encode(utt: str, rxspec: str) -> tuple[np.ndarray, int]:
+        samples = read_for_encoder(utt, rxspec, encoder, allow_downsample, allow_upsample)
+        try:
+            layers = encode_in_chunks(encoder, samples, max_samples)
+        except AudioError:
+            raise
+        except AsrserError as e:        # the encoder's word on this audio (e.g. too short): name the utterance
+            raise AudioError(utt, rxspec, str(e)) from None
+        if layers.shape[1] == 0:
+            raise AudioError(utt, rxspec, f"too short ({len(samples)} samples) for one frame of {encoder.name}")
+        return layers, len(samples)
+
+    def embeddings(workers: int) -> Iterator[tuple[str, np.ndarray]]:
         nonlocal seconds
-        for utt, rxspec in bar(wav.items(), total=len(wav), desc=f"embeddings {data_dir.name}", unit="utt",
-                               enabled=progress):
-            samples = read_for_encoder(utt, rxspec, encoder, allow_downsample, allow_upsample)
-            try:
-                layers = encode_in_chunks(encoder, samples, max_samples)
-            except AudioError:
-                raise
-            except AsrserError as e:        # the encoder's word on this audio (e.g. too short): name the utterance
-                raise AudioError(utt, rxspec, str(e)) from None
-            if layers.shape[1] == 0:
-                raise AudioError(utt, rxspec, f"too short ({len(samples)} samples) for one frame of "
-                                              f"{encoder.name}")
-            seconds += len(samples) / encoder.sample_rate
-            yield utt, layers
+        progress_bar = bar(total=len(wav), desc=f"embeddings {data_dir.name}", unit="utt", enabled=progress)
+        with progress_bar, ThreadPoolExecutor(workers) as pool:
+            pending: deque = deque()
+            items = iter(wav.items())
+            while True:
+                # A few utterances in flight: the workers stay busy, memory stays bounded, order is kept.
+                for utt, rxspec in items:
+                    pending.append((utt, pool.submit(encode, utt, rxspec)))
+                    if len(pending) >= 2 * workers:
+                        break
+                if not pending:
+                    return
+                utt, job = pending.popleft()
+                layers, num_samples = job.result()
+                seconds += num_samples / encoder.sample_rate
+                progress_bar.update()
+                yield utt, layers
 
     started = time.monotonic()
-    count = write_embeddings(store_dir, embeddings(), meta)
+    with _utterances_in_parallel(device) as workers:
+        count = write_embeddings(store_dir, embeddings(workers), meta)
     stamp.write()
     took = time.monotonic() - started
     log.info("%s: %d utterances (%.0f s of audio) by %s: %d layers x %d dims, in %.1f s (%.0fx real time)",
              store_dir, count, seconds, encoder.name, meta.layers, meta.dim, took, seconds / max(took, 1e-9))
     return count
+
+
+@contextmanager
+def _utterances_in_parallel(device: str) -> Iterator[int]:
+    """How many utterances to encode at once. On the CPU: one per thread torch would use, each on one thread
+    (an utterance's tensors are small: splitting every operation across threads cost ten times the CPU time of
+    running whole utterances side by side, the threads mostly waiting on each other). On a GPU: one."""
+    import torch
+
+    from ..nnet.train import select_device
+
+    if select_device(device).type != "cpu":
+        yield 1
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(threads)

@@ -24,9 +24,13 @@ class FramingEncoder:
 
     def __init__(self):
         self.calls = 0
+        self.torch_threads = set()
 
     def layers(self, samples):
+        import torch
+
         self.calls += 1
+        self.torch_threads.add(torch.get_num_threads())
         n = 0 if len(samples) < 400 else 1 + (len(samples) - 400) // 320
         frames = np.stack([samples[t * 320:t * 320 + 400] for t in range(n)]) if n else np.zeros((0, 400))
         first = np.stack([frames.mean(axis=1), frames.std(axis=1)], axis=1)
@@ -69,7 +73,13 @@ def test_a_current_store_is_not_rewritten(framing_encoder, data_dir, tmp_path, c
     model = tmp_path / "final.pt"
     model.write_bytes(b"weights 1")
     store_dir = tmp_path / "emb"
-    assert extract_embeddings(f"ctc:{model}", data_dir, store_dir, progress=False) == 6
+    import torch
+
+    threads = torch.get_num_threads()
+    assert extract_embeddings(f"ctc:{model}", data_dir, store_dir, "cpu", progress=False) == 6
+    # Utterances side by side, each on one thread (small tensors); torch's setting restored afterwards.
+    assert framing_encoder.torch_threads == {1} and torch.get_num_threads() == threads
+    assert EmbeddingStore(store_dir).utterances == sorted(EmbeddingStore(store_dir).utterances)
     ark = store_dir / "feats.ark"
     written = ark.stat().st_mtime_ns
     assert extract_embeddings(f"ctc:{model}", data_dir, store_dir, progress=False) == 0
