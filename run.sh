@@ -25,9 +25,10 @@ timit=$(absolute "$timit")
 iemocap=$(absolute "$iemocap")
 [ -n "$preset" ] || { [ -z "$timit$iemocap" ] && preset=fast || preset=paper; }
 case "$preset" in fast) nets=conf/fast ;; paper) nets=conf/paper ;; *) die "--preset must be fast or paper, got $preset" ;; esac
+ctc_config=$([ "$preset" = fast ] && echo conf/fast/ctc.yaml || echo conf/ctc.yaml)   # conf/ctc.yaml: real TIMIT's size
 
-if stage 1 "TIMIT phone recognition: GMM-HMM mono/tri1/tri2/tri3 (SAT), alignments, the hybrid ConvNet-HMM; sclite PER"; then
-  egs/timit/s5/run.sh --nj "$nj" --timit "$timit" --corpus-size "$corpus_size" --corpus-seed "$seed" --nnet-config $nets/convnet.yaml --device "$device"
+if stage 1 "TIMIT phone recognition: GMM-HMM mono/tri1/tri2/tri3 (SAT), alignments, the hybrid ConvNet-HMM, the CTC recogniser; sclite PER"; then
+  egs/timit/s5/run.sh --nj "$nj" --timit "$timit" --corpus-size "$corpus_size" --corpus-seed "$seed" --nnet-config $nets/convnet.yaml --ctc-config "$ctc_config" --device "$device"
 fi
 
 if stage 2 "IEMOCAP emotion recognition: frame-level ConvNet on the LOSO folds, eGeMAPS + SVM baseline"; then

@@ -37,8 +37,9 @@ def plot_error_rates(rows: list[dict], out: str | os.PathLike, title: str, ylabe
     plt.close(fig)
 
 
-def plot_training(history: list[dict], out: str | os.PathLike, title: str) -> None:
-    """Training loss and validation FER per epoch."""
+def plot_training(history: list[dict], out: str | os.PathLike, title: str, *, loss_label: str = "cross-entropy",
+                  error_key: str = "valid_fer", error_label: str = "validation FER %") -> None:
+    """Training loss and a validation error rate (by default the FER) per epoch."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -47,10 +48,10 @@ def plot_training(history: list[dict], out: str | os.PathLike, title: str) -> No
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.plot(epochs, [h["loss"] for h in history], "o-", label="training loss")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("cross-entropy")
+    ax.set_ylabel(loss_label)
     ax2 = ax.twinx()
-    ax2.plot(epochs, [h["valid_fer"] for h in history], "s--", color="tab:red", label="validation FER %")
-    ax2.set_ylabel("FER %")
+    ax2.plot(epochs, [h[error_key] for h in history], "s--", color="tab:red", label=error_label)
+    ax2.set_ylabel(error_label.split()[-2] + " %" if error_label.endswith("%") else error_label)
     fig.legend(loc="upper right")
     ax.set_title(title)
     _save(fig, out)

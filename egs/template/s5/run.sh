@@ -28,16 +28,17 @@ mfcc_config=conf/mfcc.conf
 fbank_config=conf/fbank.conf
 gmm_config=conf/gmm_words.yaml
 nnet_config=conf/fast/convnet.yaml
+ctc_config=conf/fast/ctc.yaml   # the end-to-end CTC recogniser over the lang's words (stage 16)
 device=auto            # auto (CUDA when present) | cpu | cuda
 seed=0
 help_message="Usage: $0 --train DIR --test \"DIR...\" [--dev DIR] [--dict DIR] [--lm-order N]
-       [--stage N] [--stop-stage M] [--nj N] [--gmm-config F] [--nnet-config F] [--mfcc-config F] [--fbank-config F]"
+       [--stage N] [--stop-stage M] [--nj N] [--gmm-config F] [--nnet-config F] [--ctc-config F] [--mfcc-config F] [--fbank-config F]"
 . recipe.sh
 
 for opt in train test; do [ -n "${!opt}" ] || die "--$opt is required (a Kaldi data dir)"; done
 resolve() { case $1 in /*|"") echo "$1" ;; *) [ -e "$1" ] && echo "$1" || echo "$here/$1" ;; esac; }
 mfcc_config=$(resolve "$mfcc_config"); fbank_config=$(resolve "$fbank_config")
-gmm_config=$(resolve "$gmm_config"); nnet_config=$(resolve "$nnet_config")
+gmm_config=$(resolve "$gmm_config"); nnet_config=$(resolve "$nnet_config"); ctc_config=$(resolve "$ctc_config")
 name() { basename "$1"; }
 test_sets=$(for d in $test; do name "$d"; done | xargs)
 eval_sets="dev $test_sets"
@@ -143,6 +144,17 @@ if stage 15 "hybrid ConvNet-HMM decoding with the monophone HCLG; WER" \
   for x in $eval_sets; do
     nnet_decode.py --device "$device" exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt \
       exp/convnet/frames_$x data/$x/text exp/convnet/decode_$x
+  done
+fi
+
+if stage 16 "end-to-end CTC recogniser ($ctc_config) over the lang's words on the fbank, validated on dev; greedy decoding, WER" \
+    needs 2:data/lang/words.txt 3:data-fbank/train/feats.scp; then
+  # The bigram decode of the TIMIT recipe builds the CTC topology with one arc per pair of tokens: over a word
+  # vocabulary that graph grows with its square, so the word task is decoded greedily.
+  ctc_train.py --config "$ctc_config" --fbank-config "$fbank_config" --device "$device" \
+    data-fbank/train data-fbank/dev data/lang exp/ctc
+  for x in $eval_sets; do
+    ctc_decode.py --scoring-unit word --device "$device" exp/ctc/final.pt data-fbank/$x data/$x/text exp/ctc/decode_$x
   done
 fi
 

@@ -15,6 +15,7 @@ corpus_size=default    # mini-TIMIT size: tiny | default
 corpus_seed=0
 gmm_config=            # GMM sizes; empty: conf/gmm.yaml (scaled to the mini-TIMIT) or, with --timit, conf/gmm_full.yaml
 nnet_config=conf/convnet.yaml
+ctc_config=conf/ctc.yaml   # the end-to-end CTC phone recogniser (./run.sh passes conf/fast/ctc.yaml)
 device=auto            # auto (CUDA when present) | cpu | cuda
 phone_map=conf/timit/phones.60-48-39.map   # 61 labels -> 48 (column 2: the lang's phones) -> 39 (column 3: scoring)
 ngpu=0                 # ConvNet training data-parallel on this many GPUs (one process each, NCCL)
@@ -27,7 +28,7 @@ kaldi_ali=             # Kaldi's alignment dirs of one model, quoted: the traini
                        # validation), e.g. "<kaldi>/exp/tri3_ali <kaldi>/exp/tri3_ali_dev"
 kaldi_graph=           # the graph dir of that model (e.g. <kaldi>/egs/timit/s5/exp/tri3/graph)
 kaldi_targets=mono-state   # what the net predicts: mono-state (48 phones x 3 states) | pdf (the tree's leaves)
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default] [--ngpu G | --nproc N] [--nnodes M]
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default] [--ngpu G | --nproc N] [--nnodes M] [--nnet-config F] [--ctc-config F]
        [--kaldi-lang DIR --kaldi-ali \"DIR...\" --kaldi-graph DIR [--kaldi-targets mono-state|pdf]]"
 . recipe.sh
 
@@ -207,6 +208,21 @@ if kaldi_import && stage 20 "hybrid decoding of dev and test with the Kaldi expe
   done
 fi
 
-if stage 21 "RESULTS.md" needs 5:exp/mono/decode_test/decode.done; then
+if stage 21 "end-to-end CTC phone recogniser ($ctc_config) on the fbank, validated on dev" \
+    needs 2:data/lang/words.txt 3:data-fbank/{train,dev}/feats.scp; then
+  ctc_train.py --config "$ctc_config" --fbank-config conf/fbank.conf --device "$device" \
+    data-fbank/train data-fbank/dev data/lang exp/ctc
+fi
+
+if stage 22 "CTC decoding of dev and test: greedy (exp/ctc_greedy) and with the phone bigram (exp/ctc); PER" \
+    needs 2:data/lang_test_bg/G.fst 3:data-fbank/{dev,test}/feats.scp 21:exp/ctc/final.pt; then
+  for x in dev test; do
+    ctc_decode.py "${score_opts[@]}" --device "$device" exp/ctc/final.pt data-fbank/$x data/$x/text exp/ctc_greedy/decode_$x
+    ctc_decode.py "${score_opts[@]}" --device "$device" --lang-test data/lang_test_bg \
+      exp/ctc/final.pt data-fbank/$x data/$x/text exp/ctc/decode_$x
+  done
+fi
+
+if stage 23 "RESULTS.md" needs 5:exp/mono/decode_test/decode.done; then
   timit_results.py --title "TIMIT ($timit)" exp RESULTS.md
 fi
