@@ -142,18 +142,18 @@ def write_folds(data_dir: str | os.PathLike, folds_dir: str | os.PathLike, fold_
         sessions: dict[str, set[str]] = {}
         for u in labels:
             sessions.setdefault(utt2corpus[u], set()).add(utt2sess[u])
-        counts = Counter(groups.values())
         folds = make_corpus_folds({c: sorted(s) for c, s in sessions.items()})
     else:
         groups = _utterance_groups(data_dir / GROUP_FILES[fold_by], labels, fold_by)
-        counts = Counter(groups.values())
-        folds = make_folds(list(counts), validation, counts, fold_by)
+        folds = make_folds(list(set(groups.values())), validation, Counter(groups.values()), fold_by)
+    counts = Counter(groups.values())
     classes = write_classes(folds_dir, labels)
     write_key_value(folds_dir / GROUPS_FILE, groups)
     with atomic_write(folds_dir / "folds.json") as f:
         json.dump({"data": str(data_dir), "fold_by": fold_by, "class_map": str(class_map or ""),
                    "classes": list(classes), "validation": sorted(validation),
-                   f"{'session' if fold_by == 'corpus' else fold_by}_utterances": dict(counts), "folds": [asdict(fold) for fold in folds]}, f, indent=1)
+                   f"{'session' if fold_by == 'corpus' else fold_by}_utterances": dict(counts),
+                   "folds": [asdict(fold) for fold in folds]}, f, indent=1)
     return folds
 
 
