@@ -2,7 +2,9 @@
 # The whole experiment of Fayek, Lech & Cavedon (2016), "On the Correlation and Transferability of Features
 # between Automatic Speech Recognition and Speech Emotion Recognition", as numbered, resumable stages: the two
 # corpus recipes under egs/ (each also runnable alone, with finer stages), the shared transfer stage both ways,
-# and REPORT.md. Without --timit / --iemocap the embedded, license-free corpora are generated and used.
+# and REPORT.md; then the CTA-RNN experiment (egs/cta_rnn/s5: SER on the layer embeddings of the TIMIT recipe's
+# CTC encoder, IEMOCAP and MSP-IMPROV, within and across corpora). Without --timit / --iemocap / --msp-improv the
+# embedded, license-free corpora are generated and used.
 # Installs what it needs on the first run.
 cd "$(dirname "$0")"
 . ./path.sh
@@ -13,16 +15,18 @@ stop_stage=100
 nj=2
 timit=        # LDC TIMIT directory (TRAIN/ and TEST/); empty: the embedded mini-TIMIT
 iemocap=      # IEMOCAP_full_release directory; empty: the embedded mini-IEMOCAP
+msp_improv=   # MSP-IMPROV directory (session1..6 or Audio/); empty: the embedded mini-MSP-IMPROV
 corpus_size=default   # embedded corpora: default | tiny (a quick check of every stage)
 seed=0        # the embedded corpora's seed (another seed: other speakers, sentences, recordings)
 preset=       # fast (conf/fast: narrower nets, frame budgets; default on the embedded corpora) | paper (conf/paper)
 device=auto   # auto (CUDA when present) | cpu | cuda
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--iemocap DIR] [--preset fast|paper] [--corpus-size tiny|default] [--seed N]"
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--iemocap DIR] [--msp-improv DIR] [--preset fast|paper] [--corpus-size tiny|default] [--seed N]"
 . recipe.sh
 
 absolute() { [ -z "$1" ] || realpath "$1"; }
 timit=$(absolute "$timit")
 iemocap=$(absolute "$iemocap")
+msp_improv=$(absolute "$msp_improv")
 [ -n "$preset" ] || { [ -z "$timit$iemocap" ] && preset=fast || preset=paper; }
 case "$preset" in fast) nets=conf/fast ;; paper) nets=conf/paper ;; *) die "--preset must be fast or paper, got $preset" ;; esac
 ctc_config=$([ "$preset" = fast ] && echo conf/fast/ctc.yaml || echo conf/ctc.yaml)   # conf/ctc.yaml: real TIMIT's size
@@ -59,6 +63,14 @@ if stage 5 "tables and figures: transfer tables, layer similarity (linear CKA), 
   transfer.py collect $asr/exp/convnet $ser/exp/convnet exp/transfer
   transfer_analysis.py $asr/exp/convnet/final.pt $ser/exp/convnet/fold1/final.pt $asr/exp/convnet/frames_test \
     $ser/exp/ser_folds/fold1/frames_test exp/transfer
+fi
+
+if stage 6 "CTA-RNN: SER on the CTC encoder's layer embeddings, ablations, ConvNet and eGeMAPS; IEMOCAP, MSP-IMPROV, across" \
+    needs 1:$asr/exp/ctc/final.pt 2:$ser/data/iemocap/utt2emo; then
+  # The IEMOCAP recipe's ConvNet and eGeMAPS + SVM on the speaker folds (stage 2) serve that protocol's row.
+  egs/cta_rnn/s5/run.sh --nj "$nj" --msp-improv "$msp_improv" --corpus-size "$corpus_size" --corpus-seed "$seed" \
+    --cta-config $nets/cta_rnn.yaml --nnet-config $nets/convnet_ser.yaml --speaker-baselines ../../iemocap/s5/exp \
+    --device "$device"
 fi
 
 if stage 9 "RESULTS.md (every recipe's tables) and REPORT.md (the paper side by side, deviations)" \

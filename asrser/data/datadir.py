@@ -22,6 +22,7 @@ from ..fileio import Stamp, read_key_value, write_key_value
 log = logging.getLogger(__name__)
 
 SPEAKER_TABLES = ("spk2utt", "cmvn.scp", "spk2gender")
+CORPUS_TABLE = "utt2corpus"     # the source corpus of each utterance of a combined data dir
 # Files a data dir may hold that are neither utterance- nor speaker-indexed tables.
 NOT_TABLES = ("frame_shift", "conf", "log", "split", ".backup", "bad_utts", "reco2file_and_channel", "phones")
 
@@ -370,16 +371,28 @@ def _known(requested: set[str], present: Iterable[str], table: Path, what: str) 
     return requested
 
 
-def combine_data_dirs(dst: str | os.PathLike, srcs: Iterable[str | os.PathLike]) -> DataDir:
-    """Concatenate data dirs. Tables present in only some sources are dropped (with a warning)."""
+def combine_data_dirs(dst: str | os.PathLike, srcs: Iterable[str | os.PathLike],
+                      corpus_names: Iterable[str] | None = None) -> DataDir:
+    """Concatenate data dirs (every table the sources share: utt2emo, utt2sess, ...; tables present in only
+    some sources are dropped, with a warning). With corpus_names (one per source), also utt2corpus: the name of
+    each utterance's source, which cross-corpus SER folds group by. The directory is written whole."""
     srcs = [Path(s) for s in srcs]
     dst = Path(dst)
+    names_of_corpora = list(corpus_names) if corpus_names is not None else None
+    if names_of_corpora is not None:
+        if len(names_of_corpora) != len(srcs):
+            raise AsrserError(f"combine: {len(names_of_corpora)} corpus names for {len(srcs)} data dirs")
+        bad = [n for n in names_of_corpora if not n or any(c.isspace() for c in n)]
+        if bad or len(set(names_of_corpora)) != len(names_of_corpora):
+            raise AsrserError(f"combine: corpus names must be distinct single words, got {' '.join(names_of_corpora)}")
     dirs = [check_data_dir(s, need_text=False, need_wav=False) for s in srcs]
     names = set.intersection(*(set(d.tables()) for d in dirs)) - {"spk2utt"}
+    if names_of_corpora is not None:
+        names.discard(CORPUS_TABLE)     # the sources' own utt2corpus (if any) is replaced by the new one
     for d in dirs:
-        for dropped in sorted(set(d.tables()) - names - {"spk2utt"}):
+        for dropped in sorted(set(d.tables()) - names - {"spk2utt", CORPUS_TABLE}):
             log.warning("combine: %s is not in every source; dropping it", d.path / dropped)
-    dst.mkdir(parents=True, exist_ok=True)
+    tables: dict[str, dict[str, str]] = {}
     for name in sorted(names):
         merged: dict[str, str] = {}
         for d in dirs:
@@ -388,8 +401,22 @@ def combine_data_dirs(dst: str | os.PathLike, srcs: Iterable[str | os.PathLike])
                     raise DataError(d.path / name, f"key {key!r} also appears with a different value in "
                                                    "another source")
                 merged[key] = value
-        write_key_value(dst / name, merged)
-    write_spk2utt(dst)
+        tables[name] = merged
+    if names_of_corpora is not None:
+        utt2corpus: dict[str, str] = {}
+        for d, corpus in zip(dirs, names_of_corpora):
+            for utt in d.utts:
+                if utt in utt2corpus:
+                    raise DataError(d.path / "utt2spk", f"utterance {utt!r} is also in corpus {utt2corpus[utt]}")
+                utt2corpus[utt] = corpus
+        tables[CORPUS_TABLE] = utt2corpus
+
+    def write_tables(tmp: Path) -> None:
+        for name, table in tables.items():
+            write_key_value(tmp / name, table)
+        write_spk2utt(tmp)
+
+    _replace_dir(dst, write_tables)
     return DataDir(dst)
 
 

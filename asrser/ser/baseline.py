@@ -131,7 +131,7 @@ def fold_predictions(data: Dataset, folds: list[Fold], C: float = 0.1, seed: int
         model = make_pipeline(StandardScaler(), LinearSVC(C=C, class_weight="balanced", random_state=seed,
                                                           max_iter=50000))
         model.fit(data.features[train], data.labels[train])
-        for role, groups in (("valid", fold.validation), ("test", (fold.test,))):
+        for role, groups in (("valid", fold.validation), ("test", fold.test_groups)):
             chosen = np.flatnonzero(np.isin(data.groups, groups))
             for i, predicted in zip(chosen, model.predict(data.features[chosen])):
                 rows.append({"fold": fold.test, "role": role, "utt": data.utts[i], "speaker": data.speakers[i],

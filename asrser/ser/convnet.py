@@ -3,6 +3,7 @@ targets are the folds' emotion classes plus silence.
 
 prepare_fold_frames: per fold, the mean/variance of the training speakers' (or sessions') fbank frames
 (normalisation from the training subset only) and the normalised frames of its train, valid and test groups
+(the fold's test_groups: one speaker or session, or a whole corpus across corpora)
 with their VAD frame targets; shared by every net trained on the fold (baseline and transfer).
 train_fold: trains one fold (early stopping on the validation groups) and writes predictions.tsv: the
 utterance decisions of the validation and the test groups. The classes and labels are the folds dir's
@@ -50,8 +51,8 @@ def prepare_fold_frames(fbank_dir: str | os.PathLike, targets_dir: str | os.Path
         fold_dir.mkdir(parents=True, exist_ok=True)
         with atomic_write(fold_dir / "fold.json") as f:
             json.dump(asdict(fold), f)
-        speakers = {"train": fold.train, "valid": fold.validation, "test": (fold.test,)}
-        utts = {role: [u for u, g in utt2group.items() if g in speakers[role] and u in labelled] for role in speakers}
+        groups = {"train": fold.train, "valid": fold.validation, "test": fold.test_groups}
+        utts = {role: [u for u, g in utt2group.items() if g in groups[role] and u in labelled] for role in groups}
         empty = [role for role, found in utts.items() if not found]
         if empty:
             raise AsrserError(f"{folds_json}: fold {k} (test {fold.test}) has no utterances with frame targets "
@@ -101,7 +102,8 @@ def train_fold(data_dir: str | os.PathLike, fold_dir: str | os.PathLike, out_dir
     folds_dir = fold_dir.parent
     classes = read_classes(folds_dir)
     try:
-        fold = Fold(**json.loads((fold_dir / "fold.json").read_text()))
+        fold = Fold(**{k: v if k == "test" else tuple(v)
+                       for k, v in json.loads((fold_dir / "fold.json").read_text()).items()})
     except FileNotFoundError:
         raise AsrserError(f"{fold_dir}: no prepared fold (run the fold preparation stage first)") from None
     train_net(fold_dir / ROLE_FRAMES["train"], fold_dir / ROLE_FRAMES["valid"], out_dir, config, len(classes) + 1,

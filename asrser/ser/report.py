@@ -61,9 +61,14 @@ def _count(n: int, noun: str) -> str:
 
 
 def protocol_sentence(plan: FoldPlan) -> str:
-    """What the folds are, in one sentence: the number of classes, speaker or session folds, and the
-    validation (fixed or rotating)."""
+    """What the folds are, in one sentence: the number of classes, speaker or session folds (or the
+    cross-corpus directions), and the validation (fixed or rotating)."""
     kind, first = plan.fold_by, plan.folds[0]
+    if kind == "corpus":
+        directions = ", ".join(f.test for f in plan.folds)
+        return (f"Speech emotion recognition, {len(plan.classes)} classes, across corpora ({directions}): each "
+                f"direction trains on the sessions of one corpus but its last, stops early on that last session "
+                f"and tests every session of the other corpus.")
     if plan.validation:
         validation = f"stops early on the {_count(len(first.validation), 'validation ' + kind)}"
     else:

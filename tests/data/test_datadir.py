@@ -6,7 +6,7 @@ import pytest
 
 from asrser.data import (DataDir, check_data_dir, combine_data_dirs, fix_data_dir, split_data_dir,
                          subset_data_dir, validate_data_dir)
-from asrser.errors import DataError
+from asrser.errors import AsrserError, DataError
 from helpers import run_step
 
 
@@ -168,6 +168,31 @@ def test_combine_round_trip(data_dir, tmp_path):
     combined = combine_data_dirs(tmp_path / "all", [a.path, b.path])
     for name in ("utt2spk", "spk2utt", "text", "wav.scp"):
         assert (combined.path / name).read_text() == (data_dir / name).read_text()
+
+
+def test_combine_carries_the_emotion_tables_and_names_each_utterance_s_corpus(data_dir, tmp_path):
+    a = subset_data_dir(data_dir, tmp_path / "a", speakers=["spkA", "spkC"])
+    b = subset_data_dir(data_dir, tmp_path / "b", speakers=["spkB"])
+    for d, sess in ((a, "S1"), (b, "session1")):
+        (d.path / "utt2emo").write_text("".join(f"{u} neu\n" for u in d.utts))
+        (d.path / "utt2sess").write_text("".join(f"{u} {sess}\n" for u in d.utts))
+    (a.path / "utt2corpus").write_text("".join(f"{u} old\n" for u in a.utts))      # replaced, not merged
+    (tmp_path / "all").mkdir()
+    (tmp_path / "all" / "feats.scp").write_text("stale\n")                           # written whole
+    combined = combine_data_dirs(tmp_path / "all", [a.path, b.path], ["first", "second"])
+    assert sorted(combined.tables()) == ["spk2utt", "text", "utt2corpus", "utt2emo", "utt2sess", "utt2spk",
+                                         "wav.scp"]
+    corpus = combined.table("utt2corpus")
+    assert list(corpus) == combined.utts and {corpus[u] for u in b.utts} == {"second"}
+    assert {corpus[u] for u in a.utts} == {"first"} and combined.table("utt2sess")[b.utts[0]] == "session1"
+    run_step("combine_data.py", "--corpus-names", "x y", tmp_path / "xy", a.path, b.path)
+    assert set(DataDir(tmp_path / "xy").table("utt2corpus").values()) == {"x", "y"}
+    with pytest.raises(AsrserError, match="2 corpus names for 1 data dirs"):
+        combine_data_dirs(tmp_path / "bad", [a.path], ["x", "y"])
+    with pytest.raises(AsrserError, match="distinct single words"):
+        combine_data_dirs(tmp_path / "bad", [a.path, b.path], ["x", "x"])
+    with pytest.raises(DataError, match="utterance .* is also in corpus x"):
+        combine_data_dirs(tmp_path / "bad", [a.path, a.path], ["x", "y"])
 
 
 def test_fix_drops_incomplete_utterances_and_sorts(data_dir):

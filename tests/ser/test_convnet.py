@@ -196,6 +196,32 @@ def test_fold_frames_are_normalised_on_the_training_speakers_only(ser_fold_setup
     assert abs(np.asarray(roles["test"].feats).mean()) > 1e-3          # not normalised on itself
 
 
+def test_cross_corpus_fold_frames_test_every_session_of_the_other_corpus(ser_fold_setup, tiny_iemocap_data,
+                                                                          tmp_path):
+    """The tiny mini-IEMOCAP cut in two "corpora" (sessions 1-3 and 4-5) and combined again with utt2corpus:
+    the fold early -> late trains on Ses01-Ses02, validates on Ses03 and tests all of Ses04 and Ses05."""
+    from asrser.data import combine_data_dirs, subset_data_dir
+    from asrser.nnet.data import FrameData
+    from asrser.ser.convnet import prepare_fold_frames
+
+    root, fbank, _ = ser_fold_setup
+    speakers = sorted(set((tiny_iemocap_data / "utt2spk").read_text().split()[1::2]))
+    early = subset_data_dir(tiny_iemocap_data, tmp_path / "early", speakers=[s for s in speakers if s < "Ses04"])
+    late = subset_data_dir(tiny_iemocap_data, tmp_path / "late", speakers=[s for s in speakers if s >= "Ses04"])
+    both = combine_data_dirs(tmp_path / "both", [early.path, late.path], ["early", "late"]).path
+    write_folds(both, tmp_path / "folds", "corpus", (), CLASS_MAP)
+    fold_dirs = prepare_fold_frames(fbank, root / "targets", tmp_path / "folds" / "folds.json", tmp_path / "folds")
+    assert len(fold_dirs) == 2
+    fold = json.loads((fold_dirs[0] / "fold.json").read_text())
+    assert fold["test"] == "early->late" and fold["test_groups"] == ["late:Ses04", "late:Ses05"]
+    speaker = dict(line.split() for line in (fbank / "utt2spk").read_text().splitlines())
+    sessions = {role: {speaker[u][:5] for u in FrameData(fold_dirs[0] / f"frames_{role}", 0).utts}
+                for role in ("train", "valid", "test")}
+    assert sessions == {"train": {"Ses01", "Ses02"}, "valid": {"Ses03"}, "test": {"Ses04", "Ses05"}}
+    tested = FrameData(fold_dirs[1] / "frames_test", 0).utts
+    assert set(tested) == set(early.utts) & set((root / "targets" / "targets.scp").read_text().split()[::2])
+
+
 def test_short_end_to_end_fold(ser_fold_setup, tiny_iemocap_data, tmp_path):
     from asrser.nnet.model import NetConfig
     from asrser.ser.convnet import score_folds, train_fold

@@ -76,3 +76,18 @@ def test_the_report_follows_the_class_list_and_the_folds(tmp_path):
     assert protocol_sentence(read_fold_plan(tmp_path / "folds2" / "folds.json")) == (
         "Speech emotion recognition, 2 classes, leave one session out: each fold trains on 1 session, stops early "
         "on the 1 validation session and tests the held-out one.")
+
+
+def test_the_protocol_of_cross_corpus_folds_names_the_directions(tmp_path):
+    from asrser.data import combine_data_dirs, write_spk2utt
+
+    sessions = {"s1": "A", "s2": "A", "s3": "B"}
+    a = hand_data(tmp_path / "a", ["s1", "s2", "s3"], ["calm", "sad"], sessions)
+    b = hand_data(tmp_path / "b", ["t1", "t2"], ["calm", "sad"], {"t1": "X", "t2": "Y"})
+    write_spk2utt(a), write_spk2utt(b)
+    combine_data_dirs(tmp_path / "ab", [a, b], ["acted", "improvised"])
+    write_folds(tmp_path / "ab", tmp_path / "folds", "corpus")
+    assert protocol_sentence(read_fold_plan(tmp_path / "folds" / "folds.json")) == (
+        "Speech emotion recognition, 2 classes, across corpora (acted->improvised, improvised->acted): each "
+        "direction trains on the sessions of one corpus but its last, stops early on that last session and tests "
+        "every session of the other corpus.")

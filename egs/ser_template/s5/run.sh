@@ -7,6 +7,7 @@
 # with a silence class on each fold, the eGeMAPS + SVM baseline on the same folds, a WA/UA table.
 # Run it from the directory that should hold data-fbank/, exp/ and RESULTS.md (e.g. a copy of this one);
 # a corpus recipe prepares its data dir in stages 0-1 and hands stages 2-20 to this script (egs/iemocap/s5).
+# A recipe with several protocols on the same data gives each its own --exp (and --folds) dir (egs/cta_rnn/s5).
 #   e.g. ./run.sh --data /corpora/mine/data/all --class-map conf/my_emotions.map --fold-by session
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/path.sh"
@@ -16,7 +17,7 @@ stage=2
 stop_stage=100
 nj=2
 data=                  # the labelled data dir (required)
-fold_by=speaker        # speaker (utt2spk) | session (utt2sess)
+fold_by=speaker        # speaker (utt2spk) | session (utt2sess) | corpus (utt2corpus: train on one, test the other)
 validation=            # fixed validation speakers/sessions, space-separated; empty: rotate with the test group
 class_map=             # CODE CLASS lines (CLASS - drops the code); empty: every code of utt2emo is a class
 nnet_config=conf/convnet_ser.yaml
@@ -24,7 +25,10 @@ fbank_config=conf/fbank.conf   # the features, and the frames the targets are la
 vad_config=conf/vad.yaml   # voice-activity thresholds of the frame targets
 device=auto            # auto (CUDA when present) | cpu | cuda
 title=                 # RESULTS.md's title; default: the data dir
-help_message="Usage: $0 --data DIR [--stage N] [--stop-stage M] [--nj N] [--fold-by speaker|session] [--validation \"G1 G2\"] [--class-map MAP] [--nnet-config YAML]"
+exp=exp                # the folds, frame targets, systems (egemaps_svm, convnet) and their results go here
+folds=                 # the folds dir; default: $exp/ser_folds
+results=RESULTS.md     # the WA/UA table (stage 20)
+help_message="Usage: $0 --data DIR [--stage N] [--stop-stage M] [--nj N] [--fold-by speaker|session|corpus] [--validation \"G1 G2\"] [--class-map MAP] [--nnet-config YAML] [--exp DIR] [--folds DIR] [--results FILE]"
 . recipe.sh
 
 resolve() { case $1 in /*|"") echo "$1" ;; *) [ -e "$1" ] && echo "$1" || echo "$here/$1" ;; esac; }
@@ -33,6 +37,7 @@ nnet_config=$(resolve "$nnet_config"); fbank_config=$(resolve "$fbank_config"); 
 (( stage > 5 )) || for f in wav.scp utt2spk utt2emo; do [ -f "$data/$f" ] || die "--data $data: no $f"; done   # what stages 2-5 read
 [ -z "$class_map" ] || [ -f "$class_map" ] || die "--class-map $class_map: no such file"
 name=$(basename "$data")
+folds=${folds:-$exp/ser_folds}
 
 if stage 2 "40 log-mel fbank (data-fbank/$name)"; then
   copy_data_dir.py "$data" "data-fbank/$name"
@@ -41,27 +46,27 @@ if stage 2 "40 log-mel fbank (data-fbank/$name)"; then
 fi
 
 if stage 3 "classes${class_map:+ ($class_map)} and folds: leave one $fold_by out, validation ${validation:-rotating}"; then
-  ser_make_folds.py --fold-by "$fold_by" --validation "$validation" --class-map "$class_map" "$data" exp/ser_folds
+  ser_make_folds.py --fold-by "$fold_by" --validation "$validation" --class-map "$class_map" "$data" "$folds"
 fi
 
 if stage 4 "frame targets (the emotion on voiced frames, silence elsewhere) and each fold's normalised frames" \
-    needs "2:data-fbank/$name/feats.scp" 3:exp/ser_folds/folds.json; then
-  ser_frame_targets.py --config "$vad_config" --feature-config "$fbank_config" "$data" exp/ser_folds exp/ser_targets
-  ser_prepare_folds.py "data-fbank/$name" exp/ser_targets exp/ser_folds/folds.json exp/ser_folds
+    needs "2:data-fbank/$name/feats.scp" "3:$folds/folds.json"; then
+  ser_frame_targets.py --config "$vad_config" --feature-config "$fbank_config" "$data" "$folds" "$exp/ser_targets"
+  ser_prepare_folds.py "data-fbank/$name" "$exp/ser_targets" "$folds/folds.json" "$folds"
 fi
 
 if stage 5 "classic baseline on the same folds: openSMILE eGeMAPS functionals + linear SVM" \
-    needs 3:exp/ser_folds/folds.json; then
-  egemaps_svm_baseline.py --nj "$nj" "$data" exp/ser_folds/folds.json exp/egemaps_svm
+    needs "3:$folds/folds.json"; then
+  egemaps_svm_baseline.py --nj "$nj" "$data" "$folds/folds.json" "$exp/egemaps_svm"
 fi
 
 if stage 6 "frame-level ConvNet ($nnet_config, the classes and silence), one job per fold" \
-    needs 4:exp/ser_folds/num_folds; then
-  $cuda_cmd JOB=1:"$(cat exp/ser_folds/num_folds)" exp/convnet/log/fold.JOB.log \
-    ser_train_fold.py --config "$nnet_config" --device "$device" "$data" exp/ser_folds/foldJOB exp/convnet/foldJOB
-  ser_score.py exp/ser_folds exp/convnet
+    needs "4:$folds/num_folds"; then
+  $cuda_cmd JOB=1:"$(cat "$folds/num_folds")" "$exp/convnet/log/fold.JOB.log" \
+    ser_train_fold.py --config "$nnet_config" --device "$device" "$data" "$folds/foldJOB" "$exp/convnet/foldJOB"
+  ser_score.py "$folds" "$exp/convnet"
 fi
 
-if stage 20 "RESULTS.md: WA/UA per system and fold" needs 6:exp/convnet/results.json; then
-  ser_results.py --title "${title:-SER on $data}" exp/ser_folds exp RESULTS.md
+if stage 20 "$results: WA/UA per system and fold" needs "6:$exp/convnet/results.json"; then
+  ser_results.py --title "${title:-SER on $data}" "$folds" "$exp" "$results"
 fi
