@@ -125,12 +125,11 @@ if stage 4 "CTA-RNN and its ablations ($variants) on every fold of every protoco
   for p in $protocols; do
     [ -f "exp/folds/$p/folds.json" ] || die "stage 4 needs exp/folds/$p/folds.json, which stage 2 makes: run stage 2 first (--stage 2)"
     n=$(num_folds "exp/folds/$p/folds.json")
-    for v in $variants; do
-      $cuda_cmd JOB=1:"$n" "exp/$p/$v/log/fold.JOB.log" \
-        cta_train_fold.py --config "$cta_config" --variant "$v" --device "$device" "${stores_of[$p]}" \
-        "${data_of[$p]}" "exp/folds/$p" JOB "exp/$p/$v/foldJOB"
-      ser_score.py "exp/folds/$p" "exp/$p/$v"
-    done
+    # One job per fold trains every variant (the embeddings are read once per fold, not once per variant).
+    $cuda_cmd JOB=1:"$n" "exp/$p/log/cta_fold.JOB.log" \
+      cta_train_fold.py --config "$cta_config" --variant "${variants// /,}" --device "$device" "${stores_of[$p]}" \
+      "${data_of[$p]}" "exp/folds/$p" JOB "exp/$p/{variant}/foldJOB"
+    for v in $variants; do ser_score.py "exp/folds/$p" "exp/$p/$v"; done
   done
 fi
 
