@@ -67,8 +67,9 @@ def check_encoder_dir(directory: str | os.PathLike) -> dict:
         raise AsrserError(f"{d}: config.json describes {found}{f' ({arch})' if arch else ''}, not a speech "
                           f"encoder of a kind read here ({', '.join(SPEECH_ENCODERS)})")
     if not any((d / name).is_file() for name in WEIGHT_FILES):
-        raise AsrserError(f"{d}: {SPEECH_ENCODERS[model_type]} config.json but no weights ({' or '.join(WEIGHT_FILES[::2])}"
-                          f"; {_listing(d)})")
+        expected = " or ".join(WEIGHT_FILES[::2])
+        raise AsrserError(f"{d}: {SPEECH_ENCODERS[model_type]} config.json but no weights ({expected}; "
+                          f"{_listing(d)})")
     if not (d / "preprocessor_config.json").is_file():
         raise AsrserError(f"{d}: no preprocessor_config.json (the feature extractor's sampling rate and "
                           f"normalisation, which the model was trained with; save it with the model's "
