@@ -84,6 +84,7 @@ if stage 9 "RESULTS.md (every recipe's tables) and REPORT.md (the paper side by 
       sed -e '1{/^# /d}' -e "s#](\([^)]*\.png\))#]($(dirname "$results")/\1)#" "$results"
     done
   } > RESULTS.md.tmp && mv RESULTS.md.tmp RESULTS.md
-  make_report.py --preset "$preset" $([ -z "$timit$iemocap" ] || echo --real-corpora) egs/timit/s5 egs/iemocap/s5 \
+  make_report.py --preset "$preset" $([ -z "$timit$iemocap" ] || echo --real-corpora) \
+    $([ ! -f egs/cta_rnn/s5/exp/cross_table.md ] || echo --cta-recipe egs/cta_rnn/s5) egs/timit/s5 egs/iemocap/s5 \
     exp/transfer REPORT.md
 fi

@@ -16,7 +16,32 @@ from .transfer.stage import ser_row
 
 ASR_SYSTEMS = (("mono", "monophone GMM-HMM"), ("tri1", "tri1: triphones on deltas"),
                ("tri2", "tri2: LDA+MLLT triphones"), ("tri3", "tri3: speaker-adapted (SAT, fMLLR) triphones"),
-               ("convnet", "ConvNet-HMM hybrid"))
+               ("convnet", "ConvNet-HMM hybrid"), ("ctc", "CTC Conformer, end to end, with the phone bigram"),
+               ("ctc_greedy", "CTC Conformer, greedy (no LM)"))
+# Anchors of the CTA-RNN section, all on the real corpora.
+CTA_ANCHORS = ("SpeechBrain's CTC recipe on real TIMIT: 14.78% test PER",
+               "SUPERB emotion recognition (IEMOCAP, leave one session out): FBANK 35.4%, WavLM Large 70.0% accuracy")
+# What the CTA-RNN recipe (egs/cta_rnn/s5) chose where the paper's abstract is silent; the model's own choices
+# are the numbered list of asrser.ser.cta_rnn's docstring.
+CTA_RECIPE_CHOICES = (
+    "The pre-trained ASR encoder: nothing can be downloaded, so the toolkit trains its own end-to-end encoder, a "
+    "CTC Conformer phone recogniser on TIMIT (the TIMIT recipe's stages 21-22), and uses all its layers (the "
+    "front end and every block); `--encoder hf:DIR` takes a local wav2vec2 / HuBERT / WavLM directory instead. "
+    "On the embedded corpora the encoder has heard about 50 minutes of synthetic read speech, not the thousands "
+    "of hours of the paper's encoder.",
+    "Embeddings are extracted once per corpus into Kaldi archives (`exp/embeddings/<corpus>`) and every fold of "
+    "every system reads them; the encoder is never fine-tuned.",
+    "Classes: the 4-class protocol on both corpora (ang, hap with exc merged in on IEMOCAP, neu, sad; "
+    "MSP-IMPROV's A H N S by the raters' consensus label, O and X dropped).",
+    "Protocols: IEMOCAP leave one session out (5 folds, validation on the next session, rotating) and the "
+    "Fayek speaker folds (2 validation speakers, leave one of the other 8 out); MSP-IMPROV leave one session "
+    "out (6 folds, rotating validation); across corpora, train on all of one corpus but its last session "
+    "(validation) and test on all of the other.",
+    "WA (share of test utterances right) and UA (mean per-class recall), pooled over each protocol's folds and "
+    "recomputed from the saved predictions.",
+    "The baselines run on exactly the same folds: the Fayek frame ConvNet (with its silence class) and eGeMAPS + "
+    "linear SVM.",
+)
 
 
 def hybrid_baseline_table(exp_dir: str | os.PathLike) -> str:
@@ -107,8 +132,45 @@ def _image(path: Path, out: Path, alt: str) -> str:
     return f"![{alt}]({os.path.relpath(path, out.parent)})\n" if path.exists() else ""
 
 
+def cta_design_choices() -> list[str]:
+    """The CTA-RNN model's numbered design choices, as its module documents them, one string each."""
+    from .ser import cta_rnn
+
+    doc = cta_rnn.__doc__.split("every choice below is ours, with its reason:", 1)[1]
+    items, current = [], []
+    for line in doc.strip().splitlines():
+        head = line.strip().split(". ", 1)
+        if head[0].isdigit() and len(head) == 2:
+            if current:
+                items.append(" ".join(current))
+            current = [head[1]]
+        elif line.strip():
+            current.append(line.strip())
+    if current:
+        items.append(" ".join(current))
+    return items
+
+
+def cta_section(cta_recipe: Path, out: Path) -> list[str]:
+    """REPORT.md's CTA-RNN section from the CTA-RNN recipe's files (its table, layer-weight figures)."""
+    lines = ["## CTA-RNN (Chen & Zhang 2022): SER on the layer embeddings of an ASR encoder\n",
+             "Within and across corpora, IEMOCAP and MSP-IMPROV, 4 classes; rows: the CTA-RNN, its ablations and "
+             "the baselines on the same folds; WA / UA in %, pooled over each protocol's folds. Anchors on the "
+             "real corpora: " + "; ".join(CTA_ANCHORS) + ".\n"]
+    table = cta_recipe / "exp/cross_table.md"
+    lines.append(table.read_text() if table.exists() else "(the CTA-RNN recipe's table is missing: run it)\n")
+    for png in sorted(cta_recipe.glob("exp/*/cta/layer_weights.png")):
+        lines.append(_image(png, out, f"CTA-RNN layer weights per emotion, {png.parent.parent.name}"))
+    lines.append("### Design choices (only the abstract is known)\n")
+    lines += [f"- {item}" for item in CTA_RECIPE_CHOICES]
+    lines += [f"- Model: {item}" for item in cta_design_choices()]
+    lines.append("")
+    return lines
+
+
 def write_report(timit_recipe: str | os.PathLike, iemocap_recipe: str | os.PathLike,
-                 transfer_dir: str | os.PathLike, out: str | os.PathLike, preset: str, embedded: bool) -> None:
+                 transfer_dir: str | os.PathLike, out: str | os.PathLike, preset: str, embedded: bool,
+                 cta_recipe: str | os.PathLike | None = None) -> None:
     from .transfer.analysis import cka_table_markdown
     from .transfer.report import write_transfer_report
 
@@ -172,6 +234,9 @@ def write_report(timit_recipe: str | os.PathLike, iemocap_recipe: str | os.PathL
         lines.append("The first convolutional layer's filters of both nets (the paper's 'learned features' "
                      "figure):\n")
         lines.append(_image(transfer_dir / "filters.png", out, "First-layer filters, ASR and SER"))
+
+    if cta_recipe is not None:
+        lines += cta_section(Path(cta_recipe), out)
 
     lines.append("## Deviations from the paper's protocol\n")
     lines += [f"- {item}" for item in deviations(preset, embedded)]
