@@ -75,3 +75,28 @@ def test_timit_results_add_the_papers_row_and_boundaries_to_the_generic_table(tm
     run_step("collect_results.py", exp, tmp_path / "GENERIC.md")
     generic = (tmp_path / "GENERIC.md").read_text()
     assert "Fayek" not in generic and "| tri2_ali_test | 3 | 90 |" in generic
+
+
+def test_the_cta_rnn_section_has_the_recipes_table_figures_and_every_design_choice(tmp_path):
+    from asrser.report import cta_design_choices
+    from asrser.ser import cta_rnn
+
+    timit, iemocap, transfer, cta = (tmp_path / name for name in ("timit", "iemocap", "transfer", "cta"))
+    for d in (timit, iemocap, transfer):
+        d.mkdir()
+    (cta / "exp/cross/cta").mkdir(parents=True)
+    (cta / "exp/cross_table.md").write_text("| system | IEMOCAP WA % |\n|---|---:|\n| CTA-RNN | 61.0 |\n")
+    (cta / "exp/cross/cta/layer_weights.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    _scored(timit / "exp/ctc/decode_dev", {1: 3, 2: 6})
+    _scored(timit / "exp/ctc/decode_test", {1: 4, 2: 2})
+    out = tmp_path / "REPORT.md"
+    write_report(timit, iemocap, transfer, out, "fast", embedded=True, cta_recipe=cta)
+    text = out.read_text()
+    assert "| CTA-RNN | 61.0 |" in text and "](cta/exp/cross/cta/layer_weights.png)" in text
+    assert "| CTC Conformer, end to end, with the phone bigram | 3.00 | 4.00 |" in text
+    choices = cta_design_choices()
+    numbered = [line for line in cta_rnn.__doc__.splitlines() if line[:3].strip().rstrip(".").isdigit()]
+    assert len(choices) == len(numbered) >= 10
+    assert all(f"- Model: {c}" in text for c in choices)
+    write_report(timit, iemocap, transfer, out, "fast", embedded=True)
+    assert "CTA-RNN" not in out.read_text()

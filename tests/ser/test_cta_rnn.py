@@ -249,3 +249,30 @@ def test_configs_load_and_a_misspelt_option_names_the_file(tmp_path):
     bad.write_text("variant: attention\n")
     with pytest.raises(DataError, match="expected one of last, weighted_sum"):
         CtaConfig.from_yaml(bad)
+
+
+def test_one_call_trains_several_variants_each_as_alone(tmp_path):
+    """cta_train_fold.py --variant a,b writes each variant where {variant} says, the same bytes as one call per
+    variant; several variants without {variant} in the output dir, or an unknown one, are refused."""
+    store, data, folds = synthetic_experiment(tmp_path, 1, per_session=8)
+    config = tmp_path / "small.yaml"
+    config.write_text("model: {hidden: 8, squeeze_bottleneck: 8, attention_dim: 8}\n"
+                      "training: {max_epochs: 2, min_epochs: 1, precision: fp32, batch_size: 8}\n")
+
+    def run(variant, out):
+        return subprocess.run([sys.executable, str(REPO / "steps_py" / "cta_train_fold.py"), "--config",
+                               str(config), "--variant", variant, "--device", "cpu", str(store), str(data),
+                               str(folds), "1", str(out)], capture_output=True, text=True,
+                              env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+
+    result = run("last,cta", tmp_path / "both" / "{variant}" / "fold1")
+    assert result.returncode == 0, result.stderr
+    for variant in ("last", "cta"):
+        assert run(variant, tmp_path / variant).returncode == 0
+        for name in ("predictions.tsv", "layer_weights.tsv", "final.pt"):
+            assert (tmp_path / "both" / variant / "fold1" / name).read_bytes() == \
+                (tmp_path / variant / name).read_bytes(), (variant, name)
+    result = run("last,cta", tmp_path / "x")
+    assert result.returncode == 1 and "need {variant} in <out-dir>" in result.stderr.splitlines()[-1]
+    result = run("last,deep", tmp_path / "{variant}")
+    assert result.returncode == 1 and "unknown variant(s) deep" in result.stderr.splitlines()[-1]
