@@ -121,17 +121,24 @@ def find_wavs(root: Path) -> dict[str, Path]:
     return wavs
 
 
-def _check_rates(wavs: list[Path], sample_rate: int) -> None:
+def _other_rates(wavs: list[Path], sample_rate: int, resample: bool) -> set[Path]:
+    """The wavs not at sample_rate (to be read through sox when resample is set; an error naming the first
+    one otherwise)."""
     import soundfile
 
+    other = set()
     for wav in wavs:
         try:
             rate = soundfile.info(str(wav)).samplerate
         except RuntimeError as e:
             raise AsrserError(f"{wav}: not a readable audio file ({e})") from None
         if rate != sample_rate:
-            raise AsrserError(f"{wav}: sample rate is {rate} Hz, expected {sample_rate} Hz (resample the corpus, "
-                              f"or prepare it with --sample-rate {rate} and a feature config for that rate)")
+            if not resample:
+                raise AsrserError(f"{wav}: sample rate is {rate} Hz, expected {sample_rate} Hz (--resample reads "
+                                  f"it through sox at {sample_rate} Hz; or prepare it with --sample-rate {rate} "
+                                  f"and a feature config for that rate)")
+            other.add(wav)
+    return other
 
 
 def scan_msp_improv(root: Path, label_file: Path) -> tuple[list[Recording], dict[str, Path], Counter]:
@@ -154,10 +161,19 @@ def scan_msp_improv(root: Path, label_file: Path) -> tuple[list[Recording], dict
     return kept, {r.name: wavs[r.name] for r in kept}, skipped
 
 
-def write_data_dir(recordings: list[Recording], wavs: dict[str, Path], out: Path) -> None:
+def write_data_dir(recordings: list[Recording], wavs: dict[str, Path], out: Path,
+                   resample: tuple[set[Path], int] = (set(), 0)) -> None:
+    """The data dir; wavs of resample[0] are read through a sox pipe at resample[1] Hz (Kaldi's wav.scp
+    convention)."""
+    import shlex
+
+    def rxspec(wav: Path) -> str:
+        path = str(wav.resolve())
+        return f"sox {shlex.quote(path)} -r {resample[1]} -t wav - |" if wav in resample[0] else path
+
     recordings = sorted(recordings, key=lambda r: r.utt_id)
     out.mkdir(parents=True, exist_ok=True)
-    write_key_value(out / "wav.scp", ((r.utt_id, str(wavs[r.name].resolve())) for r in recordings))
+    write_key_value(out / "wav.scp", ((r.utt_id, rxspec(wavs[r.name])) for r in recordings))
     write_key_value(out / "utt2spk", ((r.utt_id, r.speaker) for r in recordings))
     write_key_value(out / "utt2emo", ((r.utt_id, r.emotion) for r in recordings))
     write_key_value(out / "utt2sess", ((r.utt_id, f"session{r.session}") for r in recordings))
@@ -180,17 +196,21 @@ def count_table(recordings: list[Recording]) -> str:
 
 
 def prepare_msp_improv(msp_dir: str | os.PathLike, data_parent: str | os.PathLike, sample_rate: int = 16000,
-                       print_counts: bool = True) -> dict[str, int]:
+                       print_counts: bool = True, resample: bool = False) -> dict[str, int]:
     """Write <data_parent>/msp_improv (an SER data dir with MSP-IMPROV's codes in utt2emo); returns the
-    utterance counts per code."""
+    utterance counts per code. Audio at another rate than sample_rate is an error, or with resample read
+    through sox at sample_rate."""
     root = find_msp_root(msp_dir)
     label_file = find_label_file(root)
     recordings, wavs, skipped = scan_msp_improv(root, label_file)
     if not recordings:
         raise AsrserError(f"{root}: no labelled recordings with audio found (labels: {label_file})")
-    _check_rates([wavs[r.name] for r in recordings], sample_rate)
+    other = _other_rates([wavs[r.name] for r in recordings], sample_rate, resample)
+    if other:
+        log.info("%d of %d wavs are not at %d Hz: read through sox at that rate", len(other), len(recordings),
+                 sample_rate)
     out = Path(data_parent) / "msp_improv"
-    write_data_dir(recordings, wavs, out)
+    write_data_dir(recordings, wavs, out, (other, sample_rate))
     counts = Counter(r.emotion for r in recordings)
     note = f"; {sum(skipped.values())} skipped ({dict(skipped)})" if skipped else ""
     log.info("%s: %d utterances of %d speakers (%s)%s", out, len(recordings), len({r.speaker for r in recordings}),

@@ -128,8 +128,23 @@ def test_a_wav_at_another_rate_is_an_error_naming_it(tiny_msp_improv, tmp_path):
     root = _copy(tiny_msp_improv, tmp_path / "MSP-IMPROV")
     odd = sorted(root.rglob("*.wav"))[7]
     soundfile.write(odd, np.zeros(8000, np.int16), 8000, subtype="PCM_16")
-    with pytest.raises(AsrserError, match=rf"{odd}: sample rate is 8000 Hz, expected 16000 Hz"):
+    with pytest.raises(AsrserError, match=rf"{odd}: sample rate is 8000 Hz, expected 16000 Hz \(--resample"):
         prepare_msp_improv(root, tmp_path / "data", print_counts=False)
+
+
+def test_resample_reads_a_wav_at_another_rate_through_sox(tiny_msp_improv, tmp_path):
+    from asrser.audio import read_audio
+
+    root = _copy(tiny_msp_improv, tmp_path / "MSP-IMPROV")
+    odd = sorted(root.rglob("*.wav"))[7]
+    t = np.arange(8000) / 8000
+    soundfile.write(odd, (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16), 8000, subtype="PCM_16")
+    prepare_msp_improv(root, tmp_path / "data", print_counts=False, resample=True)
+    wav_scp = _table(tmp_path / "data/msp_improv/wav.scp")
+    piped = [v for v in wav_scp.values() if v.endswith("|")]
+    assert piped == [f"sox {odd.resolve()} -r 16000 -t wav - |"]
+    audio = read_audio(piped[0], sample_rate=16000)
+    assert audio.sample_rate == 16000 and abs(len(audio.samples) - 16000) <= 16
 
 
 def test_not_a_corpus(tmp_path):

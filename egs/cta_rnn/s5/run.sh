@@ -96,7 +96,7 @@ if stage 1 "data dirs: data/iemocap, data/msp_improv, and data/iemocap_msp (both
     [ -f "$msp_improv_data/utt2emo" ] || die "--msp-improv-data $msp_improv_data: no utt2emo (not a prepared MSP-IMPROV data dir)"
     copy_data_dir.py "$msp_improv_data" data/msp_improv
   else
-    msp_improv_data_prep.py "$msp_improv" data
+    msp_improv_data_prep.py --resample "$msp_improv" data   # wavs not at 16 kHz: read through sox at 16 kHz
   fi
   if [ -n "$iemocap" ]; then
     iemocap_data_prep.py "$iemocap" data
