@@ -216,6 +216,12 @@ def test_cross_corpus_stores_score_and_plot(tmp_path):
     result = subprocess.run([sys.executable, str(REPO / "steps_py" / "ser_score.py"), str(folds), str(system)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+    import shutil
+    shutil.copytree(system, tmp_path / "cta_copy", ignore=shutil.ignore_patterns("results.json", "confusion.png"))
+    result = subprocess.run([sys.executable, str(REPO / "steps_py" / "ser_score.py"), str(folds), str(system),
+                             str(tmp_path / "cta_copy")], capture_output=True, text=True)     # several systems
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cta_copy" / "results.json").read_text() == (system / "results.json").read_text()
     doc = json.loads((system / "results.json").read_text())
     assert doc["system"].startswith("CTA-RNN (cta") and "4 layers x 16 of synthetic" in doc["features"]
     assert [f["speaker"] for f in doc["folds"]] == ["Ses1", "Ses2"] and doc["test"]["utterances"] == 24

@@ -129,7 +129,7 @@ if stage 4 "CTA-RNN and its ablations ($variants) on every fold of every protoco
     $cuda_cmd JOB=1:"$n" "exp/$p/log/cta_fold.JOB.log" \
       cta_train_fold.py --config "$cta_config" --variant "${variants// /,}" --device "$device" "${stores_of[$p]}" \
       "${data_of[$p]}" "exp/folds/$p" JOB "exp/$p/{variant}/foldJOB"
-    for v in $variants; do ser_score.py "exp/folds/$p" "exp/$p/$v"; done
+    ser_score.py "exp/folds/$p" $(for v in $variants; do echo "exp/$p/$v"; done)
   done
 fi
 
