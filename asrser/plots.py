@@ -58,50 +58,52 @@ def plot_training(history: list[dict], out: str | os.PathLike, title: str, *, lo
     plt.close(fig)
 
 
-def plot_layer_weights(weights, emotions: list[str], layers: list[str], out: str | os.PathLike, title: str) -> None:
-    """Heatmap of the mean weight of each layer (columns) for each emotion (rows), the values in the cells."""
+def _annotated_heatmap(values, texts, text_colours, rows: list[str], columns: list[str], axes: tuple[str, str],
+                       title: str, colorbar: str, out: str | os.PathLike, figsize: tuple[float, float],
+                       rotate_columns: bool = False, **imshow) -> None:
+    """A heatmap with a text in every cell (texts[i][j], in text_colours[i][j]), labelled rows and columns."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    image = ax.imshow(values, **imshow)
+    for i in range(len(rows)):
+        for j in range(len(columns)):
+            ax.text(j, i, texts[i][j], ha="center", va="center", fontsize=7 if rotate_columns else 8,
+                    color=text_colours[i][j])
+    if rotate_columns:
+        ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
+    else:
+        ax.set_xticks(range(len(columns)), columns)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, label=colorbar)
+    _save(fig, out)
+    plt.close(fig)
+
+
+def plot_layer_weights(weights, emotions: list[str], layers: list[str], out: str | os.PathLike, title: str) -> None:
+    """Heatmap of the mean weight of each layer (columns) for each emotion (rows), the values in the cells."""
     import numpy as np
 
     weights = np.asarray(weights, dtype=float)
-    fig, ax = plt.subplots(figsize=(1.6 + 0.7 * len(layers), 1.0 + 0.5 * len(emotions)))
-    image = ax.imshow(weights, cmap="viridis", vmin=0, aspect="auto")
-    for i in range(len(emotions)):
-        for j in range(len(layers)):
-            ax.text(j, i, f"{weights[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="black" if weights[i, j] > 0.6 * weights.max() else "white")
-    ax.set_xticks(range(len(layers)), layers, rotation=45, ha="right")
-    ax.set_yticks(range(len(emotions)), emotions)
-    ax.set_xlabel("layer")
-    ax.set_ylabel("emotion")
-    ax.set_title(title, fontsize=9)
-    fig.colorbar(image, ax=ax, label="mean weight")
-    _save(fig, out)
-    plt.close(fig)
+    _annotated_heatmap(weights, [[f"{w:.2f}" for w in row] for row in weights],
+                       [["black" if w > 0.6 * weights.max() else "white" for w in row] for row in weights],
+                       emotions, layers, ("layer", "emotion"), title, "mean weight", out,
+                       (1.6 + 0.7 * len(layers), 1.0 + 0.5 * len(emotions)), rotate_columns=True,
+                       cmap="viridis", vmin=0, aspect="auto")
 
 
 def plot_confusion(matrix: list[list[int]], classes: list[str], out: str | os.PathLike, title: str) -> None:
     """Row-normalised confusion matrix (recall % per true class) with the counts in each cell."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     counts = np.asarray(matrix, dtype=float)
     recall = 100 * counts / np.maximum(counts.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(classes), 0.9 + 0.8 * len(classes)))
-    image = ax.imshow(recall, cmap="Blues", vmin=0, vmax=100)
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            ax.text(j, i, f"{recall[i, j]:.0f}%\n({int(counts[i, j])})", ha="center", va="center", fontsize=8,
-                    color="white" if recall[i, j] > 60 else "black")
-    ax.set_xticks(range(len(classes)), classes)
-    ax.set_yticks(range(len(classes)), classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title, fontsize=9)
-    fig.colorbar(image, ax=ax, label="% of the true class")
-    _save(fig, out)
-    plt.close(fig)
+    _annotated_heatmap(recall, [[f"{r:.0f}%\n({int(c)})" for r, c in zip(rr, cc)] for rr, cc in zip(recall, counts)],
+                       [["white" if r > 60 else "black" for r in row] for row in recall], classes, classes,
+                       ("predicted", "true"), title, "% of the true class", out,
+                       (1.2 + 0.9 * len(classes), 0.9 + 0.8 * len(classes)), cmap="Blues", vmin=0, vmax=100)
