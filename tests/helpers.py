@@ -120,3 +120,18 @@ def word_lang(root: Path, lexicon: dict[str, list[list[str]]], silence: str = "S
         f"{word} {' '.join(pron)}\n" for word, prons in sorted(lexicon.items()) for pron in prons))
     prepare_lang(dict_dir, root / "lang", oov)
     return root / "lang"
+
+
+# A ConvNet of the SER recipes small enough for a one-epoch test run (conf/convnet_ser.yaml's layer kinds).
+TINY_SER_NET = """
+input: {context: 5, dim: 40}
+layers:
+  - {type: conv, channels: 4, kernel: [3, 4], pool: [2, 2]}
+  - {type: conv, channels: 4, kernel: [2, 3], pool: [1, 2]}
+  - {type: fc, units: 16}
+  - {type: fc, units: 16}
+  - {type: fc, units: 16}
+  - {type: output}
+training: {max_epochs: 1, min_epochs: 1, epoch_frames: 1000, valid_stride: 4, batch_size: 64, seed: 3,
+           precision: fp32}
+"""

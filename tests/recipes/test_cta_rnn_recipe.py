@@ -12,21 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO
+from helpers import REPO, TINY_SER_NET
 
 RECIPE = REPO / "egs" / "cta_rnn" / "s5"
-TINY_NET = """
-input: {context: 5, dim: 40}
-layers:
-  - {type: conv, channels: 4, kernel: [3, 4], pool: [2, 2]}
-  - {type: conv, channels: 4, kernel: [2, 3], pool: [1, 2]}
-  - {type: fc, units: 16}
-  - {type: fc, units: 16}
-  - {type: fc, units: 16}
-  - {type: output}
-training: {max_epochs: 1, min_epochs: 1, epoch_frames: 1000, valid_stride: 4, batch_size: 64, seed: 3,
-           precision: fp32}
-"""
 MSP_CODES = {"ang": "A", "hap": "H", "exc": "H", "sad": "S", "neu": "N"}
 
 
@@ -80,7 +68,7 @@ def _corpora(iemocap_data: Path, root: Path) -> tuple[Path, Path, Path]:
 @pytest.mark.slow
 def test_protocol_wiring_of_the_convnet_and_egemaps(tiny_iemocap_data, tmp_path):
     here = _recipe_dir(tmp_path)
-    (here / "tiny.yaml").write_text(TINY_NET)
+    (here / "tiny.yaml").write_text(TINY_SER_NET)
     iemocap, msp, msp_map = _corpora(tiny_iemocap_data, tmp_path / "corpora")
     common = ["--iemocap-data", str(iemocap), "--msp-improv-data", str(msp), "--msp-class-map", str(msp_map),
               "--protocols", "iemocap_speaker cross", "--iemocap-validation", "Ses03F Ses03M",

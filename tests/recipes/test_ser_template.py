@@ -8,20 +8,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from helpers import REPO
+from helpers import REPO, TINY_SER_NET
 
-TINY_NET = """
-input: {context: 5, dim: 40}
-layers:
-  - {type: conv, channels: 4, kernel: [3, 4], pool: [2, 2]}
-  - {type: conv, channels: 4, kernel: [2, 3], pool: [1, 2]}
-  - {type: fc, units: 16}
-  - {type: fc, units: 16}
-  - {type: fc, units: 16}
-  - {type: output}
-training: {max_epochs: 1, min_epochs: 1, epoch_frames: 1000, valid_stride: 4, batch_size: 64, seed: 3,
-           precision: fp32}
-"""
 SPEAKERS = ("Ses01F", "Ses01M", "Ses02F", "Ses02M", "Ses03F")
 CODES = ("ang", "neu", "sad")
 
@@ -54,7 +42,7 @@ def test_generic_ser_recipe_with_rotating_validation(tiny_iemocap_data, tmp_path
         (here / name).symlink_to(source / name)
     for name in ("path.sh", "cmd.sh"):
         (here / name).write_text(f". {source / name}\n")
-    (here / "tiny.yaml").write_text(TINY_NET)
+    (here / "tiny.yaml").write_text(TINY_SER_NET)
     done = subprocess.run(["./run.sh", "--data", str(data), "--nnet-config", "tiny.yaml", "--device", "cpu",
                            "--title", "three classes"], cwd=here, capture_output=True, text=True)
     assert done.returncode == 0, f"run.sh failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
