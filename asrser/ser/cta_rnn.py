@@ -87,6 +87,7 @@ from torch import nn
 from ..config import from_mapping, load_config, written_options
 from ..errors import AsrserError, DataError
 from ..fileio import Stamp, atomic_write, read_key_value
+from ..nnet.train import autocast_dtype, load_checkpoint, save_checkpoint, select_device
 from ..progress import bar as progress_bar
 from .classes import CLASSES_FILE, LABELS_FILE
 from .folds import GROUPS_FILE, Fold, read_fold_plan
@@ -418,16 +419,8 @@ def class_weights(targets: np.ndarray, num_classes: int, how: str) -> torch.Tens
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def save_checkpoint(path: Path, payload: dict) -> None:
-    from ..nnet.train import save_checkpoint as save
-
-    save(path, payload)
-
-
 def load_cta_model(path: str | os.PathLike) -> tuple[CtaRnn, dict]:
     """A trained model from final.pt (eval mode) and the checkpoint's other entries (classes, normalisation)."""
-    from ..nnet.train import load_checkpoint
-
     ckpt = load_checkpoint(Path(path))
     if ckpt.get("system") != "cta_rnn":
         raise AsrserError(f"{path}: not a trained CTA-RNN (use its final.pt)")
@@ -444,8 +437,6 @@ def train_cta_fold(store_dirs: list[str | os.PathLike], data_dir: str | os.PathL
     on its validation UA; writes <out_dir>/{final.pt, history.json, predictions.tsv, layer_weights.tsv,
     description.json, train.done}. Resumes after a kill from checkpoint.pt; a finished fold with the same
     inputs and config is left as it is. Returns the predictions' path."""
-    from ..nnet.train import autocast_dtype, select_device
-
     out_dir, folds_dir, data_dir = Path(out_dir), Path(folds_dir), Path(data_dir)
     folds_json = folds_dir / "folds.json"
     plan = read_fold_plan(folds_json)
@@ -490,8 +481,6 @@ def train_cta_fold(store_dirs: list[str | os.PathLike], data_dir: str | os.PathL
 
     state, best_model = CtaState(), None
     if (out_dir / CHECKPOINT).exists():
-        from ..nnet.train import load_checkpoint
-
         ckpt = load_checkpoint(out_dir / CHECKPOINT)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
