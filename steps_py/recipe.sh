@@ -7,6 +7,8 @@
 #                      the same strings make the --help stage list. Each M:PATH is an input of the stage that
 #                      stage M makes: when PATH does not exist, the recipe stops with one line naming it and
 #                      stage M, before the stage starts (brace expansion works: 3:data/{train,dev}/feats.scp).
+#   num_folds F.json   the number of folds of an SER folds.json
+#   same_folds A B     true when two SER folds dirs have the same classes, labels, groups and folds
 # A recipe takes options only: a positional argument, a --stage / --stop-stage that is not a whole number, and
 # a stage range that holds none of the recipe's stages are errors.
 set -euo pipefail
@@ -62,4 +64,14 @@ training_resources() {
     echo "--gpu 0 --num-threads $nproc"
   fi
   (( nodes == 1 )) || echo "--nodes $nodes"
+}
+
+# SER folds (asrser.ser.folds): how many, and whether two folds dirs are the same (then one recipe can take
+# over another's predictions on them instead of training again).
+num_folds() { python3 -c 'import sys; from asrser.ser.folds import read_folds; print(len(read_folds(sys.argv[1])))' "$1"; }
+same_folds() {  # <folds-dir> <folds-dir>
+  local f
+  for f in classes.txt utt2emo utt2group; do cmp -s "$1/$f" "$2/$f" || return 1; done
+  python3 -c 'import sys; from asrser.ser.folds import read_folds; sys.exit(read_folds(sys.argv[1]) != read_folds(sys.argv[2]))' \
+    "$1/folds.json" "$2/folds.json"
 }

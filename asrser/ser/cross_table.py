@@ -98,8 +98,9 @@ def _pct(s: dict | None, key: str) -> str:
     return DASH if s is None else f"{100 * s[key]:.1f}"
 
 
-def format_cross_table(table: dict) -> str:
-    """Markdown: the WA/UA table (systems by protocol), then one per-fold table per protocol."""
+def format_cross_table(table: dict, extra_rows: tuple[str, ...] = ()) -> str:
+    """Markdown: the WA/UA table (systems by protocol; extra_rows, e.g. a paper's figures, as given below the
+    systems), then one per-fold table per protocol."""
     columns, systems = table["columns"], table["systems"]
     lines = ["| system | " + " | ".join(f"{c['title']} WA % | UA %" for c in columns) + " |",
              "|---|" + "---:|---:|" * len(columns)]
@@ -107,6 +108,7 @@ def format_cross_table(table: dict) -> str:
         cells = table["cells"][s["key"]]
         lines.append(f"| {s['name']} | " + " | ".join(f"{_pct(cells[c['key']], 'wa')} | {_pct(cells[c['key']], 'ua')}"
                                                       for c in columns) + " |")
+    lines += list(extra_rows)
     counts = {c["title"]: next((cells[c["key"]]["utterances"] for cells in table["cells"].values()
                                 if cells[c["key"]] is not None), None) for c in columns}
     lines += ["", "Test utterances per column: " + "; ".join(f"{t} {DASH if n is None else n}"
@@ -125,12 +127,13 @@ def format_cross_table(table: dict) -> str:
 
 
 def write_cross_table(exp_dir: str | os.PathLike, out_md: str | os.PathLike,
-                      folds_root: str | os.PathLike | None = None) -> dict:
+                      folds_root: str | os.PathLike | None = None, systems: tuple[tuple[str, str], ...] = SYSTEMS,
+                      columns: tuple[Column, ...] = COLUMNS, extra_rows: tuple[str, ...] = ()) -> dict:
     """<out_md> (markdown) and the same figures as JSON beside it (<out_md> with .json)."""
-    table = cross_table(exp_dir, folds_root)
+    table = cross_table(exp_dir, folds_root, systems, columns)
     out_md = Path(out_md)
     with atomic_write(out_md) as f:
-        f.write(format_cross_table(table))
+        f.write(format_cross_table(table, extra_rows))
     with atomic_write(out_md.with_suffix(".json")) as f:
         json.dump(table, f, indent=1)
         f.write("\n")

@@ -77,14 +77,6 @@ ser_protocol() {  # P FIRST LAST
     --fbank-config "$fbank_config" --vad-config "$vad_config" --device "$device" --exp "exp/$p" \
     --folds "exp/folds/$p" --results "exp/$p/RESULTS.md" --title "${title_of[$p]}"
 }
-num_folds() { python3 -c 'import sys; from asrser.ser.folds import read_folds; print(len(read_folds(sys.argv[1])))' "$1"; }
-# The IEMOCAP recipe's speaker folds are these when they have the same classes, labels, groups and folds.
-same_folds() {  # <folds-dir> <folds-dir>
-  local f
-  for f in classes.txt utt2emo utt2group; do cmp -s "$1/$f" "$2/$f" || return 1; done
-  python3 -c 'import sys; from asrser.ser.folds import read_folds; sys.exit(read_folds(sys.argv[1]) != read_folds(sys.argv[2]))' \
-    "$1/folds.json" "$2/folds.json"
-}
 
 if stage 0 "embedded mini-MSP-IMPROV (skipped with --msp-improv or --msp-improv-data)"; then
   [ "$msp_improv" != corpora/mini_msp_improv/MSP-IMPROV ] || \
