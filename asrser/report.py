@@ -167,10 +167,56 @@ def cta_section(cta_recipe: Path, out: Path) -> list[str]:
     lines.append("")
     return lines
 
+# What the FaceNet SER recipe (egs/facenet/s5) chose where the paper's abstract is silent; the images' and the
+# trainer's own choices are listed in asrser.facenet.images and asrser.facenet.train (FACENET_CHOICES there).
+FACENET_RECIPE_CHOICES = (
+    "Corpora: CASIA with its 6 emotions (angry fear happy neutral sad surprise, `normal` read as neutral) and "
+    "IEMOCAP with the 4-class protocol of the other seed systems (ang, hap with exc merged in, neu, sad). On the "
+    "embedded corpora CASIA is the generated mini-CASIA (espeak-ng's Mandarin voice read from pinyin, clean "
+    "studio speech, 1,200 clips as the circulated subset).",
+    "Folds: CASIA leave one speaker out (4 folds, validation on the next speaker, rotating); IEMOCAP leave one "
+    "session out with the CTA-RNN experiment's folds (5 folds), so that the CTA-RNN, the Fayek ConvNet and "
+    "eGeMAPS + SVM of those folds are rows of the same table.",
+    "Pre-training: on all of the other corpus (every speaker or session but the last, which is the early-stopping "
+    "validation set), with that corpus's classes; fine-tuning: every layer on each fold of the target corpus, the "
+    "classifier head replaced for the target's classes. A model never sees its test corpus before its fold.",
+    "Face weights (the title's transfer from face recognition): imported only from a local checkpoint "
+    "(`--face-weights`), never downloaded; none ships with the toolkit, so the default table has no such rows.",
+    "An utterance's decision: the mean of its segments' softmax posteriors, then the most probable class.",
+    "WA (share of test utterances right) and UA (mean per-class recall), pooled over each protocol's folds and "
+    "recomputed from the saved predictions; the paper's 90% / 68.96% (real corpora, WA or UA not stated) stand "
+    "beside them as a labelled row, not as comparable figures.",
+)
+
+
+def facenet_design_choices() -> list[str]:
+    """The images' and the trainer's design choices, as their modules list them."""
+    from .facenet import images, train
+
+    return list(images.FACENET_CHOICES) + list(train.FACENET_CHOICES)
+
+
+def facenet_section(facenet_recipe: Path, out: Path) -> list[str]:
+    """REPORT.md's FaceNet SER section from the FaceNet recipe's files (its table, example images)."""
+    lines = ["## FaceNet SER (Liu et al. 2021): waveform and spectrogram images, CASIA <-> IEMOCAP\n",
+             "Speech cut into fixed-length segments, each drawn as a waveform diagram or a spectrogram image of "
+             "160x160, classified by an Inception-ResNet-v1 trained end to end; rows: image kind x pre-training, "
+             "then the other seed systems on the same IEMOCAP folds; WA / UA in %.\n"]
+    table = facenet_recipe / "exp/facenet_table.md"
+    lines.append(table.read_text() if table.exists() else "(the FaceNet recipe's table is missing: run it)\n")
+    for png in sorted(facenet_recipe.glob("exp/images/*.png")):
+        lines.append(_image(png, out, f"Example segment images, {png.stem}"))
+    lines.append("### Design choices (only the abstract is known)\n")
+    lines += [f"- {item}" for item in FACENET_RECIPE_CHOICES]
+    lines += [f"- {item}" for item in facenet_design_choices()]
+    lines.append("")
+    return lines
+
 
 def write_report(timit_recipe: str | os.PathLike, iemocap_recipe: str | os.PathLike,
                  transfer_dir: str | os.PathLike, out: str | os.PathLike, preset: str, embedded: bool,
-                 cta_recipe: str | os.PathLike | None = None) -> None:
+                 cta_recipe: str | os.PathLike | None = None, facenet_recipe: str | os.PathLike | None = None
+                 ) -> None:
     from .transfer.analysis import cka_table_markdown
     from .transfer.report import write_transfer_report
 
@@ -237,6 +283,8 @@ def write_report(timit_recipe: str | os.PathLike, iemocap_recipe: str | os.PathL
 
     if cta_recipe is not None:
         lines += cta_section(Path(cta_recipe), out)
+    if facenet_recipe is not None:
+        lines += facenet_section(Path(facenet_recipe), out)
 
     lines.append("## Deviations from the paper's protocol\n")
     lines += [f"- {item}" for item in deviations(preset, embedded)]
