@@ -230,3 +230,18 @@ def test_bad_audio_and_a_bad_config_are_one_line_naming_them(tmp_path):
     proc = run_step("make_images.py", "--config", config, data, tmp_path / "images_cli", check=False)
     assert proc.stderr.strip() == (f"ERROR (make_images.py): {config}:2: kind: expected one of waveform, "
                                    "spectrogram, found 'picture'")
+
+
+def test_the_example_grid_has_a_row_per_class(tmp_path):
+    from asrser.facenet.images import example_images
+
+    data = _data_dir(tmp_path)
+    write_images(data, tmp_path / "images", ImageConfig(), progress=False)
+    images = ImageSet.read(tmp_path / "images")
+    labels = {"a_utt": "sad", "b_utt": "ang", "c_utt": "ang", "d_utt": "ang"}
+    examples = example_images(images, labels, count=2)
+    assert list(examples) == ["ang", "sad"] and [len(v) for v in examples.values()] == [2, 1]
+    assert np.array_equal(examples["ang"][1], images.images[4])          # c_utt's first segment
+    (tmp_path / "utt2emo").write_text("".join(f"{u} {e}\n" for u, e in labels.items()))
+    run_step("plot_images.py", "--utt2emo", tmp_path / "utt2emo", tmp_path / "images", tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
