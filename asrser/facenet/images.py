@@ -19,7 +19,7 @@ diagram and a spectrogram image. What the abstract leaves open is chosen here (a
 
 The cache (`write_images`) of a data dir is a directory:
 
-    images.npy    (N, size, size) uint8, image i = row i (np.load(..., mmap_mode="r", allow_pickle=False))
+    images.npy    (N, size, size) uint8, image i = row i (np.load(..., mmap_mode="r"): a plain array, no objects)
     segments      Kaldi segments of the images: `<utt>-<start in centiseconds, 6 digits> <utt> <start> <end>`
                   (seconds; the end is where the audio ends for a padded segment), row i = image i, utterances
                   in sorted order, each utterance's segments in time order
@@ -378,7 +378,7 @@ class ImageSet:
         except (json.JSONDecodeError, KeyError, TypeError):
             raise DataError(meta_path, "not an image set description (JSON with a config)") from None
         try:
-            images = np.load(image_dir / IMAGES, mmap_mode="r", allow_pickle=False)
+            images = np.load(image_dir / IMAGES, mmap_mode="r")     # numpy refuses object arrays by default
         except (OSError, ValueError) as e:
             raise DataError(image_dir / IMAGES, f"cannot read: {e}") from None
         if images.dtype != np.uint8 or images.shape[1:] != (config.size, config.size):
