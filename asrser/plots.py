@@ -107,3 +107,27 @@ def plot_confusion(matrix: list[list[int]], classes: list[str], out: str | os.Pa
                        [["white" if r > 60 else "black" for r in row] for row in recall], classes, classes,
                        ("predicted", "true"), title, "% of the true class", out,
                        (1.2 + 0.9 * len(classes), 0.9 + 0.8 * len(classes)), cmap="Blues", vmin=0, vmax=100)
+
+
+def plot_image_grid(examples: dict[str, list], out: str | os.PathLike, title: str) -> None:
+    """A grid of greyscale images (uint8 arrays): one row per label (examples: label -> images), as the nets
+    see them (white = 255)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = max((len(images) for images in examples.values()), default=1) or 1
+    fig, axes = plt.subplots(len(examples) or 1, columns, figsize=(1.1 * columns + 0.6, 1.1 * len(examples) + 0.5),
+                             squeeze=False)
+    for row, (label, images) in zip(axes, examples.items()):
+        for k, ax in enumerate(row):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if k < len(images):
+                ax.imshow(images[k], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            else:
+                ax.axis("off")
+        row[0].set_ylabel(label, rotation=0, ha="right", va="center")
+    fig.suptitle(title, fontsize=9)
+    _save(fig, out)
+    plt.close(fig)
