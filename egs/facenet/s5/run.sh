@@ -122,8 +122,10 @@ if stage 7 "RESULTS.md: the cross-training table beside the paper's figures and 
     log "$baselines/folds/iemocap_session: missing or not these folds: no CTA-RNN, ConvNet or eGeMAPS rows"
   fi
   ser_cross_table.py --layout facenet exp exp/facenet_table.md
-  for k in $kinds; do
-    plot_images.py "exp/images/casia_$k" exp/folds/casia "exp/images/casia_$k.png" || true
+  for p in $protocols; do   # example images per emotion
+    for k in $kinds; do
+      plot_images.py --utt2emo "exp/folds/$p/utt2emo" "exp/images/${corpus_of[$p]}_$k" "exp/images/${corpus_of[$p]}_$k.png"
+    done
   done
   {
     echo "# FaceNet SER: segment images (waveform, spectrogram), Inception-ResNet-v1, cross-corpus pre-training"
