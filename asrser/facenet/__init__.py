@@ -1,0 +1,1 @@
+"""FaceNet SER: speech segments as images (waveform diagrams, spectrograms) classified by Inception-ResNet-v1."""
