@@ -230,11 +230,12 @@ def train_facenet_fold(image_dir: str | os.PathLike, folds_dir: str | os.PathLik
 
 
 def pretrain_facenet(image_dir: str | os.PathLike, folds_dir: str | os.PathLike, out_dir: str | os.PathLike,
-                     config: FacenetConfig, init: str | None = None, device: str = "auto",
-                     progress: bool = True) -> Path:
+                     config: FacenetConfig, device: str = "auto", progress: bool = True,
+                     init: str | None = None) -> Path:
     """Pre-train on the whole corpus of a folds dir: every group but the last (sorted) trains, the last
     validates (early stopping); no test. Writes what train_facenet_fold writes (predictions of the validation
-    utterances only); <out_dir>/final.pt is the init of fine-tuning. Returns the predictions' path."""
+    utterances only); <out_dir>/final.pt is the init of fine-tuning. init as train_facenet_fold's (e.g. face
+    weights before a corpus). Returns the predictions' path."""
     folds_json = Path(folds_dir) / "folds.json"
     plan = read_fold_plan(folds_json)
     groups = sorted(set(plan.groups[u] for u in plan.labels if u in plan.groups))
