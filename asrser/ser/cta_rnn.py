@@ -90,8 +90,9 @@ from ..fileio import Stamp, atomic_write, read_key_value
 from ..nnet.train import autocast_dtype, load_checkpoint, save_checkpoint, select_device
 from ..progress import bar as progress_bar
 from .classes import CLASSES_FILE, LABELS_FILE
-from .folds import GROUPS_FILE, Fold, read_fold_plan
+from .folds import GROUPS_FILE, fold_utterances, read_fold_plan
 from .metrics import unweighted_accuracy, weighted_accuracy, write_predictions
+from .training import EarlyStopping, class_weights
 
 log = logging.getLogger(__name__)
 
@@ -368,17 +369,6 @@ class FoldData:
     inputs: dict[str, list[np.ndarray]]
 
 
-def fold_utterances(plan, fold: Fold, k: int, folds_json: Path) -> dict[str, list[str]]:
-    """The utterances of each role of a fold (sorted); a role without utterances is an error."""
-    groups = {"train": set(fold.train), "valid": set(fold.validation),
-              "test": set(getattr(fold, "test_groups", (fold.test,)))}
-    utts = {role: sorted(u for u in plan.labels if plan.groups.get(u) in g) for role, g in groups.items()}
-    empty = [role for role, found in utts.items() if not found]
-    if empty:
-        raise AsrserError(f"{folds_json}: fold {k} (test {fold.test}) has no utterances for {', '.join(empty)}")
-    return utts
-
-
 def predict(model: CtaRnn, inputs: list[np.ndarray], device: torch.device, dtype: torch.dtype | None,
             batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """(predicted class indices, layer weights (N, L)) of the inputs, batched by length (the outputs do not
@@ -395,28 +385,6 @@ def predict(model: CtaRnn, inputs: list[np.ndarray], device: torch.device, dtype
             predicted[idx] = logits.float().argmax(1).cpu().numpy()
             layer_weights[idx] = weights.float().cpu().numpy()
     return predicted, layer_weights
-
-
-@dataclass
-class CtaState:
-    """Where training stands after an epoch (in every checkpoint)."""
-
-    epoch: int = 0
-    best_ua: float = -1.0
-    best_epoch: int = 0
-    epochs_without_gain: int = 0
-    history: list[dict] = field(default_factory=list)
-
-
-def class_weights(targets: np.ndarray, num_classes: int, how: str) -> torch.Tensor:
-    """Cross-entropy weights: inversely proportional to the utterances per class, mean 1 over the classes
-    present (a class absent from training gets weight 0); all ones with how='none'."""
-    if how == "none":
-        return torch.ones(num_classes)
-    counts = np.bincount(targets, minlength=num_classes).astype(np.float64)
-    weights = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
-    weights *= (counts > 0).sum() / weights.sum()
-    return torch.tensor(weights, dtype=torch.float32)
 
 
 def load_cta_model(path: str | os.PathLike) -> tuple[CtaRnn, dict]:
@@ -479,16 +447,15 @@ def train_cta_fold(store_dirs: list[str | os.PathLike], data_dir: str | os.PathL
     opt = _optimizer(model, tc)
     loss_fn = nn.CrossEntropyLoss(weight=class_weights(targets["train"], len(classes), tc.class_weights).to(dev))
 
-    state, best_model = CtaState(), None
+    state, best_model = EarlyStopping(), None
     if (out_dir / CHECKPOINT).exists():
         ckpt = load_checkpoint(out_dir / CHECKPOINT)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
-        state, best_model = CtaState(**ckpt["state"]), ckpt["best_model"]
+        state, best_model = EarlyStopping(**ckpt["state"]), ckpt["best_model"]
         log.info("%s: resuming after epoch %d", out_dir, state.epoch)
     name = f"{out_dir.name} ({config.variant})"
-    while state.epoch < tc.max_epochs and not (state.epoch >= tc.min_epochs and
-                                               state.epochs_without_gain >= tc.patience):
+    while not state.finished(tc.max_epochs, tc.min_epochs, tc.patience):
         epoch = state.epoch + 1
         start = time.perf_counter()
         loss = _train_epoch(model, opt, loss_fn, inputs["train"], targets["train"], epoch, tc, dev, dtype,
@@ -499,12 +466,8 @@ def train_cta_fold(store_dirs: list[str | os.PathLike], data_dir: str | os.PathL
         seconds = time.perf_counter() - start
         state.history.append({"epoch": epoch, "loss": loss, "valid_ua": ua, "valid_wa": wa, "seconds": seconds,
                               "utterances_per_second": len(inputs["train"]) / seconds})
-        if ua > state.best_ua:
-            state.best_ua, state.best_epoch, state.epochs_without_gain = ua, epoch, 0
+        if state.record(epoch, ua):
             best_model = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            state.epochs_without_gain += 1
-        state.epoch = epoch
         log.info("%s epoch %d: loss %.4f, validation UA %.1f%% WA %.1f%%, %.1f s", name, epoch, loss, 100 * ua,
                  100 * wa, seconds)
         save_checkpoint(out_dir / CHECKPOINT, {"model": model.state_dict(), "optimizer": opt.state_dict(),

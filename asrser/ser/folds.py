@@ -204,6 +204,17 @@ def read_fold_plan(folds_json: str | os.PathLike) -> FoldPlan:
                     read_key_value(folds_dir / GROUPS_FILE))
 
 
+def fold_utterances(plan: FoldPlan, fold: Fold, k: int, folds_json: str | os.PathLike) -> dict[str, list[str]]:
+    """The labelled utterances of each role of fold k (train, valid, test; sorted); a role without utterances
+    is an error naming the fold list."""
+    groups = {"train": set(fold.train), "valid": set(fold.validation), "test": set(fold.test_groups)}
+    utts = {role: sorted(u for u in plan.labels if plan.groups.get(u) in g) for role, g in groups.items()}
+    empty = [role for role, found in utts.items() if not found]
+    if empty:
+        raise AsrserError(f"{folds_json}: fold {k} (test {fold.test}) has no utterances for {', '.join(empty)}")
+    return utts
+
+
 def fold_listing(folds: list[Fold], counts: dict[str, int] | None = None) -> str:
     """One line per fold: test group(s), training groups, validation groups (with utterance counts)."""
     def name(s: str) -> str:
