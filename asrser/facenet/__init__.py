@@ -1,0 +1,1 @@
+"""FaceNet speech emotion recognition: segment images, Inception-ResNet-v1, training."""
