@@ -168,11 +168,12 @@ class RoleImages:
 
     @classmethod
     def gather(cls, image_set, image_dir: Path, utts: list[str], labels: list[int], what: str) -> "RoleImages":
-        per_utt = [np.asarray(image_set.rows(u), dtype=np.int64) for u in utts]
-        missing = [u for u, r in zip(utts, per_utt) if len(r) == 0]
+        known = set(image_set.utts)
+        missing = [u for u in utts if u not in known]
         if missing:
             raise AsrserError(f"{image_dir}: {len(missing)} utterance(s) of {what} have no images, e.g. "
                               f"{missing[0]} (make the images of their data dir)")
+        per_utt = [np.asarray(image_set.rows(u), dtype=np.int64) for u in utts]
         counts = np.array([len(r) for r in per_utt])
         row_utts = np.repeat(np.arange(len(utts)), counts)
         labels = np.asarray(labels, dtype=np.int64)
