@@ -69,6 +69,16 @@ def tiny_msp_improv(tmp_path_factory) -> Path:
     return out / "MSP-IMPROV"
 
 
+@pytest.fixture(scope="session")
+def tiny_casia(tmp_path_factory) -> Path:
+    """The tiny mini-CASIA, generated once per test session (about 3 s): <dir>/CASIA/<speaker>/<emotion>/..."""
+    from asrser.synth.mini_casia import generate
+
+    out = tmp_path_factory.mktemp("mini_casia")
+    generate(out, "tiny", seed=0, nj=1, progress=False)
+    return out / "CASIA"
+
+
 @pytest.fixture
 def cpu_load():
     """Busy processes on every core while the test runs: what must not change under load (corpus bytes)."""

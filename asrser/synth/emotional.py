@@ -207,9 +207,9 @@ Render = Callable[[np.ndarray, "PlannedTurn", np.random.Generator], np.ndarray]
 _synthesizer: IsolatedSynthesizer | None = None
 
 
-def _init_worker(voices: list[Voice]) -> None:
+def _init_worker(voices: list[Voice], language: str) -> None:
     global _synthesizer
-    _synthesizer = IsolatedSynthesizer(voices)
+    _synthesizer = IsolatedSynthesizer(voices, language)
 
 
 def synthesize_turn(turn: PlannedTurn, render: Render) -> str:
@@ -226,21 +226,21 @@ def synthesize_turn(turn: PlannedTurn, render: Render) -> str:
 
 
 def synthesize_turns(turns: list[PlannedTurn], voices: list[Voice], render: Render, nj: int = 1,
-                     desc: str = "", progress: bool = True) -> None:
+                     desc: str = "", progress: bool = True, language: str = "en-us") -> None:
     """Write the wav of every turn, in `nj` processes; espeak runs in synthesis server processes
-    (IsolatedSynthesizer), never in this one. `render` must be a module-level function (it is sent to the
-    worker processes)."""
+    (IsolatedSynthesizer, with `language`'s dictionary loaded), never in this one. `render` must be a
+    module-level function (it is sent to the worker processes)."""
     bar = progress_bar(total=len(turns), desc=desc, unit="utt", enabled=progress)
     one = partial(synthesize_turn, render=render)
     if turns and nj <= 1:
-        _init_worker(voices)
+        _init_worker(voices, language)
         for turn in turns:
             one(turn)
             bar.update()
         _synthesizer.close()
     elif turns:
         with ProcessPoolExecutor(max(1, nj), mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_init_worker, initargs=(voices,)) as pool:
+                                 initializer=_init_worker, initargs=(voices, language)) as pool:
             for _ in pool.map(one, turns, chunksize=8):
                 bar.update()
     bar.close()

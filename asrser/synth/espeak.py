@@ -33,6 +33,9 @@ _CHARS_UTF8 = 1
 _PHONEMES_INPUT = 0x100        # espeakPHONEMES: accept [[phoneme]] mnemonics in the text
 # espeak_PARAMETER values
 RATE, VOLUME, PITCH, RANGE, WORDGAP = 1, 2, 3, 4, 7
+# espeak's language groups (lang/<group>) the corpora use: West Germanic (English) and Sino-Tibetan (Mandarin
+# read from pinyin, cmn-latn-pinyin)
+LANGUAGE_GROUPS = ("gmw", "sit")
 MAX_VARIANTS = 320             # espeak keeps at most ~349 voices in all (languages included); stay below
 
 
@@ -113,10 +116,11 @@ def _private_data_dir(system: Path, voices: list[Voice], root: Path) -> Path:
     for entry in system.iterdir():
         if entry.name not in ("voices", "lang"):
             (data / entry.name).symlink_to(entry)
-    # Only the West Germanic language files (English): espeak lists at most ~349 voices including the
-    # variants, and warns on every voice selection when the ~130 languages and our variants exceed that.
+    # Only the language groups the corpora speak: espeak lists at most ~349 voices including the variants,
+    # and warns on every voice selection when the ~130 languages and our variants exceed that.
     (data / "lang").mkdir()
-    (data / "lang" / "gmw").symlink_to(system / "lang" / "gmw")
+    for group in LANGUAGE_GROUPS:
+        (data / "lang" / group).symlink_to(system / "lang" / group)
     for entry in (system / "voices").iterdir():
         if entry.name != "!v":
             (data / "voices" / entry.name).symlink_to(entry)
@@ -237,7 +241,7 @@ class IsolatedSynthesizer:
     (fork time grows with the address space); the server holds only numpy, ctypes and the synthesiser, and
     the caller resamples."""
 
-    def __init__(self, voices: list[Voice]):
+    def __init__(self, voices: list[Voice], language: str = "en-us"):
         import subprocess
         import sys
 
@@ -249,7 +253,7 @@ class IsolatedSynthesizer:
                      "from asrser.synth.espeak import _serve; _serve()")
         self._proc = subprocess.Popen([sys.executable, "-c", bootstrap], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE)
-        self._send(("init", list(voices)))
+        self._send(("init", list(voices), language))
         status = self._receive()
         if status[0] != "ok":
             raise AsrserError(f"espeak synthesis server failed to start: {status[1]}")
@@ -320,7 +324,7 @@ def _read_message(stream):
     def decode(obj):
         if obj.keys() == {"int16"}:
             return np.frombuffer(base64.b64decode(obj["int16"]), dtype="<i2").astype(np.int16)
-        if obj.keys() == {"voice"}:
+        if obj.keys() == {"voice"} and isinstance(obj["voice"], dict):   # not synthesize(text, voice=name)
             fields = {k: as_tuple(v) for k, v in obj["voice"].items()}
             return Voice(**{**fields, "formants": {n: tuple(v) for n, v in obj["voice"]["formants"]}})
         return obj
@@ -352,8 +356,8 @@ def _serve() -> None:
         if message[0] == "init":
             try:
                 synthesizer = Synthesizer.get(message[1])
-                # load the English dictionary once here rather than in every child (it does not speak)
-                synthesizer._lib.espeak_SetVoiceByName(b"en-us")
+                # load the language's dictionary once here rather than in every child (it does not speak)
+                synthesizer._lib.espeak_SetVoiceByName(message[2].encode())
                 reply(("ok",))
             except Exception as e:
                 reply(("error", str(e)))
