@@ -83,7 +83,7 @@ if stage 7 "FaceNet SER: waveform and spectrogram images, Inception-ResNet-v1, C
     needs 2:$ser/data/iemocap/utt2emo; then
   # IEMOCAP's folds are the CTA-RNN experiment's (stage 6): its CTA-RNN, ConvNet and eGeMAPS rows join the table.
   egs/facenet/s5/run.sh --nj "$nj" --casia "$casia" --corpus-size "$corpus_size" --corpus-seed "$seed" \
-    --config "$facenet_config" --baselines ../../cta_rnn/s5/exp --device "$device"
+    --facenet-config "$facenet_config" --baselines ../../cta_rnn/s5/exp --device "$device"
 fi
 
 if stage 9 "RESULTS.md (every recipe's tables) and REPORT.md (the paper side by side, deviations)" \

@@ -82,7 +82,10 @@ def canonical_speaker(folder_name: str) -> str | None:
 
 
 def _subdirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError as e:   # unreadable: not a CASIA folder we can use
+        raise AsrserError(f"{folder}: cannot list the folder ({e.strerror})") from None
 
 
 def _has_emotion_folders(folder: Path) -> bool:

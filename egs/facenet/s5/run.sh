@@ -22,24 +22,26 @@ iemocap=               # IEMOCAP_full_release: prepare IEMOCAP's data dir here i
 corpus_size=default    # mini-CASIA size: tiny | default
 corpus_seed=0
 kinds="waveform spectrogram"   # the image kinds
-config=conf/facenet.yaml       # images, net and training (conf/fast/facenet.yaml: the CPU preset)
+facenet_config=conf/facenet.yaml       # images, net and training (conf/fast/facenet.yaml: the CPU preset)
 face_weights=          # a local FaceNet checkpoint (VGGFace2 / CASIA-WebFace state dict): adds the from_face rows
 baselines=../../cta_rnn/s5/exp   # the CTA-RNN recipe's exp dir: its rows on the same IEMOCAP folds
 iemocap_class_map=conf/iemocap_emotions.map
 casia_class_map=conf/casia_emotions.map
 device=auto            # auto (CUDA when present) | cpu | cuda
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--casia DIR] [--iemocap-data DIR | --iemocap DIR]
-       [--kinds \"waveform spectrogram\"] [--config YAML] [--face-weights PT] [--baselines DIR]
+       [--kinds \"waveform spectrogram\"] [--facenet-config YAML] [--face-weights PT] [--baselines DIR]
        [--corpus-size tiny|default] [--device D]"
 . recipe.sh
 
 [ -z "$casia" ] || [ -d "$casia" ] || die "--casia $casia: no such directory"
 [ -z "$iemocap" ] || [ -d "$iemocap" ] || die "--iemocap $iemocap: no such directory"
 [ -z "$face_weights" ] || [ -f "$face_weights" ] || die "--face-weights $face_weights: no such file"
-[ -f "$config" ] || die "--config $config: no such file"
+[ -f "$facenet_config" ] || die "--facenet-config $facenet_config: no such file"
 for k in $kinds; do
   case $k in waveform|spectrogram) ;; *) die "--kinds: unknown image kind '$k' (waveform spectrogram)" ;; esac
 done
+[ -n "$iemocap" ] || [ -f "$iemocap_data/utt2emo" ] || (( stop_stage < 1 || stage > 1 )) || \
+  die "--iemocap-data $iemocap_data: no utt2emo (run egs/iemocap/s5/run.sh --stop-stage 1 first, or give --iemocap DIR)"
 [ -n "$casia" ] || casia=corpora/mini_casia/CASIA
 
 protocols="casia iemocap_session"
@@ -47,11 +49,13 @@ declare -A corpus_of source_of
 corpus_of=([casia]=casia [iemocap_session]=iemocap)
 source_of=([casia]=iemocap [iemocap_session]=casia)   # the other corpus: pre-trained on it, fine-tuned here
 
-# Train fold JOB (or all: pre-training) of protocol P's folds on image kind K: train P K INIT OUT [--init X]
+# Every fold of protocol P on image kind K, one job per fold, then the pooled scores: train P K OUT [--init X].
+# One thread per job: the narrow nets of the fast preset train faster as two one-thread jobs than as one job
+# on two threads (benchmarks/bench_facenet.py).
 train() {
   local p=$1 kind=$2 out=$3; shift 3
   local n; n=$(num_folds "exp/folds/$p/folds.json")
-  $cuda_cmd JOB=1:"$n" "$out/log/train.JOB.log" facenet_train_fold.py --config "$config" --device "$device" "$@" \
+  $cuda_cmd --num-threads 1 JOB=1:"$n" "$out/log/train.JOB.log" facenet_train_fold.py --config "$facenet_config" --device "$device" "$@" \
     "exp/images/${corpus_of[$p]}_$kind" "exp/folds/$p" JOB "$out/foldJOB"
   ser_score.py "exp/folds/$p" "$out"
 }
@@ -66,7 +70,6 @@ if stage 1 "data dirs: data/casia, data/iemocap"; then
   if [ -n "$iemocap" ]; then
     iemocap_data_prep.py "$iemocap" data
   else
-    [ -f "$iemocap_data/utt2emo" ] || die "--iemocap-data $iemocap_data: no utt2emo (run egs/iemocap/s5/run.sh --stop-stage 1 first, or give --iemocap DIR)"
     copy_data_dir.py "$iemocap_data" data/iemocap
   fi
 fi
@@ -78,7 +81,7 @@ fi
 
 if stage 3 "segment images of every utterance ($kinds): exp/images/<corpus>_<kind>"; then
   for c in casia iemocap; do
-    for k in $kinds; do make_images.py --config "$config" --kind "$k" --nj "$nj" "data/$c" "exp/images/${c}_$k"; done
+    for k in $kinds; do make_images.py --config "$facenet_config" --kind "$k" --nj "$nj" "data/$c" "exp/images/${c}_$k"; done
   done
 fi
 
@@ -91,7 +94,7 @@ if stage 5 "pre-training on the whole of each corpus (validation: its last speak
     pids=()
     for p in $protocols; do   # the two corpora side by side, a job each
       out=exp/pretrain/${corpus_of[$p]}_$k
-      $cuda_cmd --max-jobs 1 "$out/log/train.log" facenet_train_fold.py --config "$config" --device "$device" \
+      $cuda_cmd --num-threads 1 --max-jobs 1 "$out/log/train.log" facenet_train_fold.py --config "$facenet_config" --device "$device" \
         "exp/images/${corpus_of[$p]}_$k" "exp/folds/$p" all "$out" &
       pids+=($!)
     done
