@@ -132,23 +132,27 @@ def _image(path: Path, out: Path, alt: str) -> str:
     return f"![{alt}]({os.path.relpath(path, out.parent)})\n" if path.exists() else ""
 
 
+def listed_items(text: str) -> list[str]:
+    """The items of a docstring's list ("1. ..." or "- ..." lines and their indented continuations), one
+    string each; the list ends at the first line that is neither."""
+    items: list[list[str]] = []
+    for line in text.strip().splitlines():
+        stripped = line.strip()
+        number, _, rest = stripped.partition(". ")
+        if (number.isdigit() and rest) or stripped.startswith("- "):
+            items.append([rest if number.isdigit() else stripped[2:]])
+        elif stripped and items and line.startswith("  "):
+            items[-1].append(stripped)
+        elif stripped and items:
+            break
+    return [" ".join(parts) for parts in items]
+
+
 def cta_design_choices() -> list[str]:
     """The CTA-RNN model's numbered design choices, as its module documents them, one string each."""
     from .ser import cta_rnn
 
-    doc = cta_rnn.__doc__.split("every choice below is ours, with its reason:", 1)[1]
-    items, current = [], []
-    for line in doc.strip().splitlines():
-        head = line.strip().split(". ", 1)
-        if head[0].isdigit() and len(head) == 2:
-            if current:
-                items.append(" ".join(current))
-            current = [head[1]]
-        elif line.strip():
-            current.append(line.strip())
-    if current:
-        items.append(" ".join(current))
-    return items
+    return listed_items(cta_rnn.__doc__.split("every choice below is ours, with its reason:", 1)[1])
 
 
 def cta_section(cta_recipe: Path, out: Path) -> list[str]:
@@ -168,7 +172,7 @@ def cta_section(cta_recipe: Path, out: Path) -> list[str]:
     return lines
 
 # What the FaceNet SER recipe (egs/facenet/s5) chose where the paper's abstract is silent; the images' and the
-# trainer's own choices are listed in asrser.facenet.images and asrser.facenet.train (FACENET_CHOICES there).
+# trainer's own choices are the lists of asrser.facenet.images' and asrser.facenet.train's docstrings.
 FACENET_RECIPE_CHOICES = (
     "Corpora: CASIA with its 6 emotions (angry fear happy neutral sad surprise, `normal` read as neutral) and "
     "IEMOCAP with the 4-class protocol of the other seed systems (ang, hap with exc merged in, neu, sad). On the "
@@ -180,6 +184,12 @@ FACENET_RECIPE_CHOICES = (
     "Pre-training: on all of the other corpus (every speaker or session but the last, which is the early-stopping "
     "validation set), with that corpus's classes; fine-tuning: every layer on each fold of the target corpus, the "
     "classifier head replaced for the target's classes. A model never sees its test corpus before its fold.",
+    "The net: Inception-ResNet-v1 (FaceNet's backbone, written in the project) on the grey image (one input "
+    "channel; face weights' first convolution summed over RGB, which equals the grey image fed as RGB), with a "
+    "classifier on FaceNet's batch-normalised embedding trained by cross-entropy, not FaceNet's triplet loss (the "
+    "task is 4-6 classes, and the abstract trains end to end). The fast preset of the embedded corpora keeps the "
+    "block structure (5 x Block35, 10 x Block17, 5 x Block8 + 1) at an eighth of the width with a 128-dimensional "
+    "embedding; `conf/facenet.yaml` is the full net (23.5 M parameters without the head).",
     "Face weights (the title's transfer from face recognition): imported only from a local checkpoint "
     "(`--face-weights`), never downloaded; none ships with the toolkit, so the default table has no such rows.",
     "An utterance's decision: the mean of its segments' softmax posteriors, then the most probable class.",
@@ -193,7 +203,8 @@ def facenet_design_choices() -> list[str]:
     """The images' and the trainer's design choices, as their modules list them."""
     from .facenet import images, train
 
-    return list(images.FACENET_CHOICES) + list(train.FACENET_CHOICES)
+    return ([f"Images: {item}" for item in listed_items(images.__doc__.split("is chosen here (and in ImageConfig):", 1)[1])]
+            + [f"Training: {item}" for item in listed_items(train.__doc__.split("every choice of this trainer, with its reason:", 1)[1])])
 
 
 def facenet_section(facenet_recipe: Path, out: Path) -> list[str]:

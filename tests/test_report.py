@@ -100,3 +100,25 @@ def test_the_cta_rnn_section_has_the_recipes_table_figures_and_every_design_choi
     assert all(f"- Model: {c}" in text for c in choices)
     write_report(timit, iemocap, transfer, out, "fast", embedded=True)
     assert "CTA-RNN" not in out.read_text()
+
+
+def test_the_facenet_section_has_the_recipes_table_images_and_every_design_choice(tmp_path):
+    from asrser.facenet import images, train
+    from asrser.report import FACENET_RECIPE_CHOICES, facenet_design_choices
+
+    timit, iemocap, transfer, facenet = (tmp_path / name for name in ("timit", "iemocap", "transfer", "facenet"))
+    for d in (timit, iemocap, transfer):
+        d.mkdir()
+    (facenet / "exp/images").mkdir(parents=True)
+    (facenet / "exp/facenet_table.md").write_text("| system | CASIA WA % |\n|---|---:|\n| FaceNet | 71.0 |\n")
+    (facenet / "exp/images/casia_waveform.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    out = tmp_path / "REPORT.md"
+    write_report(timit, iemocap, transfer, out, "fast", embedded=True, facenet_recipe=facenet)
+    text = out.read_text()
+    assert "## FaceNet SER (Liu et al. 2021)" in text and "| FaceNet | 71.0 |" in text
+    assert "](facenet/exp/images/casia_waveform.png)" in text
+    choices = facenet_design_choices()
+    numbered = [line for line in train.__doc__.splitlines() if line[:3].strip().rstrip(".").isdigit()]
+    bullets = [line for line in images.__doc__.split("The cache", 1)[0].splitlines() if line.startswith("- ")]
+    assert len(choices) == len(numbered) + len(bullets) and len(numbered) >= 10 and len(bullets) >= 4
+    assert all(f"- {c}" in text for c in choices + list(FACENET_RECIPE_CHOICES))

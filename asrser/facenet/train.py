@@ -345,14 +345,15 @@ def _fit(images: np.ndarray, roles: dict[str, RoleImages], classes: tuple[str, .
     while not state.finished(tc.max_epochs, tc.min_epochs, tc.patience):
         epoch = state.epoch + 1
         start = time.perf_counter()
-        loss = _train_epoch(model, opt, loss_fn, images, train, epoch, tc, dev, dtype, in_channels,
-                            f"{out_dir.name} epoch {epoch}", progress)
+        loss, seen = _train_epoch(model, opt, loss_fn, images, train, epoch, tc, dev, dtype, in_channels,
+                                  f"{out_dir.name} epoch {epoch}", progress)
         trained = time.perf_counter()
         predicted = decide(model, images, valid, dev, dtype, tc, in_channels).argmax(1)
         ua, wa = unweighted_accuracy(valid.labels, predicted), weighted_accuracy(valid.labels, predicted)
         end = time.perf_counter()
         state.history.append({"epoch": epoch, "loss": loss, "valid_ua": ua, "valid_wa": wa,
-                              "seconds": end - start, "train_images_per_second": len(train.rows) / (trained - start),
+                              "seconds": end - start, "train_images": seen,
+                              "train_images_per_second": seen / (trained - start),
                               "valid_images_per_second": len(valid.rows) / max(end - trained, 1e-9)})
         if state.record(epoch, ua):
             best_model = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -369,9 +370,9 @@ def _fit(images: np.ndarray, roles: dict[str, RoleImages], classes: tuple[str, .
 
 def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module, images: np.ndarray,
                  train: RoleImages, epoch: int, tc: FacenetTrainingConfig, dev: torch.device,
-                 dtype: torch.dtype | None, in_channels: int, desc: str, progress: bool) -> float:
-    """One pass over the training images (or images_per_epoch of them) in an order seeded by (seed, epoch); the
-    mean loss."""
+                 dtype: torch.dtype | None, in_channels: int, desc: str, progress: bool) -> tuple[float, int]:
+    """One pass over the training images (or images_per_epoch of them) in an order seeded by (seed, epoch): the
+    mean loss and the number of images."""
     order = np.random.default_rng([tc.seed, epoch]).permutation(len(train.rows))
     if tc.images_per_epoch:
         order = order[:tc.images_per_epoch]
@@ -397,7 +398,7 @@ def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Modul
         opt.step()
         total += float(loss.detach()) * len(idx)
         seen += len(idx)
-    return total / max(seen, 1)
+    return total / max(seen, 1), seen
 
 
 # ---------------------------------------------------------------------------------------------------- init, files

@@ -134,6 +134,7 @@ def test_a_small_run_learns_the_pattern_and_writes_its_outputs(tmp_path):
     history = json.loads((out / "history.json").read_text())
     assert len(history) == 8 and history[-1]["loss"] < 0.5 * history[0]["loss"]
     assert all(h["train_images_per_second"] > 0 for h in history)
+    assert {h["train_images"] for h in history} == {sum(len(r) for r in train_rows(image_dir, folds, 1))}
     rows = read_predictions(out / "predictions.tsv")
     test = [r for r in rows if r["role"] == "test"]
     assert {r["role"] for r in rows} == {"valid", "test"} and {r["speaker"] for r in test} == {"spk0"}
@@ -179,6 +180,25 @@ def test_fine_tuning_takes_all_but_the_head_of_a_net_pretrained_with_other_class
                                           r"difference: conv2d_1a\.conv\.weight, \(2, 1, 3, 3\) there, \(4, 1, 3, 3\) here"):
         train_facenet_fold(image_dir, folds, 2, tmp_path / "wider", wider, init=str(pretrained / "final.pt"),
                            device="cpu", progress=False)
+
+
+def train_rows(image_dir: Path, folds: Path, k: int) -> list[np.ndarray]:
+    """The image rows of fold k's training utterances."""
+    from asrser.facenet.images import ImageSet
+    from asrser.ser.folds import fold_utterances, read_fold_plan
+
+    plan = read_fold_plan(folds / "folds.json")
+    images = ImageSet.read(image_dir)
+    return [images.rows(u) for u in fold_utterances(plan, plan.folds[k - 1], k, folds / "folds.json")["train"]]
+
+
+def test_an_epoch_is_a_seeded_sample_of_images_per_epoch_images(tmp_path):
+    image_dir, folds = synthetic_experiment(tmp_path)
+    out = tmp_path / "fold1"
+    train_facenet_fold(image_dir, folds, 1, out, small_config(images_per_epoch=10, max_epochs=2, min_epochs=2),
+                       device="cpu", progress=False)
+    history = json.loads((out / "history.json").read_text())
+    assert [h["train_images"] for h in history] == [10, 10] and sum(map(len, train_rows(image_dir, folds, 1))) > 10
 
 
 def test_same_config_same_bytes_and_resume_after_a_kill_equals_an_uninterrupted_run(tmp_path, monkeypatch):
@@ -250,7 +270,7 @@ def test_configs_training_sections_load_and_a_misspelt_option_names_the_file(tmp
 
 def test_from_yaml_reads_every_section(tmp_path):
     config = FacenetConfig.from_yaml(REPO / "conf/fast/facenet.yaml")
-    assert config.images.size == 160 and config.model.width < 1.0 and config.training.max_epochs == 10
+    assert config.images.size == 160 and config.model.width == 0.125 and config.training.max_epochs == 8
     bad = tmp_path / "bad.yaml"
     bad.write_text("imagez:\n  size: 160\n")
     with pytest.raises(DataError, match=r"bad\.yaml:1: unknown section 'imagez'"):
