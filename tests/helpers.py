@@ -135,3 +135,17 @@ layers:
 training: {max_epochs: 1, min_epochs: 1, epoch_frames: 1000, valid_stride: 4, batch_size: 64, seed: 3,
            precision: fp32}
 """
+
+
+def write_ser_predictions(exp: Path, protocol: str, system: str, rows: list[tuple[str, str, str, str]],
+                          classes: str = "ang\nhap\nneu\nsad\n") -> None:
+    """<exp>/<protocol>/<system>/predictions.tsv from (fold, role, label, predicted) rows, and the protocol's
+    classes (<exp>/folds/<protocol>/classes.txt): a system's saved predictions, made by hand."""
+    from asrser.ser.metrics import write_predictions
+
+    (exp / "folds" / protocol).mkdir(parents=True, exist_ok=True)
+    (exp / "folds" / protocol / "classes.txt").write_text(classes)
+    (exp / protocol / system).mkdir(parents=True)
+    write_predictions(exp / protocol / system / "predictions.tsv",
+                      [{"fold": f, "role": r, "utt": f"{f}-{k}", "speaker": "s", "label": t, "predicted": p}
+                       for k, (f, r, t, p) in enumerate(rows)])

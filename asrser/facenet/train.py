@@ -53,7 +53,7 @@ from ..progress import bar as progress_bar
 from ..ser.classes import CLASSES_FILE, LABELS_FILE
 from ..ser.folds import GROUPS_FILE, fold_utterances, read_fold_plan
 from ..ser.metrics import unweighted_accuracy, weighted_accuracy, write_predictions
-from ..ser.training import EarlyStopping, class_weights
+from ..ser.training import CHECKPOINT, EarlyStopping, class_weights, optimisation_step
 
 if TYPE_CHECKING:
     from .images import ImageConfig
@@ -65,7 +65,6 @@ SYSTEM = "facenet"                    # final.pt's `system`
 HEAD = "head."                        # the classifier's parameters: not taken over from a pre-trained net
 FACE_PREFIX = "face:"                 # init=face:PATH: face weights (asrser.facenet.face_weights)
 DESCRIPTION = "description.json"      # what score_folds puts in results.json
-CHECKPOINT = "checkpoint.pt"          # the state after the last finished epoch
 POSTERIORS = "posteriors.tsv"
 OUTPUTS = ("final.pt", "history.json", "predictions.tsv", POSTERIORS, DESCRIPTION)
 IMAGE_FILES = ("images.npy", "segments", "images.json")
@@ -389,13 +388,7 @@ def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Modul
         with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             logits = model(x)
         loss = loss_fn(logits.float(), y)
-        if not torch.isfinite(loss):
-            raise AsrserError(f"{desc}: loss is {loss.item()}; stopped (the last good state is {CHECKPOINT})")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if tc.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-        opt.step()
+        optimisation_step(model, opt, loss, tc.grad_clip, desc)
         total += float(loss.detach()) * len(idx)
         seen += len(idx)
     return total / max(seen, 1), seen

@@ -92,7 +92,7 @@ from ..progress import bar as progress_bar
 from .classes import CLASSES_FILE, LABELS_FILE
 from .folds import GROUPS_FILE, fold_utterances, read_fold_plan
 from .metrics import unweighted_accuracy, weighted_accuracy, write_predictions
-from .training import EarlyStopping, class_weights
+from .training import CHECKPOINT, EarlyStopping, class_weights, optimisation_step
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,6 @@ DESCRIPTIONS = {"last": "last layer only", "weighted_sum": "learned softmax laye
                 "cta": "channel and temporal attention"}
 LAYER_WEIGHTS = "layer_weights.tsv"
 DESCRIPTION = "description.json"      # what score_folds puts in results.json
-CHECKPOINT = "checkpoint.pt"          # the state after the last finished epoch
 OUTPUTS = ("final.pt", "history.json", "predictions.tsv", LAYER_WEIGHTS, DESCRIPTION)
 
 
@@ -529,13 +528,7 @@ def _train_epoch(model: CtaRnn, opt: torch.optim.Optimizer, loss_fn: nn.Module, 
         with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             logits, _, _ = model(x, mask)
         loss = loss_fn(logits.float(), y)
-        if not torch.isfinite(loss):
-            raise AsrserError(f"{desc}: loss is {loss.item()}; stopped (the last good state is {CHECKPOINT})")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if tc.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-        opt.step()
+        optimisation_step(model, opt, loss, tc.grad_clip, desc)
         total += float(loss.detach()) * len(idx)
         seen += len(idx)
     return total / max(seen, 1)

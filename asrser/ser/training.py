@@ -1,5 +1,5 @@
 """What the SER trainers share (the CTA-RNN over layer embeddings, the FaceNet over segment images): class
-weights for the loss, and early stopping on the validation utterances' UA."""
+weights for the loss, the optimisation step, and early stopping on the validation utterances' UA."""
 
 from __future__ import annotations
 
@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch import nn
+
+from ..errors import AsrserError
+
+CHECKPOINT = "checkpoint.pt"          # a trainer's state after its last finished epoch
 
 
 def class_weights(targets: np.ndarray, num_classes: int, how: str) -> torch.Tensor:
@@ -18,6 +23,19 @@ def class_weights(targets: np.ndarray, num_classes: int, how: str) -> torch.Tens
     weights = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
     weights *= (counts > 0).sum() / weights.sum()
     return torch.tensor(weights, dtype=torch.float32)
+
+
+def optimisation_step(model: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, grad_clip: float,
+                      desc: str) -> None:
+    """Back-propagate a batch's loss and step (gradients clipped to grad_clip's norm unless 0); a loss that is
+    not finite stops the training with one line (the last finished epoch's checkpoint stays)."""
+    if not torch.isfinite(loss):
+        raise AsrserError(f"{desc}: loss is {loss.item()}; stopped (the last good state is {CHECKPOINT})")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
 
 
 @dataclass

@@ -7,20 +7,13 @@ from pathlib import Path
 import pytest
 
 from asrser.facenet.table import SYSTEMS, write_facenet_table
-from asrser.ser.metrics import write_predictions
-from helpers import run_step
+from helpers import run_step, write_ser_predictions
 
 CLASSES = {"casia": "ang\nfea\nhap\nneu\nsad\nsur\n", "iemocap_session": "ang\nhap\nneu\nsad\n"}
 
 
 def _predictions(exp: Path, protocol: str, system: str, rows: list[tuple[str, str, str, str]]) -> None:
-    """rows: (fold, role, label, predicted)."""
-    (exp / "folds" / protocol).mkdir(parents=True, exist_ok=True)
-    (exp / "folds" / protocol / "classes.txt").write_text(CLASSES[protocol])
-    (exp / protocol / system).mkdir(parents=True)
-    write_predictions(exp / protocol / system / "predictions.tsv",
-                      [{"fold": f, "role": r, "utt": f"{f}-{k}", "speaker": "s", "label": t, "predicted": p}
-                       for k, (f, r, t, p) in enumerate(rows)])
+    write_ser_predictions(exp, protocol, system, rows, CLASSES[protocol])
 
 
 @pytest.fixture

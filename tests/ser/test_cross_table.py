@@ -8,32 +8,20 @@ import pytest
 
 from asrser.errors import DataError
 from asrser.ser.cross_table import COLUMNS, SYSTEMS, cross_table, format_cross_table, write_cross_table
-from asrser.ser.metrics import write_predictions
-from helpers import run_step
+from helpers import run_step, write_ser_predictions
 
-FOUR = "ang\nhap\nneu\nsad\n"
-
-
-def _predictions(exp: Path, protocol: str, system: str, rows: list[tuple[str, str, str, str]]) -> None:
-    """rows: (fold, role, label, predicted)."""
-    (exp / "folds" / protocol).mkdir(parents=True, exist_ok=True)
-    (exp / "folds" / protocol / "classes.txt").write_text(FOUR)
-    (exp / protocol / system).mkdir(parents=True)
-    write_predictions(exp / protocol / system / "predictions.tsv",
-                      [{"fold": f, "role": r, "utt": f"{f}-{k}", "speaker": "s", "label": t, "predicted": p}
-                       for k, (f, r, t, p) in enumerate(rows)])
 
 
 @pytest.fixture
 def exp(tmp_path) -> Path:
     exp = tmp_path / "exp"
     # within: Ses01 right 3 of 4 (neu wrong), Ses02 3 of 4 (ang wrong); validation rows all wrong (not counted)
-    _predictions(exp, "iemocap_session", "cta", [
+    write_ser_predictions(exp, "iemocap_session", "cta", [
         ("Ses01", "valid", "ang", "sad"), ("Ses01", "test", "ang", "ang"), ("Ses01", "test", "hap", "hap"),
         ("Ses01", "test", "neu", "ang"), ("Ses01", "test", "sad", "sad"), ("Ses02", "valid", "neu", "sad"),
         ("Ses02", "test", "neu", "neu"), ("Ses02", "test", "neu", "neu"), ("Ses02", "test", "ang", "hap"),
         ("Ses02", "test", "hap", "hap")])
-    _predictions(exp, "cross", "convnet", [
+    write_ser_predictions(exp, "cross", "convnet", [
         ("iemocap->msp_improv", "test", "ang", "ang"), ("iemocap->msp_improv", "test", "sad", "neu"),
         ("msp_improv->iemocap", "test", "neu", "neu"), ("msp_improv->iemocap", "test", "neu", "neu"),
         ("msp_improv->iemocap", "test", "hap", "neu"), ("msp_improv->iemocap", "valid", "hap", "hap")])
@@ -77,7 +65,7 @@ def test_the_program_writes_markdown_and_json_and_names_a_bad_file(exp, tmp_path
     assert doc["cells"]["cta"]["iemocap_session"]["wa"] == pytest.approx(0.75)
     assert [c["fold"] for c in doc["columns"]][-2:] == ["iemocap->msp_improv", "msp_improv->iemocap"]
     bad = exp / "msp_session" / "last" / "predictions.tsv"
-    _predictions(exp, "msp_session", "last", [("session1", "test", "ang", "fear")])
+    write_ser_predictions(exp, "msp_session", "last", [("session1", "test", "ang", "fear")])
     with pytest.raises(DataError, match=f"{bad}.*line 2: .*'fear' is not valid"):
         write_cross_table(exp, tmp_path / "table2.md")
     proc = run_step("ser_cross_table.py", exp, tmp_path / "table3.md", check=False)
