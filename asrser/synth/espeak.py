@@ -374,7 +374,12 @@ def _serve() -> None:
                 reply(("error", len(done), traceback.format_exc()))
             finally:
                 os._exit(0)
-        os.waitpid(pid, 0)
+        _, status = os.waitpid(pid, 0)
+        if status != 0:   # the child died inside espeak-ng (e.g. its abort on a too-long voice name) unanswered
+            how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                   else f"exit status {os.waitstatus_to_exitcode(status)}")
+            reply(("error", 0, f"espeak-ng died with {how} while speaking this group (voice "
+                               f"{requests[0][1].get('voice', 'en-us')!r})"))
 
 
 def available() -> bool:
