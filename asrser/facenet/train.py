@@ -39,7 +39,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -54,10 +54,9 @@ from ..ser.classes import CLASSES_FILE, LABELS_FILE
 from ..ser.folds import GROUPS_FILE, fold_utterances, read_fold_plan
 from ..ser.metrics import unweighted_accuracy, weighted_accuracy, write_predictions
 from ..ser.training import CHECKPOINT, EarlyStopping, class_weights, optimisation_step
-
-if TYPE_CHECKING:
-    from .images import ImageConfig
-    from .inception_resnet import InceptionResNetConfig
+from .face_weights import load_face_weights
+from .images import ImageConfig, ImageSet
+from .inception_resnet import InceptionResNetConfig, InceptionResNetV1
 
 log = logging.getLogger(__name__)
 
@@ -108,15 +107,12 @@ class FacenetConfig:
     """conf/facenet.yaml: the sections images (asrser.facenet.images.ImageConfig), model
     (asrser.facenet.inception_resnet.InceptionResNetConfig) and training."""
 
-    images: ImageConfig | None = None
-    model: InceptionResNetConfig | None = None
+    images: ImageConfig = field(default_factory=ImageConfig)
+    model: InceptionResNetConfig = field(default_factory=InceptionResNetConfig)
     training: FacenetTrainingConfig = field(default_factory=FacenetTrainingConfig)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> "FacenetConfig":
-        from .images import ImageConfig
-        from .inception_resnet import InceptionResNetConfig
-
         doc = read_config(path, "FaceNet config")
         sections = {"images": ImageConfig, "model": InceptionResNetConfig, "training": FacenetTrainingConfig}
         for key in doc:
@@ -129,20 +125,6 @@ class FacenetConfig:
         """The options a training depends on (model and training as their file wrote them; the image options
         are the image cache's, an input of its own)."""
         return {"model": written_options(self.model), "training": written_options(self.training)}
-
-
-def build_model(model_config: InceptionResNetConfig, num_classes: int) -> nn.Module:
-    """The net of a config with a classifier head of num_classes outputs (parameters under `head.`)."""
-    from .inception_resnet import InceptionResNetV1
-
-    return InceptionResNetV1(model_config, num_classes)
-
-
-def read_image_set(image_dir: str | os.PathLike):
-    """The image cache of asrser.facenet.images: .images (N, H, W) uint8, .rows(utt), .utts."""
-    from .images import ImageSet
-
-    return ImageSet.read(image_dir)
 
 
 def utterance_posteriors(posteriors: np.ndarray, segment_utts) -> tuple[list[str], np.ndarray]:
@@ -169,7 +151,7 @@ class RoleImages:
     targets: np.ndarray
 
     @classmethod
-    def gather(cls, image_set, image_dir: Path, utts: list[str], labels: list[int], what: str) -> "RoleImages":
+    def gather(cls, image_set: ImageSet, image_dir: Path, utts: list[str], labels: list[int], what: str) -> "RoleImages":
         known = set(image_set.utts)
         missing = [u for u in utts if u not in known]
         if missing:
@@ -270,21 +252,21 @@ def _train(image_dir, folds_json: Path, plan, utts: dict[str, list[str]], fold_n
 
     tc, classes = config.training, plan.classes
     class_index = {c: i for i, c in enumerate(classes)}
-    image_set = read_image_set(image_dir)
+    image_set = ImageSet.read(image_dir)
     images = image_set.images
     roles = {role: RoleImages.gather(image_set, image_dir, found, [class_index[plan.labels[u]] for u in found],
                                      f"{what} of {folds_json}") for role, found in utts.items()}
+    dev = select_device(device)
+    dtype = autocast_dtype(dev, tc.precision)
     threads = torch.get_num_threads()
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
     try:
-        state, model = _fit(images, roles, classes, out_dir, config, init, device, progress)
+        state, model = _fit(images, roles, classes, out_dir, config, init, dev, dtype, progress)
     finally:
         torch.set_num_threads(threads)
 
-    dev = select_device(device)
-    dtype = autocast_dtype(dev, tc.precision)
-    in_channels = getattr(config.model, "in_channels", 1)
+    in_channels = config.model.in_channels
     rows, posterior_rows = [], []
     for role in ("valid", "test"):
         if role not in roles:
@@ -301,7 +283,7 @@ def _train(image_dir, folds_json: Path, plan, utts: dict[str, list[str]], fold_n
     with atomic_write(out_dir / "history.json") as f:
         json.dump(state.history, f, indent=1)
     with atomic_write(out_dir / DESCRIPTION) as f:
-        json.dump(describe(config, image_dir, init), f, indent=1)
+        json.dump(describe(config, image_set.config, init), f, indent=1)
     stamp.write()
     (out_dir / CHECKPOINT).unlink()
     test = [r for r in rows if r["role"] == "test"]
@@ -312,15 +294,14 @@ def _train(image_dir, folds_json: Path, plan, utts: dict[str, list[str]], fold_n
 
 
 def _fit(images: np.ndarray, roles: dict[str, RoleImages], classes: tuple[str, ...], out_dir: Path,
-         config: FacenetConfig, init: str | None, device: str, progress: bool) -> tuple[EarlyStopping, nn.Module]:
+         config: FacenetConfig, init: str | None, dev: torch.device, dtype: torch.dtype | None, progress: bool
+         ) -> tuple[EarlyStopping, nn.Module]:
     """Train with early stopping (resuming from out_dir's checkpoint); writes final.pt; returns the state and
     the model with the best epoch's weights."""
     tc = config.training
-    dev = select_device(device)
-    dtype = autocast_dtype(dev, tc.precision)
-    in_channels = getattr(config.model, "in_channels", 1)
+    in_channels = config.model.in_channels
     torch.manual_seed(tc.seed)
-    model = build_model(config.model, len(classes))
+    model = InceptionResNetV1(config.model, len(classes))
     resuming = (out_dir / CHECKPOINT).exists()
     if init and not resuming:
         _initialise(model, init)
@@ -410,8 +391,6 @@ def _initialise(model: nn.Module, init: str) -> None:
     """Weights from face weights (face:PATH) or from a pre-trained final.pt of this trainer: all but the
     classifier head, which stays as built (seeded) for this corpus's classes."""
     if init.startswith(FACE_PREFIX):
-        from .face_weights import load_face_weights
-
         load_face_weights(model, init[len(FACE_PREFIX):])
         return
     ckpt = load_checkpoint(Path(init))
@@ -440,19 +419,14 @@ def _speaker_file(folds_json: Path) -> Path | None:
     return path if path is not None and path.is_file() else None
 
 
-def describe(config: FacenetConfig, image_dir: Path, init: str | None) -> dict:
-    """The system's description in results.json."""
-    try:
-        images = json.loads((image_dir / "images.json").read_text()).get("config", {})
-    except (OSError, json.JSONDecodeError, AttributeError):
-        images = {}
-    kind, seconds = images.get("kind", "segment"), images.get("segment_seconds")
-    width = getattr(config.model, "width", None)
+def describe(config: FacenetConfig, images: ImageConfig, init: str | None) -> dict:
+    """The system's description in results.json (images: the image cache's config)."""
+    kind, seconds, width = images.kind, images.segment_seconds, config.model.width
     start = ("from scratch" if not init else f"face weights {init[len(FACE_PREFIX):]}"
              if init.startswith(FACE_PREFIX) else f"pre-trained {init}")
     return {"system": f"FaceNet SER ({kind} images, {start})",
-            "features": f"{kind} images of {seconds} s segments" if seconds else f"{kind} images of segments",
-            "classifier": f"Inception-ResNet-v1{f' width {width}' if width is not None else ''}; utterance = mean "
+            "features": f"{kind} images of {seconds} s segments",
+            "classifier": f"Inception-ResNet-v1 width {width}; utterance = mean "
                           f"segment posterior; {config.training.class_weights} class weights, early stopping on "
                           f"validation UA",
             "init": init or ""}
