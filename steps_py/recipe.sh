@@ -9,6 +9,8 @@
 #                      stage M, before the stage starts (brace expansion works: 3:data/{train,dev}/feats.scp).
 #   num_folds F.json   the number of folds of an SER folds.json
 #   same_folds A B     true when two SER folds dirs have the same classes, labels, groups and folds
+#   take_ser_system S D  an SER system's scored predictions (predictions.tsv, results.json, confusion.png) from
+#                      dir S into dir D: another recipe's system on the same folds, not trained again
 # A recipe takes options only: a positional argument, a --stage / --stop-stage that is not a whole number, and
 # a stage range that holds none of the recipe's stages are errors.
 set -euo pipefail
@@ -74,4 +76,9 @@ same_folds() {  # <folds-dir> <folds-dir>
   for f in classes.txt utt2emo utt2group; do cmp -s "$1/$f" "$2/$f" || return 1; done
   python3 -c 'import sys; from asrser.ser.folds import read_folds; sys.exit(read_folds(sys.argv[1]) != read_folds(sys.argv[2]))' \
     "$1/folds.json" "$2/folds.json"
+}
+take_ser_system() {  # <system-dir> <into-dir>
+  mkdir -p "$2"
+  cp "$1/predictions.tsv" "$1/results.json" "$2/"
+  [ ! -f "$1/confusion.png" ] || cp "$1/confusion.png" "$2/"
 }

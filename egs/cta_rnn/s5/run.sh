@@ -131,11 +131,7 @@ if stage 5 "Fayek ConvNet ($nnet_config) and eGeMAPS + SVM on every protocol's f
         [ -f "$speaker_baselines/convnet/predictions.tsv" ] && [ -f "$speaker_baselines/egemaps_svm/predictions.tsv" ] && \
         same_folds "$speaker_baselines/ser_folds" "exp/folds/$p"; then
       log "$p: the ConvNet and eGeMAPS + SVM of $speaker_baselines (the same folds)"
-      for s in convnet egemaps_svm; do
-        mkdir -p "exp/$p/$s"
-        cp "$speaker_baselines/$s/predictions.tsv" "$speaker_baselines/$s/results.json" "exp/$p/$s/"
-        [ ! -f "$speaker_baselines/$s/confusion.png" ] || cp "$speaker_baselines/$s/confusion.png" "exp/$p/$s/"
-      done
+      for s in convnet egemaps_svm; do take_ser_system "$speaker_baselines/$s" "exp/$p/$s"; done
       ser_protocol "$p" 20 20
     else
       [ -z "$speaker_baselines" ] || [ "$p" != iemocap_speaker ] || \

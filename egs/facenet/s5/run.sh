@@ -117,9 +117,7 @@ if stage 7 "RESULTS.md: the cross-training table beside the paper's figures and 
   # The CTA-RNN recipe's CTA-RNN, ConvNet and eGeMAPS + SVM rows, when its folds are these folds.
   if same_folds "$baselines/folds/iemocap_session" exp/folds/iemocap_session; then
     for s in cta convnet egemaps_svm; do
-      [ -f "$baselines/iemocap_session/$s/predictions.tsv" ] || continue
-      mkdir -p "exp/iemocap_session/$s"
-      cp "$baselines/iemocap_session/$s/predictions.tsv" "$baselines/iemocap_session/$s/results.json" "exp/iemocap_session/$s/"
+      [ ! -f "$baselines/iemocap_session/$s/predictions.tsv" ] || take_ser_system "$baselines/iemocap_session/$s" "exp/iemocap_session/$s"
     done
   else
     log "$baselines/folds/iemocap_session: missing or not these folds: no CTA-RNN, ConvNet or eGeMAPS rows"
