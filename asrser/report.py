@@ -75,12 +75,54 @@ def hybrid_baseline_table(exp_dir: str | os.PathLike) -> str:
     return "".join(lines)
 
 
+# Kaldi's egs/timit/s5 RESULTS on real TIMIT (PER %, dev / test) for the systems this recipe shares with it, and
+# the paper's ConvNet hybrid: the regime the embedded corpus should put the systems in.
+KALDI_REAL_TIMIT = {"mono": (31.7, 32.7), "tri1": (25.1, 25.6), "tri2": (23.0, 23.7), "tri3": (20.3, 21.6),
+                    "convnet": (17.5, 18.5)}
+KALDI_REAL_TIMIT_NAMES = {"convnet": "nnet1 DNN"}
+
+
+def regime_table(exp_dir: str | os.PathLike) -> str:
+    """A RESULTS.md section: each GMM system's and the hybrid's PER on this corpus beside Kaldi's on real TIMIT,
+    and each as a share of the monophone's, so a reader sees whether the corpus puts the systems in TIMIT's
+    regime (absolute level and the gains of each step). "" when no system shared with Kaldi is scored."""
+    exp_dir = Path(exp_dir)
+    rows = []
+    for system, kaldi in KALDI_REAL_TIMIT.items():
+        rates = [decode_error_rates(exp_dir / system / f"decode_{name}").get("per") if
+                 (exp_dir / system / f"decode_{name}").is_dir() else None for name in ("dev", "test")]
+        if any(r is not None for r in rates):
+            rows.append((system, rates, kaldi))
+    if not rows:
+        return ""
+    mono = dict((system, rates) for system, rates, _ in rows).get("mono")
+
+    def share(value, base):
+        return f"{value / base:.2f}" if value is not None and base else "-"
+
+    lines = ["\nThe regime: PER % (Kaldi's scoring, dev-tuned LM weight) beside Kaldi's egs/timit/s5 on real "
+             "TIMIT, and each system's PER as a share of the monophone's (Kaldi's shares from its own "
+             f"figures; the paper's ConvNet hybrid on real TIMIT: {PAPER['ser_to_asr']['baseline']['per_dev']:.2f}"
+             f" / {PAPER['ser_to_asr']['baseline']['per_test']:.2f}).\n\n"
+             "| system | dev | test | Kaldi, real TIMIT dev / test | ÷ mono dev / test | Kaldi ÷ mono |\n"
+             "|---|---:|---:|---|---|---|\n"]
+    kaldi_mono = KALDI_REAL_TIMIT["mono"]
+    for system, rates, kaldi in rows:
+        cells = [f"{r:.2f}" if r is not None else "-" for r in rates]
+        ours = " / ".join(share(r, m) for r, m in zip(rates, mono or (None, None)))
+        theirs = " / ".join(f"{k / km:.2f}" for k, km in zip(kaldi, kaldi_mono))
+        name = f"{system} (Kaldi: {KALDI_REAL_TIMIT_NAMES[system]})" if system in KALDI_REAL_TIMIT_NAMES else system
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {kaldi[0]} / {kaldi[1]} | {ours} | {theirs} |\n")
+    return "".join(lines)
+
+
 def write_timit_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: str) -> list[dict]:
-    """The TIMIT recipe's RESULTS.md: scoring.collect_results with the hybrid systems beside the paper's
-    baseline row and the forced alignments' boundary accuracy."""
+    """The TIMIT recipe's RESULTS.md: scoring.collect_results with the regime table (beside Kaldi on real TIMIT),
+    the hybrid systems beside the paper's baseline row and the forced alignments' boundary accuracy."""
     from .hmm.boundaries import accuracy_table
 
-    return collect_results(exp_dir, out, title, [hybrid_baseline_table(exp_dir), accuracy_table(exp_dir)])
+    return collect_results(exp_dir, out, title, [regime_table(exp_dir), hybrid_baseline_table(exp_dir),
+                                                    accuracy_table(exp_dir)])
 
 
 def deviations(preset: str, embedded: bool) -> list[str]:

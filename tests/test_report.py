@@ -122,3 +122,21 @@ def test_the_facenet_section_has_the_recipes_table_images_and_every_design_choic
     bullets = [line for line in images.__doc__.split("The cache", 1)[0].splitlines() if line.startswith("- ")]
     assert len(choices) == len(numbered) + len(bullets) and len(numbered) >= 10 and len(bullets) >= 4
     assert all(f"- {c}" in text for c in choices + list(FACENET_RECIPE_CHOICES))
+
+
+def test_timit_results_put_each_system_beside_kaldi_on_real_timit(tmp_path):
+    """The regime table: our dev/test PER of mono..tri3 and the hybrid beside Kaldi's egs/timit/s5 figures on real
+    TIMIT, and each as a share of the monophone's, ours and Kaldi's; systems not run are left out."""
+    from asrser.report import regime_table, write_timit_results
+
+    exp = tmp_path / "exp"
+    assert regime_table(exp) == ""
+    for system, (dev, test) in {"mono": (20, 25), "tri1": (15, 20), "convnet": (10, 5)}.items():
+        _scored(exp / system / "decode_dev", {1: dev})
+        _scored(exp / system / "decode_test", {1: test})
+    write_timit_results(exp, tmp_path / "RESULTS.md", "TIMIT")
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| mono | 20.00 | 25.00 | 31.7 / 32.7 | 1.00 / 1.00 | 1.00 / 1.00 |" in text
+    assert "| tri1 | 15.00 | 20.00 | 25.1 / 25.6 | 0.75 / 0.80 | 0.79 / 0.78 |" in text
+    assert "| convnet (Kaldi: nnet1 DNN) | 10.00 | 5.00 | 17.5 / 18.5 | 0.50 / 0.20 | 0.55 / 0.57 |" in text
+    assert "| tri2 |" not in text and "| tri3 |" not in text
