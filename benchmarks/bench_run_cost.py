@@ -41,7 +41,7 @@ from pathlib import Path
 FIELDS = ["recipe", "size", "stage", "name", "exit", "wall_s", "user_s", "sys_s", "max_rss_mb", "load_start",
           "load_end", "audio_hours", "audio_files"]
 SUPERLINEAR = 1.2     # exponents above this are named: cost growing faster than the data
-_TIME_FIELDS = {"Elapsed (wall clock) time": "wall", "User time (seconds)": "user",
+_TIME_FIELDS = {"Elapsed (wall clock) time (h:mm:ss or m:ss)": "wall", "User time (seconds)": "user",
                 "System time (seconds)": "sys", "Maximum resident set size (kbytes)": "rss_kb",
                 "Exit status": "exit"}
 
