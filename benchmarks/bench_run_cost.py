@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import math
 import os
 import re
@@ -103,6 +104,13 @@ def timed(cmd: list[str], cwd: Path, log: Path) -> dict[str, float]:
     return values
 
 
+def _stage_commands(repo: Path, recipe: str, size: str, nj: int, extra: list[str]):
+    """(number, description, command) of every stage of the recipe, listed when first needed."""
+    for number, name in recipe_stages(repo, recipe):
+        yield number, name, ["nice", f"{recipe}/run.sh", "--nj", str(nj), "--corpus-size", size, "--stage", number,
+                             "--stop-stage", number, *extra]
+
+
 def measure_size(source: Path, recipe: str, size: str, nj: int, extra: list[str], out: Path,
                  rows: list[dict]) -> None:
     """Clone HEAD of source into out/size/repo and time its set-up and every stage of the recipe."""
@@ -111,11 +119,9 @@ def measure_size(source: Path, recipe: str, size: str, nj: int, extra: list[str]
         raise SystemExit(f"{repo} exists: give another --out (the measurement needs a fresh clone)")
     logs.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(source), str(repo)], check=True)
-    steps = [("setup", "set-up: tools/setup.sh (Debian packages checked, latdet, .venv)", ["tools/setup.sh"])]
-    for number, name in recipe_stages(repo, recipe):
-        steps.append((number, name, ["nice", f"{recipe}/run.sh", "--nj", str(nj), "--corpus-size", size,
-                                     "--stage", number, "--stop-stage", number, *extra]))
-    for number, name, cmd in steps:
+    # the set-up first: any run.sh (even --help, which lists the stages) builds it on its first call
+    setup = ("setup", "set-up: tools/setup.sh (Debian packages checked, latdet, .venv)", ["tools/setup.sh"])
+    for number, name, cmd in itertools.chain([setup], _stage_commands(repo, recipe, size, nj, extra)):
         v = timed(cmd, repo, logs / f"stage-{number}.log")
         hours, files = corpus_audio(repo)
         row = dict(recipe=recipe, size=size, stage=number, name=name, exit=int(v["exit"]), wall_s=round(v["wall"], 1),
