@@ -112,7 +112,7 @@ def _stage_commands(repo: Path, recipe: str, size: str, nj: int, extra: list[str
 
 
 def measure_size(source: Path, recipe: str, size: str, nj: int, extra: list[str], out: Path,
-                 rows: list[dict]) -> None:
+                 rows: list[dict], tsv: Path) -> None:
     """Clone HEAD of source into out/size/repo and time its set-up and every stage of the recipe."""
     repo, logs = out / size / "repo", out / size / "logs"
     if repo.exists():
@@ -129,6 +129,7 @@ def measure_size(source: Path, recipe: str, size: str, nj: int, extra: list[str]
                    max_rss_mb=round(v.get("rss_kb", float("nan")) / 1024, 1), load_start=round(v["load_start"], 2),
                    load_end=round(v["load_end"], 2), audio_hours=round(hours, 4), audio_files=files)
         rows.append(row)
+        write_tsv(rows, tsv)    # after every stage: a long or interrupted run keeps what it measured
         print(f"{size:8s} {number:>6s} {row['wall_s']:9.1f} s {row['max_rss_mb']:9.1f} MB  load "
               f"{row['load_start']:.1f}-{row['load_end']:.1f}  exit {row['exit']}  {name[:60]}", flush=True)
         if row["exit"] != 0:
@@ -140,6 +141,7 @@ def measure_size(source: Path, recipe: str, size: str, nj: int, extra: list[str]
     for row in rows:
         if row["size"] == size:
             row.update(audio_hours=round(hours, 4), audio_files=files)
+    write_tsv(rows, tsv)
 
 
 def write_tsv(rows: list[dict], path: Path) -> None:
@@ -238,8 +240,7 @@ def main() -> None:
     source = Path(__file__).resolve().parents[1]
     tsv, rows = a.out / "run_cost.tsv", []
     for size in a.sizes.split(","):
-        measure_size(source, a.recipe, size, a.nj, extra, a.out, rows)
-        write_tsv(rows, tsv)    # after every size: a long run keeps what it measured
+        measure_size(source, a.recipe, size, a.nj, extra, a.out, rows, tsv)
     print(f"measurements: {tsv}")
     report(rows, a.out)
 
