@@ -18,11 +18,11 @@ timit=        # LDC TIMIT directory (TRAIN/ and TEST/); empty: the embedded mini
 iemocap=      # IEMOCAP_full_release directory; empty: the embedded mini-IEMOCAP
 msp_improv=   # MSP-IMPROV directory (session1..6 or Audio/); empty: the embedded mini-MSP-IMPROV
 casia=        # CASIA directory (<speaker>/<emotion>/*.wav, or the full release's subset folders); empty: mini-CASIA
-corpus_size=default   # embedded corpora: default | tiny (a quick check of every stage)
+corpus_size=default   # embedded corpora: default | tiny (a quick check of every stage) | full (the real corpora's sizes)
 seed=0        # the embedded corpora's seed (another seed: other speakers, sentences, recordings)
 preset=       # fast (conf/fast: narrower nets, frame budgets; default on the embedded corpora) | paper (conf/paper)
 device=auto   # auto (CUDA when present) | cpu | cuda
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--iemocap DIR] [--msp-improv DIR] [--casia DIR] [--preset fast|paper] [--corpus-size tiny|default] [--seed N]"
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--iemocap DIR] [--msp-improv DIR] [--casia DIR] [--preset fast|paper] [--corpus-size tiny|default|full] [--seed N]"
 . recipe.sh
 
 absolute() { [ -z "$1" ] || realpath "$1"; }

@@ -14,7 +14,7 @@ mini-TIMIT speaker (IsolatedSynthesizer.synthesize_group), so that a speaker's b
 split; mini-IEMOCAP still forks once per turn. Forks are partly serialised on this VM, so a second job adds
 less than a second core would.
 
-Usage: benchmarks/bench_corpus_generation.py [--corpus iemocap|timit|both] [--size tiny|default] [--nj 2]
+Usage: benchmarks/bench_corpus_generation.py [--corpus iemocap|timit|both] [--size tiny|default|full] [--nj 2]
   e.g. benchmarks/bench_corpus_generation.py --size default --nj 2
 """
 import argparse
@@ -59,7 +59,7 @@ def bench(corpus: str, size: str, nj: int, seed: int, out: Path) -> dict:
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", default="both", choices=["iemocap", "timit", "both"])
-    p.add_argument("--size", default="default", choices=["tiny", "default"])
+    p.add_argument("--size", default="default", choices=["tiny", "default", "full"])
     p.add_argument("--nj", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()

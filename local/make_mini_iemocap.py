@@ -2,14 +2,14 @@
 """Generate the embedded mini-IEMOCAP (espeak-ng emotional dialogues in the IEMOCAP layout) under
 <out-dir>/IEMOCAP_full_release.
 
-Usage: make_mini_iemocap.py [--size tiny|default] [--seed N] [--nj N] <out-dir>
+Usage: make_mini_iemocap.py [--size tiny|default|full] [--seed N] [--nj N] <out-dir>
   e.g. make_mini_iemocap.py --size default --nj 2 corpora/mini_iemocap
 Same size and seed give a byte-identical corpus whatever --nj is. A killed run resumes.
 """
 from asrser import cli
 
 p = cli.parser(__doc__)
-p.add_argument("--size", default="default", choices=["tiny", "default"])
+p.add_argument("--size", default="default", choices=["tiny", "default", "full"])
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--nj", type=cli.positive_int, default=1)
 p.add_argument("out_dir")

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Generate the embedded mini-TIMIT (espeak-ng speech in the LDC TIMIT layout) under <out-dir>/TIMIT.
 
-Usage: make_mini_timit.py [--size tiny|default] [--seed N] [--nj N] <out-dir>
+Usage: make_mini_timit.py [--size tiny|default|full] [--seed N] [--nj N] <out-dir>
   e.g. make_mini_timit.py --size default --nj 2 corpora/mini_timit
 """
 from asrser import cli
 
 p = cli.parser(__doc__)
-p.add_argument("--size", default="default", choices=["tiny", "default"])
+p.add_argument("--size", default="default", choices=["tiny", "default", "full"])
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--nj", type=cli.positive_int, default=1)
 p.add_argument("out_dir")

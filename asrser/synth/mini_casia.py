@@ -48,7 +48,8 @@ LANGUAGE = "cmn-latn-pinyin"       # espeak-ng's Mandarin voice reading pinyin
 SPEAKERS = (("liuchanhg", "F"), ("zhaoquanyin", "F"), ("wangzhe", "M"), ("ZhaoZuoxiang", "M"))
 EMOTIONS = ("angry", "fear", "happy", "neutral", "sad", "surprise")
 FIRST_NUMBER = 201
-SIZES = {"tiny": dict(sentences=5), "default": dict(sentences=50)}
+# default is already the circulated CASIA's size (4 speakers x 6 emotions x 50 sentences): full is the same corpus
+SIZES = {"tiny": dict(sentences=5), "default": dict(sentences=50), "full": dict(sentences=50)}
 
 # Written for this corpus: short everyday statements and questions, plausible in any of the six emotions.
 SENTENCES = (

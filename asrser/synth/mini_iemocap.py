@@ -49,6 +49,12 @@ SESSIONS = (1, 2, 3, 4, 5)
 SIZES = {
     "tiny": dict(impro=(1,), script=(), turns=8),
     "default": dict(impro=(1, 2, 3), script=((1, 1), (2, 1)), turns=26),
+    # IEMOCAP's size: 8 improvisations and 8 script parts per session, each recorded twice (about 30 dialogs a
+    # session, as the real 151), 63 turns a dialog: 10,080 turns (the real corpus has 10,039), labelled with the
+    # real corpus's shares (FULL_LABEL_SHARES), so about 5,550 of them fall in the four classes (real: 5,531)
+    "full": dict(impro=(1, 2, 3, 4, 5, 6, 7, 8),
+                 script=((1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3), (3, 1), (3, 2)), turns=63,
+                 label_shares="real"),
 }
 # Tiny has two dialogs per session, Ses0kF_impro01 and Ses0kM_script01_1, so that both dialog kinds and both
 # name letters occur.
@@ -57,6 +63,10 @@ TINY_SCRIPT = (1, 1)
 # Share of each label among all turns (the 4-class codes are 78%; the real corpus has 55% but many more turns).
 LABEL_SHARES = {"neu": 0.24, "hap": 0.08, "exc": 0.14, "ang": 0.16, "sad": 0.16,
                 "fru": 0.08, "sur": 0.03, "fea": 0.02, "dis": 0.01, "oth": 0.01, "xxx": 0.07}
+# The real corpus's shares (majority labels of its 10,039 turns; 55% in the four classes), for the full size.
+FULL_LABEL_SHARES = {"neu": 1708, "hap": 595, "exc": 1041, "ang": 1103, "sad": 1084, "fru": 1849, "sur": 107,
+                     "fea": 40, "dis": 2, "oth": 3, "xxx": 2507}
+FULL_LABEL_SHARES = {k: n / sum(FULL_LABEL_SHARES.values()) for k, n in FULL_LABEL_SHARES.items()}
 CATEGORY_NAMES = {"neu": "Neutral", "hap": "Happiness", "exc": "Excited", "sad": "Sadness", "ang": "Anger",
                   "fru": "Frustration", "sur": "Surprise", "fea": "Fear", "dis": "Disgust", "oth": "Other"}
 # Per-turn jitter (0 would make the classes nearly separable). eGeMAPS + linear SVM UA, default size, seed 0:
@@ -245,7 +255,7 @@ def plan_corpus(out_dir: str | os.PathLike, size: str = "default", seed: int = 0
         # labels: each speaker's turns get the shares of LABEL_SHARES, in a random order
         for who, slots in session_turns.items():
             rng = np.random.default_rng([seed, 6, session, "FM".index(who)])
-            labels = quotas(LABEL_SHARES, len(slots))
+            labels = quotas(FULL_LABEL_SHARES if spec.get("label_shares") == "real" else LABEL_SHARES, len(slots))
             rng.shuffle(labels)
             for (dialog, t), label in zip(slots, labels):
                 dialog.turns[t].label = label
@@ -335,5 +345,5 @@ def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, n
     return len(turns)
 
 
-__all__ = ["generate", "plan_corpus", "make_speakers", "wav_bytes", "PROFILES", "LABEL_SHARES", "SIZES",
-           "SPREAD", "ROOT_NAME"]
+__all__ = ["generate", "plan_corpus", "make_speakers", "wav_bytes", "PROFILES", "LABEL_SHARES", "FULL_LABEL_SHARES",
+           "SIZES", "SPREAD", "ROOT_NAME"]

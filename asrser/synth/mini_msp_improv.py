@@ -69,6 +69,9 @@ TARGET_SENTENCES = (
 SIZES = {
     "tiny": dict(sentences=1, other_turns=(1, 1), natural_turns=(1, 1)),
     "default": dict(sentences=4, other_turns=(3, 7), natural_turns=(2, 5)),
+    # MSP-IMPROV's size: all 20 sentences in every session, and as many improvised (T, real 4,381) and natural
+    # (P, real 2,785) turns per scenario as the real corpus: about 8,400 recordings (real 8,438)
+    "full": dict(sentences=20, other_turns=(6, 13), natural_turns=(4, 8)),
 }
 
 # What the raters perceive: the label's distribution per recording kind, given the scenario's target.

@@ -35,6 +35,9 @@ SIZES = {
     # train speakers, dev speakers used, core-test speakers used, other test speakers, SX sentence pool
     "tiny": dict(train=12, dev=4, core=4, other=1, sx_pool=20),
     "default": dict(train=120, dev=50, core=24, other=4, sx_pool=160),
+    # TIMIT's size: 462 training speakers (3,696 SI/SX utterances), each SX text read by about 7 of them as in
+    # TIMIT; the test side as default (the standard splits use only the dev and core test speakers)
+    "full": dict(train=462, dev=50, core=24, other=4, sx_pool=330),
 }
 SX_PER_SPEAKER, SI_PER_SPEAKER = 5, 3
 

@@ -234,10 +234,14 @@ def test_the_kaldi_import_stages_are_skipped_without_a_kaldi_experiment(tmp_path
 @pytest.mark.parametrize("args, config", [
     ([], "conf/gmm.yaml"),                                       # the mini-TIMIT: sizes scaled to it
     (["--timit", "{corpus}"], "conf/gmm_full.yaml"),              # a real corpus: Kaldi's TIMIT sizes
+    (["--corpus-size", "full"], "conf/gmm_full.yaml"),            # the mini-TIMIT at TIMIT's size: the same
+    (["--corpus-size", "tiny"], "conf/gmm.yaml"),
+    (["--corpus-size", "full", "--gmm-config", "my.yaml"], "my.yaml"),
     (["--timit", "{corpus}", "--gmm-config", "my.yaml"], "my.yaml")])
 def test_the_timit_recipe_takes_kaldis_gmm_sizes_for_a_real_corpus(args, config, tmp_path):
-    """With --timit the GMM systems get Kaldi's TIMIT sizes (conf/gmm_full.yaml: 2500 leaves / 15000 Gaussians
-    for tri1-tri3); without, the sizes scaled to the embedded corpus; --gmm-config overrides both."""
+    """With --timit or --corpus-size full the GMM systems get Kaldi's TIMIT sizes (conf/gmm_full.yaml: 2500
+    leaves / 15000 Gaussians for tri1-tri3); otherwise the sizes scaled to the embedded corpus; --gmm-config
+    overrides both."""
     from asrser.config import load_config
     from asrser.gmm.train import TrainConfig
 

@@ -22,7 +22,7 @@ msp_improv=            # MSP-IMPROV (the dir holding session1..6 or Audio/); emp
 msp_improv_data=       # ... or its prepared data dir (wav.scp, utt2spk, utt2emo, utt2sess); skips its preparation
 iemocap_data=../../iemocap/s5/data/iemocap   # IEMOCAP's data dir as egs/iemocap/s5 prepares it (stage 1)
 iemocap=               # IEMOCAP_full_release: prepare IEMOCAP's data dir here instead
-corpus_size=default    # mini-MSP-IMPROV size: tiny | default
+corpus_size=default    # mini-MSP-IMPROV size: tiny | default | full
 corpus_seed=0
 protocols="iemocap_session iemocap_speaker msp_session cross"
 iemocap_validation="Ses05F Ses05M"   # the Fayek speaker folds' validation speakers
@@ -39,7 +39,7 @@ speaker_baselines=     # the IEMOCAP recipe's exp dir (e.g. ../../iemocap/s5/exp
 device=auto            # auto (CUDA when present) | cpu | cuda
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--msp-improv DIR | --msp-improv-data DIR]
        [--iemocap-data DIR | --iemocap DIR] [--encoder ctc:MODEL|hf:DIR] [--cta-config YAML] [--variants \"V...\"]
-       [--protocols \"P...\"] [--nnet-config YAML] [--speaker-baselines DIR] [--corpus-size tiny|default] [--device D]"
+       [--protocols \"P...\"] [--nnet-config YAML] [--speaker-baselines DIR] [--corpus-size tiny|default|full] [--device D]"
 . recipe.sh
 
 ser_template=$ASRSER_ROOT/egs/ser_template/s5/run.sh

@@ -19,7 +19,7 @@ nj=2
 casia=                 # CASIA (the dir holding the speakers, or the full release's subset folders); empty: mini-CASIA
 iemocap_data=../../iemocap/s5/data/iemocap   # IEMOCAP's data dir as egs/iemocap/s5 prepares it (stage 1)
 iemocap=               # IEMOCAP_full_release: prepare IEMOCAP's data dir here instead
-corpus_size=default    # mini-CASIA size: tiny | default
+corpus_size=default    # mini-CASIA size: tiny | default | full
 corpus_seed=0
 kinds="waveform spectrogram"   # the image kinds
 facenet_config=conf/facenet.yaml       # images, net and training (conf/fast/facenet.yaml: the CPU preset)
@@ -30,7 +30,7 @@ casia_class_map=conf/casia_emotions.map
 device=auto            # auto (CUDA when present) | cpu | cuda
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--casia DIR] [--iemocap-data DIR | --iemocap DIR]
        [--kinds \"waveform spectrogram\"] [--facenet-config YAML] [--face-weights PT] [--baselines DIR]
-       [--corpus-size tiny|default] [--device D]"
+       [--corpus-size tiny|default|full] [--device D]"
 . recipe.sh
 
 [ -z "$casia" ] || [ -d "$casia" ] || die "--casia $casia: no such directory"

@@ -11,7 +11,7 @@ stage=0
 stop_stage=100
 nj=2
 iemocap=               # IEMOCAP_full_release (or its parent); empty: the embedded mini-IEMOCAP
-corpus_size=default    # mini-IEMOCAP size: tiny | default
+corpus_size=default    # mini-IEMOCAP size: tiny | default | full
 corpus_seed=0
 validation="Ses05F Ses05M"   # the 2 validation speakers (early stopping); the other 8 give the LOSO folds
 fold_by=speaker        # speaker | session (leave one session out: e.g. --fold-by session --validation Ses05)
@@ -21,7 +21,7 @@ fbank_config=conf/fbank.conf   # the features, and the frames the targets are la
 vad_config=conf/vad.yaml   # voice-activity thresholds of the frame targets
 device=auto            # auto (CUDA when present) | cpu | cuda
 stages_continue_in=$ASRSER_ROOT/egs/ser_template/s5/run.sh   # stages 2-20: the generic SER recipe on data/iemocap
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--iemocap DIR] [--corpus-size tiny|default] [--validation \"SPK1 SPK2\"] [--fold-by speaker|session] [--class-map MAP]"
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--iemocap DIR] [--corpus-size tiny|default|full] [--validation \"SPK1 SPK2\"] [--fold-by speaker|session] [--class-map MAP]"
 . recipe.sh
 
 [ -z "$iemocap" ] || [ -d "$iemocap" ] || die "--iemocap $iemocap: no such directory"

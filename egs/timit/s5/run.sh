@@ -11,9 +11,10 @@ stage=0
 stop_stage=100
 nj=2
 timit=                 # the LDC TIMIT directory (with TRAIN/ and TEST/); empty: the embedded mini-TIMIT
-corpus_size=default    # mini-TIMIT size: tiny | default
+corpus_size=default    # mini-TIMIT size: tiny | default | full
 corpus_seed=0
-gmm_config=            # GMM sizes; empty: conf/gmm.yaml (scaled to the mini-TIMIT) or, with --timit, conf/gmm_full.yaml
+gmm_config=            # GMM sizes; empty: conf/gmm.yaml (scaled to the mini-TIMIT) or, with --timit or
+                       # --corpus-size full (TIMIT's size), conf/gmm_full.yaml
 nnet_config=conf/convnet.yaml
 ctc_config=conf/ctc.yaml   # the end-to-end CTC phone recogniser (./run.sh passes conf/fast/ctc.yaml)
 device=auto            # auto (CUDA when present) | cpu | cuda
@@ -28,12 +29,14 @@ kaldi_ali=             # Kaldi's alignment dirs of one model, quoted: the traini
                        # validation), e.g. "<kaldi>/exp/tri3_ali <kaldi>/exp/tri3_ali_dev"
 kaldi_graph=           # the graph dir of that model (e.g. <kaldi>/egs/timit/s5/exp/tri3/graph)
 kaldi_targets=mono-state   # what the net predicts: mono-state (48 phones x 3 states) | pdf (the tree's leaves)
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default] [--ngpu G | --nproc N] [--nnodes M] [--nnet-config F] [--ctc-config F]
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default|full] [--ngpu G | --nproc N] [--nnodes M] [--nnet-config F] [--ctc-config F]
        [--kaldi-lang DIR --kaldi-ali \"DIR...\" --kaldi-graph DIR [--kaldi-targets mono-state|pdf]]"
 . recipe.sh
 
 [ -z "$timit" ] || [ -d "$timit" ] || die "--timit $timit: no such directory"
-[ -n "$gmm_config" ] || { [ -n "$timit" ] && gmm_config=conf/gmm_full.yaml || gmm_config=conf/gmm.yaml; }
+if [ -z "$gmm_config" ]; then   # Kaldi's sizes for TIMIT's amount of data, real or embedded
+  if [ -n "$timit" ] || [ "$corpus_size" = full ]; then gmm_config=conf/gmm_full.yaml; else gmm_config=conf/gmm.yaml; fi
+fi
 [ -n "$timit" ] || timit=corpora/mini_timit/TIMIT
 log "GMM sizes: $gmm_config"
 score_opts=(--phone-map "$phone_map" --phone-map-columns 2,3)   # PER on 39 phones
