@@ -30,7 +30,7 @@ from ..data import DataDir
 from ..errors import AsrserError
 from ..fileio import atomic_write
 from ..hmm.align import (AlignmentWriter, AlignOptions, align_to_transcripts, check_alignment, equal_alignment,
-                         viterbi_align)
+                         graph_columns, viterbi_align)
 from ..kaldi_format import read_int_vectors
 from ..hmm.graph import GraphCompiler
 from ..hmm.tables import tid_tables, transition_tables
@@ -53,8 +53,10 @@ def align_job(model_path: str, lang_dir: str, data_dir: str, exp_dir: str, out_p
     def align_one(utt, graph, feats):
         if equal:
             return equal_alignment(graph, len(feats), utt), False, 0.0
-        loglik = boost_silence(model.pdf_loglik(feats), silence_pdfs, opts.boost_silence)
-        return viterbi_align(model, graph, loglik, utt, opts)
+        pdfs, tid2column = graph_columns(graph, model.tid2pdf)    # the graph's pdfs alone are scored
+        loglik = boost_silence(model.gmms.loglik_of(feats, pdfs), np.flatnonzero(np.isin(pdfs, silence_pdfs)),
+                               opts.boost_silence)
+        return viterbi_align(model, graph, loglik, utt, opts, tid2column)
 
     counts = align_to_transcripts(iter_features(data_dir, pipeline), DataDir(data_dir).text(),
                                   f"{data_dir}/text", compiler, out_prefix, align_one,

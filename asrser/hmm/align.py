@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,23 @@ def equal_alignment(graph: kaldifst.StdVectorFst, num_frames: int, utt: str) -> 
         return None
     ok, tids, _, _ = kaldifst.get_linear_symbol_sequence(path)
     return list(tids) if ok and len(tids) == num_frames else None
+
+
+_ARC_INPUT_LABEL = re.compile(r"^\d+[ \t]+\d+[ \t]+(\d+)", re.MULTILINE)
+
+
+def graph_columns(graph: kaldifst.StdVectorFst, tid2column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The score columns a graph can read: (the sorted columns (e.g. pdfs) of the transition-ids on its arcs,
+    the transition-id -> position-among-them table for viterbi_align; transition-ids not in the graph map to
+    position 0, never read). A scorer then computes only these columns (a training graph uses a few percent
+    of a triphone system's pdfs)."""
+    # OpenFst's text form is much faster to get and scan than an arc iterator driven from Python
+    tids = np.array(_ARC_INPUT_LABEL.findall(str(graph)), dtype=np.int64)
+    tids = np.unique(tids[tids > 0])
+    columns, position = np.unique(np.asarray(tid2column)[tids], return_inverse=True)
+    table = np.zeros(len(tid2column), dtype=np.int64)
+    table[tids] = position
+    return columns, table
 
 
 def viterbi_align(model: HmmModel, graph: kaldifst.StdVectorFst, loglik: np.ndarray, utt: str,

@@ -225,6 +225,33 @@ def test_boundary_correction_fitted_on_train_improves_test(system, mono_ali_trai
         fit_boundary_correction(mono_ali_train, lang, data / "test" / "ref_phones.ctm")
 
 
+def test_aligning_on_the_graphs_pdfs_alone_gives_the_alignments_of_scoring_every_pdf(system, tmp_path):
+    """align_job scores only the pdfs of each utterance's training graph (graph_columns, loglik_of): its
+    alignments are those of the whole model's likelihoods (gmm-align-compiled on every pdf), byte for byte."""
+    from asrser.data import DataDir
+    from asrser.gmm.feats import FeaturePipeline, iter_features
+    from asrser.gmm.jobs import align_job, boost_silence
+    from asrser.hmm.align import viterbi_align
+    from asrser.hmm.graph import GraphCompiler
+    from asrser.hmm.tables import tid_tables
+    from asrser.kaldi_format import read_int_vectors
+
+    exp, lang_dir, data = system / "exp" / "mono", system / "data" / "lang", system / "data" / "train"
+    opts = AlignOptions(boost_silence=1.25)
+    counts = align_job(str(exp / "final.mdl"), str(lang_dir), str(data), str(exp), str(tmp_path / "ali.1"), opts)
+    model, lang = AcousticModel.load(exp / "final.mdl"), Lang.load(lang_dir)
+    assert model.gmms.num_gauss > model.trans_model.num_pdfs               # some mixtures, not all single
+    compiler, text = GraphCompiler(model, lang), DataDir(data).text()
+    silence_pdfs = np.unique(model.tid2pdf[1:][np.isin(tid_tables(model)[0][1:], lang.silence_ids)])
+    every_pdf = {}
+    for utt, feats in iter_features(data, FeaturePipeline.load(exp)):
+        loglik = boost_silence(model.pdf_loglik(feats), silence_pdfs, opts.boost_silence)
+        every_pdf[utt] = viterbi_align(model, compiler.compile(text[utt]), loglik, utt, opts)[0]
+    ours = dict(read_int_vectors(tmp_path / "ali.1.gz"))
+    assert counts["done"] == len(ours) == len(every_pdf) > 50
+    assert all(list(ours[utt]) == every_pdf[utt] for utt in every_pdf)
+
+
 @pytest.mark.parametrize("transform", ["delta", "lda"])
 def test_triphone_tree_and_training(system, mono_ali_train, runner_cmd_session, transform):
     exp = system / "exp" / f"tri_{transform}"
