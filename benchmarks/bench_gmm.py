@@ -3,7 +3,10 @@
 100k frames, and the decoding real-time factor, each on one core (one job), on the recipe's own data.
 
 Also prints the GMM likelihood evaluation's arithmetic rate over the machine's float32 matmul rate measured
-in the same run, so the figures say how close the numpy GMM code runs to the hardware.
+in the same run, so the figures say how close the numpy GMM code runs to the hardware, and alignment and
+accumulation in seconds per 1M frames beside their ratio to the time of one matrix product of every frame with
+all Gaussians at that rate (2 x 2D x G flop per frame: the work of scoring every pdf once), which carries over
+between machines; the target is 10 s per 1M frames for each.
 
 Usage: benchmarks/bench_gmm.py [--recipe egs/timit/s5] [--system tri2] [--utts 200]
   (run the recipe through stage 9 first: ./run.sh --stop-stage 9)
@@ -83,13 +86,21 @@ def main():
     print(f"system {a.system}: {model.trans_model.num_pdfs} pdfs, {model.gmms.num_gauss} Gaussians, "
           f"dim {model.gmms.dim}; {counts['done']} utterances, {frames} frames; one core")
     print(f"alignment pass:        {t_align * per_100k:6.2f} s per 100k frames "
-          f"({frames / 100 / t_align:5.0f}x real time; GMM likelihoods are {100 * t_like / t_align:.0f}% of it)")
+          f"({frames / 100 / t_align:5.0f}x real time; scoring every pdf would take {100 * t_like / t_align:.0f}% of it: "
+          "it scores each training graph's pdfs alone)")
     print(f"training iteration:    {t_acc * per_100k:6.2f} s per 100k frames (statistics accumulation)")
+    matmul_1m = 2 * 2 * model.gmms.dim * model.gmms.num_gauss * 1e6 / (peak * 1e9)
+    for name, seconds in (("alignment", t_align), ("accumulation", t_acc)):
+        per_1m = seconds * 1e6 / frames
+        print(f"{name + ' per 1M frames:':27s}{per_1m:6.1f} s = {per_1m / matmul_1m:4.1f} x the all-Gaussian "
+              f"matmul ({matmul_1m:.1f} s at {peak:.0f} GFLOP/s); target 10 s")
     print(f"decoding (test set):   real-time factor {t_dec / (dec['frames'] / 100):.4f} over {dec['frames']} "
           f"frames, {dec['seconds'] / (dec['frames'] / 100):.4f} without loading the graph; goal under 0.02")
     print(f"GMM likelihoods:       {gflops:.1f} GFLOP/s = {100 * gflops / peak:.0f}% of this core's float32 "
           f"matmul rate ({peak:.0f} GFLOP/s)")
     print(json.dumps({"align_s_per_100k": t_align * per_100k, "acc_s_per_100k": t_acc * per_100k,
+                      "align_matmul_ratio": t_align * 1e6 / frames / matmul_1m,
+                      "acc_matmul_ratio": t_acc * 1e6 / frames / matmul_1m,
                       "decode_rtf": t_dec / (dec["frames"] / 100), "gmm_gflops": gflops, "matmul_gflops": peak}))
 
 

@@ -29,8 +29,8 @@ import numpy as np
 from ..data import DataDir
 from ..errors import AsrserError
 from ..fileio import atomic_write
-from ..hmm.align import (AlignmentWriter, AlignOptions, align_to_transcripts, check_alignment, equal_alignment,
-                         viterbi_align)
+from ..hmm.align import (AlignmentWriter, AlignOptions, DenseGraphs, align_dense, align_to_transcripts,
+                         check_alignment, equal_alignment)
 from ..kaldi_format import read_int_vectors
 from ..hmm.graph import GraphCompiler
 from ..hmm.tables import tid_tables, transition_tables
@@ -49,12 +49,16 @@ def align_job(model_path: str, lang_dir: str, data_dir: str, exp_dir: str, out_p
     compiler = GraphCompiler(model, lang)
     pipeline = FeaturePipeline.load(exp_dir, speaker_independent=speaker_independent)
     silence_pdfs = np.unique(model.tid2pdf[1:][np.isin(tid_tables(model)[0][1:], lang.silence_ids)])
+    dense_graphs = DenseGraphs(model, opts)
 
     def align_one(utt, graph, feats):
         if equal:
             return equal_alignment(graph, len(feats), utt), False, 0.0
-        loglik = boost_silence(model.pdf_loglik(feats), silence_pdfs, opts.boost_silence)
-        return viterbi_align(model, graph, loglik, utt, opts)
+        fst, tids = dense_graphs(graph)
+        pdfs, label_columns = np.unique(model.tid2pdf[tids], return_inverse=True)   # the graph's pdfs alone
+        loglik = boost_silence(model.gmms.loglik_of(feats, pdfs), np.flatnonzero(np.isin(pdfs, silence_pdfs)),
+                               opts.boost_silence)
+        return align_dense(fst, tids, loglik, label_columns, utt, opts)
 
     counts = align_to_transcripts(iter_features(data_dir, pipeline), DataDir(data_dir).text(),
                                   f"{data_dir}/text", compiler, out_prefix, align_one,

@@ -84,6 +84,49 @@ class DiagGmms:
         expd = np.exp(comp - top[:, self.owner])
         return top + np.log(np.add.reduceat(expd, starts, axis=1))
 
+    def _gauss_params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """_params with the Gaussians as rows ((G, 2D) projection, (G, 1) constants) and each pdf's first
+        Gaussian (num_pdfs + 1 bounds)."""
+        if "gauss_proj" not in self._cache:
+            proj, const, _ = self._params()
+            self._cache.update(gauss_proj=np.ascontiguousarray(proj.T), gauss_const=const[:, None],
+                               first=np.searchsorted(self.owner, np.arange(self.num_pdfs + 1)))
+        return self._cache["gauss_proj"], self._cache["gauss_const"], self._cache["first"]
+
+    def loglik_of(self, feats: np.ndarray, pdfs: np.ndarray) -> np.ndarray:
+        """(T, len(pdfs)) log-likelihoods of the given pdfs alone (e.g. those of one utterance's training
+        graph): one matrix product over their Gaussians, then the log-sum-exp over each pdf's Gaussians, in
+        float32 as `loglik`.
+
+        The Gaussians are taken rank by rank: rank j holds the j-th Gaussian of every pdf that has more than
+        j, with the pdfs ordered by decreasing number of Gaussians, so that each rank is a prefix of the
+        previous one and the per-pdf maximum and sum are slices of whole rows (no segmented reductions)."""
+        proj, const, first = self._gauss_params()
+        pdfs = np.asarray(pdfs, dtype=np.int64)
+        counts = first[pdfs + 1] - first[pdfs]
+        order = np.argsort(-counts, kind="stable")
+        counts_sorted = counts[order]
+        ranks = int(counts_sorted[0]) if len(pdfs) else 0
+        in_rank = [int((counts_sorted > j).sum()) for j in range(ranks)]       # pdfs with a j-th Gaussian
+        gauss = np.concatenate([first[pdfs[order[:n]]] + j for j, n in enumerate(in_rank)]) if ranks else \
+            np.zeros(0, dtype=np.int64)
+        x = np.asarray(feats, dtype=np.float32)
+        # (Gaussians, T): the reductions below run along contiguous frames
+        comp = proj[gauss] @ np.concatenate([x, x * x], axis=1).T + const[gauss]
+        bounds = np.r_[0, np.cumsum(in_rank)]
+        top = comp[:in_rank[0]].copy() if ranks else np.zeros((0, len(x)), dtype=np.float32)
+        for j in range(1, ranks):
+            np.maximum(top[:in_rank[j]], comp[bounds[j]:bounds[j + 1]], out=top[:in_rank[j]])
+        total = np.zeros_like(top)
+        for j in range(ranks):
+            rows = comp[bounds[j]:bounds[j + 1]]
+            rows -= top[:in_rank[j]]
+            np.exp(rows, out=rows)
+            total[:in_rank[j]] += rows
+        out = np.empty((len(x), len(pdfs)), dtype=np.float32)
+        out[:, order] = (top + np.log(total)).T
+        return out
+
     # -- statistics -----------------------------------------------------------------------------------
     def zero_stats(self) -> "GmmStats":
         return GmmStats(np.zeros(self.num_gauss), np.zeros((self.num_gauss, self.dim)),

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
+import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +23,12 @@ import kaldi_hmm_gmm as khg
 import kaldifst
 import numpy as np
 
-from ..errors import DataError
+from ..errors import AsrserError, DataError
 from ..fileio import atomic_write
 from ..kaldi_format import ArchiveWriter, read_int_vectors, read_num_jobs
 from .graph import GraphCompiler
 from .model import HmmModel
-from .tables import scaled_tid_loglik
+from .tables import scaled_columns
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +57,100 @@ def equal_alignment(graph: kaldifst.StdVectorFst, num_frames: int, utt: str) -> 
     return list(tids) if ok and len(tids) == num_frames else None
 
 
+class DenseGraphs:
+    """Training graphs made ready for the aligner: transition probabilities added (as gmm-align-compiled
+    does) and the input labels renumbered 1..n over the n transition-ids the graph uses, so that the aligner
+    reads a score matrix of n columns (one utterance's transition-ids: a few percent of a triphone model's)
+    instead of one per transition-id of the model. The arcs, their order, weights and states are unchanged,
+    so the Viterbi search and its alignment (mapped back to transition-ids) are those of the model's labels.
+
+    The wheels offer neither a mutable arc iterator nor an in-memory serialisation, and OpenFst's text form
+    rounds weights to 6 digits, so the labels are rewritten in OpenFst's binary file form (one scratch file
+    per process, removed before each write: overwriting a file in place can force ext4 to flush it)."""
+
+    def __init__(self, model: HmmModel, opts: AlignOptions):
+        self.model, self.opts = model, opts
+        self._scratch = tempfile.TemporaryDirectory(prefix="asrser-graphs-")
+        self._path = os.path.join(self._scratch.name, f"{os.getpid()}.fst")
+
+    def __call__(self, graph: kaldifst.StdVectorFst) -> tuple[kaldifst.StdVectorFst, np.ndarray]:
+        """(the graph with transition probabilities and dense input labels, the transition-id of each dense
+        label: tids[label - 1])."""
+        fst = graph.copy()
+        khg.add_transition_probs(trans_model=self.model.trans_model, transition_scale=self.opts.transition_scale,
+                                 self_loop_scale=self.opts.self_loop_scale, fst=fst)
+        data = bytearray(self._write(fst))
+        words, ilabel_at = _vector_fst_ilabels(data, self._path)
+        labels = words[ilabel_at]
+        tids, dense = np.unique(labels, return_inverse=True)
+        if len(tids) and tids[0] == 0:         # epsilon stays 0
+            tids = tids[1:]
+        else:
+            dense = dense + 1
+        words[ilabel_at] = dense
+        if os.path.exists(self._path):
+            os.unlink(self._path)
+        with open(self._path, "wb") as f:
+            f.write(data)
+        return kaldifst.StdVectorFst.read(self._path), tids
+
+    def _write(self, fst: kaldifst.StdVectorFst) -> bytes:
+        if os.path.exists(self._path):
+            os.unlink(self._path)
+        if not fst.write(self._path):
+            raise OSError(f"{self._path}: cannot write a graph")
+        with open(self._path, "rb") as f:
+            return f.read()
+
+
+_FST_MAGIC = 2125659606
+
+
+def _vector_fst_ilabels(data: bytearray, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """A writable int32 view of a binary OpenFst VectorFst (StdArc) and the indices in it of the arcs' input
+    labels. The file form: a header (magic, type and arc-type strings, version, flags, properties, start,
+    number of states and arcs), then per state its final weight (float32), number of arcs (int64) and arcs
+    (ilabel, olabel int32, weight float32, nextstate int32)."""
+    magic, = struct.unpack_from("<i", data, 0)
+    pos = 4
+    for _ in range(2):                                  # "vector", "standard"
+        size, = struct.unpack_from("<i", data, pos)
+        pos += 4 + size
+    _, flags = struct.unpack_from("<ii", data, pos)
+    _, _, num_states, _ = struct.unpack_from("<Qqqq", data, pos + 8)
+    pos += 40
+    if magic != _FST_MAGIC or flags & 3:                # symbol tables would follow the header
+        raise AsrserError(f"{where}: not a VectorFst without symbol tables")
+    header = pos
+    first, count = np.empty(num_states, dtype=np.int64), np.empty(num_states, dtype=np.int64)
+    for state in range(num_states):
+        arcs, = struct.unpack_from("<q", data, pos + 4)
+        first[state], count[state] = pos + 12, arcs
+        pos += 12 + 16 * arcs
+    if pos != len(data):
+        raise AsrserError(f"{where}: {len(data) - pos} bytes after the last state of a VectorFst")
+    # every record is a multiple of 4 bytes, so the labels sit on 4-byte words counted from the header
+    words = np.frombuffer(data, dtype="<i4", count=(len(data) - header) // 4, offset=header)
+    arc_in_state = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    return words, (np.repeat(first, count) - header) // 4 + 4 * arc_in_state
+
+
 def viterbi_align(model: HmmModel, graph: kaldifst.StdVectorFst, loglik: np.ndarray, utt: str,
-                  opts: AlignOptions, tid2column: np.ndarray | None = None) -> tuple[list[int] | None, bool, float]:
+                  opts: AlignOptions, tid2column: np.ndarray | None = None,
+                  dense_graphs: DenseGraphs | None = None) -> tuple[list[int] | None, bool, float]:
     """gmm-align-compiled (or, with a net's class scores and tid2column, nnet align-compiled) for one
     utterance: (alignment or None, whether the retry beam was needed, loglik). tid2column defaults to the
-    model's pdfs."""
-    fst = graph.copy()
-    khg.add_transition_probs(trans_model=model.trans_model, transition_scale=opts.transition_scale,
-                             self_loop_scale=opts.self_loop_scale, fst=fst)
-    columns = model.tid2pdf if tid2column is None else tid2column
-    decodable = khg.DecodableCtc(scaled_tid_loglik(loglik, columns, opts.acoustic_scale))
+    model's pdfs; pass dense_graphs (DenseGraphs(model, opts)) when aligning many utterances."""
+    fst, tids = (dense_graphs or DenseGraphs(model, opts))(graph)
+    columns = model.tid2pdf if tid2column is None else np.asarray(tid2column)
+    return align_dense(fst, tids, loglik, columns[tids], utt, opts)
+
+
+def align_dense(fst: kaldifst.StdVectorFst, tids: np.ndarray, loglik: np.ndarray, label_columns: np.ndarray,
+                utt: str, opts: AlignOptions) -> tuple[list[int] | None, bool, float]:
+    """viterbi_align on a graph from DenseGraphs: dense label i+1 (transition-id tids[i]) reads column
+    label_columns[i] of loglik."""
+    decodable = khg.DecodableCtc(scaled_columns(loglik, label_columns, opts.acoustic_scale))
     config = khg.AlignConfig()
     config.beam, config.retry_beam, config.careful = opts.beam, opts.retry_beam, False
     done, error, retried, like, _, alignment, _ = khg.align_utterance_wrapper(
@@ -72,7 +158,7 @@ def viterbi_align(model: HmmModel, graph: kaldifst.StdVectorFst, loglik: np.ndar
         num_done=0, num_error=0, num_retried=0, tot_like=0.0, frame_count=0)
     if not done or len(alignment) != len(loglik):
         return None, bool(retried), 0.0
-    return list(alignment), bool(retried), like / opts.acoustic_scale
+    return tids[np.asarray(alignment, dtype=np.int64) - 1].tolist(), bool(retried), like / opts.acoustic_scale
 
 
 class AlignmentWriter:

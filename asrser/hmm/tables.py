@@ -38,7 +38,15 @@ def transition_tables(trans_model: khg.TransitionModel) -> tuple[np.ndarray, dic
 def scaled_tid_loglik(loglik: np.ndarray, tid2column: np.ndarray, acoustic_scale: float) -> np.ndarray:
     """The matrix the wheels' DecodableCtc reads (column tid-1 for transition-id tid): acoustic_scale *
     loglik[:, tid2column[tid]], from a scorer's per-frame log-likelihoods."""
-    return np.ascontiguousarray(acoustic_scale * loglik[:, np.asarray(tid2column)[1:]], dtype=np.float32)
+    return scaled_columns(loglik, np.asarray(tid2column)[1:], acoustic_scale)
+
+
+def scaled_columns(loglik: np.ndarray, columns: np.ndarray, acoustic_scale: float) -> np.ndarray:
+    """acoustic_scale * loglik[:, columns] in float32: a decodable's matrix (column i for input label i+1)."""
+    # scaled (and rounded to float) before the columns are repeated for each label: the same values as
+    # scaling the repeated matrix, on fewer numbers
+    scaled = np.asarray(acoustic_scale * loglik, dtype=np.float32)
+    return np.take(scaled, columns, axis=1)
 
 
 def alignment_to_phone_segments(phone_of: np.ndarray, state_of: np.ndarray, alignment: np.ndarray

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..data import DataDir
 from ..fileio import Stamp, atomic_write
-from ..hmm.align import AlignOptions, align_to_transcripts, viterbi_align
+from ..hmm.align import AlignOptions, DenseGraphs, align_to_transcripts, viterbi_align
 from ..hmm.graph import GraphCompiler
 from ..kaldi_format import write_num_jobs
 from ..lang import Lang
@@ -49,8 +49,10 @@ def align_hybrid(hmm_model: str | os.PathLike, lang_dir: str | os.PathLike, data
         if (Path(hmm_model).parent / name).exists():
             shutil.copyfile(Path(hmm_model).parent / name, ali_dir / name)
 
+    dense_graphs = DenseGraphs(hybrid.hmm, opts)
+
     def align_one(utt, graph, loglik):
-        return viterbi_align(hybrid.hmm, graph, loglik, utt, opts, hybrid.tid2class)
+        return viterbi_align(hybrid.hmm, graph, loglik, utt, opts, hybrid.tid2class, dense_graphs)
 
     start = time.perf_counter()
     counts = align_to_transcripts(hybrid.log_likelihoods(device), DataDir(data_dir).text(), text, compiler,

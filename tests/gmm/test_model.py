@@ -34,6 +34,20 @@ def test_loglik_matches_wheel_diag_gmm():
     np.testing.assert_allclose(back.variances, gmms.variances, rtol=1e-4)
 
 
+def test_loglik_of_some_pdfs_equals_those_columns_of_the_whole_loglik():
+    rng = np.random.default_rng(2)
+    owner = np.repeat(np.arange(6), [1, 3, 8, 2, 5, 1])                  # unequal mixtures, ranks of 1 to 8
+    gmms = DiagGmms(owner, rng.uniform(0.2, 1.0, len(owner)), rng.normal(size=(len(owner), 5)),
+                    rng.uniform(0.5, 2.0, (len(owner), 5)))
+    gmms._renormalise()
+    x = rng.normal(scale=3.0, size=(40, 5)).astype(np.float32)
+    whole = gmms.loglik(x)
+    for pdfs in ([0, 1, 2, 3, 4, 5], [2], [5, 1, 4], [0, 5]):
+        some = gmms.loglik_of(x, np.array(pdfs))
+        assert some.shape == (40, len(pdfs)) and some.dtype == np.float32
+        np.testing.assert_allclose(some, whole[:, pdfs], rtol=1e-6, atol=1e-4)
+
+
 def test_single_gaussian_update_is_maximum_likelihood():
     rng = np.random.default_rng(0)
     x = rng.normal(loc=[1.0, -2.0], scale=[0.5, 2.0], size=(5000, 2))

@@ -225,6 +225,66 @@ def test_boundary_correction_fitted_on_train_improves_test(system, mono_ali_trai
         fit_boundary_correction(mono_ali_train, lang, data / "test" / "ref_phones.ctm")
 
 
+def _align_on_model_labels(model, graph, loglik, utt, opts):
+    """gmm-align-compiled as Kaldi runs it: the graph with transition probabilities and the model's
+    transition-ids, a score matrix with a column per transition-id."""
+    import kaldi_hmm_gmm as khg
+
+    from asrser.hmm.tables import scaled_tid_loglik
+
+    fst = graph.copy()
+    khg.add_transition_probs(trans_model=model.trans_model, transition_scale=opts.transition_scale,
+                             self_loop_scale=opts.self_loop_scale, fst=fst)
+    config = khg.AlignConfig()
+    config.beam, config.retry_beam, config.careful = opts.beam, opts.retry_beam, False
+    done, _, _, _, _, alignment, _ = khg.align_utterance_wrapper(
+        config=config, utt=utt, acoustic_scale=opts.acoustic_scale, fst=fst,
+        decodable=khg.DecodableCtc(scaled_tid_loglik(loglik, model.tid2pdf, opts.acoustic_scale)),
+        num_done=0, num_error=0, num_retried=0, tot_like=0.0, frame_count=0)
+    return list(alignment) if done else None
+
+
+def test_aligning_on_the_graphs_pdfs_and_labels_alone_gives_kaldis_alignments(system, tmp_path):
+    """align_job scores only the pdfs of each utterance's training graph (loglik_of) and aligns on the graph
+    relabelled to its own transition-ids (DenseGraphs): its alignments are gmm-align-compiled's on the whole
+    model's likelihoods and transition-ids, byte for byte; the relabelled graph is the graph with transition
+    probabilities, its input labels 1..n over the graph's transition-ids."""
+    from asrser.data import DataDir
+    from asrser.gmm.feats import FeaturePipeline, iter_features
+    from asrser.gmm.jobs import align_job, boost_silence
+    from asrser.hmm.align import DenseGraphs
+    from asrser.hmm.graph import GraphCompiler
+    from asrser.hmm.tables import tid_tables
+    from asrser.kaldi_format import read_int_vectors
+    import kaldi_hmm_gmm as khg
+
+    exp, lang_dir, data = system / "exp" / "mono", system / "data" / "lang", system / "data" / "train"
+    opts = AlignOptions(boost_silence=1.25)
+    counts = align_job(str(exp / "final.mdl"), str(lang_dir), str(data), str(exp), str(tmp_path / "ali.1"), opts)
+    model, lang = AcousticModel.load(exp / "final.mdl"), Lang.load(lang_dir)
+    assert model.gmms.num_gauss > model.trans_model.num_pdfs               # some mixtures, not all single
+    compiler, text = GraphCompiler(model, lang), DataDir(data).text()
+    silence_pdfs = np.unique(model.tid2pdf[1:][np.isin(tid_tables(model)[0][1:], lang.silence_ids)])
+    kaldis = {}
+    for utt, feats in iter_features(data, FeaturePipeline.load(exp)):
+        loglik = boost_silence(model.pdf_loglik(feats), silence_pdfs, opts.boost_silence)
+        kaldis[utt] = _align_on_model_labels(model, compiler.compile(text[utt]), loglik, utt, opts)
+    ours = dict(read_int_vectors(tmp_path / "ali.1.gz"))
+    assert counts["done"] == len(ours) == len(kaldis) > 50
+    assert all(list(ours[utt]) == kaldis[utt] for utt in kaldis)
+
+    graph = compiler.compile(text[utt])
+    dense, tids = DenseGraphs(model, opts)(graph)
+    with_probs = graph.copy()
+    khg.add_transition_probs(trans_model=model.trans_model, transition_scale=opts.transition_scale,
+                             self_loop_scale=opts.self_loop_scale, fst=with_probs)
+    arcs = [line.split() for line in str(with_probs).splitlines()]
+    assert list(tids) == sorted({int(a[2]) for a in arcs if len(a) >= 4} - {0})
+    relabelled = [[a[0], a[1], str(np.searchsorted(tids, int(a[2])) + 1 if int(a[2]) else 0), *a[3:]]
+                  if len(a) >= 4 else a for a in arcs]
+    assert [line.split() for line in str(dense).splitlines()] == relabelled
+
+
 @pytest.mark.parametrize("transform", ["delta", "lda"])
 def test_triphone_tree_and_training(system, mono_ali_train, runner_cmd_session, transform):
     exp = system / "exp" / f"tri_{transform}"
