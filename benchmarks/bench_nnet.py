@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """ConvNet training speed: frames/s and model FLOP/s as a fraction of this machine's bf16 and fp32 matmul
-peaks, measured in the same run; fp32 (NCHW) against bf16 autocast + channels_last (what training uses
-where supported). Data come from prepared frames when given (including the batch gathering), else random.
+peaks, measured in the same run (before and after each training measurement, the higher taken, so that a
+load that comes or goes meanwhile shows as a spread, not as a speed); fp32 (NCHW) against bf16 autocast +
+channels_last (what training uses where supported). The step is training's own (the config's optimiser with
+its per-layer weight decay). Data come from prepared frames when given (including the batch gathering), else
+random. --threads sets torch's thread count (default: torch's, one per core).
 
-Usage: benchmarks/bench_nnet.py [--frames egs/timit/s5/exp/convnet/frames_train] [--batches 40] [--batch-size 256]
+Usage: benchmarks/bench_nnet.py [--frames egs/timit/s5/exp/convnet/frames_train] [--config conf/convnet.yaml]
+                                [--batches 40] [--batch-size 256] [--threads N] [--bf16-only]
 """
 import argparse
 import time
@@ -14,7 +18,7 @@ import torch
 
 from asrser.nnet.data import FrameData
 from asrser.nnet.model import LayeredNet, NetConfig
-from asrser.nnet.train import bf16_supported
+from asrser.nnet.train import _optimizer, bf16_supported
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,7 +39,7 @@ def train_rate(config: NetConfig, get_batch, batches: int, bf16: bool) -> float:
     net = LayeredNet(config, 144)
     if bf16:
         net = net.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    opt = _optimizer(net, config.training)
     loss_fn = torch.nn.CrossEntropyLoss()
     frames = 0
     for i in range(batches + 3):
@@ -46,7 +50,7 @@ def train_rate(config: NetConfig, get_batch, batches: int, bf16: bool) -> float:
             x = x.contiguous()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = loss_fn(net(x), y)
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         frames += len(y)
@@ -59,7 +63,11 @@ def main():
     p.add_argument("--config", default=str(REPO / "conf/convnet.yaml"))
     p.add_argument("--batches", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--bf16-only", action="store_true", help="skip the (slow) fp32 measurement")
     a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     config = NetConfig.from_yaml(a.config)
     rng = np.random.default_rng(0)
     if a.frames:
@@ -75,18 +83,24 @@ def main():
         def get_batch(i):
             return fixed, labels
     flops_per_frame = 3 * LayeredNet(config, 144).flops_per_frame()     # forward + backward ~ 3x forward
-    peak32 = matmul_peak(torch.float32)
-    peak16 = matmul_peak(torch.bfloat16) if bf16_supported(torch.device("cpu")) else float("nan")
-    print(f"threads {torch.get_num_threads()}; matmul peak fp32 {peak32 / 1e9:.0f} GFLOP/s, bf16 "
-          f"{peak16 / 1e9:.0f} GFLOP/s; ConvNet {flops_per_frame / 3e6:.1f} MFLOP forward per frame")
-    for name, bf16 in (("fp32 NCHW", False), ("bf16 channels_last", True)):
-        if bf16 and not bf16_supported(torch.device("cpu")):
+    bf16_ok = bf16_supported(torch.device("cpu"))
+    print(f"threads {torch.get_num_threads()}; ConvNet {flops_per_frame / 3e6:.1f} MFLOP forward per frame")
+    for name, bf16 in (("fp32 NCHW", False), ("bf16 channels_last", True))[1 if a.bf16_only else 0:]:
+        if bf16 and not bf16_ok:
             print("bf16: not supported on this CPU")
             continue
+        before = {dtype: matmul_peak(dtype) for dtype in (torch.float32, torch.bfloat16)
+                  if bf16_ok or dtype == torch.float32}
         rate = train_rate(config, get_batch, a.batches, bf16)
+        after = {dtype: matmul_peak(dtype) for dtype in before}
+        peak32 = max(before[torch.float32], after[torch.float32])
+        before16, after16 = before.get(torch.bfloat16, float("nan")), after.get(torch.bfloat16, float("nan"))
+        peak16 = max(before16, after16)
         achieved = rate * flops_per_frame
         print(f"{name:20s}: {rate:6.0f} training frames/s = {achieved / 1e9:5.0f} GFLOP/s = "
-              f"{100 * achieved / peak16:4.1f}% of the bf16 peak, {100 * achieved / peak32:5.1f}% of the fp32 peak")
+              f"{100 * achieved / peak16:4.1f}% of the bf16 peak, {100 * achieved / peak32:5.1f}% of the fp32 peak "
+              f"(peaks bf16 {peak16 / 1e9:.0f}, fp32 {peak32 / 1e9:.0f} GFLOP/s; bf16 before/after "
+              f"{before16 / 1e9:.0f}/{after16 / 1e9:.0f})")
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def _check_pair(layer, name: str) -> None:
 
 @dataclass(kw_only=True)
 class ConvLayer:
-    """Conv2d (no bias) + BatchNorm + ReLU + max-pool."""
+    """Conv2d (no bias) + BatchNorm + ReLU + max-pool (computed as max-pool then ReLU: the same function)."""
 
     type: Literal["conv"] = "conv"
     channels: int
@@ -147,7 +147,10 @@ class ConvBlock(nn.Module):
         self.l2 = spec.l2
 
     def forward(self, x):
-        return self.pool(torch.relu(self.norm(self.conv(x))))
+        # ReLU after the max-pool: max and ReLU commute exactly (the same values and, through the pool's
+        # indices, the same gradients), and the ReLU then touches a quarter of the largest activation of the
+        # net, which with BatchNorm bounds the training speed more than the matrix products do.
+        return torch.relu(self.pool(self.norm(self.conv(x))))
 
 
 class FcBlock(nn.Module):

@@ -32,6 +32,28 @@ def test_convnet_matches_the_papers_table():
     assert w.std().item() == pytest.approx((2.0 / flat) ** 0.5, rel=0.02)
 
 
+@pytest.mark.parametrize("bf16", [False, True])
+def test_conv_block_is_the_tables_conv_batchnorm_relu_pool_to_the_bit(bf16):
+    """The block pools before its ReLU (faster); outputs and every gradient are those of the table's order."""
+    from asrser.nnet.model import ConvBlock, ConvLayer
+
+    torch.manual_seed(0)
+    block = ConvBlock(1, ConvLayer(channels=8, kernel=[5, 4])).to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        block.norm.weight.uniform_(-1.0, 1.0)        # negative scales too: the pool is not moved past them
+    x = torch.randn(16, 1, 31, 40).contiguous(memory_format=torch.channels_last)
+    results = []
+    for forward in (block, lambda x: block.pool(torch.relu(block.norm(block.conv(x))))):
+        block.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            y = forward(x)
+        y.backward(torch.randn(y.shape, generator=torch.Generator().manual_seed(1)))
+        results.append([y.detach().clone()] + [p.grad.clone() for p in block.parameters()])
+    assert (results[0][0] == 0).float().mean() > 0.03                  # the ReLU was at work
+    for ours, table in zip(*results):
+        assert torch.equal(ours, table)
+
+
 def test_freezing_keeps_layers_and_batchnorm_statistics():
     net = LayeredNet(NetConfig.from_yaml(REPO / "conf" / "convnet.yaml"), 5)
     net.freeze(2)
