@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import struct
 import subprocess
 from dataclasses import dataclass
@@ -69,6 +70,16 @@ def read_audio(rxspec: str, utt: str | None = None, sample_rate: int | None = No
                                         f"'sox FILE -r {sample_rate} -t wav - |')")
         audio = Audio(resample(audio.samples, audio.sample_rate, sample_rate), sample_rate)
     return audio
+
+
+def resampled_rxspec(rxspec: str, sample_rate: int) -> str:
+    """A wav.scp entry that gives the same audio at `sample_rate`: a file or a `command |` pipe (any format sox
+    tells by its header, SPHERE included), resampled by sox. `-D` turns sox's automatic dither off, so the
+    same input gives the same bytes every time (dither, seeded, is the feature extractor's)."""
+    spec = rxspec.strip()
+    if spec.endswith("|"):
+        return f"{spec} sox -D - -t wav -r {int(sample_rate)} - |"
+    return f"sox -D {shlex.quote(spec)} -t wav -r {int(sample_rate)} - |"
 
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:

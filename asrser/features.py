@@ -419,6 +419,21 @@ def global_cmvn_stats(feats_scp: str | os.PathLike, utts: Iterable[str] | None =
     return total
 
 
+def feature_distance(reference_stats: np.ndarray, other_stats: np.ndarray) -> dict[str, object]:
+    """How far a feature set's mean sits from a reference set's (e.g. real test audio against the training
+    data), from the two sets' global CMVN stats: per dimension |mean_other - mean_ref| / std_ref, and its mean
+    over dimensions ("distance", in reference standard deviations) and maximum."""
+    from .nnet.data import global_mean_std
+
+    ref_mean, ref_std = global_mean_std(np.asarray(reference_stats, dtype=np.float64))
+    other_mean, _ = global_mean_std(np.asarray(other_stats, dtype=np.float64))
+    if ref_mean.shape != other_mean.shape:
+        raise AsrserError(f"feature dimensions differ: {ref_mean.shape[0]} (reference) and {other_mean.shape[0]}")
+    per_dim = np.abs(other_mean.astype(np.float64) - ref_mean) / ref_std
+    return {"distance": float(per_dim.mean()), "max": float(per_dim.max()), "per_dim": per_dim.round(4).tolist(),
+            "frames_reference": int(reference_stats[0, -1]), "frames_other": int(other_stats[0, -1])}
+
+
 def main(argv: list[str] | None = None) -> None:
     from . import cli
 

@@ -228,6 +228,54 @@ def build_lexicon(word_counts: Counter, g2p: str = "espeak", stress: str = "stri
     return Lexicon(entries, oov, stress)
 
 
+# CMUdict's phones (stress stripped) as TIMIT's 39 scoring phones (Lee & Hon's folding), so that a dictionary
+# transcript of real speech is scored as TIMIT's hand labels are: ao -> aa, zh -> sh, and a stop or affricate is
+# its closure (TIMIT's pcl/tcl/kcl/bcl/dcl/gcl, folded to sil, optional in the sclite scoring) then its release.
+# The rest keep their names, lower-cased. The dictionary has no flap (dx) and no syllabic consonants: those of
+# the speech count as errors against it.
+CMU_TO_TIMIT39: dict[str, tuple[str, ...]] = {
+    **{p: (p.lower(),) for p in ("AA AE AH AW AY DH EH ER EY F HH IH IY L M N NG OW OY R S SH TH UH UW V W Y "
+                                 "Z").split()},
+    "AO": ("aa",), "ZH": ("sh",),
+    **{p: ("sil", p.lower()) for p in ("P", "T", "K", "B", "D", "G", "CH", "JH")},
+}
+TIMIT39_SILENCE = "sil"
+
+
+def timit39_reference(pronunciations: Iterable[Iterable[str]]) -> list[str]:
+    """TIMIT 39-phone reference of an utterance from its words' CMU pronunciations (stress digits allowed):
+    silence at both ends (TIMIT's h#), no silence doubled. A phone CMU_TO_TIMIT39 lacks raises ValueError."""
+    out = [TIMIT39_SILENCE]
+    for pron in pronunciations:
+        for phone in pron:
+            base = strip_stress(phone)
+            if base not in CMU_TO_TIMIT39:
+                raise ValueError(f"phone {phone!r} is not a CMUdict phone")
+            for mapped in CMU_TO_TIMIT39[base]:
+                if not (mapped == TIMIT39_SILENCE and out[-1] == TIMIT39_SILENCE):
+                    out.append(mapped)
+    if out[-1] != TIMIT39_SILENCE:
+        out.append(TIMIT39_SILENCE)
+    return out
+
+
+def phone_references(texts: dict[str, str], g2p: str = "espeak") -> tuple[dict[str, list[str]], Lexicon]:
+    """TIMIT 39-phone references of word transcripts (utterance -> words), each word pronounced as CMUdict's
+    first (most common) pronunciation, else by G2P; and the lexicon used (its OOV words are the G2P's). A word
+    with no pronunciation at all is an AsrserError naming it and its utterance."""
+    lexicon = build_lexicon(Counter(w for words in texts.values() for w in words.split()), g2p, first_only=True)
+    refs: dict[str, list[str]] = {}
+    for utt, words in texts.items():
+        prons = []
+        for word in words.split():
+            if word not in lexicon.entries:
+                raise AsrserError(f"utterance {utt}: no pronunciation for {word!r} "
+                                  f"({lexicon.oov[word].reason if word in lexicon.oov else 'not looked up'})")
+            prons.append(lexicon.entries[word][0])
+        refs[utt] = timit39_reference(prons)
+    return refs, lexicon
+
+
 def nonsilence_phone_groups(lexicon: Lexicon) -> list[list[str]]:
     """The phones the lexicon uses, one group per base phone (its stress variants with stress kept), sorted."""
     groups: dict[str, set[str]] = {}

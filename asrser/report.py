@@ -116,13 +116,50 @@ def regime_table(exp_dir: str | os.PathLike) -> str:
     return "".join(lines)
 
 
+# Real test sets of the TIMIT recipe (its --real-test): <exp>/real_test/<name>/ and each system's
+# decode_<name>; the table's title.
+REAL_TEST_TITLES = {"asterisk": "Real read English, Asterisk prompts, 8 kHz"}
+REAL_TEST_SYSTEMS = ("mono", "tri1", "tri2", "tri3", "convnet")
+
+
+def real_test_table(exp_dir: str | os.PathLike) -> str:
+    """A RESULTS.md section per real test set of <exp_dir>/real_test/<name>: each system's PER on it beside dev
+    and test (all at the LM weight chosen on dev), the PER of outputting silence alone, and how far the real
+    fbank sits from the training set's ("" when there is none)."""
+    exp_dir = Path(exp_dir)
+    sections = []
+    for real_dir in sorted(p for p in (exp_dir / "real_test").glob("*") if p.is_dir()):
+        name = real_dir.name
+        lines = [f"\n## {REAL_TEST_TITLES.get(name, name)}\n\nThe systems trained on the corpus above, decoding real "
+                 f"speech (`{name}`): PER (39 phones, Kaldi's TIMIT scoring) against phone references from the "
+                 "dictionary (CMUdict, espeak-ng G2P for the words it lacks; stops as closure + release, as TIMIT "
+                 f"labels them), at the LM weight chosen on each system's {TUNING_SET} decode.\n\n"
+                 f"| system | PER dev % | PER test % | PER {name} % |\n|---|---:|---:|---:|\n"]
+        for system in REAL_TEST_SYSTEMS:
+            if not (exp_dir / system / f"decode_{name}").is_dir():
+                continue
+            rates = [decode_error_rates(exp_dir / system / f"decode_{x}") for x in ("dev", "test", name)]
+            lines.append(f"| {system} | " + " | ".join(_cell(r, "per", 2) for r in rates) + " |\n")
+        silence = decode_error_rates(real_dir / "silence_only") if (real_dir / "silence_only").is_dir() else None
+        if silence and "per_oracle" in silence:
+            lines.append(f"| silence only | | | {silence['per_oracle']:.2f} |\n")
+        distance = real_dir / "fbank_distance.json"
+        if distance.exists():
+            d = json.loads(distance.read_text())
+            lines.append(f"\nReal fbank against the training set's: mean over the {len(d['per_dim'])} dimensions of "
+                         f"|mean_real - mean_train| / std_train = {d['distance']:.2f} (largest {d['max']:.2f}).\n")
+        sections.append("".join(lines))
+    return "".join(sections)
+
+
 def write_timit_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: str) -> list[dict]:
     """The TIMIT recipe's RESULTS.md: scoring.collect_results with the regime table (beside Kaldi on real TIMIT),
-    the hybrid systems beside the paper's baseline row and the forced alignments' boundary accuracy."""
+    the hybrid systems beside the paper's baseline row, the forced alignments' boundary accuracy and the real
+    test sets (real_test_table)."""
     from .hmm.boundaries import accuracy_table
 
     return collect_results(exp_dir, out, title, [regime_table(exp_dir), hybrid_baseline_table(exp_dir),
-                                                    accuracy_table(exp_dir)])
+                                                 accuracy_table(exp_dir), real_test_table(exp_dir)])
 
 
 def deviations(preset: str, embedded: bool) -> list[str]:

@@ -332,6 +332,22 @@ def score_decode(decode_dir: str | os.PathLike, ref_text: str | os.PathLike,
     return best
 
 
+def score_silence_only(ref_text: str | os.PathLike, out_dir: str | os.PathLike,
+                       phone_map: dict[str, str | None] | None = None, name: str = "39phn",
+                       silence: str = OPTIONAL_SILENCE) -> ScliteResult:
+    """The PER of a recogniser that outputs silence alone for every utterance of `ref_text` (the floor a real
+    system must beat): <out_dir>/hyp/1.1.txt, scored by score_decode as any decode (both scorings)."""
+    out_dir = Path(out_dir)
+    utts = sorted(read_transcripts(Path(ref_text)))
+    if not utts:
+        raise DataError(ref_text, "no utterances")
+    hyp_file = out_dir / "hyp" / "1.1.txt"
+    hyp_file.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(hyp_file) as f:
+        f.writelines(f"{utt} {silence}\n" for utt in utts)
+    return score_decode(out_dir, ref_text, phone_map, name=name, lm_weights=[1.0])
+
+
 def _scored_references(decode_dir: Path, ref_text: Path, refs: dict[str, list[str]], decoded: set[str]
                        ) -> dict[str, list[str]]:
     """The references of the decoded utterances (compute-wer --mode=present); an error for a hypothesis without

@@ -102,3 +102,16 @@ def test_bad_audio_is_named(tmp_path, case, message):
         read_audio(spec, "spk1_utt7", 16000)
     assert message in str(err.value)
     assert str(err.value).startswith(f"utterance spk1_utt7 ({spec})")
+
+
+def test_resampled_rxspec_reads_at_the_rate_asked_for_and_is_repeatable(tmp_path):
+    from asrser.audio import resampled_rxspec
+
+    sph = tmp_path / "a b.WAV"                      # SPHERE, under a name sox cannot tell the format by
+    write_sphere(sph, SAMPLES, 16000)
+    spec = resampled_rxspec(str(sph), 8000)
+    audio = read_audio(spec, "u", 8000)
+    assert audio.sample_rate == 8000 and abs(audio.samples.size - SAMPLES.size // 2) <= 1
+    assert np.array_equal(read_audio(spec, "u", 8000).samples, audio.samples)     # no random dither
+    piped = read_audio(resampled_rxspec(f"cat '{sph}' |", 8000), "u", 8000)
+    assert np.array_equal(piped.samples, audio.samples)

@@ -11,7 +11,7 @@ import torch
 
 from asrser.data import DataDir, validate_data_dir
 from asrser.audio import read_audio
-from asrser.errors import AudioError, DataError
+from asrser.errors import AsrserError, AudioError, DataError
 from asrser.features import FeatureConfig, add_deltas, apply_cmvn, cmvn_stats, compute_part, splice
 from helpers import REPO, run_step, synth_speechlike
 
@@ -295,3 +295,18 @@ def test_8k_configs_read_8k_audio_as_it_is(kind, data_8k, tmp_path):
 def test_a_resampling_option_must_be_true_or_false(tmp_path):
     with pytest.raises(DataError, match=r"--allow-upsample=maybe: expected true or false"):
         FeatureConfig.from_file("fbank", conf_with(tmp_path, "fbank", "--allow-upsample=maybe"))
+
+
+def test_feature_distance_in_reference_standard_deviations():
+    from asrser.features import feature_distance
+
+    rng = np.random.default_rng(0)
+    reference = rng.normal([0.0, 10.0], [1.0, 2.0], size=(4000, 2)).astype(np.float32)
+    other = reference + np.array([3.0, -1.0], dtype=np.float32)            # 3 sd and 0.5 sd away
+    d = feature_distance(cmvn_stats(reference), cmvn_stats(other))
+    sd = reference.std(axis=0)
+    assert d["per_dim"] == pytest.approx([3.0 / sd[0], 1.0 / sd[1]], abs=1e-3)
+    assert d["distance"] == pytest.approx((3.0 / sd[0] + 1.0 / sd[1]) / 2, abs=1e-3)
+    assert d["max"] == pytest.approx(3.0 / sd[0], abs=1e-3) and d["frames_other"] == 4000
+    with pytest.raises(AsrserError, match="feature dimensions differ: 2 .* and 3"):
+        feature_distance(cmvn_stats(reference), cmvn_stats(np.zeros((5, 3), np.float32)))

@@ -9,7 +9,7 @@ import pytest
 from asrser.errors import AsrserError, DataError
 from asrser.lexicon import (ESPEAK_TO_CMU, build_lexicon, cmu_base_phones, espeak_phonemes, espeak_to_cmu,
                             load_cmudict, prepare_dict, text_word_counts)
-from helpers import run_step
+from helpers import REPO, run_step
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +138,31 @@ def test_a_text_without_words_is_an_error_naming_it(tmp_path):
     proc = run_step("prepare_dict.py", tmp_path / "missing", tmp_path / "dict", check=False)
     assert proc.returncode == 1
     assert f"ERROR (prepare_dict.py): {tmp_path / 'missing'}: file does not exist" in proc.stderr
+
+
+def test_cmu_phones_map_to_timit_39_scoring_phones():
+    from asrser.lexicon import CMU_TO_TIMIT39, cmu_base_phones, timit39_reference
+
+    timit39 = {line.split("\t")[2] for line in (REPO / "conf/timit/phones.60-48-39.map").read_text().splitlines()
+               if len(line.split("\t")) == 3}
+    assert set(CMU_TO_TIMIT39) == {p for p, _ in cmu_base_phones()}      # every CMUdict phone, nothing else
+    assert {p for phones in CMU_TO_TIMIT39.values() for p in phones} <= timit39
+    # "the cat" (DH AH0 / K AE1 T), by hand: closures before stops, silence at both ends, never doubled
+    assert timit39_reference([("DH", "AH0"), ("K", "AE1", "T")]) == "sil dh ah sil k ae sil t sil".split()
+    assert timit39_reference([("P", "AO1", "Z")]) == "sil p aa z sil".split()           # ao -> aa
+    assert timit39_reference([("M", "EH1", "ZH", "ER0")]) == "sil m eh sh er sil".split()  # zh -> sh
+    assert timit39_reference([("JH", "AH1", "JH")]) == "sil jh ah sil jh sil".split()
+    with pytest.raises(ValueError, match="'AX' is not a CMUdict phone"):
+        timit39_reference([("AX",)])
+
+
+def test_phone_references_take_cmudicts_first_pronunciation_and_name_a_missing_word():
+    from asrser.errors import AsrserError
+    from asrser.lexicon import phone_references
+
+    refs, lexicon = phone_references({"u1": "the cat", "u2": "tomato"}, g2p="none")
+    assert refs["u1"] == "sil dh ah sil k ae sil t sil".split()           # THE: DH AH0 before DH AH1 / DH IY0
+    assert refs["u2"] == "sil t ah m ey sil t ow sil".split()             # TOMATO: T AH0 M EY1 T OW2 first
+    assert not lexicon.oov
+    with pytest.raises(AsrserError, match="utterance u3: no pronunciation for 'zzqxj'"):
+        phone_references({"u3": "zzqxj"}, g2p="none")

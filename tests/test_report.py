@@ -140,3 +140,32 @@ def test_timit_results_put_each_system_beside_kaldi_on_real_timit(tmp_path):
     assert "| tri1 | 15.00 | 20.00 | 25.1 / 25.6 | 0.75 / 0.80 | 0.79 / 0.78 |" in text
     assert "| convnet (Kaldi: nnet1 DNN) | 10.00 | 5.00 | 17.5 / 18.5 | 0.50 / 0.20 | 0.55 / 0.57 |" in text
     assert "| tri2 |" not in text and "| tri3 |" not in text
+
+
+def test_timit_results_give_the_real_test_its_own_table(tmp_path):
+    """--real-test: each system's PER on the real set beside dev and test (at the weight chosen on dev), silence
+    alone, and the fbank distance, under the real set's title."""
+    import numpy as np
+
+    from asrser.features import cmvn_stats, feature_distance
+    from asrser.report import write_timit_results
+    from asrser.scoring import score_silence_only
+
+    exp = tmp_path / "exp"
+    for name, deletions in (("dev", {1: 5, 2: 3}), ("test", {1: 6, 2: 4}), ("asterisk", {1: 60, 2: 70})):
+        score_deletions(exp / "mono" / f"decode_{name}", deletions)
+    score_deletions(exp / "tri1" / "decode_dev", {1: 2})                 # no real-test decode: no row
+    (tmp_path / "text").write_text("spk_u1 sil a b c sil\n")
+    score_silence_only(tmp_path / "text", exp / "real_test/asterisk/silence_only")
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(500, 40)).astype(np.float32)
+    (exp / "real_test/asterisk/fbank_distance.json").write_text(
+        json.dumps(feature_distance(cmvn_stats(train), cmvn_stats(train + 1.0))))
+    write_timit_results(exp, tmp_path / "RESULTS.md", "TIMIT")
+    text = (tmp_path / "RESULTS.md").read_text()
+    table = text.split("## Real read English, Asterisk prompts, 8 kHz")[1]
+    assert "| mono | 3.00 | 4.00 | 70.00 |" in table                       # weight 2, chosen on dev
+    assert "| tri1 |" not in table
+    assert "| silence only | | | 60.00 |" in table                           # a b c deleted of 5 (2 optional sil)
+    distance = json.loads((exp / "real_test/asterisk/fbank_distance.json").read_text())["distance"]
+    assert f"std_train = {distance:.2f} (largest" in table and 0.9 < distance < 1.1

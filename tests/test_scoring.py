@@ -301,3 +301,18 @@ def test_an_sat_systems_first_pass_is_tuned_on_the_first_pass_of_dev(tmp_path):
     assert set_per(system / "decode_dev").tuned.lmwt == 2.0
     collect_results(tmp_path / "exp", tmp_path / "RESULTS.md", "t")
     assert "| tri3 | test.si | 7.00 | 7 / 100 |" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_silence_only_is_scored_as_a_decode(tmp_path):
+    """Every phone but the (optional) silences is a deletion; sclite counts the reference's optional silences
+    (TIMIT's closures among them) as words, so silence alone scores below 100%."""
+    from asrser.scoring import score_silence_only
+
+    (tmp_path / "text").write_text("spk_u1 sil dh ah sil k ae sil t sil\nspk_u2 sil iy sil\n")
+    result = score_silence_only(tmp_path / "text", tmp_path / "silence", dict(FOLD_48_TO_39))
+    assert (tmp_path / "silence/hyp/1.1.txt").read_text() == "spk_u1 sil\nspk_u2 sil\n"
+    assert (result.deletions, result.insertions, result.substitutions) == (6, 0, 0)
+    assert result.errors == 6 and result.ref_words == 12
+    assert decode_error_rates(tmp_path / "silence")["per_oracle"] == 50.0
+    basic = (tmp_path / "silence/scoring/per_by_lmwt_basic").read_text().splitlines()[1].split()
+    assert basic[:6] == ["1", "83.33", "12", "0", "10", "0"]    # silence a phone: one per utterance matched

@@ -32,7 +32,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..audio import read_audio
+from ..audio import read_audio, resampled_rxspec
 from ..data import write_spk2utt
 from ..errors import AsrserError, DataError
 from ..fileio import atomic_write, temp_name, write_key_value
@@ -92,6 +92,7 @@ class Prompt:
     words: str = ""         # normalised
     wav: Path | None = None
     duration: float = 0.0
+    sample_rate: int = 0
 
     def utt_id(self, speaker: str) -> str:
         return f"{speaker}-" + re.sub(r"[/_]", "-", self.name)
@@ -141,7 +142,8 @@ def scan_prompts(sounds_dir: Path, prompts: dict[str, Prompt]) -> tuple[list[Pro
             dropped.append((name, "no-audio", prompt.text))
         else:
             prompt.wav = wavs[name].resolve()
-            prompt.duration = read_audio(str(prompt.wav), name).duration
+            audio = read_audio(str(prompt.wav), name)
+            prompt.duration, prompt.sample_rate = audio.duration, audio.sample_rate
             kept.append(prompt)
     for name in sorted(set(wavs) - set(prompts)):
         dropped.append((name, "no-transcript", ""))
@@ -174,11 +176,14 @@ def split_by_text(prompts: list[Prompt], test_fraction: float, min_test: int, se
     return sorted(train, key=lambda p: p.name), sorted(test, key=lambda p: p.name)
 
 
-def write_data_dir(prompts: list[Prompt], out: Path, speaker: str, gender: str) -> None:
-    """wav.scp, text, utt2spk, spk2utt, spk2gender and utt2dur of one set."""
+def write_data_dir(prompts: list[Prompt], out: Path, speaker: str, gender: str, sample_rate: int | None = None
+                   ) -> None:
+    """wav.scp, text, utt2spk, spk2utt, spk2gender and utt2dur of one set; wav.scp resamples (sox) the audio
+    that is not at `sample_rate`, when given."""
     rows = sorted((p.utt_id(speaker), p) for p in prompts)
     out.mkdir(parents=True, exist_ok=True)
-    write_key_value(out / "wav.scp", ((u, str(p.wav)) for u, p in rows))
+    write_key_value(out / "wav.scp", ((u, str(p.wav) if sample_rate in (None, p.sample_rate)
+                                       else resampled_rxspec(str(p.wav), sample_rate)) for u, p in rows))
     write_key_value(out / "text", ((u, p.words) for u, p in rows))
     write_key_value(out / "utt2spk", ((u, speaker) for u, _ in rows))
     write_key_value(out / "utt2dur", ((u, f"{p.duration:.4f}") for u, p in rows))
@@ -238,5 +243,50 @@ def prepare_asterisk(data_dir: str | os.PathLike, sounds_dir: str | os.PathLike 
     return summary
 
 
-__all__ = ["prepare_asterisk", "normalise_transcript", "number_to_words", "read_transcripts", "split_by_text",
+def prepare_asterisk_phone_test(out_dir: str | os.PathLike, sounds_dir: str | os.PathLike = SOUNDS_DIR,
+                                transcripts: str | os.PathLike = TRANSCRIPTS, max_prompts: int | None = None,
+                                speaker: str | None = None, gender: str | None = None,
+                                g2p: str = "espeak", sample_rate: int | None = None) -> dict[str, object]:
+    """One data dir <out_dir> of every spoken prompt (or `max_prompts` of them, evenly spaced in name order) as
+    a phone recognition test set: `text` holds TIMIT 39-phone references from the dictionary
+    (asrser.lexicon.phone_references: CMUdict, G2P for the words it lacks), `text.words` the normalised words,
+    oov_report.txt the words CMUdict lacks. With `sample_rate`, wav.scp resamples the 8 kHz audio to it (for
+    models trained at 16 kHz). Replaces an earlier dir whole; returns counts."""
+    from ..lexicon import phone_references, write_oov_report
+
+    sounds_dir, out_dir = Path(sounds_dir), Path(out_dir)
+    if not sounds_dir.is_dir():
+        raise AsrserError(f"{sounds_dir}: Asterisk sounds folder does not exist (Debian package "
+                          f"{DEBIAN_PACKAGES[0]})")
+    sounds_dir = sounds_dir.resolve()
+    if speaker is None or gender is None:
+        found_speaker, found_gender = voice_of(sounds_dir)
+        speaker, gender = speaker or found_speaker, gender or found_gender
+    kept, dropped = scan_prompts(sounds_dir, read_transcripts(transcripts))
+    if not kept:
+        raise AsrserError(f"{sounds_dir}: no prompt has both audio and words")
+    if max_prompts is not None and max_prompts < len(kept):
+        step = len(kept) / max_prompts
+        kept = [kept[int(i * step)] for i in range(max_prompts)]
+    refs, lexicon = phone_references({p.utt_id(speaker): p.words for p in kept}, g2p)
+    tmp = temp_name(out_dir)
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_data_dir(kept, tmp, speaker, gender, sample_rate)
+    os.replace(tmp / "text", tmp / "text.words")
+    write_key_value(tmp / "text", ((u, " ".join(refs[u])) for u in sorted(refs)))
+    write_oov_report(lexicon, tmp / "oov_report.txt")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(tmp, out_dir)
+    words = sum(len(p.words.split()) for p in kept)
+    oov_tokens = sum(e.count for e in lexicon.oov.values())
+    summary = {"prompts": len(kept), "dropped": len(dropped), "minutes": round(sum(p.duration for p in kept) / 60, 2),
+               "words": words, "oov_words": len(lexicon.oov), "oov_tokens": oov_tokens,
+               "phones": sum(len(r) for r in refs.values())}
+    log.info("%s: %d prompts (%.2f min, %d words, %d not in CMUdict: %d tokens by G2P), %d phones in the "
+             "39-phone references", out_dir, len(kept), summary["minutes"], words, len(lexicon.oov), oov_tokens,
+             summary["phones"])
+    return summary
+
+
+__all__ = ["prepare_asterisk", "prepare_asterisk_phone_test", "normalise_transcript", "number_to_words", "read_transcripts", "split_by_text",
            "SOUNDS_DIR", "TRANSCRIPTS", "DEBIAN_PACKAGES", "SPOKEN_FORMS"]

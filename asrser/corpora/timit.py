@@ -2,6 +2,7 @@
 
 Output, per split train / dev / test (Kaldi's egs/timit/s5 conventions):
   <data>/<split>/{wav.scp, text, utt2spk, spk2utt, spk2gender}   wav.scp names the SPHERE files directly
+                                 (or, with a sample rate other than 16 kHz, resamples them through sox)
   <data>/<split>/ref_phones.ctm   reference segmentation, 48 labels: `utt 1 start duration phone` (seconds)
   <data>/<split>/text            48-phone sequences (61 -> 48 folding, q deleted)
 Utterance ids are `<speaker>_<sentence>` in lower case (fadg0_si1279). SA sentences are excluded; train = every
@@ -24,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..audio import sphere_layout
+from ..audio import resampled_rxspec, sphere_layout
 from ..data import write_spk2utt
 from ..errors import AsrserError, AudioError, DataError
 from ..fileio import read_table, write_ctm, write_key_value
@@ -202,11 +203,14 @@ def split_speakers(root: Path) -> dict[str, tuple[str, set[str] | None]]:
     return {"train": ("train", None), "dev": ("test", set(DEV_SPEAKERS)), "test": ("test", set(CORE_TEST_SPEAKERS))}
 
 
-def write_split(utts: list[Utterance], out: Path) -> None:
+def write_split(utts: list[Utterance], out: Path, sample_rate: int | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     utts = sorted(utts, key=lambda u: u.id)
     folded = {u.id: fold_segments(u.segments) for u in utts}
-    write_key_value(out / "wav.scp", ((u.id, str(u.wav.resolve())) for u in utts))
+    wavs = {u.id: str(u.wav.resolve()) for u in utts}
+    if sample_rate is not None and sample_rate != SAMPLE_RATE:
+        wavs = {utt: resampled_rxspec(wav, sample_rate) for utt, wav in wavs.items()}
+    write_key_value(out / "wav.scp", ((u.id, wavs[u.id]) for u in utts))
     write_key_value(out / "text", ((u.id, " ".join(p for p, _, _ in folded[u.id])) for u in utts))
     write_key_value(out / "utt2spk", ((u.id, u.speaker) for u in utts))
     write_spk2utt(out)
@@ -215,8 +219,11 @@ def write_split(utts: list[Utterance], out: Path) -> None:
               out / "ref_phones.ctm")
 
 
-def prepare_timit(timit_dir: str | os.PathLike, data_dir: str | os.PathLike) -> dict[str, int]:
-    """Kaldi data dirs data/{train,dev,test} (+ reference segmentation); utterance counts."""
+def prepare_timit(timit_dir: str | os.PathLike, data_dir: str | os.PathLike,
+                  sample_rate: int | None = None) -> dict[str, int]:
+    """Kaldi data dirs data/{train,dev,test} (+ reference segmentation); utterance counts. With a
+    `sample_rate` other than TIMIT's 16 kHz, wav.scp resamples the audio with sox (e.g. 8000: narrowband models
+    for telephone-band test audio); the segmentation stays in seconds."""
     root = find_timit_root(timit_dir)
     data_dir = Path(data_dir)
     counts = {}
@@ -232,7 +239,7 @@ def prepare_timit(timit_dir: str | os.PathLike, data_dir: str | os.PathLike) -> 
         utts, skipped = scanned[split]
         if not utts:
             raise AsrserError(f"{root}: no utterances for the {split} set")
-        write_split(utts, data_dir / split)
+        write_split(utts, data_dir / split, sample_rate)
         phones = Counter(p for u in utts for p, _, _ in fold_segments(u.segments))
         found = {u.speaker for u in utts}
         note = f", {sum(skipped.values())} skipped ({dict(skipped)})" if skipped else ""

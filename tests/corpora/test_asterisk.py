@@ -166,3 +166,37 @@ def test_the_installed_asterisk_prompts(tmp_path):
     lexicon = prepare_dict([train / "text", test / "text"], tmp_path / "dict")
     assert not lexicon.unk_words
     assert {"umute", "fourtieth", "pbx"} <= set(lexicon.g2p_words)
+
+
+def test_phone_test_set_holds_every_prompt_with_39_phone_references(corpus, tmp_path):
+    from asrser.corpora.asterisk import prepare_asterisk_phone_test
+    from asrser.fileio import read_key_value
+
+    sounds, transcripts = corpus
+    summary = prepare_asterisk_phone_test(tmp_path / "asterisk", sounds, transcripts, g2p="none")
+    data = tmp_path / "asterisk"
+    assert summary["prompts"] == 10 and validate_data_dir(data) == []
+    words = read_key_value(data / "text.words")
+    assert words["allison-hello"] == "hello"
+    refs = DataDir(data).table("text")
+    assert refs["allison-hello"] == "sil hh ah l ow sil"                   # CMUdict's first: HH AH0 L OW1
+    assert refs["allison-digits-2"] == "sil t uw sil"                      # T UW1: the stop after its closure
+    assert set(refs) == set(words)
+    # evenly spaced subset; resampled audio in wav.scp reads at the rate asked for
+    prepare_asterisk_phone_test(tmp_path / "few", sounds, transcripts, max_prompts=3, g2p="none", sample_rate=16000)
+    few = DataDir(tmp_path / "few")
+    assert len(few.utts) == 3 and set(few.table("text").items()) <= set(refs.items())
+    spec = next(iter(few.table("wav.scp").values()))
+    assert read_audio(spec).sample_rate == 16000
+
+
+@installed
+def test_the_installed_prompts_as_a_phone_test_set(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "local/asterisk_data_prep.py"), "--phone-test",
+                           str(tmp_path / "asterisk")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    data = DataDir(tmp_path / "asterisk")
+    assert len(data.utts) == 551
+    phones = {p for line in data.table("text").values() for p in line.split()}
+    assert "sil" in phones and phones <= set(
+        "aa ae ah aw ay b ch d dh dx eh er ey f g hh ih iy jh k l m n ng ow oy p r s sh sil t th uh uw v w y z".split())

@@ -36,6 +36,23 @@ def test_splits_and_files(tiny_timit, tiny_timit_data):
     assert wav.endswith(".WAV") and Path(wav).is_file()
 
 
+
+def test_narrowband_data_dirs_read_at_8_khz(tiny_timit, tmp_path):
+    """--sample-rate 8000: wav.scp resamples through sox; the text and segmentation are those at 16 kHz."""
+    from asrser.audio import read_audio
+    from asrser.fileio import read_key_value
+
+    prepare_timit(tiny_timit, tmp_path / "wide")
+    prepare_timit(tiny_timit, tmp_path / "narrow", sample_rate=8000)
+    for name in ("text", "utt2spk", "ref_phones.ctm"):
+        assert (tmp_path / "narrow/dev" / name).read_bytes() == (tmp_path / "wide/dev" / name).read_bytes()
+    assert validate_data_dir(tmp_path / "narrow/dev") == []
+    utt, spec = next(iter(read_key_value(tmp_path / "narrow/dev/wav.scp").items()))
+    wide = read_audio(read_key_value(tmp_path / "wide/dev/wav.scp")[utt], utt)
+    narrow = read_audio(spec, utt, 8000)
+    assert wide.sample_rate == 16000 and narrow.sample_rate == 8000
+    assert abs(narrow.duration - wide.duration) < 0.001
+
 def test_reference_segmentation_matches_text(tiny_timit_data):
     ctm: dict[str, list[str]] = {}
     for line in _lines(tiny_timit_data / "test" / "ref_phones.ctm"):

@@ -173,7 +173,10 @@ def declared_stages(recipe_dir: str) -> list[int]:
 
 
 def kaldi_options(recipe_dir: str, n: int, tmp_path: Path) -> list[str]:
-    """The options of the TIMIT recipe's stages on an imported Kaldi experiment (skipped without them)."""
+    """The options of the TIMIT recipe's stages on an imported Kaldi experiment (skipped without them), and of
+    its real test (stage 23, skipped without --real-test)."""
+    if recipe_dir == "egs/timit/s5" and n == 23:
+        return ["--real-test", "asterisk"]
     if recipe_dir != "egs/timit/s5" or not 17 <= n <= 20:
         return []
     (tmp_path / "kaldi").mkdir()
@@ -199,15 +202,15 @@ def test_every_stage_of_the_recipes_refuses_to_run_without_its_inputs(recipe_dir
 @pytest.mark.parametrize("recipe_dir, args, message", [
     ("egs/timit/s5", ["extra"], "unexpected argument 'extra': run.sh takes options only"),
     ("egs/timit/s5", ["--stage", "x"], "--stage must be a whole number, got 'x'"),
-    ("egs/timit/s5", ["--stage", "24", "--stop-stage", "24"], "selects none of the stages (0 1 2 3 4 5 6 7 8 9 10 11 "
-                                                              "12 13 14 15 16 17 18 19 20 21 22 23)"),
+    ("egs/timit/s5", ["--stage", "25", "--stop-stage", "25"], "selects none of the stages (0 1 2 3 4 5 6 7 8 9 10 11 "
+                                                              "12 13 14 15 16 17 18 19 20 21 22 23 24)"),
     ("egs/timit/s5", ["--stage", "17", "--kaldi-lang", "."],
      "--kaldi-lang, --kaldi-ali and --kaldi-graph go together (a Kaldi experiment's lang, alignments and graph)"),
     ("egs/timit/s5", ["--stage", "17", "--kaldi-lang", ".", "--kaldi-ali", "none", "--kaldi-graph", "."],
      "none: no such directory"),
     ("egs/timit/s5", ["--stage", "14", "--stop-stage", "14"],
      "stage 14 needs exp/tri3_ali_train/targets/num_classes, which stage 12 makes: run stage 12 first (--stage 12)"),
-    ("egs/timit/s5", ["--stage", "23"], "stage 23 needs exp/mono/decode_test/decode.done, which stage 5 makes"),
+    ("egs/timit/s5", ["--stage", "24"], "stage 24 needs exp/mono/decode_test/decode.done, which stage 5 makes"),
     ("egs/timit/s5", ["--stage", "22", "--stop-stage", "22"],
      "stage 22 needs data/lang_test_bg/G.fst, which stage 2 makes"),
     ("egs/iemocap/s5", ["--stage", "6", "--stop-stage", "6"],

@@ -72,6 +72,30 @@ def test_timit_recipe_runs_whole_and_resumes(tmp_path):
     assert {p: p.read_bytes() for p in before} == before
 
 
+def test_timit_recipe_narrowband_with_the_real_test(tmp_path):
+    """--sample-rate 8000 --real-test asterisk on a handful of prompts: every system decodes the real prompts,
+    scored beside silence alone, with the fbank distance, in RESULTS.md's own table."""
+    import os
+
+    from asrser.corpora.asterisk import SOUNDS_DIR, TRANSCRIPTS
+    if not (Path(SOUNDS_DIR).is_dir() and Path(TRANSCRIPTS).is_file()) and os.geteuid() != 0:
+        pytest.skip("the Asterisk prompts' Debian packages are missing and cannot be installed (not root)")
+    recipe = recipe_dir(tmp_path, "timit")
+    # the fast preset's net, and no CTC recogniser (stages 21-22): the real test decodes the other systems
+    run(recipe, "--sample-rate", "8000", "--nnet-config", "conf/fast/convnet.yaml", "--stop-stage", "16")
+    run(recipe, "--sample-rate", "8000", "--real-test", "asterisk", "--real-test-prompts", "5", "--stage", "23")
+    assert "-r 8000" in (recipe / "data/train/wav.scp").read_text().splitlines()[0]
+    assert len((recipe / "data/asterisk/text").read_text().splitlines()) == 5
+    exp = recipe / "exp"
+    for system in ("mono", "tri1", "tri2", "tri3", "convnet"):
+        assert 0.0 < best_per(exp / system / "decode_asterisk/scoring/best_per") <= 100.0
+    silence = best_per(exp / "real_test/asterisk/silence_only/scoring/best_per")
+    assert 0.0 < silence < 100.0
+    results = (recipe / "RESULTS.md").read_text()
+    table = results.split("## Real read English, Asterisk prompts, 8 kHz")[1]
+    assert re.search(r"\| tri3 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", table)
+    assert f"| silence only | | | {silence:.2f} |" in table and "std_train = " in table
+
 def test_iemocap_recipe_runs_whole_and_resumes(tmp_path):
     recipe = recipe_dir(tmp_path, "iemocap")
     first = timed_run(recipe)

@@ -3,6 +3,9 @@
 # tri3, SAT), a phone bigram HCLG, and the hybrid ConvNet-HMM on the best GMM's (tri3's) alignments; 48 phones
 # for training, 39 for scoring with sclite.
 # Without --timit it runs on the embedded mini-TIMIT, generated in stage 0.
+# --sample-rate 8000 trains narrowband models (telephone band); --real-test asterisk then also decodes real read
+# English, the Asterisk prompts at 8 kHz (stage 23), beside the PER of silence alone and the fbank's distance from
+# the training set's.
 cd "$(dirname "$0")"
 . ./path.sh
 . ./cmd.sh
@@ -13,6 +16,9 @@ nj=2
 timit=                 # the LDC TIMIT directory (with TRAIN/ and TEST/); empty: the embedded mini-TIMIT
 corpus_size=default    # mini-TIMIT size: tiny | default | full
 corpus_seed=0
+sample_rate=16000      # 16000 | 8000: narrowband models (wav.scp resamples through sox; conf/{mfcc,fbank}_8k.conf)
+real_test=             # empty | asterisk: also decode real read English (stage 23; 8 kHz: use --sample-rate 8000)
+real_test_prompts=     # with --real-test: only this many of its prompts, evenly spaced (empty: all; a quick check)
 gmm_config=            # GMM sizes; empty: conf/gmm.yaml (scaled to the mini-TIMIT) or, with --timit or
                        # --corpus-size full (TIMIT's size), conf/gmm_full.yaml
 nnet_config=conf/convnet.yaml
@@ -29,7 +35,7 @@ kaldi_ali=             # Kaldi's alignment dirs of one model, quoted: the traini
                        # validation), e.g. "<kaldi>/exp/tri3_ali <kaldi>/exp/tri3_ali_dev"
 kaldi_graph=           # the graph dir of that model (e.g. <kaldi>/egs/timit/s5/exp/tri3/graph)
 kaldi_targets=mono-state   # what the net predicts: mono-state (48 phones x 3 states) | pdf (the tree's leaves)
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default|full] [--ngpu G | --nproc N] [--nnodes M] [--nnet-config F] [--ctc-config F]
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default|full] [--sample-rate 16000|8000] [--real-test asterisk] [--ngpu G | --nproc N] [--nnodes M] [--nnet-config F] [--ctc-config F]
        [--kaldi-lang DIR --kaldi-ali \"DIR...\" --kaldi-graph DIR [--kaldi-targets mono-state|pdf]]"
 . recipe.sh
 
@@ -39,8 +45,18 @@ if [ -z "$gmm_config" ]; then   # Kaldi's sizes for TIMIT's amount of data, real
 fi
 [ -n "$timit" ] || timit=corpora/mini_timit/TIMIT
 log "GMM sizes: $gmm_config"
+case $sample_rate in
+  16000) mfcc_config=conf/mfcc.conf; fbank_config=conf/fbank.conf ;;
+  8000) mfcc_config=conf/mfcc_8k.conf; fbank_config=conf/fbank_8k.conf ;;
+  *) die "--sample-rate $sample_rate: expected 16000 or 8000 (the feature configs there are)" ;;
+esac
+case $real_test in
+  ""|asterisk) ;;
+  *) die "--real-test $real_test: expected asterisk (or nothing)" ;;
+esac
 score_opts=(--phone-map "$phone_map" --phone-map-columns 2,3)   # PER on 39 phones
 kaldi_import() { [ -n "$kaldi_ali" ]; }     # stages 17-20 run on an imported Kaldi experiment
+real_test_asked() { [ -n "$real_test" ]; }  # stage 23 runs with --real-test
 if [ -n "$kaldi_lang$kaldi_ali$kaldi_graph" ]; then
   [ -n "$kaldi_lang" ] && [ -n "$kaldi_ali" ] && [ -n "$kaldi_graph" ] || \
     die "--kaldi-lang, --kaldi-ali and --kaldi-graph go together (a Kaldi experiment's lang, alignments and graph)"
@@ -64,7 +80,7 @@ if stage 0 "embedded mini-TIMIT (skipped with --timit)"; then
 fi
 
 if stage 1 "data dirs train/dev/test (SA excluded, 48-phone text, reference segmentation)" needs 0:"$timit"; then
-  timit_data_prep.py "$timit" data
+  timit_data_prep.py --sample-rate "$sample_rate" "$timit" data
 fi
 
 if stage 2 "lang (48 phones, Kaldi topology) and Witten-Bell phone bigram G.fst" needs 1:data/train/text; then
@@ -75,10 +91,10 @@ fi
 if stage 3 "features: MFCC + CMVN for GMMs (data/), 40 log-mel fbank for the ConvNet (data-fbank/)" \
     needs 1:data/{train,dev,test}/wav.scp; then
   for x in train dev test; do
-    make_feats.py --feat-type mfcc --nj "$nj" --cmd "$train_cmd" data/$x exp/make_mfcc/$x mfcc
+    make_feats.py --feat-type mfcc --config "$mfcc_config" --nj "$nj" --cmd "$train_cmd" data/$x exp/make_mfcc/$x mfcc
     compute_cmvn_stats.py data/$x mfcc
     copy_data_dir.py data/$x data-fbank/$x
-    make_feats.py --feat-type fbank --nj "$nj" --cmd "$train_cmd" data-fbank/$x exp/make_fbank/$x fbank
+    make_feats.py --feat-type fbank --config "$fbank_config" --nj "$nj" --cmd "$train_cmd" data-fbank/$x exp/make_fbank/$x fbank
   done
 fi
 
@@ -216,7 +232,7 @@ if stage 21 "end-to-end CTC phone recogniser ($ctc_config) on the fbank, validat
   # One thread: this small model's operations are too small for two (measured: an epoch 18 s at one thread,
   # 69 s at two, on 2 shared cores).
   $cuda_cmd --num-threads 1 exp/ctc/log/train.log \
-    ctc_train.py --config "$ctc_config" --fbank-config conf/fbank.conf --device "$device" \
+    ctc_train.py --config "$ctc_config" --fbank-config "$fbank_config" --device "$device" \
     data-fbank/train data-fbank/dev data/lang exp/ctc
 fi
 
@@ -229,6 +245,30 @@ if stage 22 "CTC decoding of dev and test: greedy (exp/ctc_greedy) and with the 
   done
 fi
 
-if stage 23 "RESULTS.md" needs 5:exp/mono/decode_test/decode.done; then
+# Real speech: the Asterisk prompts (one female speaker reading, 8 kHz; Debian packages, CC-BY-SA) with phone
+# references from the dictionary (CMUdict, espeak-ng G2P for the rest) in TIMIT's 39 scoring phones, decoded by
+# every system as dev and test are (one speaker: one job) and scored at each system's dev-chosen LM weight.
+if real_test_asked && stage 23 "real read English ($real_test prompts): mono, tri1, tri2, tri3 and the hybrid; PER of silence alone; fbank distance from training" \
+    needs 3:data-fbank/train/feats.scp 5:exp/mono/graph/HCLG.fst 7:exp/tri1/graph/HCLG.fst 9:exp/tri2/graph/HCLG.fst \
+          11:exp/tri3/graph/HCLG.fst 13:exp/convnet/global_cmvn.stats 14:exp/convnet/final.pt; then
+  "$ASRSER_ROOT/tools/install_debian.sh" asterisk-core-sounds-en-wav asterisk-core-sounds-en
+  x=$real_test
+  asterisk_data_prep.py --phone-test --sample-rate "$sample_rate" ${real_test_prompts:+--max-prompts "$real_test_prompts"} data/$x
+  make_feats.py --feat-type mfcc --config "$mfcc_config" --nj 1 --cmd "$train_cmd" data/$x exp/make_mfcc/$x mfcc
+  compute_cmvn_stats.py data/$x mfcc
+  copy_data_dir.py data/$x data-fbank/$x
+  make_feats.py --feat-type fbank --config "$fbank_config" --nj 1 --cmd "$train_cmd" data-fbank/$x exp/make_fbank/$x fbank
+  for sys in mono tri1 tri2; do
+    decode.py --nj 1 --cmd "$decode_cmd" "${score_opts[@]}" exp/$sys/graph data/$x exp/$sys exp/$sys/decode_$x
+  done
+  decode_fmllr.py --nj 1 --cmd "$decode_cmd" "${score_opts[@]}" exp/tri3/graph data/$x exp/tri3 exp/tri3/decode_$x
+  nnet_prepare_frames.py data-fbank/$x exp/convnet/global_cmvn.stats exp/convnet/frames_$x
+  nnet_decode.py "${score_opts[@]}" --device "$device" exp/mono/graph exp/mono/final.mdl exp/convnet/final.pt \
+    exp/convnet/frames_$x data/$x/text exp/convnet/decode_$x
+  score_silence_only.py "${score_opts[@]}" data/$x exp/real_test/$x/silence_only
+  feature_distance.py data-fbank/train data-fbank/$x exp/real_test/$x/fbank_distance.json
+fi
+
+if stage 24 "RESULTS.md" needs 5:exp/mono/decode_test/decode.done; then
   timit_results.py --title "TIMIT ($timit)" exp RESULTS.md
 fi
