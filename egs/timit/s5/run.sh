@@ -13,6 +13,7 @@ nj=2
 timit=                 # the LDC TIMIT directory (with TRAIN/ and TEST/); empty: the embedded mini-TIMIT
 corpus_size=default    # mini-TIMIT size: tiny | default
 corpus_seed=0
+corpus_condition=read  # mini-TIMIT: read (voices, connected speech, recording varied) | clean (the first corpus)
 gmm_config=            # GMM sizes; empty: conf/gmm.yaml (scaled to the mini-TIMIT) or, with --timit, conf/gmm_full.yaml
 nnet_config=conf/convnet.yaml
 ctc_config=conf/ctc.yaml   # the end-to-end CTC phone recogniser (./run.sh passes conf/fast/ctc.yaml)
@@ -28,7 +29,7 @@ kaldi_ali=             # Kaldi's alignment dirs of one model, quoted: the traini
                        # validation), e.g. "<kaldi>/exp/tri3_ali <kaldi>/exp/tri3_ali_dev"
 kaldi_graph=           # the graph dir of that model (e.g. <kaldi>/egs/timit/s5/exp/tri3/graph)
 kaldi_targets=mono-state   # what the net predicts: mono-state (48 phones x 3 states) | pdf (the tree's leaves)
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default] [--ngpu G | --nproc N] [--nnodes M] [--nnet-config F] [--ctc-config F]
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default] [--corpus-condition read|clean] [--ngpu G | --nproc N] [--nnodes M] [--nnet-config F] [--ctc-config F]
        [--kaldi-lang DIR --kaldi-ali \"DIR...\" --kaldi-graph DIR [--kaldi-targets mono-state|pdf]]"
 . recipe.sh
 
@@ -57,7 +58,8 @@ boundary_accuracy() {  # <train-ali-dir> <system> <set>...
 
 if stage 0 "embedded mini-TIMIT (skipped with --timit)"; then
   [ "$timit" != corpora/mini_timit/TIMIT ] || \
-    make_mini_timit.py --size "$corpus_size" --seed "$corpus_seed" --nj "$nj" corpora/mini_timit
+    make_mini_timit.py --size "$corpus_size" --condition "$corpus_condition" --seed "$corpus_seed" --nj "$nj" \
+      corpora/mini_timit
 fi
 
 if stage 1 "data dirs train/dev/test (SA excluded, 48-phone text, reference segmentation)" needs 0:"$timit"; then
