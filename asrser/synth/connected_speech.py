@@ -76,7 +76,7 @@ CASUAL = {"reduce": 0.8, "flap": 0.9, "drop_td": 0.8, "assimilate_n": 0.7, "drop
 
 
 def speaker_style(rng: np.random.Generator) -> Style:
-    casualness = float(rng.uniform(0.15, 1.0))
+    casualness = float(rng.uniform(0.4, 1.0))
     return Style({r: p * casualness for r, p in CASUAL.items()})
 
 

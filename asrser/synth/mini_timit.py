@@ -41,10 +41,14 @@ SIZES = {
 SX_PER_SPEAKER, SI_PER_SPEAKER = 5, 3
 # read: speech varied as read speech is (voices, connected speech, recording); clean: the corpus as first made
 CONDITIONS = ("read", "clean")
-KLATT_SOURCES, KLATT_SHARE = (2, 3, 4), 0.3      # espeak's Klatt voice sources, for this share of speakers
-REVERB_SHARE, DRR_DB = 0.35, (0.0, 12.0)        # read: speakers in a room (RT60 0.2-0.7 s) and its DRR range
-BAND_SHARE = 0.25                               # read: speakers heard through a band-limited channel
-SNR_DB = (10.0, 30.0)                           # read: per-utterance SNR range
+# read: each share is dealt out within each speaker set (train, dev, core test, other test), so that the sets
+# are equally hard and no set's difficulty rests on a few speakers
+KLATT_SOURCES, KLATT_SHARE = (2, 3, 4), 0.4      # espeak's Klatt voice sources, for this share of speakers
+FAR_SHARE = 0.5                                 # speakers far from the microphone in a room; the rest are near
+FAR_RT60, FAR_DRR_DB = (0.3, 0.8), (-3.0, 10.0)    # far: the room's RT60 (s) and direct-to-reverberant ratio
+NEAR_RT60, NEAR_DRR_DB = (0.1, 0.4), (10.0, 20.0)  # near: a small room heard close up
+BAND_SHARE = 0.25                               # speakers heard through a band-limited channel
+SNR_DB = (5.0, 25.0)                            # per-utterance SNR range
 NOISES = ("pink", "brown", "white", "babble")
 RATE_JITTER, PITCH_JITTER = 0.08, 6             # read: per-utterance log-rate and pitch-unit spread
 
@@ -333,7 +337,9 @@ def make_speakers(size: str, seed: int, condition: str = "read") -> list[Speaker
         plan.append((_random_speaker_id(rng, "FM"[i % 2] if i % 3 else "M", taken), 1 + i % 8, "TRAIN"))
     if condition == "read":
         voice_rng = np.random.default_rng([seed, 3])
-        return [_read_speaker(sid, region, side, voice_rng) for sid, region, side in plan]
+        sets = ["core"] * spec["core"] + ["dev"] * spec["dev"] + ["other"] * spec["other"] + ["train"] * spec["train"]
+        traits = _dealt_traits(sets, np.random.default_rng([seed, 4]))
+        return [_read_speaker(sid, region, side, voice_rng, **t) for (sid, region, side), t in zip(plan, traits)]
     speakers = []
     for sid, region, side in plan:
         female = sid[0] == "F"
@@ -349,15 +355,30 @@ def make_speakers(size: str, seed: int, condition: str = "read") -> list[Speaker
     return speakers
 
 
-def _read_speaker(sid: str, region: int, side: str, rng: np.random.Generator) -> Speaker:
+def _dealt_traits(sets: list[str], rng: np.random.Generator) -> list[dict[str, bool]]:
+    """For each speaker (named by its set), whether it has a Klatt source, is far from the microphone and is
+    band-limited: each trait dealt to round(share x n) speakers of each set of n, at random places."""
+    traits: list[dict[str, bool]] = [{} for _ in sets]
+    for name in dict.fromkeys(sets):
+        members = [i for i, s in enumerate(sets) if s == name]
+        for trait, share in (("klatt", KLATT_SHARE), ("far", FAR_SHARE), ("band", BAND_SHARE)):
+            dealt = rng.permutation(len(members)) < int(round(share * len(members)))
+            for i, has in zip(members, dealt):
+                traits[i][trait] = bool(has)
+    return traits
+
+
+def _read_speaker(sid: str, region: int, side: str, rng: np.random.Generator, klatt: bool = False,
+                  far: bool = False, band: bool = False) -> Speaker:
     """A read-condition speaker: a widely spread voice (vocal tract 0.85-1.05 male, 1.0-1.20 female, pitch,
-    range, rate 120-220 wpm, voice quality, a Klatt voice source for a share), a reading style and a channel."""
+    range, rate 120-220 wpm, voice quality, a Klatt voice source if `klatt`), a reading style and a channel:
+    a room heard from far (`far`) or near, band-limited if `band`."""
     female = sid[0] == "F"
     tract = rng.uniform(1.0, 1.20) if female else rng.uniform(0.85, 1.05)
     formants = {n: (int(round(100 * tract * rng.normal(1.0, 0.03))), int(rng.integers(75, 126)),
                     int(rng.integers(75, 126))) for n in (1, 2, 3, 4)}
     base = int(rng.integers(150, 250) if female else rng.integers(75, 150))
-    klatt = int(rng.choice(KLATT_SOURCES)) if rng.random() < KLATT_SHARE else 0
+    klatt = int(rng.choice(KLATT_SOURCES)) if klatt else 0
     voice = Voice(name=f"mt{sid.lower()}", gender="female" if female else "male", formants=formants,
                   pitch=(base, base + int(rng.integers(20, 120))), flutter=0,
                   roughness=int(rng.integers(0, 6)), breath=(int(rng.integers(0, 5)),) * 2,
@@ -365,13 +386,11 @@ def _read_speaker(sid: str, region: int, side: str, rng: np.random.Generator) ->
                                               2000, 110 + rng.integers(-20, 21))),
                   extra=(f"klatt {klatt}",) if klatt else ())
     recording = Recording(tilt=float(rng.uniform(-0.6, 0.9)))
-    if rng.random() < REVERB_SHARE:
-        recording.rt60, recording.drr_db = float(rng.uniform(0.2, 0.7)), float(rng.uniform(*DRR_DB))
-    band = rng.random()
-    if band < BAND_SHARE / 2:
-        recording.band = (300, 3400)                       # a telephone channel
-    elif band < BAND_SHARE:
-        recording.band = (0, int(rng.integers(4000, 6001)))   # a low-pass microphone or codec
+    recording.rt60, recording.drr_db = (float(rng.uniform(*FAR_RT60)), float(rng.uniform(*FAR_DRR_DB))) if far \
+        else (float(rng.uniform(*NEAR_RT60)), float(rng.uniform(*NEAR_DRR_DB)))
+    if band:
+        recording.band = (300, 3400) if rng.random() < 0.5 \
+            else (0, int(rng.integers(4000, 6001)))           # a telephone channel, or a low-pass microphone or codec
     return Speaker(sid, region, side, voice, rate=int(rng.integers(120, 221)), pitch=int(rng.integers(25, 76)),
                    pitch_range=int(rng.integers(15, 91)), volume=60 if klatt else 100,
                    style=speaker_style(rng), recording=recording)

@@ -273,3 +273,20 @@ def test_read_speakers_spread_and_unknown_condition():
     assert any(s.recording.rt60 > 0 for s in speakers) and all(s.engine == "espeak" for s in speakers)
     with pytest.raises(Exception, match="unknown mini-TIMIT condition"):
         mini_timit.make_speakers("tiny", 0, "noisy")
+
+
+def test_read_traits_are_dealt_evenly_over_the_speaker_sets():
+    """Klatt sources, far rooms and band limits go to the same share of each set (core test, dev, train), so
+    that dev and test are equally hard; near speakers are in a small room too."""
+    speakers = mini_timit.make_speakers("default", 0, "read")
+    spec = mini_timit.SIZES["default"]
+    core, dev = speakers[:spec["core"]], speakers[spec["core"]:spec["core"] + spec["dev"]]
+    train = [s for s in speakers if s.side == "TRAIN"]
+    for group in (core, dev, train):
+        n = len(group)
+        far = [s for s in group if s.recording.drr_db < mini_timit.NEAR_DRR_DB[0]]
+        assert len(far) == round(mini_timit.FAR_SHARE * n)
+        assert all(mini_timit.FAR_DRR_DB[0] <= s.recording.drr_db <= mini_timit.FAR_DRR_DB[1] for s in far)
+        assert all(s.recording.rt60 > 0 for s in group)
+        assert sum(bool(s.voice.extra) for s in group) == round(mini_timit.KLATT_SHARE * n)
+        assert sum(s.recording.band != (0, 0) for s in group) == round(mini_timit.BAND_SHARE * n)
