@@ -19,10 +19,12 @@ iemocap=      # IEMOCAP_full_release directory; empty: the embedded mini-IEMOCAP
 msp_improv=   # MSP-IMPROV directory (session1..6 or Audio/); empty: the embedded mini-MSP-IMPROV
 casia=        # CASIA directory (<speaker>/<emotion>/*.wav, or the full release's subset folders); empty: mini-CASIA
 corpus_size=default   # embedded corpora: default | tiny (a quick check of every stage) | full (the real corpora's sizes)
+corpus_condition=clean  # mini-TIMIT: clean (the corpus the tables below were measured on) | read (voices, connected
+                        # speech and recording varied as in read speech; egs/timit/s5's default)
 seed=0        # the embedded corpora's seed (another seed: other speakers, sentences, recordings)
 preset=       # fast (conf/fast: narrower nets, frame budgets; default on the embedded corpora) | paper (conf/paper)
 device=auto   # auto (CUDA when present) | cpu | cuda
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--iemocap DIR] [--msp-improv DIR] [--casia DIR] [--preset fast|paper] [--corpus-size tiny|default|full] [--seed N]"
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--iemocap DIR] [--msp-improv DIR] [--casia DIR] [--preset fast|paper] [--corpus-size tiny|default|full] [--corpus-condition clean|read] [--seed N]"
 . recipe.sh
 
 absolute() { [ -z "$1" ] || realpath "$1"; }
@@ -38,7 +40,7 @@ cta_config=$([ "$preset" = fast ] && echo conf/fast/cta_rnn.yaml || echo conf/ct
 facenet_config=$([ "$preset" = fast ] && echo conf/fast/facenet.yaml || echo conf/facenet.yaml)
 
 if stage 1 "TIMIT phone recognition: GMM-HMM mono/tri1/tri2/tri3 (SAT), alignments, the hybrid ConvNet-HMM, the CTC recogniser; sclite PER"; then
-  egs/timit/s5/run.sh --nj "$nj" --timit "$timit" --corpus-size "$corpus_size" --corpus-seed "$seed" --nnet-config $nets/convnet.yaml --ctc-config "$ctc_config" --device "$device"
+  egs/timit/s5/run.sh --nj "$nj" --timit "$timit" --corpus-size "$corpus_size" --corpus-condition "$corpus_condition" --corpus-seed "$seed" --nnet-config $nets/convnet.yaml --ctc-config "$ctc_config" --device "$device"
 fi
 
 if stage 2 "IEMOCAP emotion recognition: frame-level ConvNet on the LOSO folds, eGeMAPS + SVM baseline"; then

@@ -21,11 +21,12 @@ def runner_cmd() -> str:
 
 @pytest.fixture(scope="session")
 def tiny_timit(tmp_path_factory) -> Path:
-    """The tiny mini-TIMIT, generated once per test session (about 3 s): <dir>/TIMIT/{TRAIN,TEST}/..."""
+    """The tiny mini-TIMIT, generated once per test session (about 3 s): <dir>/TIMIT/{TRAIN,TEST}/...
+    The clean condition: the tests that train on it need a corpus that a tiny model learns."""
     from asrser.synth.mini_timit import generate
 
     out = tmp_path_factory.mktemp("mini_timit")
-    generate(out, "tiny", seed=0, nj=1, progress=False)
+    generate(out, "tiny", seed=0, nj=1, progress=False, condition="clean")
     return out / "TIMIT"
 
 

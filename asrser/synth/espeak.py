@@ -207,6 +207,23 @@ class Synthesizer:
         return raw, list(self._phones), list(self._words)
 
 
+    def phonemes(self, text: str, voice: str = "en-us") -> list[str]:
+        """espeak's transcription of text, one string per clause: ASCII mnemonics with stress marks (' ,),
+        words separated by spaces (espeak_TextToPhonemes, which may merge a function word with its neighbour)."""
+        if voice != self._current_voice:
+            if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+                raise AsrserError(f"espeak-ng has no voice {voice!r}")
+            self._current_voice = voice
+        self._lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        buffer = ctypes.create_string_buffer(text.encode("utf-8"))
+        pointer = ctypes.c_char_p(ctypes.addressof(buffer))
+        clauses = []
+        while pointer.value:
+            clause = self._lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, 0)
+            clauses.append(clause.decode("ascii", errors="replace").strip() if clause else "")
+        return clauses
+
+
 @functools.lru_cache(maxsize=1)
 def _lowpass(up: int, down: int) -> np.ndarray:
     """resample_poly's own default filter design (Kaiser 5.0), made once per process."""
@@ -281,6 +298,16 @@ class IsolatedSynthesizer:
             raise AsrserError(f"espeak synthesis failed for {requests[failed][0]!r:.200}: "
                               f"{trace.strip().splitlines()[-1]}")
         return [to_output_rate(*result) for result in reply[1]]
+
+    def phonemes_group(self, requests: list[tuple[str, str]]) -> list[list[str]]:
+        """espeak's clause transcriptions (Synthesizer.phonemes) of (text, voice) requests, made by a fork of the
+        pristine state (transcribing changes espeak's state, which later synthesis would depend on)."""
+        self._send(("phonemes", list(requests)))
+        reply = self._receive()
+        if reply is None or reply[0] != "ok":
+            detail = "it exited" if reply is None else reply[2].strip().splitlines()[-1]
+            raise AsrserError(f"espeak transcription failed for {requests[0][0]!r:.200}: {detail}")
+        return reply[1]
 
     def close(self) -> None:
         if self._proc.poll() is None:
@@ -362,13 +389,14 @@ def _serve() -> None:
             except Exception as e:
                 reply(("error", str(e)))
             continue
-        _, requests = message
+        kind, requests = message
         pid = os.fork()
         if pid == 0:
             done = []
             try:
                 for text, params in requests:
-                    done.append(synthesizer.synthesize_raw(text, **params))
+                    done.append(synthesizer.synthesize_raw(text, **params) if kind == "synth"
+                                else synthesizer.phonemes(text, params))
                 reply(("ok", done))
             except BaseException:
                 reply(("error", len(done), traceback.format_exc()))

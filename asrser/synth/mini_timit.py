@@ -26,6 +26,8 @@ from ..corpora.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS
 from ..errors import AsrserError
 from ..fileio import atomic_write, check_generated_dir
 from ..progress import bar as progress_bar
+from .connected_speech import Style, align_words, apply_rules, speaker_style
+from .emotional import at_level, pink, reverberate, tilted
 from .espeak import OUTPUT_RATE, RAW_RATE, IsolatedSynthesizer, Synthesis, Voice
 from .text_grammar import SHARED_SENTENCES, sentence
 
@@ -40,6 +42,18 @@ SIZES = {
     "full": dict(train=462, dev=50, core=24, other=4, sx_pool=330),
 }
 SX_PER_SPEAKER, SI_PER_SPEAKER = 5, 3
+# read: speech varied as read speech is (voices, connected speech, recording); clean: the corpus as first made
+CONDITIONS = ("read", "clean")
+# read: each share is dealt out within each speaker set (train, dev, core test, other test), so that the sets
+# are equally hard and no set's difficulty rests on a few speakers
+KLATT_SOURCES, KLATT_SHARE = (2, 3, 4), 0.4      # espeak's Klatt voice sources, for this share of speakers
+FAR_SHARE = 0.5                                 # speakers far from the microphone in a room; the rest are near
+FAR_RT60, FAR_DRR_DB = (0.3, 0.8), (-3.0, 10.0)    # far: the room's RT60 (s) and direct-to-reverberant ratio
+NEAR_RT60, NEAR_DRR_DB = (0.1, 0.4), (10.0, 20.0)  # near: a small room heard close up
+BAND_SHARE = 0.25                               # speakers heard through a band-limited channel
+SNR_DB = (5.0, 25.0)                            # per-utterance SNR range
+NOISES = ("pink", "brown", "white", "babble")
+RATE_JITTER, PITCH_JITTER = 0.08, 6             # read: per-utterance log-rate and pitch-unit spread
 
 # espeak-ng mnemonic -> TIMIT-61 label(s); stops get their closures from the signal (see _stop_closures)
 _DIRECT = {
@@ -270,6 +284,17 @@ def _context_rules(segs: list[Segment]) -> list[Segment]:
 # -- speakers ---------------------------------------------------------------------------------------------
 
 @dataclass
+class Recording:
+    """A read-condition speaker's channel: spectral tilt, optional room (RT60 s, direct-to-reverberant dB)
+    and band (low, high Hz; 0 = open)."""
+
+    tilt: float
+    rt60: float = 0.0
+    drr_db: float = 0.0
+    band: tuple[int, int] = (0, 0)
+
+
+@dataclass
 class Speaker:
     id: str                 # TIMIT form, e.g. FCJF0
     region: int             # dialect region 1..8
@@ -278,6 +303,10 @@ class Speaker:
     rate: int
     pitch: int
     pitch_range: int
+    engine: str = "espeak"  # the synthesiser: espeak (this module) | festival
+    volume: int = 100       # espeak output volume (its Klatt sources clip at 100)
+    style: Style | None = None          # read condition: connected-speech rule probabilities
+    recording: Recording | None = None  # read condition: the channel
 
 
 def _random_speaker_id(rng: np.random.Generator, sex: str, taken: set[str]) -> str:
@@ -289,9 +318,11 @@ def _random_speaker_id(rng: np.random.Generator, sex: str, taken: set[str]) -> s
             return sid
 
 
-def make_speakers(size: str, seed: int) -> list[Speaker]:
+def make_speakers(size: str, seed: int, condition: str = "read") -> list[Speaker]:
     if size not in SIZES:
         raise AsrserError(f"unknown mini-TIMIT size {size!r} ({', '.join(SIZES)})")
+    if condition not in CONDITIONS:
+        raise AsrserError(f"unknown mini-TIMIT condition {condition!r} ({', '.join(CONDITIONS)})")
     spec = SIZES[size]
     rng = np.random.default_rng([seed, 1])
     taken = {s.lower() for s in [*CORE_TEST_SPEAKERS, *DEV_SPEAKERS]}
@@ -307,6 +338,11 @@ def make_speakers(size: str, seed: int) -> list[Speaker]:
         plan.append((_random_speaker_id(rng, "MF"[i % 2], taken), 1 + i % 8, "TEST"))
     for i in range(spec["train"]):
         plan.append((_random_speaker_id(rng, "FM"[i % 2] if i % 3 else "M", taken), 1 + i % 8, "TRAIN"))
+    if condition == "read":
+        voice_rng = np.random.default_rng([seed, 3])
+        sets = ["core"] * spec["core"] + ["dev"] * spec["dev"] + ["other"] * spec["other"] + ["train"] * spec["train"]
+        traits = _dealt_traits(sets, np.random.default_rng([seed, 4]))
+        return [_read_speaker(sid, region, side, voice_rng, **t) for (sid, region, side), t in zip(plan, traits)]
     speakers = []
     for sid, region, side in plan:
         female = sid[0] == "F"
@@ -322,6 +358,47 @@ def make_speakers(size: str, seed: int) -> list[Speaker]:
     return speakers
 
 
+def _dealt_traits(sets: list[str], rng: np.random.Generator) -> list[dict[str, bool]]:
+    """For each speaker (named by its set), whether it has a Klatt source, is far from the microphone and is
+    band-limited: each trait dealt to round(share x n) speakers of each set of n, at random places."""
+    traits: list[dict[str, bool]] = [{} for _ in sets]
+    for name in dict.fromkeys(sets):
+        members = [i for i, s in enumerate(sets) if s == name]
+        for trait, share in (("klatt", KLATT_SHARE), ("far", FAR_SHARE), ("band", BAND_SHARE)):
+            dealt = rng.permutation(len(members)) < int(round(share * len(members)))
+            for i, has in zip(members, dealt):
+                traits[i][trait] = bool(has)
+    return traits
+
+
+def _read_speaker(sid: str, region: int, side: str, rng: np.random.Generator, klatt: bool = False,
+                  far: bool = False, band: bool = False) -> Speaker:
+    """A read-condition speaker: a widely spread voice (vocal tract 0.85-1.05 male, 1.0-1.20 female, pitch,
+    range, rate 120-220 wpm, voice quality, a Klatt voice source if `klatt`), a reading style and a channel:
+    a room heard from far (`far`) or near, band-limited if `band`."""
+    female = sid[0] == "F"
+    tract = rng.uniform(1.0, 1.20) if female else rng.uniform(0.85, 1.05)
+    formants = {n: (int(round(100 * tract * rng.normal(1.0, 0.03))), int(rng.integers(75, 126)),
+                    int(rng.integers(75, 126))) for n in (1, 2, 3, 4)}
+    base = int(rng.integers(150, 250) if female else rng.integers(75, 150))
+    klatt = int(rng.choice(KLATT_SOURCES)) if klatt else 0
+    voice = Voice(name=f"mt{sid.lower()}", gender="female" if female else "male", formants=formants,
+                  pitch=(base, base + int(rng.integers(20, 120))), flutter=0,
+                  roughness=int(rng.integers(0, 6)), breath=(int(rng.integers(0, 5)),) * 2,
+                  tone=tuple(int(x) for x in (600, 170 + rng.integers(-40, 41), 1200, 135 + rng.integers(-30, 31),
+                                              2000, 110 + rng.integers(-20, 21))),
+                  extra=(f"klatt {klatt}",) if klatt else ())
+    recording = Recording(tilt=float(rng.uniform(-0.6, 0.9)))
+    recording.rt60, recording.drr_db = (float(rng.uniform(*FAR_RT60)), float(rng.uniform(*FAR_DRR_DB))) if far \
+        else (float(rng.uniform(*NEAR_RT60)), float(rng.uniform(*NEAR_DRR_DB)))
+    if band:
+        recording.band = (300, 3400) if rng.random() < 0.5 \
+            else (0, int(rng.integers(4000, 6001)))           # a telephone channel, or a low-pass microphone or codec
+    return Speaker(sid, region, side, voice, rate=int(rng.integers(120, 221)), pitch=int(rng.integers(25, 76)),
+                   pitch_range=int(rng.integers(15, 91)), volume=60 if klatt else 100,
+                   style=speaker_style(rng), recording=recording)
+
+
 @dataclass
 class Job:
     path: str                # output path without extension
@@ -330,8 +407,8 @@ class Job:
     seed: int
 
 
-def plan_corpus(out_dir: str | os.PathLike, size: str, seed: int) -> list[Job]:
-    speakers = make_speakers(size, seed)
+def plan_corpus(out_dir: str | os.PathLike, size: str, seed: int, condition: str = "read") -> list[Job]:
+    speakers = make_speakers(size, seed, condition)
     rng = np.random.default_rng([seed, 2])
     # as in TIMIT's core test design, no SX text is read on both sides
     sx_pools = {side: [sentence(rng) for _ in range(SIZES[size]["sx_pool"])] for side in ("TRAIN", "TEST")}
@@ -419,6 +496,8 @@ def _recording_conditions(audio: np.ndarray, lead: int, speech_len: int, rng: np
 def synthesize_speaker(jobs: list[Job]) -> int:
     """Synthesise and write one speaker's utterances, in order, in one fork of the pristine espeak state
     (IsolatedSynthesizer): their bytes depend on the speaker's plan only, not on the job split."""
+    if jobs[0].speaker.style is not None:
+        return _synthesize_read_speaker(jobs)
     rngs = [np.random.default_rng(job.seed) for job in jobs]
     requests = [(job.text, dict(voice=f"en-us+{job.speaker.voice.name}",
                                 rate=job.speaker.rate + int(rng.integers(-8, 9)), pitch=job.speaker.pitch,
@@ -428,14 +507,134 @@ def synthesize_speaker(jobs: list[Job]) -> int:
     return len(jobs)
 
 
-def _write_utterance(job: Job, s: Synthesis, rng: np.random.Generator) -> None:
+def _text_words(text: str) -> list[str]:
+    return [w.lower().strip(".,?!;:") for w in text.split()]
+
+
+def connected_speech(jobs: list[Job], rngs: list[np.random.Generator]) -> list[tuple[str, list[list[str]]]]:
+    """Each job's sentence as espeak phoneme input with the speaker's connected-speech rules applied, and the
+    text words each phoneme word speaks. Clauses are joined by a pause (`_:`)."""
+    texts = [job.text for job in jobs]
+    words = sorted({w for t in texts for w in _text_words(t)})
+    transcribed = _synthesizer.phonemes_group([(t, "en-us") for t in texts + words])
+    citation = {w: " ".join(c) for w, c in zip(words, transcribed[len(texts):])}
+    out = []
+    for job, rng, clauses in zip(jobs, rngs, transcribed):
+        phoneme_words = " _: ".join(c for c in clauses if c).split()
+        text_words = _text_words(job.text)
+        covered = align_words(phoneme_words, text_words, [citation[w] for w in text_words])
+        style = job.speaker.style.for_utterance(rng)
+        spoken, _ = apply_rules(phoneme_words, covered, style, rng)
+        out.append(("[[" + " ".join(spoken) + "]]", covered))
+    return out
+
+
+def _text_word_events(text: str, phoneme_input: str, covered: list[list[str]], synthesis: Synthesis) -> None:
+    """Word events of a phoneme-input synthesis (positions in the phoneme string) moved to the text words
+    each phoneme word speaks, so `_words` reads them as for text input; pauses' events are dropped."""
+    starts, pos = [], 2                     # after "[["
+    for w in phoneme_input[2:-2].split(" "):
+        starts.append(pos + 1)              # 1-based, as espeak counts
+        pos += len(w) + 1
+    text_bounds, pos = [], 0
+    for w in text.rstrip(".").split():
+        pos = text.index(w, pos)
+        text_bounds.append((pos + 1, len(w)))
+        pos += len(w)
+    word_index = 0
+    first_text_word = []
+    for ws in covered:
+        first_text_word.append(word_index)
+        word_index += len(ws)
+    events, seen = [], set()
+    for tpos, _, sample in sorted(synthesis.words, key=lambda e: e[2]):
+        k = max(i for i, st in enumerate(starts) if st <= tpos) if tpos >= starts[0] else 0
+        if not covered[k] or k in seen:       # a pause, or a second event inside one phoneme word
+            continue
+        seen.add(k)
+        a = first_text_word[k]
+        b = a + len(covered[k]) - 1
+        events.append((text_bounds[a][0], text_bounds[b][0] + text_bounds[b][1] - text_bounds[a][0], sample))
+    synthesis.words = events
+
+
+def _synthesize_read_speaker(jobs: list[Job]) -> int:
+    spk = jobs[0].speaker
+    rngs = [np.random.default_rng(job.seed) for job in jobs]
+    spoken = connected_speech(jobs, rngs)
+    requests = [(phonemes, dict(voice=f"en-us+{spk.voice.name}", volume=spk.volume,
+                                rate=int(round(spk.rate * np.exp(rng.normal(0, RATE_JITTER)))),
+                                pitch=int(np.clip(spk.pitch + rng.normal(0, PITCH_JITTER), 0, 99)),
+                                pitch_range=spk.pitch_range))
+                for (phonemes, _), rng in zip(spoken, rngs)]
+    syntheses = _synthesizer.synthesize_group(requests)
+    for job, (phonemes, covered), synthesis in zip(jobs, spoken, syntheses):
+        _text_word_events(job.text, phonemes, covered, synthesis)
+    # babble: the speaker's other sentences, several at once (the group is always the whole speaker, so the
+    # bytes do not depend on the job split)
+    clean = [s.samples.astype(np.float64) for s in syntheses]
+    for i, (job, rng, synthesis) in enumerate(zip(jobs, rngs, syntheses)):
+        others = [c for j, c in enumerate(clean) if j != i]
+        _write_utterance(job, synthesis, rng, babble_sources=others)
+    return len(jobs)
+
+
+def _babble(n: int, sources: list[np.ndarray], rng: np.random.Generator, talkers: int = 4) -> np.ndarray:
+    out = np.zeros(n)
+    for k in rng.choice(len(sources), min(talkers, len(sources)), replace=False):
+        src = sources[int(k)]
+        src = src / (np.sqrt(np.mean(src ** 2)) + 1e-9)
+        reps = np.tile(src, n // len(src) + 2)
+        start = int(rng.integers(0, len(src)))
+        out += reps[start:start + n]
+    return out
+
+
+def _stationary(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    from scipy.signal import lfilter
+
+    if kind == "pink":
+        return pink(n, rng)
+    white = rng.normal(size=n)
+    return white if kind == "white" else lfilter([1.0], [1.0, -0.98], white)   # brown: integrated white
+
+
+def read_recording(audio: np.ndarray, lead: int, speech_len: int, rec: Recording, rng: np.random.Generator,
+                   babble_sources: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """The read condition's channel: the speaker's tilt and room, noise of a drawn kind at an SNR drawn from
+    SNR_DB (measured on the speech span), the speaker's band, a level. Returns int16 samples and the SNR."""
+    from scipy.signal import fftconvolve, firwin
+
+    audio = tilted(audio, rec.tilt)
+    if rec.rt60 > 0:
+        audio = reverberate(audio, rec.rt60, rec.drr_db, rng)
+    kind = NOISES[int(rng.integers(len(NOISES)))]
+    noise = _babble(len(audio), babble_sources, rng) if kind == "babble" and babble_sources \
+        else _stationary("pink" if kind == "babble" else kind, len(audio), rng)
+    snr_db = float(rng.uniform(*SNR_DB))
+    speech_power = np.mean(audio[lead:lead + speech_len] ** 2) + 1e-9
+    audio = audio + noise * np.sqrt(speech_power / 10 ** (snr_db / 10) / (np.mean(noise ** 2) + 1e-12))
+    low, high = rec.band
+    if low or high:
+        taps = firwin(511, [f for f in (low, high) if f], pass_zero="bandpass" if low and high else "lowpass",
+                      fs=OUTPUT_RATE, window=("kaiser", 8.0))
+        audio = fftconvolve(audio, taps)[255:255 + len(audio)]
+    audio = at_level(audio, float(rng.uniform(-32, -20)))
+    return np.clip(np.round(audio), -32768, 32767).astype(np.int16), snr_db
+
+
+def _write_utterance(job: Job, s: Synthesis, rng: np.random.Generator,
+                     babble_sources: list[np.ndarray] | None = None) -> None:
     spk = job.speaker
     lead = int(rng.integers(int(0.1 * OUTPUT_RATE), int(0.25 * OUTPUT_RATE)))
     tail = int(rng.integers(int(0.1 * OUTPUT_RATE), int(0.25 * OUTPUT_RATE)))
     total = lead + len(s.samples) + tail
     segs = espeak_to_timit(s.phones, s.samples, s.raw, lead, total)
     audio = np.concatenate([np.zeros(lead), epenthetic_gaps(s.samples, segs, lead), np.zeros(tail)])
-    samples = _recording_conditions(audio, lead, len(s.samples), rng)
+    if spk.recording is None:
+        samples = _recording_conditions(audio, lead, len(s.samples), rng)
+    else:
+        samples, _ = read_recording(audio, lead, len(s.samples), spk.recording, rng, babble_sources or [])
     base = Path(job.path)
     base.parent.mkdir(parents=True, exist_ok=True)
     utt_id = f"{spk.id[1:].lower()}_{base.name.lower()}"
@@ -451,10 +650,12 @@ def _write_utterance(job: Job, s: Synthesis, rng: np.random.Generator) -> None:
 
 
 def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, nj: int = 1,
-             progress: bool = True) -> int:
+             progress: bool = True, condition: str = "read") -> int:
     """Write the corpus under <out_dir>/TIMIT; returns the number of utterances. Skips finished files."""
-    check_generated_dir(out_dir, "mini-TIMIT", size=size, seed=seed)
-    jobs = plan_corpus(out_dir, size, seed)
+    if condition not in CONDITIONS:
+        raise AsrserError(f"unknown mini-TIMIT condition {condition!r} ({', '.join(CONDITIONS)})")
+    check_generated_dir(out_dir, "mini-TIMIT", size=size, seed=seed, condition=condition)
+    jobs = plan_corpus(out_dir, size, seed, condition)
     by_speaker: dict[str, list[Job]] = {}
     for job in jobs:
         by_speaker.setdefault(job.speaker.id, []).append(job)
@@ -474,6 +675,6 @@ def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, n
             for n in pool.map(synthesize_speaker, todo):
                 bar.update(n)
     bar.close()
-    log.info("mini-TIMIT %s (seed %d): %d utterances (%d new) in %s", size, seed, len(jobs), sum(map(len, todo)),
-             Path(out_dir) / "TIMIT")
+    log.info("mini-TIMIT %s %s (seed %d): %d utterances (%d new) in %s", size, condition, seed, len(jobs),
+             sum(map(len, todo)), Path(out_dir) / "TIMIT")
     return len(jobs)

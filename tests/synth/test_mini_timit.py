@@ -76,10 +76,10 @@ def test_stops_have_closures_and_label_coverage(tiny_timit):
 def _job_bytes(tmp_path: Path, seed: int, n: int = 3) -> list[bytes]:
     """The first n utterances of the first speaker, made again in this process (the corpus fixture made
     them in a pool worker, with other speakers before them)."""
-    jobs = mini_timit.plan_corpus(tmp_path / f"s{seed}", "tiny", seed)
+    jobs = mini_timit.plan_corpus(tmp_path / f"s{seed}", "tiny", seed, "clean")
     first_speaker = [j for j in jobs if j.speaker.id == jobs[0].speaker.id]
     voices = sorted({j.speaker.voice.name: j.speaker.voice for j in mini_timit.plan_corpus(
-        tmp_path, "tiny", 0)}.values(), key=lambda v: v.name)
+        tmp_path, "tiny", 0, "clean")}.values(), key=lambda v: v.name)
     mini_timit._init_worker(voices)
     mini_timit.synthesize_speaker(first_speaker)
     return [Path(job.path).with_suffix(e).read_bytes() for job in first_speaker[:n] for e in (".WAV", ".PHN")]
@@ -87,7 +87,7 @@ def _job_bytes(tmp_path: Path, seed: int, n: int = 3) -> list[bytes]:
 
 def test_same_seed_same_bytes(tmp_path, tiny_timit):
     again = _job_bytes(tmp_path, 0)
-    jobs = mini_timit.plan_corpus(tiny_timit.parent, "tiny", 0)[:3]
+    jobs = mini_timit.plan_corpus(tiny_timit.parent, "tiny", 0, "clean")[:3]
     original = [Path(j.path).with_suffix(e).read_bytes() for j in jobs for e in (".WAV", ".PHN")]
     assert again == original
 
@@ -110,8 +110,8 @@ def test_same_bytes_with_any_job_split_and_load(tiny_timit, tmp_path, cpu_load):
     """nj=2 in a fresh process, with every core busy (the fixture used nj=1 in this process, unloaded), gives
     the same corpus, byte for byte, and the reference machine's."""
     prog = Path(__file__).resolve().parents[2] / "local" / "make_mini_timit.py"
-    run = subprocess.run([sys.executable, str(prog), "--size", "tiny", "--seed", "0", "--nj", "2",
-                          str(tmp_path / "again")], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, str(prog), "--size", "tiny", "--condition", "clean", "--seed", "0",
+                          "--nj", "2", str(tmp_path / "again")], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     again = _digest(tmp_path / "again" / "TIMIT")
     assert again == _digest(tiny_timit)
@@ -123,7 +123,7 @@ def test_resume_makes_a_missing_utterance_again_identical(tiny_timit, tmp_path):
     shutil.copytree(tiny_timit.parent, copy)
     victim = sorted(copy.glob("TIMIT/TRAIN/DR*/*/SX*.WAV"))[3]
     victim.unlink()
-    assert mini_timit.generate(copy, "tiny", seed=0, nj=1, progress=False) == 210
+    assert mini_timit.generate(copy, "tiny", seed=0, nj=1, progress=False, condition="clean") == 210
     assert _digest(copy / "TIMIT") == _digest(tiny_timit)
 
 
@@ -178,8 +178,115 @@ def test_another_seed_in_the_same_directory_is_refused(tmp_path):
 
     from asrser.fileio import check_generated_dir
 
-    check_generated_dir(tmp_path, "mini-TIMIT", size="tiny", seed=0)
-    check_generated_dir(tmp_path, "mini-TIMIT", size="tiny", seed=0)         # same settings: fine
+    check_generated_dir(tmp_path, "mini-TIMIT", size="tiny", seed=0, condition="read")
+    check_generated_dir(tmp_path, "mini-TIMIT", size="tiny", seed=0, condition="read")   # same settings: fine
     with pytest.raises(AsrserError, match=r"seed 0 -> 1.*remove it"):
         mini_timit.generate(tmp_path, "tiny", seed=1, nj=1, progress=False)
     assert not (tmp_path / "TIMIT").exists()
+
+
+# -- the read condition ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_read(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("mini_timit_read")
+    mini_timit.generate(out, "tiny", seed=0, nj=1, progress=False, condition="read")
+    return out / "TIMIT"
+
+
+def test_read_condition_same_bytes_with_two_jobs_and_differs_from_clean(tiny_read, tiny_timit, tmp_path):
+    prog = Path(__file__).resolve().parents[2] / "local" / "make_mini_timit.py"
+    run = subprocess.run([sys.executable, str(prog), "--size", "tiny", "--condition", "read", "--nj", "2",
+                          str(tmp_path / "again")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert _digest(tmp_path / "again" / "TIMIT") == _digest(tiny_read)
+    assert _corpus_digest(_digest(tiny_read)) != TINY_SEED0_SHA256
+    assert '"condition": "read"' in (tmp_path / "again" / "generated.json").read_text()
+
+
+def test_read_labels_are_well_formed_and_words_match(tiny_read):
+    for wav in sorted(tiny_read.glob("TRAIN/DR*/*/S*.WAV"))[:30]:
+        phn = [line.split() for line in wav.with_suffix(".PHN").read_text().splitlines()]
+        assert phn[0][2] == phn[-1][2] == "h#" and {p for _, _, p in phn} <= set(TIMIT61)
+        assert all(int(a) < int(b) == int(c) for (a, b, _), (c, _, _) in zip(phn, phn[1:]))
+        txt = wav.with_suffix(".TXT").read_text().split()
+        words = [line.split() for line in wav.with_suffix(".WRD").read_text().splitlines()]
+        assert [w for _, _, w in words] == [w.lower().strip(".,?") for w in txt[2:]]
+
+
+def test_connected_speech_is_in_the_audio_events_and_the_labels(tmp_path):
+    """With every rule on, 'get up' flaps and 'ten boys' assimilates: espeak's events of the audio name the
+    realised phones (t#, m) and so does the .PHN (dx, m before the b)."""
+    from asrser.synth.connected_speech import RULES, Style
+
+    spk = mini_timit.make_speakers("tiny", 0, "read")[0]
+    spk.style = Style(dict.fromkeys(RULES, 1.0))
+    spk.style.for_utterance = lambda rng, jitter=0.0: spk.style        # no per-utterance shift
+    job = mini_timit.Job(str(tmp_path / "X" / "SI1"), "Get up and take ten boys home.", spk, 7)
+    mini_timit._init_worker([spk.voice])
+    (phonemes, covered), = mini_timit.connected_speech([job], [np.random.default_rng(7)])
+    assert "t#" in phonemes and "t'Em" in phonemes.replace(",", "'"), phonemes
+    synthesis = mini_timit._synthesizer.synthesize(phonemes, voice=f"en-us+{spk.voice.name}")
+    events = [p for p, _ in synthesis.phones]
+    assert "t#" in events and any(a == "m" and b == "b" for a, b in zip(events, events[1:]))
+    mini_timit.synthesize_speaker([job])
+    labels = [line.split()[2] for line in (tmp_path / "X" / "SI1.PHN").read_text().splitlines()]
+    assert "dx" in labels and any(a == "m" and b == "bcl" for a, b in zip(labels, labels[1:])), labels
+    words = [line.split()[2] for line in (tmp_path / "X" / "SI1.WRD").read_text().splitlines()]
+    assert words == ["get", "up", "and", "take", "ten", "boys", "home"]
+
+
+def _speech(seconds: float = 1.0) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    t = np.arange(int(seconds * 16000)) / 16000
+    return 3000 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)) + 300 * rng.normal(size=len(t))
+
+
+def test_read_recording_snr_in_range():
+    clean = np.concatenate([np.zeros(2000), _speech(), np.zeros(2000)])
+    other = np.random.default_rng(99)          # babble sources independent of the speech
+    for seed in range(5):
+        out, snr = mini_timit.read_recording(clean, 2000, 16000, mini_timit.Recording(tilt=0.0),
+                                             np.random.default_rng(seed), [other.normal(size=9000), other.normal(size=7000)])
+        x = out.astype(np.float64)
+        gain = np.dot(x, clean) / np.dot(clean, clean)
+        noise = x / gain - clean
+        measured = 10 * np.log10(np.mean(clean[2000:18000] ** 2) / np.mean(noise[2000:18000] ** 2))
+        assert mini_timit.SNR_DB[0] <= snr <= mini_timit.SNR_DB[1] and abs(measured - snr) < 1.0
+
+
+def test_band_limited_speaker_has_no_energy_above_the_cut_off():
+    clean = np.concatenate([np.zeros(2000), _speech(), np.zeros(2000)])
+    out, _ = mini_timit.read_recording(clean, 2000, 16000, mini_timit.Recording(tilt=0.0, band=(0, 4000)),
+                                       np.random.default_rng(0), [])
+    spectrum = np.abs(np.fft.rfft(out.astype(np.float64))) ** 2
+    freqs = np.fft.rfftfreq(len(out), 1 / 16000)
+    assert spectrum[freqs > 4300].sum() / spectrum.sum() < 1e-5
+    assert spectrum[freqs < 3500].sum() / spectrum.sum() > 0.99
+
+
+def test_read_speakers_spread_and_unknown_condition():
+    speakers = mini_timit.make_speakers("default", 0, "read")
+    rates = [s.rate for s in speakers]
+    assert min(rates) < 135 and max(rates) > 205
+    assert any(s.voice.extra for s in speakers) and any(s.recording.band != (0, 0) for s in speakers)
+    assert any(s.recording.rt60 > 0 for s in speakers) and all(s.engine == "espeak" for s in speakers)
+    with pytest.raises(Exception, match="unknown mini-TIMIT condition"):
+        mini_timit.make_speakers("tiny", 0, "noisy")
+
+
+def test_read_traits_are_dealt_evenly_over_the_speaker_sets():
+    """Klatt sources, far rooms and band limits go to the same share of each set (core test, dev, train), so
+    that dev and test are equally hard; near speakers are in a small room too."""
+    speakers = mini_timit.make_speakers("default", 0, "read")
+    spec = mini_timit.SIZES["default"]
+    core, dev = speakers[:spec["core"]], speakers[spec["core"]:spec["core"] + spec["dev"]]
+    train = [s for s in speakers if s.side == "TRAIN"]
+    for group in (core, dev, train):
+        n = len(group)
+        far = [s for s in group if s.recording.drr_db < mini_timit.NEAR_DRR_DB[0]]
+        assert len(far) == round(mini_timit.FAR_SHARE * n)
+        assert all(mini_timit.FAR_DRR_DB[0] <= s.recording.drr_db <= mini_timit.FAR_DRR_DB[1] for s in far)
+        assert all(s.recording.rt60 > 0 for s in group)
+        assert sum(bool(s.voice.extra) for s in group) == round(mini_timit.KLATT_SHARE * n)
+        assert sum(s.recording.band != (0, 0) for s in group) == round(mini_timit.BAND_SHARE * n)

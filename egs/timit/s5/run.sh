@@ -16,6 +16,7 @@ nj=2
 timit=                 # the LDC TIMIT directory (with TRAIN/ and TEST/); empty: the embedded mini-TIMIT
 corpus_size=default    # mini-TIMIT size: tiny | default | full
 corpus_seed=0
+corpus_condition=read  # mini-TIMIT: read (voices, connected speech, recording varied) | clean (the first corpus)
 sample_rate=16000      # 16000 | 8000: narrowband models (wav.scp resamples through sox; conf/{mfcc,fbank}_8k.conf)
 real_test=             # empty | asterisk: also decode real read English (stage 23; 8 kHz: use --sample-rate 8000)
 real_test_prompts=     # with --real-test: only this many of its prompts, evenly spaced (empty: all; a quick check)
@@ -35,7 +36,7 @@ kaldi_ali=             # Kaldi's alignment dirs of one model, quoted: the traini
                        # validation), e.g. "<kaldi>/exp/tri3_ali <kaldi>/exp/tri3_ali_dev"
 kaldi_graph=           # the graph dir of that model (e.g. <kaldi>/egs/timit/s5/exp/tri3/graph)
 kaldi_targets=mono-state   # what the net predicts: mono-state (48 phones x 3 states) | pdf (the tree's leaves)
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default|full] [--sample-rate 16000|8000] [--real-test asterisk] [--ngpu G | --nproc N] [--nnodes M] [--nnet-config F] [--ctc-config F]
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default|full] [--corpus-condition read|clean] [--sample-rate 16000|8000] [--real-test asterisk] [--ngpu G | --nproc N] [--nnodes M] [--nnet-config F] [--ctc-config F]
        [--kaldi-lang DIR --kaldi-ali \"DIR...\" --kaldi-graph DIR [--kaldi-targets mono-state|pdf]]"
 . recipe.sh
 
@@ -76,7 +77,8 @@ boundary_accuracy() {  # <train-ali-dir> <system> <set>...
 
 if stage 0 "embedded mini-TIMIT (skipped with --timit)"; then
   [ "$timit" != corpora/mini_timit/TIMIT ] || \
-    make_mini_timit.py --size "$corpus_size" --seed "$corpus_seed" --nj "$nj" corpora/mini_timit
+    make_mini_timit.py --size "$corpus_size" --condition "$corpus_condition" --seed "$corpus_seed" --nj "$nj" \
+      corpora/mini_timit
 fi
 
 if stage 1 "data dirs train/dev/test (SA excluded, 48-phone text, reference segmentation)" needs 0:"$timit"; then
