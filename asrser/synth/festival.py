@@ -11,6 +11,13 @@ Vocal-tract scaling: the voice is synthesised faster and higher by the scaling f
 resampling, so formants move by the factor while duration and F0 stay where the caller asked.
 
 The voices come from the Debian packages in DEBIAN_PACKAGES (`tools/install_debian.sh` installs them).
+
+Measured on 100 grammar sentences (text_grammar), Festival 2.5 from Debian 12: utterances per CPU second
+(Festival's and the caller's) kal_diphone 118, ked_diphone 135, cmu_us_slt_arctic_hts 15.5; phones agreeing with
+the nearest CMUdict pronunciation of each word at TIMIT's 39 (edit distance) 97.8%, 96.8%, 99.5% (misses are
+mostly reduced vowels, "this" as dh ah s, and ked's r after er). Boundaries are looser than espeak-ng's: the
+median distance from a label boundary to the strongest spectral change within 40 ms is 16, 17 and 11 ms
+(espeak-ng's labels 4.6 ms by the same measure; labels placed at random 23 ms).
 """
 
 from __future__ import annotations
@@ -138,7 +145,7 @@ class FestivalSynthesizer:
 
     def _send(self, scheme: str) -> None:
         try:
-            self._proc.stdin.write(scheme.encode("utf-8"))
+            self._proc.stdin.write(scheme.encode("latin-1"))
             self._proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
             self._died("taking a request")
@@ -230,6 +237,12 @@ class FestivalSynthesizer:
         duration_stretch multiplies the voice's durations; f0_mean / f0_std (Hz) replace its F0 mean and spread
         (None: the voice's own); vocal_tract > 1 lowers the formants by that factor (a longer vocal tract),
         keeping duration and F0."""
+        if not any(c.isalnum() for c in text):   # Festival crashes (SIGSEGV) on an utterance without words
+            raise AsrserError(f"Festival (voice {self.voice}) has no words to speak in {text!r:.200}")
+        try:
+            text.encode("latin-1")
+        except UnicodeEncodeError:
+            raise AsrserError(f"Festival reads Latin-1 text only: {text!r:.200}") from None
         if duration_stretch <= 0 or vocal_tract <= 0 or (f0_mean is not None and f0_mean <= 0):
             raise AsrserError(f"Festival synthesis needs positive duration_stretch, vocal_tract and f0_mean "
                               f"(got {duration_stretch}, {vocal_tract}, {f0_mean})")
@@ -249,7 +262,10 @@ class FestivalSynthesizer:
             raise AsrserError(f"Festival (voice {self.voice}) failed on {text!r:.200}{self._stderr_tail()}")
         self.utterances += 1
         samples, rate = _read_wave(wav)
-        return to_output(samples, rate, _read_segments(segs), _read_words(words), vocal_tract)
+        try:
+            return to_output(samples, rate, _read_segments(segs), _read_words(words), vocal_tract)
+        except AsrserError as e:
+            raise AsrserError(f"Festival (voice {self.voice}) on {text!r:.200}: {e}") from None
 
 
 def _read_wave(path: Path) -> tuple[np.ndarray, int]:
@@ -263,7 +279,7 @@ def _read_wave(path: Path) -> tuple[np.ndarray, int]:
 def _read_segments(path: Path) -> list[tuple[str, float, int]]:
     """(radio phone, end time in seconds, syllable stress) per line of asrser_save_segments' file."""
     out = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="latin-1").splitlines():
         name, end, stress = line.split()
         out.append((name, float(end), int(stress) if stress.lstrip("-").isdigit() else 0))
     return out
@@ -273,7 +289,7 @@ def _read_words(path: Path) -> list[tuple[str, float, float]]:
     """(word, start, end in seconds) per line of asrser_save_words' file; words without phones of their own
     (the 's of "Bob's", spoken with Bob) are left out."""
     out = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="latin-1").splitlines():
         start, end, word = line.split(maxsplit=2)
         if float(end) > float(start):
             out.append((word, float(start), float(end)))

@@ -171,3 +171,15 @@ def test_a_dead_festival_is_an_error_naming_the_voice():
 def test_an_unknown_voice_is_an_error():
     with pytest.raises(AsrserError, match="unknown Festival voice 'rab_diphone'"):
         festival.FestivalSynthesizer("rab_diphone")
+
+
+@needs_festival
+def test_text_without_words_is_an_error_before_festival_sees_it(synthesizers):
+    synth = synthesizers["ked_diphone"]
+    for text in ("", " ...  "):
+        with pytest.raises(AsrserError, match="Festival \\(voice ked_diphone\\) has no words to speak"):
+            synth.synthesize(text)
+    with pytest.raises(AsrserError, match="Festival reads Latin-1 text only"):
+        synth.synthesize("Ann saw \u4e00 cat.")
+    assert synth._proc.poll() is None
+    assert [w for w, _, _ in synth.synthesize("Caf\u00e9 noir.").words][-1] == "noir"   # Festival drops the é
