@@ -243,9 +243,10 @@ class FestivalSynthesizer:
             text.encode("latin-1")
         except UnicodeEncodeError:
             raise AsrserError(f"Festival reads Latin-1 text only: {text!r:.200}") from None
-        if duration_stretch <= 0 or vocal_tract <= 0 or (f0_mean is not None and f0_mean <= 0):
-            raise AsrserError(f"Festival synthesis needs positive duration_stretch, vocal_tract and f0_mean "
-                              f"(got {duration_stretch}, {vocal_tract}, {f0_mean})")
+        values = [duration_stretch, vocal_tract] + [v for v in (f0_mean, f0_std) if v is not None]
+        if not all(math.isfinite(v) and v > 0 for v in values):
+            raise AsrserError(f"Festival synthesis needs positive duration_stretch, vocal_tract, f0_mean and "
+                              f"f0_std (got {duration_stretch}, {vocal_tract}, {f0_mean}, {f0_std})")
         if vocal_tract != 1.0:   # speak faster and higher by the factor; resampling below plays it slower
             f0_mean = (f0_mean if f0_mean is not None else self.default_f0_mean()) * vocal_tract
             if f0_std is None and not self.is_hts:
@@ -255,8 +256,10 @@ class FestivalSynthesizer:
         wav, segs, words = (self._stem.with_suffix(ext) for ext in (".wav", ".segs", ".words"))
         for path in (wav, segs, words):
             path.unlink(missing_ok=True)
-        self._send(f"(begin {self._settings(duration_stretch, f0_mean, f0_std)} "
-                   f"(asrser_speak {_scheme_string(text)} {_scheme_string(str(self._stem))}))\n")
+        # one expression whose every outcome prints a marker line: an error anywhere must not leave us waiting
+        self._send(f"(unwind-protect (begin {self._settings(duration_stretch, f0_mean, f0_std)} "
+                   f"(asrser_speak {_scheme_string(text)} {_scheme_string(str(self._stem))})) "
+                   f"(format t \"{_MARK} error\\n\"))\n")
         reply = self._reply(f"speaking {text!r:.200}")
         if reply != "ok" or not all(path.exists() for path in (wav, segs, words)):
             raise AsrserError(f"Festival (voice {self.voice}) failed on {text!r:.200}{self._stderr_tail()}")

@@ -2,6 +2,8 @@
 radio -> TIMIT mapping, and a dead process as an error naming the voice."""
 
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -183,3 +185,31 @@ def test_text_without_words_is_an_error_before_festival_sees_it(synthesizers):
         synth.synthesize("Ann saw \u4e00 cat.")
     assert synth._proc.poll() is None
     assert [w for w, _, _ in synth.synthesize("Caf\u00e9 noir.").words][-1] == "noir"   # Festival drops the é
+
+
+SCHEME_ERROR = """
+from asrser.errors import AsrserError
+from asrser.synth import festival
+
+synth = festival.FestivalSynthesizer("kal_diphone")
+synth._settings = lambda *args: "(car 1)"      # a request that fails inside Festival's Scheme
+try:
+    synth.synthesize("The cat sat.")
+except AsrserError as e:
+    print("ERROR", e)
+"""
+
+
+@needs_festival
+def test_a_scheme_error_in_a_request_is_an_error_not_a_wait():
+    done = subprocess.run([sys.executable, "-c", SCHEME_ERROR], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ERROR Festival (voice kal_diphone) failed on 'The cat sat.'" in done.stdout
+
+
+@needs_festival
+def test_parameters_must_be_positive_and_finite(synthesizers):
+    for bad in (dict(duration_stretch=0.0), dict(vocal_tract=-1.0), dict(f0_mean=float("nan")),
+                dict(f0_std=float("inf"))):
+        with pytest.raises(AsrserError, match="needs positive duration_stretch"):
+            synthesizers["kal_diphone"].synthesize("The cat sat.", **bad)
