@@ -4,8 +4,9 @@ Festival's Segment relation gives every phone's end time; its US voices speak th
 close to TIMIT's. This module keeps one Festival process per voice (starting one costs about 0.4 s, several
 utterances' worth) and turns its output into 16 kHz audio with TIMIT-61 segments: pauses at the edges become
 h#, inner ones pau; stops and affricates are split into closure and release at the burst found in the signal
-(Festival's stop spans both); unstressed ih / ah / er become ix / ax / axr, hh between a voiced sound and a
-vowel hv, uw after a coronal ux, as TIMIT transcribes them.
+(Festival's stop spans both, and the burst is found as mini-TIMIT finds espeak's); unstressed ih / ah / er
+become ix / ax / axr, and mini-TIMIT's context rules label the rest as TIMIT does (hv, ux, ax-h, nx, epi, the
+last made silent in the audio).
 
 Vocal-tract scaling: the voice is synthesised faster and higher by the scaling factor and then played slower by
 resampling, so formants move by the factor while duration and F0 stay where the caller asked.
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AsrserError
-from .mini_timit import Segment
+from .mini_timit import Segment, _context_rules, _energy_rise, epenthetic_gaps
 
 OUTPUT_RATE = 16000
 # the installed US English voices: two diphone voices (male, 16 kHz) and an HTS voice (female, 32 kHz)
@@ -56,9 +57,6 @@ RADIO_TO_TIMIT = {
 # reduced forms of unstressed vowels, as TIMIT labels them
 _UNSTRESSED = {"ih": "ix", "ah": "ax", "er": "axr"}
 _CLOSURE = {"p": "pcl", "t": "tcl", "k": "kcl", "ch": "tcl", "b": "bcl", "d": "dcl", "g": "gcl", "jh": "dcl"}
-_VOWELS = set("iy ih eh ey ae aa aw ay ah ao oy ow uh uw ux er ax ix axr ax-h".split())
-_VOICED = _VOWELS | set("b d g jh dh v z zh m n ng l r w y dx nx el em en".split())
-_CORONAL = set("t d n s z l sh zh ch jh th dh dx".split())
 
 _MARK = "ASRSER-FESTIVAL"
 # Scheme run once per process: a request is one call, whose outcome is one marker line on stdout.
@@ -72,9 +70,13 @@ _SCHEME_HELPERS = f"""
     (fclose fd)))
 (define (asrser_save_words utt file)
   (let ((fd (fopen file "w")))
+    (let ((token (utt.relation.first utt 'Token)))   ; the text's tokens, in order
+      (while token
+        (format fd "token %s\\n" (item.feat token "id"))
+        (set! token (item.next token))))
     (mapcar (lambda (word)
-              (format fd "%f %f %s\\n" (item.feat word "word_start") (item.feat word "word_end")
-                      (item.name word)))
+              (format fd "%s %f %f %s\\n" (item.feat word "R:Token.parent.id") (item.feat word "word_start")
+                      (item.feat word "word_end") (item.name word)))
             (utt.relation.items utt 'Word))
     (fclose fd)))
 (define (asrser_speak text stem)
@@ -93,6 +95,7 @@ class FestivalSynthesis:
     samples: np.ndarray           # int16 at OUTPUT_RATE
     segments: list[Segment]       # TIMIT-61, contiguous, covering the samples
     words: list[tuple[str, int, int]]   # (word as Festival read it, start, end) in samples; no pauses
+    word_tokens: list[int] = None       # per word: the index of the text's whitespace token it reads
     sample_rate: int = OUTPUT_RATE
 
 
@@ -288,22 +291,28 @@ def _read_segments(path: Path) -> list[tuple[str, float, int]]:
     return out
 
 
-def _read_words(path: Path) -> list[tuple[str, float, float]]:
-    """(word, start, end in seconds) per line of asrser_save_words' file; words without phones of their own
-    (the 's of "Bob's", spoken with Bob) are left out."""
+def _read_words(path: Path) -> list[tuple[str, float, float, int]]:
+    """(word, start, end in seconds, index of the text token it reads) per word of asrser_save_words' file
+    (Festival expands a token into words: "$5" -> five dollars); words without phones of their own (the 's of
+    "Bob's", spoken with Bob) are left out."""
+    tokens: dict[str, int] = {}
     out = []
     for line in path.read_text(encoding="latin-1").splitlines():
-        start, end, word = line.split(maxsplit=2)
+        if line.startswith("token "):
+            tokens[line.split()[1]] = len(tokens)
+            continue
+        token, start, end, word = line.split(maxsplit=3)
         if float(end) > float(start):
-            out.append((word, float(start), float(end)))
+            out.append((word, float(start), float(end), tokens[token]))
     return out
 
 
 def to_output(samples: np.ndarray, rate: int, phones: list[tuple[str, float, int]],
-              words: list[tuple[str, float, float]] = (), vocal_tract: float = 1.0) -> FestivalSynthesis:
+              words: list[tuple[str, float, float, int]] = (), vocal_tract: float = 1.0) -> FestivalSynthesis:
     """Festival's wave (at `rate`) and Segment relation -> 16 kHz audio with TIMIT-61 segments. The wave is
     taken as if sampled at rate / vocal_tract (played slower: formants and F0 divided by the factor, durations
-    multiplied)."""
+    multiplied). Epenthetic silences (epi) the labels place are made silent in the audio, as mini-TIMIT does
+    for espeak."""
     from scipy.signal import resample_poly   # not at module level: the module is cheap to import
 
     ratio = Fraction(OUTPUT_RATE) * Fraction(vocal_tract).limit_denominator(1000) / rate
@@ -314,8 +323,11 @@ def to_output(samples: np.ndarray, rate: int, phones: list[tuple[str, float, int
     scale = OUTPUT_RATE * vocal_tract
     total = len(samples)
     word_samples = [(word, min(int(round(start * scale)), total), min(int(round(end * scale)), total))
-                    for word, start, end in words]
-    return FestivalSynthesis(samples, radio_to_timit(phones, samples, scale), word_samples)
+                    for word, start, end, _ in words]
+    segments = radio_to_timit(phones, samples, scale)
+    if any(seg.label == "epi" for seg in segments):
+        samples = np.round(epenthetic_gaps(samples, segments, 0)).astype(np.int16)
+    return FestivalSynthesis(samples, segments, word_samples, [token for *_, token in words])
 
 
 def radio_to_timit(phones: list[tuple[str, float, int]], samples: np.ndarray, scale: float = OUTPUT_RATE
@@ -351,18 +363,7 @@ def radio_to_timit(phones: list[tuple[str, float, int]], samples: np.ndarray, sc
         segs.append(Segment("h#", segs[-1].end, total))
     segs[-1].end = total
     segs = [s for s in segs if s.end > s.start]
-    return _context_labels(_split_stops(segs, samples))
-
-
-def _burst(x: np.ndarray) -> int | None:
-    """Sample index in x of the largest 2 ms energy rise in its middle (a stop's release), None if too short."""
-    hop = OUTPUT_RATE // 500
-    n = len(x) // hop
-    if n < 4:
-        return None
-    power = 1.0 + (x[:n * hop].astype(np.float64).reshape(n, hop) ** 2).mean(1)
-    lo, hi = max(1, int(n * 0.3)), max(int(n * 0.3) + 2, int(n * 0.9))
-    return (lo + int(np.argmax(power[lo:hi] / power[lo - 1:hi - 1]))) * hop
+    return _context_rules(_split_stops(segs, samples))
 
 
 def _split_stops(segs: list[Segment], samples: np.ndarray) -> list[Segment]:
@@ -372,21 +373,10 @@ def _split_stops(segs: list[Segment], samples: np.ndarray) -> list[Segment]:
         if seg.label not in _CLOSURE:
             out.append(seg)
             continue
-        rise = _burst(samples[seg.start:seg.end])
+        rise = _energy_rise(samples[seg.start:seg.end])
         cut = seg.start + (rise if rise is not None else int(0.6 * (seg.end - seg.start)))
         if seg.start < cut < seg.end:
             out += [Segment(_CLOSURE[seg.label], seg.start, cut), Segment(seg.label, cut, seg.end)]
         else:
             out.append(seg)
     return out
-
-
-def _context_labels(segs: list[Segment]) -> list[Segment]:
-    for i, seg in enumerate(segs):
-        prev = segs[i - 1].label if i else "h#"
-        nxt = segs[i + 1].label if i + 1 < len(segs) else "h#"
-        if seg.label == "hh" and prev in _VOICED and nxt in _VOWELS:
-            seg.label = "hv"
-        elif seg.label == "uw" and prev in _CORONAL:
-            seg.label = "ux"
-    return segs

@@ -57,6 +57,19 @@ def test_radio_to_timit_rules_by_hand():
     assert segs[-1].end == 9600
 
 
+def test_mini_timits_context_rules_and_a_silent_epi():
+    # "pau s n ah n ih pau": a long s before a nasal ends in 15 ms of epi, made silent in the audio (ramps at
+    # its edges); n between vowels before an unstressed vowel -> nx, as mini-TIMIT labels espeak's speech
+    samples = (3000 * np.sin(np.arange(16000) * 0.3)).astype(np.int16)
+    phones = [("pau", 0.1, 0), ("s", 0.2, 1), ("n", 0.25, 1), ("ah", 0.35, 1), ("n", 0.4, 0), ("ih", 0.5, 0),
+              ("pau", 1.0, 0)]
+    out = festival.to_output(samples, 16000, phones)
+    assert labels(out.segments) == ["h#", "s", "epi", "n", "ah", "nx", "ix", "h#"]
+    epi = out.segments[2]
+    assert (epi.start, epi.end) == (3200 - 240, 3200)
+    assert np.abs(out.samples[epi.start + 48:epi.end - 48]).max() < 40 and np.abs(out.samples[:2900]).max() > 2900
+
+
 def test_an_unknown_festival_phone_is_an_error():
     with pytest.raises(AsrserError, match="Festival phone 'xx' has no TIMIT mapping"):
         festival.radio_to_timit([("pau", 0.1, 0), ("xx", 0.2, 1)], np.zeros(4000, np.int16))
