@@ -7,7 +7,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 venv="$root/.venv"
 stamp="$venv/.asrser-installed"
-debian_packages=(sctk espeak-ng libespeak-ng1 espeak-ng-data sox libfst-tools g++)
+debian_packages=(sctk espeak-ng libespeak-ng1 espeak-ng-data sox libfst-tools g++
+                 festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
 
 "$root/tools/install_debian.sh" "${debian_packages[@]}"
 

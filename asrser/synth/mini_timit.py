@@ -9,6 +9,10 @@ espeak voice variants (formant scaling, pitch, rate, voice quality); each reads 
 five sentences shared with other speakers (SX) and three of their own (SI), as in TIMIT. The TEST side uses the
 speaker ids of the standard 24-speaker core test set and the 50-speaker dev set, plus a few others that the
 standard splits exclude. Same size and seed give a byte-identical corpus.
+
+In the read condition Festival (festival.py: its US diphone and HTS voices) speaks about a third of the
+speakers in place of espeak-ng, through the same recording channel; their labels come from Festival's Segment
+relation, mapped and split by the same rules.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -170,16 +174,21 @@ def espeak_to_timit(phones: list[tuple[str, int]], samples: np.ndarray, raw: np.
         segs.pop()
     if not segs:
         raise AsrserError("espeak produced no phones")
-    # h# ends where sound starts and starts where it ends (espeak's events leave fades outside the phones)
-    onset, offset = _speech_edges(samples)
-    if segs[0].start < lead + onset < segs[0].end:
-        segs[0].start = lead + onset
-    if segs[-1].start < lead + offset < segs[-1].end or segs[-1].end <= lead + offset < total:
-        segs[-1].end = max(segs[-1].start + 1, lead + offset)
+    _phones_to_sound_edges(segs, samples, lead, total)
     segs.insert(0, Segment("h#", 0, segs[0].start))
     segs.append(Segment("h#", segs[-1].end, total))
     segs = [s for s in segs if s.end > s.start]
     return _context_rules(_stop_closures(segs, samples, raw, lead))
+
+
+def _phones_to_sound_edges(phones: list[Segment], samples: np.ndarray, lead: int, total: int) -> None:
+    """The first phone starts where sound starts and the last ends where it ends, so that h# is the silence
+    around them (synthesisers' labels leave fades outside the phones)."""
+    onset, offset = _speech_edges(samples)
+    if phones[0].start < lead + onset < phones[0].end:
+        phones[0].start = lead + onset
+    if phones[-1].start < lead + offset < phones[-1].end or phones[-1].end <= lead + offset < total:
+        phones[-1].end = max(phones[-1].start + 1, lead + offset)
 
 
 def _stop_closures(segs: list[Segment], samples: np.ndarray, raw: np.ndarray, lead: int) -> list[Segment]:
@@ -295,11 +304,27 @@ class Recording:
 
 
 @dataclass
+class FestivalVoice:
+    """A Festival speaker's voice (festival.FestivalSynthesizer's settings): one of festival.VOICES, durations
+    stretched, F0 mean and spread (Hz; the spread None for the HTS voice, which makes its own), vocal-tract
+    scaling (> 1: longer, lower formants)."""
+
+    name: str
+    duration_stretch: float
+    f0_mean: float
+    f0_std: float | None
+    vocal_tract: float
+
+
+@dataclass
 class Speaker:
+    """A speaker's plan. engine "espeak": voice, rate, pitch, pitch_range, volume and style set espeak-ng;
+    engine "festival" (read condition): `festival` sets Festival and those espeak fields are unused."""
+
     id: str                 # TIMIT form, e.g. FCJF0
     region: int             # dialect region 1..8
     side: str               # TRAIN or TEST
-    voice: Voice
+    voice: Voice | None     # espeak's voice (None for a Festival speaker)
     rate: int
     pitch: int
     pitch_range: int
@@ -307,6 +332,7 @@ class Speaker:
     volume: int = 100       # espeak output volume (its Klatt sources clip at 100)
     style: Style | None = None          # read condition: connected-speech rule probabilities
     recording: Recording | None = None  # read condition: the channel
+    festival: FestivalVoice | None = None   # engine festival: its voice
 
 
 def _random_speaker_id(rng: np.random.Generator, sex: str, taken: set[str]) -> str:
@@ -339,10 +365,11 @@ def make_speakers(size: str, seed: int, condition: str = "read") -> list[Speaker
     for i in range(spec["train"]):
         plan.append((_random_speaker_id(rng, "FM"[i % 2] if i % 3 else "M", taken), 1 + i % 8, "TRAIN"))
     if condition == "read":
-        voice_rng = np.random.default_rng([seed, 3])
+        voice_rng, festival_rng = np.random.default_rng([seed, 3]), np.random.default_rng([seed, 5])
         sets = ["core"] * spec["core"] + ["dev"] * spec["dev"] + ["other"] * spec["other"] + ["train"] * spec["train"]
         traits = _dealt_traits(sets, np.random.default_rng([seed, 4]))
-        return [_read_speaker(sid, region, side, voice_rng, **t) for (sid, region, side), t in zip(plan, traits)]
+        speakers = [_read_speaker(sid, region, side, voice_rng, **t) for (sid, region, side), t in zip(plan, traits)]
+        return [_festival_speaker(spk, festival_rng) for spk in speakers]
     speakers = []
     for sid, region, side in plan:
         female = sid[0] == "F"
@@ -399,6 +426,34 @@ def _read_speaker(sid: str, region: int, side: str, rng: np.random.Generator, kl
                    style=speaker_style(rng), recording=recording)
 
 
+# read: the share of speakers Festival speaks, by sex (about a third of all). Its voices: kal and ked are men,
+# slt (HTS) a woman. A diphone utterance costs about what an espeak one does (20-22 ms with the channel, on
+# a loaded machine), an HTS one six times that, so few women are Festival's: the default corpus has 60
+# Festival speakers of 198, 4 of them slt, and generates at about 0.85 of the espeak-only speed.
+FESTIVAL_SHARE = {"M": 0.5, "F": 0.05}
+FESTIVAL_VOICES = {"M": ("kal_diphone", "ked_diphone"), "F": ("cmu_us_slt_arctic_hts",)}
+F0_JITTER = 0.8                                 # read, Festival: per-utterance F0 spread in semitones
+
+
+def _festival_speaker(spk: Speaker, rng: np.random.Generator) -> Speaker:
+    """For a share of the read speakers (FESTIVAL_SHARE by sex), a Festival voice of the speaker's sex in
+    place of espeak's, with durations (0.8-1.3), F0 and vocal tract drawn; the channel stays. Every speaker
+    draws the same numbers, so the choice of one does not move another's."""
+    sex = spk.id[0]
+    chosen = rng.random() < FESTIVAL_SHARE[sex]
+    name = str(rng.choice(FESTIVAL_VOICES[sex]))
+    stretch = float(rng.uniform(0.8, 1.3))
+    f0_mean = float(rng.uniform(150, 240) if sex == "F" else rng.uniform(80, 145))
+    f0_std = float(f0_mean * rng.uniform(0.08, 0.25))
+    tract = round(float(rng.uniform(0.92, 1.1)), 2)   # in 0.01 steps: a short resampling filter
+    if not chosen:
+        return spk
+    from .festival import HTS_VOICES   # here: festival.py imports this module
+
+    voice = FestivalVoice(name, stretch, f0_mean, None if name in HTS_VOICES else f0_std, tract)
+    return replace(spk, engine="festival", voice=None, style=None, festival=voice)
+
+
 @dataclass
 class Job:
     path: str                # output path without extension
@@ -435,11 +490,27 @@ _VOICES: list[Voice] = []
 
 
 _synthesizer: IsolatedSynthesizer | None = None
+_festival: dict = {}    # Festival voice name -> its FestivalSynthesizer (one process per voice per worker)
 
 
 def _init_worker(voices: list[Voice]) -> None:
     global _synthesizer
     _synthesizer = IsolatedSynthesizer(voices)
+    # a pool worker leaves through multiprocessing's exit handlers, not atexit: close Festival there
+    from multiprocessing.util import Finalize
+    Finalize(None, _close_festival, exitpriority=10)
+
+
+def _festival_synthesizer(voice: str):
+    if voice not in _festival:
+        from .festival import FestivalSynthesizer
+        _festival[voice] = FestivalSynthesizer(voice)
+    return _festival[voice]
+
+
+def _close_festival() -> None:
+    while _festival:
+        _festival.popitem()[1].close()
 
 
 def _words(text: str, synthesis, segs: list[Segment], lead: int) -> list[tuple[int, int, str]]:
@@ -496,6 +567,8 @@ def _recording_conditions(audio: np.ndarray, lead: int, speech_len: int, rng: np
 def synthesize_speaker(jobs: list[Job]) -> int:
     """Synthesise and write one speaker's utterances, in order, in one fork of the pristine espeak state
     (IsolatedSynthesizer): their bytes depend on the speaker's plan only, not on the job split."""
+    if jobs[0].speaker.engine == "festival":
+        return _synthesize_festival_speaker(jobs)
     if jobs[0].speaker.style is not None:
         return _synthesize_read_speaker(jobs)
     rngs = [np.random.default_rng(job.seed) for job in jobs]
@@ -579,6 +652,42 @@ def _synthesize_read_speaker(jobs: list[Job]) -> int:
     return len(jobs)
 
 
+def _synthesize_festival_speaker(jobs: list[Job]) -> int:
+    """A Festival speaker's utterances: the text as written (Festival's own lexicon and post-lexical rules;
+    mini-TIMIT's connected-speech rules act on espeak's phoneme strings only), the speaker's duration
+    stretch and F0 moved per utterance (RATE_JITTER, F0_JITTER), then the same channel as espeak's speakers."""
+    voice = jobs[0].speaker.festival
+    festival = _festival_synthesizer(voice.name)
+    rngs = [np.random.default_rng(job.seed) for job in jobs]
+    syntheses = []
+    for job, rng in zip(jobs, rngs):
+        stretch = voice.duration_stretch * float(np.exp(rng.normal(0, RATE_JITTER)))
+        f0_mean = voice.f0_mean * 2.0 ** (float(rng.normal(0, F0_JITTER)) / 12)
+        syntheses.append(festival.synthesize(job.text, stretch, f0_mean, voice.f0_std, voice.vocal_tract))
+    clean = [s.samples.astype(np.float64) for s in syntheses]
+    for i, (job, rng, synthesis) in enumerate(zip(jobs, rngs, syntheses)):
+        others = [c for j, c in enumerate(clean) if j != i]
+        _write_utterance(job, synthesis, rng, babble_sources=others)
+    return len(jobs)
+
+
+def festival_words(text: str, synthesis, segs: list[Segment], lead: int) -> list[tuple[int, int, str]]:
+    """Word segments of a Festival utterance: each word of the text spans the words Festival expanded its token
+    into ("$5" -> five dollars), labelled as the text writes it (lower case, no punctuation); the first starts
+    and the last ends with the phones (`segs`, from h# to h#)."""
+    text_words = _text_words(text)
+    spans: dict[int, tuple[int, int]] = {}
+    for (_, start, end), token in zip(synthesis.words, synthesis.word_tokens):
+        first, last = spans.get(token, (start, end))
+        spans[token] = (min(first, start), max(last, end))
+    missing = [w for k, w in enumerate(text_words) if k not in spans]
+    if missing or len(spans) != len(text_words):
+        raise AsrserError(f"Festival spoke no words for {missing} of {text!r} (its tokens: {sorted(spans)})")
+    out = [[spans[k][0] + lead, spans[k][1] + lead, w] for k, w in enumerate(text_words)]
+    out[0][0], out[-1][1] = segs[1].start, segs[-2].end
+    return [tuple(w) for w in out]
+
+
 def _babble(n: int, sources: list[np.ndarray], rng: np.random.Generator, talkers: int = 4) -> np.ndarray:
     out = np.zeros(n)
     for k in rng.choice(len(sources), min(talkers, len(sources)), replace=False):
@@ -629,8 +738,16 @@ def _write_utterance(job: Job, s: Synthesis, rng: np.random.Generator,
     lead = int(rng.integers(int(0.1 * OUTPUT_RATE), int(0.25 * OUTPUT_RATE)))
     tail = int(rng.integers(int(0.1 * OUTPUT_RATE), int(0.25 * OUTPUT_RATE)))
     total = lead + len(s.samples) + tail
-    segs = espeak_to_timit(s.phones, s.samples, s.raw, lead, total)
-    audio = np.concatenate([np.zeros(lead), epenthetic_gaps(s.samples, segs, lead), np.zeros(tail)])
+    if spk.engine == "festival":   # its segments run from h# to h# over its samples (epi already silent)
+        segs = [Segment(g.label, g.start + lead, g.end + lead) for g in s.segments[1:-1]]
+        _phones_to_sound_edges(segs, s.samples, lead, total)
+        segs = [Segment("h#", 0, segs[0].start), *segs, Segment("h#", segs[-1].end, total)]
+        words = festival_words(job.text, s, segs, lead)
+        audio = np.concatenate([np.zeros(lead), s.samples.astype(np.float64), np.zeros(tail)])
+    else:
+        segs = espeak_to_timit(s.phones, s.samples, s.raw, lead, total)
+        words = _words(job.text, s, segs, lead)
+        audio = np.concatenate([np.zeros(lead), epenthetic_gaps(s.samples, segs, lead), np.zeros(tail)])
     if spk.recording is None:
         samples = _recording_conditions(audio, lead, len(s.samples), rng)
     else:
@@ -644,7 +761,7 @@ def _write_utterance(job: Job, s: Synthesis, rng: np.random.Generator,
     with atomic_write(base.with_suffix(".PHN")) as f:
         f.writelines(f"{g.start} {g.end} {g.label}\n" for g in segs)
     with atomic_write(base.with_suffix(".WRD")) as f:
-        f.writelines(f"{a} {b} {w}\n" for a, b, w in _words(job.text, s, segs, lead))
+        f.writelines(f"{a} {b} {w}\n" for a, b, w in words)
     with atomic_write(base.with_suffix(".TXT")) as f:
         f.write(f"0 {len(samples)} {job.text}\n")
 
@@ -663,13 +780,24 @@ def generate(out_dir: str | os.PathLike, size: str = "default", seed: int = 0, n
     todo = [group for group in by_speaker.values()
             if not all(Path(j.path).with_suffix(e).exists() for j in group for e in (".WAV", ".PHN", ".WRD",
                                                                                       ".TXT"))]
-    voices = sorted({j.speaker.voice.name: j.speaker.voice for j in jobs}.values(), key=lambda v: v.name)
+    voices = sorted({j.speaker.voice.name: j.speaker.voice for j in jobs if j.speaker.voice}.values(),
+                    key=lambda v: v.name)
+    festival_voices = sorted({j.speaker.festival.name for j in jobs if j.speaker.festival})
+    if festival_voices:
+        from .festival import DEBIAN_PACKAGES, available
+        if not all(map(available, festival_voices)):
+            raise AsrserError(f"mini-TIMIT's {condition} condition needs Festival voices "
+                              f"{', '.join(festival_voices)} (Debian packages {' '.join(DEBIAN_PACKAGES)}; "
+                              "tools/install_debian.sh installs them)")
     bar = progress_bar(total=sum(map(len, todo)), desc=f"mini-TIMIT ({size})", unit="utt", enabled=progress)
     if nj <= 1:
         _init_worker(voices)
-        for group in todo:
-            bar.update(synthesize_speaker(group))
-        _synthesizer.close()
+        try:
+            for group in todo:
+                bar.update(synthesize_speaker(group))
+        finally:
+            _synthesizer.close()
+            _close_festival()
     else:
         with ProcessPoolExecutor(nj, initializer=_init_worker, initargs=(voices,)) as pool:
             for n in pool.map(synthesize_speaker, todo):

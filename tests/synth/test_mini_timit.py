@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asrser.synth import mini_timit
+from asrser.errors import AsrserError
+from asrser.synth import festival, mini_timit
 from asrser.corpora.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS
 from asrser.corpora.timit import FOLD_61_TO_48, PHONE_MAP, PHONES48, TIMIT61
 from asrser.phones import read_phone_map, read_phone_set
@@ -187,8 +188,13 @@ def test_another_seed_in_the_same_directory_is_refused(tmp_path):
 
 # -- the read condition ------------------------------------------------------------------------------------
 
+needs_festival = pytest.mark.skipif(not festival.available(), reason="festival is not installed")
+
+
 @pytest.fixture(scope="module")
 def tiny_read(tmp_path_factory) -> Path:
+    if not all(map(festival.available, festival.VOICES)):
+        pytest.skip("the read condition's Festival voices are not installed")
     out = tmp_path_factory.mktemp("mini_timit_read")
     mini_timit.generate(out, "tiny", seed=0, nj=1, progress=False, condition="read")
     return out / "TIMIT"
@@ -267,10 +273,10 @@ def test_band_limited_speaker_has_no_energy_above_the_cut_off():
 
 def test_read_speakers_spread_and_unknown_condition():
     speakers = mini_timit.make_speakers("default", 0, "read")
-    rates = [s.rate for s in speakers]
+    rates = [s.rate for s in speakers if s.engine == "espeak"]
     assert min(rates) < 135 and max(rates) > 205
-    assert any(s.voice.extra for s in speakers) and any(s.recording.band != (0, 0) for s in speakers)
-    assert any(s.recording.rt60 > 0 for s in speakers) and all(s.engine == "espeak" for s in speakers)
+    assert any(s.voice.extra for s in speakers if s.voice) and any(s.recording.band != (0, 0) for s in speakers)
+    assert any(s.recording.rt60 > 0 for s in speakers)
     with pytest.raises(Exception, match="unknown mini-TIMIT condition"):
         mini_timit.make_speakers("tiny", 0, "noisy")
 
@@ -288,5 +294,101 @@ def test_read_traits_are_dealt_evenly_over_the_speaker_sets():
         assert len(far) == round(mini_timit.FAR_SHARE * n)
         assert all(mini_timit.FAR_DRR_DB[0] <= s.recording.drr_db <= mini_timit.FAR_DRR_DB[1] for s in far)
         assert all(s.recording.rt60 > 0 for s in group)
-        assert sum(bool(s.voice.extra) for s in group) == round(mini_timit.KLATT_SHARE * n)
+        # Festival speakers take their voice from Festival: the Klatt sources dealt to them are not spoken
+        assert sum(bool(s.voice and s.voice.extra) for s in group) <= round(mini_timit.KLATT_SHARE * n)
         assert sum(s.recording.band != (0, 0) for s in group) == round(mini_timit.BAND_SHARE * n)
+
+
+# -- Festival's speakers in the read condition -------------------------------------------------------------
+
+def test_festival_speaks_a_third_of_the_read_speakers_with_voices_of_their_sex():
+    speakers = mini_timit.make_speakers("default", 0, "read")
+    spoken = [s for s in speakers if s.engine == "festival"]
+    assert 0.25 < len(spoken) / len(speakers) < 0.4
+    assert {s.festival.name for s in spoken} == set(festival.VOICES)
+    for s in spoken:
+        assert s.voice is None and s.style is None and s.recording is not None
+        assert s.festival.name in (("cmu_us_slt_arctic_hts",) if s.id[0] == "F" else ("kal_diphone", "ked_diphone"))
+        assert (s.festival.f0_std is None) == (s.festival.name in festival.HTS_VOICES)
+        assert 0.8 <= s.festival.duration_stretch <= 1.3 and 0.92 <= s.festival.vocal_tract <= 1.1
+        assert (150 <= s.festival.f0_mean <= 240) if s.id[0] == "F" else (80 <= s.festival.f0_mean <= 145)
+    assert len({round(s.festival.f0_mean) for s in spoken}) > len(spoken) // 2
+    # the slow HTS voice reads few enough utterances for the corpus speed (see FESTIVAL_SHARE)
+    assert 0 < sum(s.festival.name in festival.HTS_VOICES for s in spoken) / len(speakers) < 0.05
+    assert all(s.engine == "espeak" for s in mini_timit.make_speakers("default", 0, "clean"))
+
+
+def test_festival_speakers_labels_words_and_channel(tiny_read):
+    spoken = [s for s in mini_timit.make_speakers("tiny", 0, "read") if s.engine == "festival"]
+    assert {s.festival.name for s in spoken} == {"kal_diphone", "ked_diphone"}   # slt: the next test
+    for spk in spoken:
+        for wav in sorted(tiny_read.glob(f"{spk.side}/DR*/{spk.id}/*.WAV")):
+            phn = [line.split() for line in wav.with_suffix(".PHN").read_text().splitlines()]
+            n = int(wav.with_suffix(".TXT").read_text().split()[1])
+            assert phn[0][:1] == ["0"] and int(phn[-1][1]) == n == (wav.stat().st_size - 1024) // 2
+            assert phn[0][2] == phn[-1][2] == "h#" and {p for _, _, p in phn} <= set(TIMIT61)
+            assert all(int(a) < int(b) == int(c) for (a, b, _), (c, _, _) in zip(phn, phn[1:]))
+            labels = [p for _, _, p in phn]
+            assert any(a.endswith("cl") and b in "p t k b d g ch jh".split() for a, b in zip(labels, labels[1:]))
+            txt = wav.with_suffix(".TXT").read_text().split()
+            words = [line.split() for line in wav.with_suffix(".WRD").read_text().splitlines()]
+            assert [w for _, _, w in words] == [w.lower().strip(".,?") for w in txt[2:]]
+            assert int(words[0][0]) == int(phn[1][0]) and int(words[-1][1]) == int(phn[-2][1])
+            assert all(int(a) < int(b) <= int(c) for (a, b, _), (c, _, _) in zip(words, words[1:]))
+            # the channel: noise in the leading h# (Festival's own silence is digital zero)
+            lead = np.frombuffer(wav.read_bytes()[1024:1024 + 2 * int(phn[0][1])], "<i2")
+            assert np.abs(lead).max() > 0
+
+
+@needs_festival
+def test_festival_words_follow_the_text_and_one_process_serves_a_voice(tmp_path):
+    """Festival expands '$5' into five dollars and '2' into two: the .WRD keeps the text's words, each over
+    the words Festival spoke for it; a voice's process is started once for all its speakers."""
+    spk = next(s for s in mini_timit.make_speakers("tiny", 0, "read") if s.festival
+               and s.festival.name == "kal_diphone")
+    other = mini_timit.Speaker("MXYZ0", 1, "TRAIN", None, 0, 0, 0, engine="festival", festival=spk.festival,
+                               recording=spk.recording)
+    texts = ["Ingrid's 2 rings cost $5.", "The yellow fountain, by the bottle."]
+    try:
+        for k, s in enumerate((spk, other)):
+            jobs = [mini_timit.Job(str(tmp_path / s.id / f"SI{k}{n}"), t, s, 11 + n) for n, t in enumerate(texts)]
+            assert mini_timit.synthesize_speaker(jobs) == 2
+        assert list(mini_timit._festival) == ["kal_diphone"] and mini_timit._festival["kal_diphone"].utterances == 4
+    finally:
+        mini_timit._close_festival()
+    words = [line.split() for line in (tmp_path / spk.id / "SI00.WRD").read_text().splitlines()]
+    assert [w for _, _, w in words] == ["ingrid's", "2", "rings", "cost", "$5"]
+    phn = [line.split() for line in (tmp_path / spk.id / "SI00.PHN").read_text().splitlines()]
+    five = [p for a, b, p in phn if int(words[-1][0]) <= int(a) and int(b) <= int(words[-1][1])]
+    assert "f" in five and "z" in five, five          # "five dollars" under the $5
+    with pytest.raises(AsrserError, match="Festival spoke no words for"):
+        synthesis = festival.FestivalSynthesis(np.zeros(10, np.int16), [], [("cost", 0, 5)], [0])
+        mini_timit.festival_words("Ingrid cost.", synthesis, [], 0)
+
+
+def test_a_read_corpus_without_festival_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(festival, "available", lambda voice=None: False)
+    with pytest.raises(AsrserError, match="needs Festival voices .*festvox"):
+        mini_timit.generate(tmp_path, "tiny", seed=0, nj=1, progress=False, condition="read")
+    assert not (tmp_path / "TIMIT").exists()
+
+
+@needs_festival
+def test_an_hts_speaker_gives_the_same_bytes_in_any_process_and_order(tmp_path):
+    """The tiny corpus has no slt speaker: one of the default plan's, made in a process that already spoke
+    another voice and its own sentences in another order, and alone in a fresh one, gives the same files."""
+    jobs = mini_timit.plan_corpus(tmp_path, "default", 0, "read")
+    hts = [j for j in jobs if j.speaker.festival and j.speaker.festival.name in festival.HTS_VOICES][:3]
+    male = [j for j in jobs if j.speaker.festival and j.speaker.festival.name == "kal_diphone"][:2]
+    assert hts[0].speaker.id[0] == "F" and hts[0].speaker.festival.f0_std is None
+    for name, groups in (("after", [male, hts[::-1], hts]), ("alone", [hts])):
+        try:
+            for group in groups:
+                for job in group:
+                    job.path = str(tmp_path / name / job.speaker.id / Path(job.path).name)
+                mini_timit.synthesize_speaker(group)
+        finally:
+            mini_timit._close_festival()
+    made = [{p.name: p.read_bytes() for p in (tmp_path / name / hts[0].speaker.id).iterdir()}
+            for name in ("after", "alone")]
+    assert made[0] == made[1] and len(made[1]) == 12
