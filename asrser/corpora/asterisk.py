@@ -200,12 +200,11 @@ def voice_of(sounds_dir: Path) -> tuple[str, str]:
     return m["name"].lower(), m["gender"]
 
 
-def prepare_asterisk(data_dir: str | os.PathLike, sounds_dir: str | os.PathLike = SOUNDS_DIR,
-                     transcripts: str | os.PathLike = TRANSCRIPTS, test_fraction: float = 0.15, min_test: int = 60,
-                     seed: int = 0, speaker: str | None = None, gender: str | None = None) -> dict[str, object]:
-    """<data_dir>/train and <data_dir>/test (prompt-disjoint; each replaces an earlier one whole),
-    <data_dir>/local/asterisk/{dropped,summary}; returns the counts of the summary."""
-    sounds_dir, data_dir = Path(sounds_dir), Path(data_dir)
+def _spoken_prompts(sounds_dir: str | os.PathLike, transcripts: str | os.PathLike, speaker: str | None,
+                    gender: str | None) -> tuple[str, str, list, list]:
+    """(speaker, gender, the prompts with both audio and words, the dropped ones) of a sounds folder; the voice
+    read from the folder where not given."""
+    sounds_dir = Path(sounds_dir)
     if not sounds_dir.is_dir():
         raise AsrserError(f"{sounds_dir}: Asterisk sounds folder does not exist (Debian package "
                           f"{DEBIAN_PACKAGES[0]})")
@@ -216,6 +215,16 @@ def prepare_asterisk(data_dir: str | os.PathLike, sounds_dir: str | os.PathLike 
     kept, dropped = scan_prompts(sounds_dir, read_transcripts(transcripts))
     if not kept:
         raise AsrserError(f"{sounds_dir}: no prompt has both audio and words")
+    return speaker, gender, kept, dropped
+
+
+def prepare_asterisk(data_dir: str | os.PathLike, sounds_dir: str | os.PathLike = SOUNDS_DIR,
+                     transcripts: str | os.PathLike = TRANSCRIPTS, test_fraction: float = 0.15, min_test: int = 60,
+                     seed: int = 0, speaker: str | None = None, gender: str | None = None) -> dict[str, object]:
+    """<data_dir>/train and <data_dir>/test (prompt-disjoint; each replaces an earlier one whole),
+    <data_dir>/local/asterisk/{dropped,summary}; returns the counts of the summary."""
+    data_dir = Path(data_dir)
+    speaker, gender, kept, dropped = _spoken_prompts(sounds_dir, transcripts, speaker, gender)
     train, test = split_by_text(kept, test_fraction, min_test, seed)
     for name, prompts in (("train", train), ("test", test)):
         # A fresh dir replaces the old one whole: features of an earlier split must not survive beside new text.
@@ -254,17 +263,8 @@ def prepare_asterisk_phone_test(out_dir: str | os.PathLike, sounds_dir: str | os
     models trained at 16 kHz). Replaces an earlier dir whole; returns counts."""
     from ..lexicon import phone_references, write_oov_report
 
-    sounds_dir, out_dir = Path(sounds_dir), Path(out_dir)
-    if not sounds_dir.is_dir():
-        raise AsrserError(f"{sounds_dir}: Asterisk sounds folder does not exist (Debian package "
-                          f"{DEBIAN_PACKAGES[0]})")
-    sounds_dir = sounds_dir.resolve()
-    if speaker is None or gender is None:
-        found_speaker, found_gender = voice_of(sounds_dir)
-        speaker, gender = speaker or found_speaker, gender or found_gender
-    kept, dropped = scan_prompts(sounds_dir, read_transcripts(transcripts))
-    if not kept:
-        raise AsrserError(f"{sounds_dir}: no prompt has both audio and words")
+    out_dir = Path(out_dir)
+    speaker, gender, kept, dropped = _spoken_prompts(sounds_dir, transcripts, speaker, gender)
     if max_prompts is not None and max_prompts < len(kept):
         step = len(kept) / max_prompts
         kept = [kept[int(i * step)] for i in range(max_prompts)]

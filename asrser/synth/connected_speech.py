@@ -137,7 +137,7 @@ def apply_rules(words: list[str], text_words: list[list[str]], style: Style, rng
     return ["".join(t) for t in tokens], counts
 
 
-def _edit_distance(a: list[str], b: list[str]) -> int:
+def edit_distance(a: list[str], b: list[str]) -> int:
     row = list(range(len(b) + 1))
     for i, x in enumerate(a, 1):
         prev, row[0] = row[0], i
@@ -164,7 +164,7 @@ def align_words(phoneme_words: list[str], text_words: list[str], citation: list[
             for span in (1, 2, 3):
                 if j - span < 0 or cost[i - 1][j - span] >= inf:
                     continue
-                c = cost[i - 1][j - span] + _edit_distance(spoken, sum(cited[j - span:j], [])) + (span - 1)
+                c = cost[i - 1][j - span] + edit_distance(spoken, sum(cited[j - span:j], [])) + (span - 1)
                 if c < cost[i][j]:
                     cost[i][j], back[i][j] = c, span
     out: list[list[str]] = [[] for _ in phoneme_words]

@@ -13,6 +13,7 @@ from asrser.errors import AsrserError
 from asrser.lexicon import load_cmudict
 from asrser.phones import read_phone_map
 from asrser.synth import festival
+from asrser.synth.connected_speech import edit_distance
 from asrser.synth.mini_timit import Segment
 from asrser.synth.text_grammar import SHARED_SENTENCES, sentence
 
@@ -151,14 +152,6 @@ def test_phones_agree_with_cmudict():
     rng = np.random.default_rng(0)
     sentences = [sentence(rng) for _ in range(30)]
 
-    def distance(a, b):
-        row = list(range(len(b) + 1))
-        for i, x in enumerate(a, 1):
-            diagonal, row[0] = row[0], i
-            for j, y in enumerate(b, 1):
-                diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (x != y))
-        return row[-1]
-
     with festival.FestivalSynthesizer("kal_diphone") as synth:
         errors = total = 0
         for text in sentences:
@@ -168,7 +161,7 @@ def test_phones_agree_with_cmudict():
                 said = [p for p in said if p not in (None, "sil")]
                 refs = [[{"ao": "aa", "zh": "sh"}.get(p.lower(), p.lower()) for p in pron]
                         for pron in cmudict[word.lower()]]
-                err, ref = min((distance(ref, said), ref) for ref in refs)
+                err, ref = min((edit_distance(ref, said), ref) for ref in refs)
                 errors, total = errors + err, total + len(ref)
     assert total > 900 and 1 - errors / total >= 0.95
 
@@ -203,6 +196,7 @@ def test_text_without_words_is_an_error_before_festival_sees_it(synthesizers):
 SCHEME_ERROR = """
 from asrser.errors import AsrserError
 from asrser.synth import festival
+from asrser.synth.connected_speech import edit_distance
 
 synth = festival.FestivalSynthesizer("kal_diphone")
 synth._settings = lambda *args: "(car 1)"      # a request that fails inside Festival's Scheme
