@@ -269,7 +269,9 @@ class FestivalSynthesizer:
         self.utterances += 1
         samples, rate = _read_wave(wav)
         try:
-            return to_output(samples, rate, _read_segments(segs), _read_words(words), vocal_tract)
+            phones = _read_segments(segs)
+            return to_output(silence_uncovered_pauses(samples, rate, phones), rate, phones, _read_words(words),
+                             vocal_tract)
         except AsrserError as e:
             raise AsrserError(f"Festival (voice {self.voice}) on {text!r:.200}: {e}") from None
 
@@ -280,6 +282,20 @@ def _read_wave(path: Path) -> tuple[np.ndarray, int]:
             raise AsrserError(f"{path}: Festival wrote {w.getnchannels()} channels of {8 * w.getsampwidth()} "
                               "bits; expected 16-bit mono")
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16), w.getframerate()
+
+
+def silence_uncovered_pauses(samples: np.ndarray, rate: int, phones: list[tuple[str, float, int]]) -> np.ndarray:
+    """The first half of the leading pause and the second half of the final one set to zero. No diphone covers
+    them (the first unit starts, the last ends, in the middle of the pause), and Festival's diphone voices now
+    and then fill the final half with stale samples, bursts up to full scale that depend on what the process
+    synthesised before (one request in a few hundred, measured): zeroed, the audio of a request depends on the
+    request alone, whatever the process's history, and so a corpus on how its speakers fell to the workers."""
+    out = samples.copy()
+    if phones and phones[0][0] == "pau":
+        out[:int(round(phones[0][1] / 2 * rate))] = 0
+    if len(phones) > 1 and phones[-1][0] == "pau":
+        out[int(round((phones[-2][1] + phones[-1][1]) / 2 * rate)):] = 0
+    return out
 
 
 def _read_segments(path: Path) -> list[tuple[str, float, int]]:
