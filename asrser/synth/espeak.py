@@ -224,25 +224,39 @@ class Synthesizer:
         return clauses
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=64)
 def _lowpass(up: int, down: int) -> np.ndarray:
-    """resample_poly's own default filter design (Kaiser 5.0), made once per process."""
+    """resample_poly's own default filter design (Kaiser 5.0), made once per ratio and process."""
     from scipy.signal import firwin
 
     return firwin(2 * 10 * max(up, down) + 1, 1.0 / max(up, down), window=("kaiser", 5.0))
 
 
+def resample_int16(samples: np.ndarray, up: int, down: int) -> np.ndarray:
+    """int16 samples resampled by up / down (in lowest terms), rounded and clipped to int16: what
+    scipy's resample_poly gives with its default filter, whose design is kept per ratio. The synthesisers
+    (espeak-ng at 22.05 kHz, Festival's voices) reach OUTPUT_RATE through this and output_sample."""
+    if up == down:
+        return samples
+    from scipy.signal import resample_poly   # not at module level: keeps the synthesis server small
+
+    resampled = resample_poly(samples.astype(np.float64), up, down, window=_lowpass(up, down))
+    return np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
+
+
+def output_sample(position: float, scale: float, total: int) -> int:
+    """An event's position (a sample, or a time) times `scale`: the output sample it falls on, at most
+    `total` (the output's length)."""
+    return min(int(round(position * scale)), total)
+
+
 def to_output_rate(raw: np.ndarray, phones: list[tuple[str, int]], words: list[tuple[int, int, int]]
                    ) -> Synthesis:
     """espeak's 22.05 kHz output and event samples -> a 16 kHz Synthesis."""
-    from scipy.signal import resample_poly   # not at module level: keeps the synthesis server small
-
-    up, down = OUTPUT_RATE // 50, _ESPEAK_RATE // 50
-    resampled = resample_poly(raw.astype(np.float64), up, down, window=_lowpass(up, down))
-    samples = np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
+    samples = resample_int16(raw, OUTPUT_RATE // 50, _ESPEAK_RATE // 50)
     scale = OUTPUT_RATE / _ESPEAK_RATE
-    phones = [(name, min(int(round(s * scale)), len(samples))) for name, s in phones]
-    words = [(pos, length, min(int(round(s * scale)), len(samples))) for pos, length, s in words]
+    phones = [(name, output_sample(s, scale, len(samples))) for name, s in phones]
+    words = [(pos, length, output_sample(s, scale, len(samples))) for pos, length, s in words]
     return Synthesis(samples, phones, words, raw=raw)
 
 
