@@ -173,7 +173,9 @@ def align_words(phoneme_words: list[str], text_words: list[str], citation: list[
     cited = [tuple(_phones(tokenize(c))) for c in citation]
     for i in range(1, n + 1):
         spoken = tuple(_phones(tokenize(phoneme_words[speech[i - 1]])))
-        for j in range(1, m + 1):
+        # only cells from which the last one is reachable (the other n - i words cover 1..3 text words each):
+        # the others cannot lie on the alignment, and skipping them leaves every cell on it as it was
+        for j in range(max(1, m - 3 * (n - i)), m - (n - i) + 1):
             for span in (1, 2, 3):
                 if j - span < 0 or cost[i - 1][j - span] >= inf:
                     continue
