@@ -15,7 +15,9 @@ split; mini-IEMOCAP still forks once per turn. Forks are partly serialised on th
 less than a second core would.
 
 Usage: benchmarks/bench_corpus_generation.py [--corpus iemocap|timit|both] [--size tiny|default|full] [--nj 2]
+                                            [--condition read|clean]
   e.g. benchmarks/bench_corpus_generation.py --size default --nj 2
+  --condition: mini-TIMIT's condition (default read, as make_mini_timit.py); mini-IEMOCAP has one.
 """
 import argparse
 import multiprocessing
@@ -33,21 +35,21 @@ def _audio_seconds(files: list[Path], header_bytes: int) -> float:
     return sum((p.stat().st_size - header_bytes) / 2 for p in files) / 16000
 
 
-def bench(corpus: str, size: str, nj: int, seed: int, out: Path) -> dict:
+def bench(corpus: str, size: str, nj: int, seed: int, out: Path, condition: str = "read") -> dict:
     """Generate one corpus into out (call in a fresh process) and measure it."""
     if corpus == "iemocap":
         from asrser.synth.mini_iemocap import generate
-        pattern, header = "IEMOCAP_full_release/Session*/sentences/wav/*/*.wav", 44
+        pattern, header, options = "IEMOCAP_full_release/Session*/sentences/wav/*/*.wav", 44, {}
     else:
         from asrser.synth.mini_timit import generate
-        pattern, header = "TIMIT/*/DR*/*/*.WAV", 1024
+        pattern, header, options = "TIMIT/*/DR*/*/*.WAV", 1024, {"condition": condition}
     import resource
 
     def cpu() -> float:   # this process and its waited-for descendants (synthesis servers and their forks)
         return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
                                                      resource.getrusage(resource.RUSAGE_CHILDREN)))
     t0, c0 = time.perf_counter(), cpu()
-    n = generate(out, size, seed=seed, nj=nj, progress=False)
+    n = generate(out, size, seed=seed, nj=nj, progress=False, **options)
     wall, cpu_seconds = time.perf_counter() - t0, cpu() - c0
     audio = _audio_seconds(sorted(out.glob(pattern)), header)
     return dict(corpus=f"mini-{corpus.upper() if corpus == 'timit' else 'IEMOCAP'}", size=size, nj=nj, utts=n,
@@ -62,6 +64,7 @@ def main():
     p.add_argument("--size", default="default", choices=["tiny", "default", "full"])
     p.add_argument("--nj", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--condition", default="read", choices=["read", "clean"])
     a = p.parse_args()
     corpora = ["iemocap", "timit"] if a.corpus == "both" else [a.corpus]
     print(f"{'corpus':13s}{'size':>8s}{'nj':>4s}{'utts':>7s}{'audio min':>11s}{'wall s':>9s}{'utt/s':>8s}"
@@ -69,7 +72,7 @@ def main():
     for corpus in corpora:
         with tempfile.TemporaryDirectory(prefix="asrser-bench-") as tmp, \
                 ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as fresh:
-            r = fresh.submit(bench, corpus, a.size, a.nj, a.seed, Path(tmp)).result()
+            r = fresh.submit(bench, corpus, a.size, a.nj, a.seed, Path(tmp), a.condition).result()
         print(f"{r['corpus']:13s}{r['size']:>8s}{r['nj']:4d}{r['utts']:7d}{r['audio'] / 60:11.1f}{r['wall']:9.1f}"
               f"{r['utt_per_s']:8.1f}{r['utt_per_s_core']:12.1f}{r['xrt_core']:10.1f}{r['utt_per_cpu_s']:11.1f}")
         sys.stdout.flush()

@@ -12,6 +12,7 @@ casual) and the utterance, and every choice is drawn from a seeded generator.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,12 @@ RULES = ("reduce", "flap", "drop_td", "assimilate_n", "drop_h", "palatalise")
 def tokenize(word: str) -> list[str]:
     """An espeak phoneme word as mnemonics and stress marks, longest match first ('D,a#t#It' -> D , a# t# I t);
     an unknown character stands alone, so joining the tokens gives the word back."""
+    return list(_tokens(word))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _tokens(word: str) -> tuple[str, ...]:
+    """tokenize's result, kept: a corpus tokenises the same few thousand words over and over."""
     out, i = [], 0
     while i < len(word):
         if word[i] in STRESS:
@@ -52,7 +59,7 @@ def tokenize(word: str) -> list[str]:
         else:
             out.append(word[i])
             i += 1
-    return out
+    return tuple(out)
 
 
 def _phones(tokens: list[str]) -> list[str]:
@@ -138,6 +145,12 @@ def apply_rules(words: list[str], text_words: list[list[str]], style: Style, rng
 
 
 def edit_distance(a: list[str], b: list[str]) -> int:
+    return _edit_distance(tuple(a), tuple(b))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _edit_distance(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+    """edit_distance, kept: align_words compares the same spoken and cited words in every reading of a text."""
     row = list(range(len(b) + 1))
     for i, x in enumerate(a, 1):
         prev, row[0] = row[0], i
@@ -157,14 +170,16 @@ def align_words(phoneme_words: list[str], text_words: list[str], citation: list[
     cost = [[inf] * (m + 1) for _ in range(n + 1)]
     back = [[0] * (m + 1) for _ in range(n + 1)]
     cost[0][0] = 0
-    cited = [_phones(tokenize(c)) for c in citation]
+    cited = [tuple(_phones(tokenize(c))) for c in citation]
     for i in range(1, n + 1):
-        spoken = _phones(tokenize(phoneme_words[speech[i - 1]]))
-        for j in range(1, m + 1):
+        spoken = tuple(_phones(tokenize(phoneme_words[speech[i - 1]])))
+        # only cells from which the last one is reachable (the other n - i words cover 1..3 text words each):
+        # the others cannot lie on the alignment, and skipping them leaves every cell on it as it was
+        for j in range(max(1, m - 3 * (n - i)), m - (n - i) + 1):
             for span in (1, 2, 3):
                 if j - span < 0 or cost[i - 1][j - span] >= inf:
                     continue
-                c = cost[i - 1][j - span] + edit_distance(spoken, sum(cited[j - span:j], [])) + (span - 1)
+                c = cost[i - 1][j - span] + _edit_distance(spoken, sum(cited[j - span:j], ())) + (span - 1)
                 if c < cost[i][j]:
                     cost[i][j], back[i][j] = c, span
     out: list[list[str]] = [[] for _ in phoneme_words]

@@ -224,25 +224,39 @@ class Synthesizer:
         return clauses
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=64)
 def _lowpass(up: int, down: int) -> np.ndarray:
-    """resample_poly's own default filter design (Kaiser 5.0), made once per process."""
+    """resample_poly's own default filter design (Kaiser 5.0), made once per ratio and process."""
     from scipy.signal import firwin
 
     return firwin(2 * 10 * max(up, down) + 1, 1.0 / max(up, down), window=("kaiser", 5.0))
 
 
+def resample_int16(samples: np.ndarray, up: int, down: int) -> np.ndarray:
+    """int16 samples resampled by up / down (in lowest terms), rounded and clipped to int16: what
+    scipy's resample_poly gives with its default filter, whose design is kept per ratio. The synthesisers
+    (espeak-ng at 22.05 kHz, Festival's voices) reach OUTPUT_RATE through this and output_sample."""
+    if up == down:
+        return samples
+    from scipy.signal import resample_poly   # not at module level: keeps the synthesis server small
+
+    resampled = resample_poly(samples.astype(np.float64), up, down, window=_lowpass(up, down))
+    return np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
+
+
+def output_sample(position: float, scale: float, total: int) -> int:
+    """An event's position (a sample, or a time) times `scale`: the output sample it falls on, at most
+    `total` (the output's length)."""
+    return min(int(round(position * scale)), total)
+
+
 def to_output_rate(raw: np.ndarray, phones: list[tuple[str, int]], words: list[tuple[int, int, int]]
                    ) -> Synthesis:
     """espeak's 22.05 kHz output and event samples -> a 16 kHz Synthesis."""
-    from scipy.signal import resample_poly   # not at module level: keeps the synthesis server small
-
-    up, down = OUTPUT_RATE // 50, _ESPEAK_RATE // 50
-    resampled = resample_poly(raw.astype(np.float64), up, down, window=_lowpass(up, down))
-    samples = np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
+    samples = resample_int16(raw, OUTPUT_RATE // 50, _ESPEAK_RATE // 50)
     scale = OUTPUT_RATE / _ESPEAK_RATE
-    phones = [(name, min(int(round(s * scale)), len(samples))) for name, s in phones]
-    words = [(pos, length, min(int(round(s * scale)), len(samples))) for pos, length, s in words]
+    phones = [(name, output_sample(s, scale, len(samples))) for name, s in phones]
+    words = [(pos, length, output_sample(s, scale, len(samples))) for pos, length, s in words]
     return Synthesis(samples, phones, words, raw=raw)
 
 
@@ -322,26 +336,32 @@ class IsolatedSynthesizer:
 
 
 def _frame(message) -> bytes:
-    """A message between the client and the synthesis server: its length, then JSON in which each int16
-    sample array is {"int16": <base64 of its bytes>} and each Voice {"voice": its fields} (plain data only:
-    nothing a reader executes)."""
-    import base64
+    """A message between the client and the synthesis server: the lengths of its JSON and of its binary part,
+    then both. In the JSON each int16 sample array is {"int16": [byte offset, sample count]} into the binary
+    part, which holds the arrays' little-endian bytes (base64 inside the JSON cost more than the synthesis's
+    own bookkeeping), and each Voice is {"voice": its fields}: plain data only, nothing a reader executes."""
     import json
     import struct
 
+    arrays: list[bytes] = []
+    offset = 0
+
     def encode(value):
+        nonlocal offset
         if isinstance(value, np.ndarray):
-            return {"int16": base64.b64encode(value.astype("<i2").tobytes()).decode("ascii")}
+            data = value.astype("<i2").tobytes()
+            arrays.append(data)
+            offset += len(data)
+            return {"int16": [offset - len(data), len(data) // 2]}
         if isinstance(value, Voice):
             return {"voice": {**value.__dict__, "formants": sorted(value.formants.items())}}
         raise TypeError(f"cannot send {type(value).__name__}")
 
     data = json.dumps(message, default=encode).encode("utf-8")
-    return struct.pack("<Q", len(data)) + data
+    return struct.pack("<QQ", len(data), offset) + data + b"".join(arrays)
 
 
 def _read_message(stream):
-    import base64
     import json
     import struct
 
@@ -350,17 +370,19 @@ def _read_message(stream):
 
     def decode(obj):
         if obj.keys() == {"int16"}:
-            return np.frombuffer(base64.b64decode(obj["int16"]), dtype="<i2").astype(np.int16)
+            offset, count = obj["int16"]
+            return np.frombuffer(binary, dtype="<i2", count=count, offset=offset).astype(np.int16)
         if obj.keys() == {"voice"} and isinstance(obj["voice"], dict):   # not synthesize(text, voice=name)
             fields = {k: as_tuple(v) for k, v in obj["voice"].items()}
             return Voice(**{**fields, "formants": {n: tuple(v) for n, v in obj["voice"]["formants"]}})
         return obj
 
-    head = stream.read(8)
-    if len(head) < 8:
+    head = stream.read(16)
+    if len(head) < 16:
         return None
-    (n,) = struct.unpack("<Q", head)
-    return json.loads(stream.read(n), object_hook=decode)
+    n_json, n_binary = struct.unpack("<QQ", head)
+    text, binary = stream.read(n_json), stream.read(n_binary)
+    return json.loads(text, object_hook=decode)
 
 
 def _serve() -> None:

@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AsrserError
+from .espeak import OUTPUT_RATE, output_sample, resample_int16
 from .mini_timit import Segment, _context_rules, _energy_rise, epenthetic_gaps
 
-OUTPUT_RATE = 16000
 # the installed US English voices: two diphone voices (male, 16 kHz) and an HTS voice (female, 32 kHz)
 VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
 HTS_VOICES = ("cmu_us_slt_arctic_hts",)
@@ -329,16 +329,13 @@ def to_output(samples: np.ndarray, rate: int, phones: list[tuple[str, float, int
     taken as if sampled at rate / vocal_tract (played slower: formants and F0 divided by the factor, durations
     multiplied). Epenthetic silences (epi) the labels place are made silent in the audio, as mini-TIMIT does
     for espeak."""
-    from scipy.signal import resample_poly   # not at module level: the module is cheap to import
-
     ratio = Fraction(OUTPUT_RATE) * Fraction(vocal_tract).limit_denominator(1000) / rate
     if ratio != 1:
         ratio = ratio.limit_denominator(1000)
-        resampled = resample_poly(samples.astype(np.float64), ratio.numerator, ratio.denominator)
-        samples = np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
+    samples = resample_int16(samples, ratio.numerator, ratio.denominator)
     scale = OUTPUT_RATE * vocal_tract
     total = len(samples)
-    word_samples = [(word, min(int(round(start * scale)), total), min(int(round(end * scale)), total))
+    word_samples = [(word, output_sample(start, scale, total), output_sample(end, scale, total))
                     for word, start, end, _ in words]
     segments = radio_to_timit(phones, samples, scale)
     if any(seg.label == "epi" for seg in segments):
@@ -356,7 +353,7 @@ def radio_to_timit(phones: list[tuple[str, float, int]], samples: np.ndarray, sc
     for name, end_s, stress in phones:
         if name not in RADIO_TO_TIMIT:
             raise AsrserError(f"Festival phone {name!r} has no TIMIT mapping")
-        end = min(int(round(end_s * scale)), total)
+        end = output_sample(end_s, scale, total)
         if end <= start:
             continue
         label = RADIO_TO_TIMIT[name]

@@ -232,8 +232,13 @@ def _silence_start(raw: np.ndarray, end: int, lead: int) -> int:
     """Start (16 kHz samples, after `lead` padding) of the run of exact-zero samples in espeak's 22.05 kHz
     output that ends before raw index `end`; `end` itself if raw[end - 1] is not zero."""
     j = end
-    while j > 0 and raw[j - 1] == 0:
-        j -= 1
+    while j > 0:   # back over the zeros a block at a time: runs are long, and a sample at a time is slow
+        block = max(0, j - 256)
+        nonzero = np.flatnonzero(raw[block:j])
+        if len(nonzero):
+            j = block + int(nonzero[-1]) + 1
+            break
+        j = block
     return lead + int(round(j / (RAW_RATE / OUTPUT_RATE)))
 
 
