@@ -329,9 +329,7 @@ def to_output(samples: np.ndarray, rate: int, phones: list[tuple[str, float, int
     taken as if sampled at rate / vocal_tract (played slower: formants and F0 divided by the factor, durations
     multiplied). Epenthetic silences (epi) the labels place are made silent in the audio, as mini-TIMIT does
     for espeak."""
-    ratio = Fraction(OUTPUT_RATE) * Fraction(vocal_tract).limit_denominator(1000) / rate
-    if ratio != 1:
-        ratio = ratio.limit_denominator(1000)
+    ratio = (Fraction(OUTPUT_RATE) * Fraction(vocal_tract).limit_denominator(1000) / rate).limit_denominator(1000)
     samples = resample_int16(samples, ratio.numerator, ratio.denominator)
     scale = OUTPUT_RATE * vocal_tract
     total = len(samples)
