@@ -30,6 +30,8 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from asrser.synth import mini_timit  # noqa: E402  (after the thread count: it imports numpy)
+
 
 def _audio_seconds(files: list[Path], header_bytes: int) -> float:
     return sum((p.stat().st_size - header_bytes) / 2 for p in files) / 16000
@@ -64,7 +66,7 @@ def main():
     p.add_argument("--size", default="default", choices=["tiny", "default", "full"])
     p.add_argument("--nj", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--condition", default="read", choices=["read", "clean"])
+    p.add_argument("--condition", default="read", choices=mini_timit.CONDITIONS)
     a = p.parse_args()
     corpora = ["iemocap", "timit"] if a.corpus == "both" else [a.corpus]
     print(f"{'corpus':13s}{'size':>8s}{'nj':>4s}{'utts':>7s}{'audio min':>11s}{'wall s':>9s}{'utt/s':>8s}"

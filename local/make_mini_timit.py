@@ -7,10 +7,11 @@ Usage: make_mini_timit.py [--size tiny|default|full] [--condition read|clean] [-
   clean: the corpus as first made (close-talking, citation forms), to reproduce older results.
 """
 from asrser import cli
+from asrser.synth.mini_timit import CONDITIONS, SIZES
 
 p = cli.parser(__doc__)
-p.add_argument("--size", default="default", choices=["tiny", "default", "full"])
-p.add_argument("--condition", default="read", choices=["read", "clean"])
+p.add_argument("--size", default="default", choices=list(SIZES))
+p.add_argument("--condition", default="read", choices=CONDITIONS)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--nj", type=cli.positive_int, default=1)
 p.add_argument("out_dir")
