@@ -16,7 +16,8 @@ def _save(fig, out: str | os.PathLike) -> None:
 
 
 def plot_error_rates(rows: list[dict], out: str | os.PathLike, title: str, ylabel: str = "PER %") -> None:
-    """Grouped bars: one group per system, one bar per set (rows: system, set, per: the error rate)."""
+    """Grouped bars: one group per system, one bar per set (rows: system, set, per: the error rate, and
+    optionally sd: a standard deviation, drawn as an error bar)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -26,8 +27,11 @@ def plot_error_rates(rows: list[dict], out: str | os.PathLike, title: str, ylabe
     fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(systems), 3.2))
     width = 0.8 / max(len(sets), 1)
     for k, name in enumerate(sets):
-        values = [next((r["per"] for r in rows if r["system"] == s and r["set"] == name), 0.0) for s in systems]
-        bars = ax.bar([i + k * width for i in range(len(systems))], values, width, label=name)
+        found = [next((r for r in rows if r["system"] == s and r["set"] == name), {}) for s in systems]
+        values = [r.get("per", 0.0) for r in found]
+        spread = [r.get("sd") or 0.0 for r in found] if any(r.get("sd") for r in found) else None
+        bars = ax.bar([i + k * width for i in range(len(systems))], values, width, label=name, yerr=spread,
+                      capsize=3 if spread else 0)
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_xticks([i + width * (len(sets) - 1) / 2 for i in range(len(systems))], systems)
     ax.set_ylabel(ylabel)

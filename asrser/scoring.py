@@ -41,7 +41,8 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable
+import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -873,6 +874,72 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
         plot_error_rates(plotted, Path(out).with_suffix(".png"),
                          f"{title}: PER by system (LM weight from {TUNING_SET})")
     return rows
+
+
+def seed_spread(exp_dirs: Sequence[str | os.PathLike], labels: Sequence[str] = (), systems: Sequence[str] = (),
+                sets: Sequence[str] = (TUNING_SET, "test"), out: str | os.PathLike | None = None,
+                plot: str | os.PathLike | None = None) -> list[dict]:
+    """One recipe run several times (another seed each; one exp dir per run): each system's PER on each set
+    (Kaldi's TIMIT scoring, at the LM weight chosen on that run's dev decode) as the mean and sample standard
+    deviation over the runs, beside every run's figure and chosen weight; a markdown table in `out` and bars
+    with the spread in `plot`. `systems` selects and orders the rows (default: every system scored in all runs);
+    an SAT system's first pass is the system <name>.si. Returns one row per system and set."""
+    exp_dirs = [Path(d) for d in exp_dirs]
+    labels = list(labels) or [d.parent.name if d.name == "exp" else d.name for d in exp_dirs]
+    if len(labels) != len(exp_dirs):
+        raise AsrserError(f"{len(labels)} labels for {len(exp_dirs)} exp dirs")
+    tuned = []          # per run: {(system, set): ScliteResult at the dev-chosen weight}
+    for exp_dir in exp_dirs:
+        run = {}
+        for table in exp_dir.glob("*/decode_*/scoring/per_by_lmwt"):
+            decode_dir = table.parent.parent
+            name = decode_dir.name.removeprefix("decode_")
+            first_pass = ".si" if name.endswith(".si") else ""
+            run[decode_dir.parent.name + first_pass, name.removesuffix(".si")] = set_per(decode_dir).tuned
+        if not run:
+            raise DataError(exp_dir, "no scored decode (<system>/decode_<set>/scoring/per_by_lmwt)")
+        tuned.append(run)
+    if not systems:
+        systems = sorted({s for s, _ in tuned[0]} & set.intersection(*({s for s, _ in r} for r in tuned)))
+    rows = []
+    for system in systems:
+        for name in sets:
+            results = []
+            for exp_dir, run in zip(exp_dirs, tuned):
+                result = run.get((system, name))
+                if result is None:
+                    raise DataError(exp_dir / system.removesuffix(".si") /
+                                    f"decode_{name}{'.si' if system.endswith('.si') else ''}",
+                                    "not scored at the LM weight chosen on dev (missing, or dev not scored)")
+                results.append(result)
+            pers = [r.error_rate for r in results]
+            rows.append(dict(system=system, set=name, runs=pers, lmwts=[r.lmwt for r in results],
+                             per=statistics.fmean(pers), sd=statistics.stdev(pers) if len(pers) > 1 else None))
+    if out is not None:
+        with atomic_write(out) as f:
+            f.write(_seed_spread_table(rows, labels, sets))
+    if plot is not None:
+        from .plots import plot_error_rates
+        plot_error_rates(rows, plot, f"PER by system: mean and sd over {len(exp_dirs)} runs "
+                                     f"(LM weight from {TUNING_SET})")
+    return rows
+
+
+def _seed_spread_table(rows: list[dict], labels: Sequence[str], sets: Sequence[str]) -> str:
+    def mean_sd(r):
+        return f"{r['per']:.2f}" + (f" ± {r['sd']:.2f}" if r["sd"] is not None else "")
+
+    runs = " / ".join(labels)
+    head = ([f"{name}, mean ± sd" for name in sets] + [f"{name}, {runs}" for name in sets] +
+            [f"LM weight (from {TUNING_SET}), {runs}"])
+    lines = ["| system | " + " | ".join(head) + " |", "|---|" + "---:|" * len(sets) + "---|" * (len(sets) + 1)]
+    for system in dict.fromkeys(r["system"] for r in rows):
+        mine = {r["set"]: r for r in rows if r["system"] == system}
+        cells = ([mean_sd(mine[name]) for name in sets] +
+                 [" / ".join(f"{p:.2f}" for p in mine[name]["runs"]) for name in sets] +
+                 [" / ".join(f"{w:g}" for w in mine[sets[0]]["lmwts"])])   # every set at dev's weight
+        lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def results_summary(rows: list[dict]) -> list[str]:

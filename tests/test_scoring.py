@@ -303,6 +303,41 @@ def test_an_sat_systems_first_pass_is_tuned_on_the_first_pass_of_dev(tmp_path):
     assert "| tri3 | test.si | 7.00 | 7 / 100 |" in (tmp_path / "RESULTS.md").read_text()
 
 
+def test_the_seed_spread_reads_every_run_at_its_own_dev_chosen_weight(tmp_path):
+    """Each run's figure is its own dev-chosen weight's (not the test set's best, not another run's weight); the
+    spread is the sample standard deviation; a run that lacks a system is named."""
+    import pytest
+
+    from asrser.errors import DataError
+    from asrser.scoring import seed_spread
+
+    # run a: dev chooses weight 2 (test 6); run b: dev chooses 5 (test 8, not its best 3); first pass of tri3
+    for run, dev, test in (("a", {2: 5, 5: 7}, {2: 6, 5: 9}), ("b", {2: 9, 5: 4}, {2: 3, 5: 8})):
+        for name in ("decode_dev", "decode_dev.si"):
+            score_deletions(tmp_path / run / "exp" / "tri3" / name, dev)
+        for name in ("decode_test", "decode_test.si"):
+            score_deletions(tmp_path / run / "exp" / "tri3" / name, test)
+    score_deletions(tmp_path / "a" / "exp" / "mono" / "decode_dev", {1: 20})
+    out, plot = tmp_path / "spread.md", tmp_path / "spread.png"
+    rows = seed_spread([tmp_path / "a" / "exp", tmp_path / "b" / "exp"], out=out, plot=plot)
+    assert [(r["system"], r["set"]) for r in rows] == [("tri3", "dev"), ("tri3", "test"), ("tri3.si", "dev"),
+                                                        ("tri3.si", "test")]      # mono is not in run b
+    test = rows[1]
+    assert test["runs"] == [6.0, 8.0] and test["lmwts"] == [2.0, 5.0]
+    assert test["per"] == 7.0 and abs(test["sd"] - 2 ** 0.5) < 1e-12
+    lines = out.read_text().splitlines()
+    assert lines[0] == ("| system | dev, mean ± sd | test, mean ± sd | dev, a / b | test, a / b | "
+                        "LM weight (from dev), a / b |")
+    assert "| tri3 | 4.50 ± 0.71 | 7.00 ± 1.41 | 5.00 / 4.00 | 6.00 / 8.00 | 2 / 5 |" in lines
+    assert plot.stat().st_size > 0
+    with pytest.raises(DataError, match="b/exp/mono/decode_dev"):
+        seed_spread([tmp_path / "a" / "exp", tmp_path / "b" / "exp"], systems=["mono"], sets=["dev"])
+    printed = run_step("seed_spread.py", "--labels", "0 1", "--systems", "tri3", tmp_path / "a" / "exp",
+                       tmp_path / "b" / "exp", out).stdout
+    assert "tri3 test: PER 7.00 ± 1.41 (6.00, 8.00; LM weights 2, 5)" in printed
+    assert "| dev, 0 / 1 |" in out.read_text()
+
+
 def test_silence_only_is_scored_as_a_decode(tmp_path):
     """Every phone but the (optional) silences is a deletion; sclite counts the reference's optional silences
     (TIMIT's closures among them) as words, so silence alone scores below 100%."""
