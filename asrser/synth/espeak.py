@@ -10,6 +10,7 @@ synthesiser per process, and all custom voices must be known when it starts.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
@@ -129,6 +130,28 @@ def _private_data_dir(system: Path, voices: list[Voice], root: Path) -> Path:
     return data
 
 
+@contextlib.contextmanager
+def _private_pulse_runtime(root: Path):
+    """PULSE_RUNTIME_PATH set to an existing empty directory of our own while espeak-ng initialises.
+
+    espeak_Initialize opens its audio library (pcaudio -> PulseAudio) even when it only returns samples, and
+    what it then synthesises depends on that: where PulseAudio had to create its runtime directory (the first
+    espeak-ng on a fresh machine, or after /tmp was cleared), the plain espeak voices came out audibly
+    different (measured: 69 of the default mini-TIMIT's 198 speakers, every sentence, labels included).
+    A directory of our own that already exists makes every initialisation take the same path."""
+    runtime = root / "pulse"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    before = os.environ.get("PULSE_RUNTIME_PATH")
+    os.environ["PULSE_RUNTIME_PATH"] = str(runtime)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PULSE_RUNTIME_PATH", None)
+        else:
+            os.environ["PULSE_RUNTIME_PATH"] = before
+
+
 class Synthesizer:
     """The process's espeak-ng instance. Use Synthesizer.get(voices) rather than the constructor."""
 
@@ -160,9 +183,10 @@ class Synthesizer:
         if voices:
             data_dir = _private_data_dir(_system_data_dir(self._lib), voices, Path(self._tmp.name))
             # espeak_Initialize takes the directory that *contains* espeak-ng-data
-        rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0,
-                                           str(data_dir.parent).encode() if data_dir else None,
-                                           _INIT_PHONEME_EVENTS | _INIT_DONT_EXIT)
+        with _private_pulse_runtime(Path(self._tmp.name)):
+            rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0,
+                                               str(data_dir.parent).encode() if data_dir else None,
+                                               _INIT_PHONEME_EVENTS | _INIT_DONT_EXIT)
         if rate != _ESPEAK_RATE:
             raise AsrserError(f"espeak_Initialize failed or gave an unexpected sample rate ({rate})")
         self._chunks: list[np.ndarray] = []
