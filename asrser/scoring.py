@@ -799,6 +799,11 @@ def _examples(utts: list[str]) -> str:
     return ", ".join(utts[:5]) + (f" and {len(utts) - 5} more" if len(utts) > 5 else "")
 
 
+def scored_decodes(exp_dir: str | os.PathLike) -> list[Path]:
+    """Every <exp>/<system>/decode_<set> with a PER table (scored by score_decode), sorted."""
+    return sorted(table.parent.parent for table in Path(exp_dir).glob("*/decode_*/scoring/per_by_lmwt"))
+
+
 def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: str,
                     sections: Iterable[str] = ()) -> list[dict]:
     """RESULTS.md from every scored <exp>/<system>/decode_<set>: PER (Kaldi's TIMIT scoring, and the basic
@@ -807,8 +812,7 @@ def collect_results(exp_dir: str | os.PathLike, out: str | os.PathLike, title: s
     (markdown, e.g. hmm.boundaries.accuracy_table), and the figure."""
     exp_dir = Path(exp_dir)
     rows = []
-    for table in sorted(exp_dir.glob("*/decode_*/scoring/per_by_lmwt")):
-        decode_dir = table.parent.parent
+    for decode_dir in scored_decodes(exp_dir):
         per, basic = set_per(decode_dir), set_per(decode_dir, scoring="basic")
         tuned = per.tuned
         lines = [(decode_dir / "scoring" / name).read_text().strip() for name in ("best_per", "best_per_basic")
@@ -891,8 +895,7 @@ def seed_spread(exp_dirs: Sequence[str | os.PathLike], labels: Sequence[str] = (
     tuned = []          # per run: {(system, set): ScliteResult at the dev-chosen weight}
     for exp_dir in exp_dirs:
         run = {}
-        for table in exp_dir.glob("*/decode_*/scoring/per_by_lmwt"):
-            decode_dir = table.parent.parent
+        for decode_dir in scored_decodes(exp_dir):
             name = decode_dir.name.removeprefix("decode_")
             first_pass = ".si" if name.endswith(".si") else ""
             run[decode_dir.parent.name + first_pass, name.removesuffix(".si")] = set_per(decode_dir).tuned
@@ -900,7 +903,7 @@ def seed_spread(exp_dirs: Sequence[str | os.PathLike], labels: Sequence[str] = (
             raise DataError(exp_dir, "no scored decode (<system>/decode_<set>/scoring/per_by_lmwt)")
         tuned.append(run)
     if not systems:
-        systems = sorted({s for s, _ in tuned[0]} & set.intersection(*({s for s, _ in r} for r in tuned)))
+        systems = sorted(set.intersection(*({s for s, _ in r} for r in tuned)))
     rows = []
     for system in systems:
         for name in sets:

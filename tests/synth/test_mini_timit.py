@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -205,8 +206,6 @@ def test_read_condition_same_bytes_with_two_jobs_on_a_fresh_machine_and_differs_
     """Two jobs in a fresh process whose home has never run PulseAudio (as on a new machine, where espeak-ng's
     audio library first creates its runtime directory and used to change what espeak-ng synthesised) give the
     fixture's bytes."""
-    import os
-
     prog = Path(__file__).resolve().parents[2] / "local" / "make_mini_timit.py"
     home = tmp_path / "home"
     home.mkdir()
