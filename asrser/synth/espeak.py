@@ -359,6 +359,35 @@ class IsolatedSynthesizer:
             pass
 
 
+class PartitionedSynthesizer:
+    """IsolatedSynthesizers for more voice variants than one espeak-ng data dir holds (MAX_VARIANTS; the
+    full-size mini-TIMIT has more): the voices, sorted by name, are dealt into equal consecutive parts, one
+    server each, started when first asked for. At most MAX_VARIANTS voices make one part: the one server, and
+    the bytes, of a single IsolatedSynthesizer. The parts depend on the voice list only, never on the job split."""
+
+    def __init__(self, voices: list[Voice], language: str = "en-us"):
+        voices = sorted(voices, key=lambda v: v.name)
+        n_parts = max(1, -(-len(voices) // MAX_VARIANTS))
+        self._parts = [voices[i * len(voices) // n_parts:(i + 1) * len(voices) // n_parts] for i in range(n_parts)]
+        self._part_of = {v.name: i for i, part in enumerate(self._parts) for v in part}
+        self._language = language
+        self._servers: dict[int, IsolatedSynthesizer] = {}
+
+    def for_voice(self, name: str | None) -> IsolatedSynthesizer:
+        """The server that holds variant `name` (None: no variant, e.g. transcription alone)."""
+        if name is not None and name not in self._part_of:
+            raise AsrserError(f"espeak voice variant {name!r} is not among the {len(self._part_of)} this "
+                              "synthesiser was made with")
+        part = self._part_of[name] if name is not None else 0
+        if part not in self._servers:
+            self._servers[part] = IsolatedSynthesizer(self._parts[part], self._language)
+        return self._servers[part]
+
+    def close(self) -> None:
+        while self._servers:
+            self._servers.popitem()[1].close()
+
+
 def _frame(message) -> bytes:
     """A message between the client and the synthesis server: the lengths of its JSON and of its binary part,
     then both. In the JSON each int16 sample array is {"int16": [byte offset, sample count]} into the binary

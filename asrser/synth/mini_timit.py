@@ -32,7 +32,7 @@ from ..fileio import atomic_write, check_generated_dir
 from ..progress import bar as progress_bar
 from .connected_speech import Style, align_words, apply_rules, speaker_style
 from .emotional import at_level, pink, reverberate, tilted
-from .espeak import OUTPUT_RATE, RAW_RATE, IsolatedSynthesizer, Synthesis, Voice
+from .espeak import OUTPUT_RATE, RAW_RATE, PartitionedSynthesizer, Synthesis, Voice
 from .text_grammar import SHARED_SENTENCES, sentence
 
 log = logging.getLogger(__name__)
@@ -494,13 +494,13 @@ def plan_corpus(out_dir: str | os.PathLike, size: str, seed: int, condition: str
 _VOICES: list[Voice] = []
 
 
-_synthesizer: IsolatedSynthesizer | None = None
+_synthesizer: PartitionedSynthesizer | None = None
 _festival: dict = {}    # Festival voice name -> its FestivalSynthesizer (one process per voice per worker)
 
 
 def _init_worker(voices: list[Voice]) -> None:
     global _synthesizer
-    _synthesizer = IsolatedSynthesizer(voices)
+    _synthesizer = PartitionedSynthesizer(voices)
     # a pool worker leaves through multiprocessing's exit handlers, not atexit: close Festival there
     from multiprocessing.util import Finalize
     Finalize(None, _close_festival, exitpriority=10)
@@ -580,7 +580,8 @@ def synthesize_speaker(jobs: list[Job]) -> int:
     requests = [(job.text, dict(voice=f"en-us+{job.speaker.voice.name}",
                                 rate=job.speaker.rate + int(rng.integers(-8, 9)), pitch=job.speaker.pitch,
                                 pitch_range=job.speaker.pitch_range)) for job, rng in zip(jobs, rngs)]
-    for job, rng, synthesis in zip(jobs, rngs, _synthesizer.synthesize_group(requests)):
+    syntheses = _synthesizer.for_voice(jobs[0].speaker.voice.name).synthesize_group(requests)
+    for job, rng, synthesis in zip(jobs, rngs, syntheses):
         _write_utterance(job, synthesis, rng)
     return len(jobs)
 
@@ -594,7 +595,9 @@ def connected_speech(jobs: list[Job], rngs: list[np.random.Generator]) -> list[t
     text words each phoneme word speaks. Clauses are joined by a pause (`_:`)."""
     texts = [job.text for job in jobs]
     words = sorted({w for t in texts for w in _text_words(t)})
-    transcribed = _synthesizer.phonemes_group([(t, "en-us") for t in texts + words])
+    voice = jobs[0].speaker.voice
+    transcribed = _synthesizer.for_voice(voice.name if voice else None).phonemes_group(
+        [(t, "en-us") for t in texts + words])
     citation = {w: " ".join(c) for w, c in zip(words, transcribed[len(texts):])}
     out = []
     for job, rng, clauses in zip(jobs, rngs, transcribed):
@@ -645,7 +648,7 @@ def _synthesize_read_speaker(jobs: list[Job]) -> int:
                                 pitch=int(np.clip(spk.pitch + rng.normal(0, PITCH_JITTER), 0, 99)),
                                 pitch_range=spk.pitch_range))
                 for (phonemes, _), rng in zip(spoken, rngs)]
-    syntheses = _synthesizer.synthesize_group(requests)
+    syntheses = _synthesizer.for_voice(spk.voice.name).synthesize_group(requests)
     for job, (phonemes, covered), synthesis in zip(jobs, spoken, syntheses):
         _text_word_events(job.text, phonemes, covered, synthesis)
     # babble: the speaker's other sentences, several at once (the group is always the whole speaker, so the

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from asrser.errors import AsrserError
-from asrser.synth import festival, mini_timit
+from asrser.synth import espeak, festival, mini_timit
 from asrser.corpora.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS
 from asrser.corpora.timit import FOLD_61_TO_48, PHONE_MAP, PHONES48, TIMIT61
 from asrser.phones import read_phone_map, read_phone_set
@@ -413,3 +413,27 @@ def test_an_hts_speaker_gives_the_same_bytes_in_any_process_and_order(tmp_path):
     made = [{p.name: p.read_bytes() for p in (tmp_path / name / hts[0].speaker.id).iterdir()}
             for name in ("after", "alone")]
     assert made[0] == made[1] and len(made[1]) == 12
+
+
+def test_full_size_voices_exceed_one_espeak_data_dir_and_each_part_speaks(tmp_path):
+    """The full-size read plan has more voice variants than one espeak-ng data dir holds: they are dealt to
+    servers in parts, and a speaker of the last part (whose voice the first server does not have) speaks."""
+    jobs = mini_timit.plan_corpus(tmp_path, "full", 0, "read")
+    voices = sorted({j.speaker.voice.name: j.speaker.voice for j in jobs if j.speaker.voice}.values(),
+                    key=lambda v: v.name)
+    assert len(voices) > espeak.MAX_VARIANTS
+    pool = espeak.PartitionedSynthesizer(voices)
+    assert [v for part in pool._parts for v in part] == voices
+    assert all(len(part) <= espeak.MAX_VARIANTS for part in pool._parts) and len(pool._parts) == 2
+    last = next(j for j in jobs if j.speaker.voice and j.speaker.voice.name == voices[-1].name
+                and not j.speaker.festival)
+    group = [j for j in jobs if j.speaker.id == last.speaker.id][:2]
+    mini_timit._init_worker(voices)
+    try:
+        assert mini_timit.synthesize_speaker(group) == 2
+        assert list(mini_timit._synthesizer._servers) == [1]      # only the part that holds the voice started
+    finally:
+        mini_timit._synthesizer.close()
+    assert Path(group[1].path).with_suffix(".PHN").read_text().count("\n") > 5
+    with pytest.raises(AsrserError, match="not among the"):
+        pool.for_voice("no-such-variant")
