@@ -404,18 +404,66 @@ def compute_cmvn_stats(data_dir: str | os.PathLike, cmvn_dir: str | os.PathLike)
     os.replace(prefix.with_name(prefix.name + ".scp"), data_dir / "cmvn.scp")
 
 
-def global_cmvn_stats(feats_scp: str | os.PathLike, utts: Iterable[str] | None = None) -> np.ndarray:
+@dataclass(frozen=True)
+class SpeakerCmvn:
+    """Kaldi's apply-cmvn --utt2spk as an nnet dir's cmvn_opts asks for it: each speaker's features normalised
+    by that speaker's own statistics (means, and variances with norm_vars), before the global normalisation.
+    The statistics come from the features being normalised, not from a cmvn.scp that may be stale."""
+
+    norm_means: bool = True
+    norm_vars: bool = False
+
+    @classmethod
+    def from_opts(cls, opts: str, source: str | os.PathLike = "cmvn_opts") -> "SpeakerCmvn":
+        """apply-cmvn's options (its defaults: --norm-means=true --norm-vars=false)."""
+        values = {"--norm-means": True, "--norm-vars": False}
+        for token in opts.split():
+            name, _, value = token.partition("=")
+            if name not in values or value not in ("true", "false"):
+                raise DataError(source, f"unknown CMVN option {token!r} (--norm-means=true|false, "
+                                        "--norm-vars=true|false)")
+            values[name] = value == "true"
+        if values["--norm-vars"] and not values["--norm-means"]:
+            raise DataError(source, "--norm-vars=true needs --norm-means=true (as apply-cmvn)")
+        return cls(values["--norm-means"], values["--norm-vars"])
+
+    def opts(self) -> str:
+        return f"--norm-means={str(self.norm_means).lower()} --norm-vars={str(self.norm_vars).lower()}"
+
+    def speaker_stats(self, feats: dict[str, str], utt2spk: dict[str, str],
+                      source: str | os.PathLike) -> dict[str, np.ndarray]:
+        """Per-speaker CMVN stats over the utterances of `feats` (utt -> rxspec, listed in `source`)."""
+        stats: dict[str, np.ndarray] = {}
+        for utt, rxspec in feats.items():
+            if utt not in utt2spk:
+                raise DataError(source, f"utterance {utt} has no speaker in utt2spk (per-speaker CMVN needs one)")
+            s = cmvn_stats(read_matrix(rxspec, source, utt))
+            stats[utt2spk[utt]] = stats[utt2spk[utt]] + s if utt2spk[utt] in stats else s
+        return stats
+
+    def apply(self, feats: np.ndarray, speaker_stats: np.ndarray) -> np.ndarray:
+        return apply_cmvn(feats, speaker_stats, self.norm_vars) if self.norm_means else feats
+
+
+def global_cmvn_stats(feats_scp: str | os.PathLike, utts: Iterable[str] | None = None,
+                      speaker_cmvn: SpeakerCmvn | None = None) -> np.ndarray:
     """Speaker-independent CMVN stats over every utterance of a feats.scp, or over `utts` of it (a training
-    subset, for neural-net input)."""
+    subset, for neural-net input); with speaker_cmvn, of the features after per-speaker normalisation (the
+    speakers from the utt2spk beside feats.scp)."""
     keep = set(utts) if utts is not None else None
-    total = None
-    for utt, rxspec in read_key_value(feats_scp).items():
-        if keep is not None and utt not in keep:
-            continue
-        s = cmvn_stats(read_matrix(rxspec, feats_scp, utt))
-        total = s if total is None else total + s
-    if total is None:
+    feats = {u: rx for u, rx in read_key_value(feats_scp).items() if keep is None or u in keep}
+    if not feats:
         raise DataError(feats_scp, "no features listed")
+    if speaker_cmvn is not None:
+        utt2spk = read_key_value(Path(feats_scp).with_name("utt2spk"))
+        per_speaker = speaker_cmvn.speaker_stats(feats, utt2spk, feats_scp)
+    total = None
+    for utt, rxspec in feats.items():
+        x = read_matrix(rxspec, feats_scp, utt)
+        if speaker_cmvn is not None:
+            x = speaker_cmvn.apply(x, per_speaker[utt2spk[utt]])
+        s = cmvn_stats(x)
+        total = s if total is None else total + s
     return total
 
 

@@ -310,3 +310,15 @@ def test_feature_distance_in_reference_standard_deviations():
     assert d["max"] == pytest.approx(3.0 / sd[0], abs=1e-3) and d["frames_other"] == 4000
     with pytest.raises(AsrserError, match="feature dimensions differ: 2 .* and 3"):
         feature_distance(cmvn_stats(reference), cmvn_stats(np.zeros((5, 3), np.float32)))
+
+
+def test_speaker_cmvn_options_are_apply_cmvns():
+    from asrser.features import SpeakerCmvn
+
+    assert SpeakerCmvn.from_opts("") == SpeakerCmvn(True, False)            # apply-cmvn's defaults
+    assert SpeakerCmvn.from_opts("--norm-vars=true") == SpeakerCmvn(True, True)
+    assert SpeakerCmvn.from_opts("--norm-means=false").apply(np.ones((2, 3), np.float32), None)[0, 0] == 1
+    with pytest.raises(DataError, match="cmvn_opts: unknown CMVN option '--norm-vars'"):
+        SpeakerCmvn.from_opts("--norm-vars")
+    with pytest.raises(DataError, match="needs --norm-means=true"):
+        SpeakerCmvn.from_opts("--norm-means=false --norm-vars=true")

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 NORMALISATION_STATS = "global_cmvn.stats"     # the Kaldi CMVN stats the frames are normalised with
 CLASS_TABLE = "classes.txt"                   # what each target class is (asrser.hmm.targets)
+# per-speaker CMVN applied before the global normalisation, in apply-cmvn's options (Kaldi's nnet dirs keep
+# theirs in a file of this name); beside the global stats, absent when there is none
+SPEAKER_CMVN_OPTS = "cmvn_opts"
 
 
 def copy_unless_same(src: str | os.PathLike, dst: Path) -> None:
@@ -39,6 +42,27 @@ def copy_unless_same(src: str | os.PathLike, dst: Path) -> None:
     os.replace(temp_name(dst), dst)
 
 
+def speaker_cmvn_of(global_cmvn: str | os.PathLike):
+    """The per-speaker CMVN that goes with these global stats (the cmvn_opts file beside them), or None."""
+    from ..features import SpeakerCmvn
+
+    opts = Path(global_cmvn).with_name(SPEAKER_CMVN_OPTS)
+    return SpeakerCmvn.from_opts(opts.read_text(), opts) if opts.is_file() else None
+
+
+def normalisation_files(directory: str | os.PathLike) -> list[Path]:
+    """The files that say how a dir's frames were normalised (global stats, and cmvn_opts when there is one)."""
+    return [p for p in (Path(directory) / NORMALISATION_STATS, Path(directory) / SPEAKER_CMVN_OPTS) if p.exists()]
+
+
+def copy_or_remove(src: Path, dst: Path) -> None:
+    """dst as a copy of src, or no dst when there is no src (a stale one would say what is no longer so)."""
+    if src.exists():
+        copy_unless_same(src, dst)
+    elif dst.exists() and dst.resolve() != src.resolve():
+        dst.unlink()
+
+
 def global_mean_std(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Kaldi CMVN stats (2, D+1) -> mean, standard deviation."""
     count = stats[0, -1]
@@ -50,17 +74,22 @@ def global_mean_std(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike | None,
                    global_cmvn: str | os.PathLike, out_dir: str | os.PathLike,
                    utts: list[str] | None = None) -> dict:
-    """<out_dir>/{feats.npy, targets.npy, utts.json, global_cmvn.stats, classes.txt (when the targets' dir has
-    one)}: normalised features of every utterance with features (of
-    `utts`, when given), concatenated, with per-frame targets. Decoding does not depend on alignments: an
+    """<out_dir>/{feats.npy, targets.npy, utts.json, global_cmvn.stats, cmvn_opts and classes.txt (when the stats'
+    and the targets' dirs have them)}: normalised features of every utterance with features (of `utts`, when
+    given; first normalised per speaker when a cmvn_opts file lies beside the global stats), concatenated, with
+    per-frame targets. Decoding does not depend on alignments: an
     utterance without targets (e.g. one the aligner could not align) is kept with target -1 on every frame,
     which training and frame error rates leave out, and counted ("untargeted"). A length mismatch of one
     frame is trimmed (Kaldi's tolerance), more is an error naming the utterance."""
     data = check_data_dir(data_dir, need_text=False, need_wav=False, need_feats=True)
     out_dir = Path(out_dir)
+    speaker_cmvn = speaker_cmvn_of(global_cmvn)
     inputs = [Path(data_dir) / "feats.scp", Path(global_cmvn)] + ([Path(targets_scp)] if targets_scp else [])
+    if speaker_cmvn is not None:
+        inputs.append(Path(data_dir) / "utt2spk")
     stamp = Stamp(out_dir / "frames.done", inputs, untargeted="kept",    # frames once skipped them
-                  keeps=[NORMALISATION_STATS, CLASS_TABLE], **({"utts": sorted(utts)} if utts is not None else {}))
+                  keeps=[NORMALISATION_STATS, CLASS_TABLE], **({"utts": sorted(utts)} if utts is not None else {}),
+                  **({"speaker_cmvn": speaker_cmvn.opts()} if speaker_cmvn is not None else {}))
     if stamp.is_current():
         return json.loads((out_dir / "utts.json").read_text())["counts"]
     mean, std = global_mean_std(read_matrix(str(global_cmvn), global_cmvn))
@@ -91,6 +120,8 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
         log.warning("%s: %d of %d utterance(s) have no targets (no alignment): kept for decoding, left out of "
                     "training and frame error rates, e.g. %s", data_dir, len(untargeted), len(names),
                     ", ".join(untargeted[:3]))
+    if speaker_cmvn is not None:
+        speaker_stats = speaker_cmvn.speaker_stats(feats_scp, data.utt2spk, Path(data_dir) / "feats.scp")
     total = int(sum(lengths))
     dim = int(mean.shape[0])
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -102,6 +133,8 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
         x = read_matrix(feats_scp[utt], Path(data_dir) / "feats.scp", utt)[:n]
         if x.shape[1] != dim:
             raise AsrserError(f"{data_dir}/feats.scp: {utt} has dimension {x.shape[1]}, the statistics {dim}")
+        if speaker_cmvn is not None:
+            x = speaker_cmvn.apply(x, speaker_stats[data.utt2spk[utt]])
         feats_out[start:start + n] = (x - mean) / std
         if targets is not None and utt in targets:
             targets_out[start:start + n] = np.asarray(targets[utt])[:n]
@@ -117,6 +150,7 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
         json.dump({"utts": names, "lengths": lengths, "counts": counts}, f)
     # what a net trained on these frames keeps to decode new audio: the normalisation and the class table
     copy_unless_same(global_cmvn, out_dir / NORMALISATION_STATS)
+    copy_or_remove(Path(global_cmvn).with_name(SPEAKER_CMVN_OPTS), out_dir / SPEAKER_CMVN_OPTS)
     if targets_scp and (Path(targets_scp).parent / CLASS_TABLE).exists():
         copy_unless_same(Path(targets_scp).parent / CLASS_TABLE, out_dir / CLASS_TABLE)
     stamp.write()

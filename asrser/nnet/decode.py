@@ -21,7 +21,7 @@ from ..hmm.decode import (DecodeOptions, Decoder, clear_decode_outputs, decode_c
 from ..hmm.model import HmmModel
 from ..hmm.targets import target_table
 from ..kaldi_format import ArchiveWriter, loglikelihood_matrix
-from .data import CLASS_TABLE, FrameData, log_priors_from_counts
+from .data import CLASS_TABLE, NORMALISATION_STATS, SPEAKER_CMVN_OPTS, FrameData, log_priors_from_counts
 from .model import LayeredNet
 from .train import CLASS_COUNTS, autocast_dtype, load_model, select_device
 
@@ -71,6 +71,7 @@ class Hybrid:
         if num_classes != net.num_classes:
             raise AsrserError(f"{net_path} predicts {net.num_classes} classes, the HMM has {num_classes} states")
         check_class_table(Path(net_path).parent / CLASS_TABLE, hmm, targets)
+        check_same_normalisation(Path(net_path).parent, frames_dir)
         log_priors = log_priors_from_counts(read_class_counts(Path(net_path).parent / CLASS_COUNTS, num_classes))
         return cls(net, hmm, tid2class, log_priors, FrameData(frames_dir, net.config.context))
 
@@ -114,6 +115,22 @@ def check_class_table(path: Path, hmm: HmmModel, targets: str) -> None:
         raise DataError(path, f"the net was trained on other classes than the {targets} classes of {hmm.path} "
                               f"(class {first}: {trained[first] if first < len(trained) else 'none'} here, "
                               f"{here[first] if first < len(here) else 'none'} in the model)")
+
+
+def check_same_normalisation(net_dir: Path, frames_dir: str | os.PathLike) -> None:
+    """Frames normalised as the net's training frames were: the same global stats and per-speaker CMVN (when
+    the net's dir records its normalisation; nets of older releases kept none)."""
+    if not (net_dir / NORMALISATION_STATS).exists():
+        return
+    def content(path: Path) -> bytes | None:
+        return path.read_bytes() if path.exists() else None
+
+    for name in (NORMALISATION_STATS, SPEAKER_CMVN_OPTS):
+        trained, here = net_dir / name, Path(frames_dir) / name
+        if content(trained) != content(here):
+            raise DataError(here, f"these frames were normalised otherwise than the net's training frames "
+                                  f"({trained}{'' if trained.exists() else ': none'}); prepare them with "
+                                  f"nnet_prepare_frames.py <data> {net_dir / NORMALISATION_STATS} <frames>")
 
 
 def class_to_pdf_columns(hmm: HmmModel, tid2class: np.ndarray) -> np.ndarray:

@@ -170,7 +170,7 @@ def train_net(train_dir: str | os.PathLike, valid_dir: str | os.PathLike, out_di
               config: NetConfig, num_classes: int, transfer_from: str | os.PathLike | None = None,
               frozen_layers: int = 0, device: str = "auto", progress: bool = True) -> list[dict]:
     """Train into out_dir (epoch_<n>.pt, final.pt = best validation FER, history.json, train.done, and what
-    decoding needs: class_counts, global_cmvn.stats, classes.txt, see write_decoding_files); resumes
+    decoding needs: class_counts, global_cmvn.stats, cmvn_opts, classes.txt, see write_decoding_files); resumes
     after a kill. With transfer_from, the first frozen_layers layers are copied from that network and kept
     constant. A finished net is up to date while its frames, config, classes and transfer source are the same;
     when any of them changed, the net is trained again from scratch with a warning naming what changed. An
@@ -237,14 +237,13 @@ def write_decoding_files(out_dir: Path, train_dir: str | os.PathLike, num_classe
     dir is all a decoder reads: class_counts (the training frames per class, whose share is each class's
     prior; Kaldi's analyze-counts text vector) and the training frames' normalisation stats and class table."""
     from ..kaldi_format import write_kaldi_vector
-    from .data import CLASS_TABLE, NORMALISATION_STATS, class_counts, copy_unless_same
+    from .data import CLASS_TABLE, NORMALISATION_STATS, SPEAKER_CMVN_OPTS, class_counts, copy_or_remove
 
     train_dir = Path(train_dir)
     counts = class_counts(np.load(train_dir / "targets.npy"), num_classes)
     write_kaldi_vector(out_dir / CLASS_COUNTS, counts.astype(np.float32), binary=False)
-    for name in (NORMALISATION_STATS, CLASS_TABLE):
-        if (train_dir / name).exists():
-            copy_unless_same(train_dir / name, out_dir / name)
+    for name in (NORMALISATION_STATS, SPEAKER_CMVN_OPTS, CLASS_TABLE):
+        copy_or_remove(train_dir / name, out_dir / name)
 
 
 def _join_process_group(device: str) -> tuple[int, int, torch.device]:

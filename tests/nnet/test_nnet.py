@@ -301,3 +301,54 @@ def test_frames_without_any_target_are_refused_for_training_and_validation(tmp_p
         with pytest.raises(DataError, match=f"no frame has a target: the {name} frames") as e:
             train_net(tmp_path / train, tmp_path / valid, tmp_path / "net", small_net(tmp_path), 3, progress=False)
         assert str(e.value).startswith(str(tmp_path / "valid" / "targets.npy"))
+
+
+def test_per_speaker_cmvn_beside_the_stats_normalises_each_speaker_first_and_travels_with_the_frames(tmp_path):
+    """compute_global_cmvn.py --cmvn-opts writes cmvn_opts beside the stats, which are then of the per-speaker
+    normalised features; prepare_frames applies both (per speaker, then globally) and keeps cmvn_opts with the
+    frames; without the option a stale cmvn_opts goes, and the frames are as before."""
+    from helpers import run_step
+
+    data, feats = make_frames(tmp_path, lengths=(7, 3, 12, 9))
+    feats["s1-u3"] = feats["s1-u3"] + 5.0                       # a second speaker, far from the first
+    with kaldiio.WriteHelper(f"ark,scp:{tmp_path}/feats2.ark,{data}/feats.scp") as w:
+        for utt, x in feats.items():
+            w(utt, x)
+    speaker = {"s1-u0": "a", "s1-u1": "a", "s1-u2": "b", "s1-u3": "b"}
+    (data / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in speaker.items()))
+    (data / "spk2utt").write_text("a s1-u0 s1-u1\nb s1-u2 s1-u3\n")
+    stats = tmp_path / "exp" / "global_cmvn.stats"
+    run_step("compute_global_cmvn.py", "--cmvn-opts", "--norm-means=true", data, stats)
+    assert (tmp_path / "exp" / "cmvn_opts").read_text() == "--norm-means=true --norm-vars=false\n"
+    prepare_frames(data, tmp_path / "targets.scp", stats, tmp_path / "frames")
+    by_speaker = {s: np.concatenate([feats[u] for u in feats if speaker[u] == s]).mean(0) for s in "ab"}
+    centred = np.concatenate([x - by_speaker[speaker[u]] for u, x in feats.items()]).astype(np.float64)
+    expected = (centred - centred.mean(0)) / centred.std(0)
+    np.testing.assert_allclose(np.load(tmp_path / "frames" / "feats.npy"), expected, atol=1e-4)
+    assert (tmp_path / "frames" / "cmvn_opts").exists()
+
+    run_step("compute_global_cmvn.py", data, stats)              # the global normalisation alone again
+    assert not (tmp_path / "exp" / "cmvn_opts").exists()
+    prepare_frames(data, tmp_path / "targets.scp", stats, tmp_path / "frames")
+    assert not (tmp_path / "frames" / "cmvn_opts").exists()
+    plain = np.concatenate(list(feats.values())).astype(np.float64)
+    np.testing.assert_allclose(np.load(tmp_path / "frames" / "feats.npy"),
+                               (plain - plain.mean(0)) / plain.std(0), atol=1e-4)
+    bad = run_step("compute_global_cmvn.py", "--cmvn-opts", "--norm-mean=true", data, stats, check=False)
+    assert bad.returncode != 0 and "unknown CMVN option '--norm-mean=true'" in bad.stderr
+
+
+def test_frames_normalised_otherwise_than_the_nets_training_frames_are_refused(tmp_path):
+    from asrser.nnet.data import SPEAKER_CMVN_OPTS
+    from asrser.nnet.decode import check_same_normalisation
+
+    data, _ = make_frames(tmp_path)
+    prepare_frames(data, tmp_path / "targets.scp", tmp_path / "cmvn.ark", tmp_path / "frames")
+    net_dir = tmp_path / "net"
+    net_dir.mkdir()
+    check_same_normalisation(net_dir, tmp_path / "frames")       # a net dir of an older release: nothing to check
+    (net_dir / "global_cmvn.stats").write_bytes((tmp_path / "frames" / "global_cmvn.stats").read_bytes())
+    check_same_normalisation(net_dir, tmp_path / "frames")
+    (net_dir / SPEAKER_CMVN_OPTS).write_text("--norm-means=true\n")
+    with pytest.raises(DataError, match="normalised otherwise than the net's training frames"):
+        check_same_normalisation(net_dir, tmp_path / "frames")

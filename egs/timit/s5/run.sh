@@ -23,6 +23,8 @@ real_test_prompts=     # with --real-test: only this many of its prompts, evenly
 gmm_config=            # GMM sizes; empty: conf/gmm.yaml (scaled to the mini-TIMIT) or, with --timit or
                        # --corpus-size full (TIMIT's size), conf/gmm_full.yaml
 nnet_config=conf/convnet.yaml
+nnet_cmvn_opts=        # empty: the ConvNet's fbank normalised by the training set's mean/variance alone; e.g.
+                       # "--norm-means=true": each speaker's mean removed first (apply-cmvn's options)
 ctc_config=conf/ctc.yaml   # the end-to-end CTC phone recogniser (./run.sh passes conf/fast/ctc.yaml)
 device=auto            # auto (CUDA when present) | cpu | cuda
 phone_map=conf/timit/phones.60-48-39.map   # 61 labels -> 48 (column 2: the lang's phones) -> 39 (column 3: scoring)
@@ -36,7 +38,7 @@ kaldi_ali=             # Kaldi's alignment dirs of one model, quoted: the traini
                        # validation), e.g. "<kaldi>/exp/tri3_ali <kaldi>/exp/tri3_ali_dev"
 kaldi_graph=           # the graph dir of that model (e.g. <kaldi>/egs/timit/s5/exp/tri3/graph)
 kaldi_targets=mono-state   # what the net predicts: mono-state (48 phones x 3 states) | pdf (the tree's leaves)
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default|full] [--corpus-condition read|clean] [--sample-rate 16000|8000] [--real-test asterisk] [--ngpu G | --nproc N] [--nnodes M] [--nnet-config F] [--ctc-config F]
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--timit DIR] [--corpus-size tiny|default|full] [--corpus-condition read|clean] [--sample-rate 16000|8000] [--real-test asterisk] [--ngpu G | --nproc N] [--nnodes M] [--nnet-config F] [--nnet-cmvn-opts OPTS] [--ctc-config F]
        [--kaldi-lang DIR --kaldi-ali \"DIR...\" --kaldi-graph DIR [--kaldi-targets mono-state|pdf]]"
 . recipe.sh
 
@@ -167,9 +169,9 @@ if stage 12 "tri3 alignments of train/dev/test, 144-class frame targets for the 
   done
 fi
 
-if stage 13 "ConvNet frames: fbank normalised by the training set's mean/variance, 144-class tri3 targets" \
+if stage 13 "ConvNet frames: fbank normalised by the training set's mean/variance (per speaker first with --nnet-cmvn-opts), 144-class tri3 targets" \
     needs 3:data-fbank/{train,dev,test}/feats.scp 12:exp/tri3_ali_{train,dev,test}/targets/targets.scp; then
-  compute_global_cmvn.py data-fbank/train exp/convnet/global_cmvn.stats
+  compute_global_cmvn.py ${nnet_cmvn_opts:+--cmvn-opts "$nnet_cmvn_opts"} data-fbank/train exp/convnet/global_cmvn.stats
   for x in train dev test; do
     nnet_prepare_frames.py --targets exp/tri3_ali_$x/targets/targets.scp data-fbank/$x \
       exp/convnet/global_cmvn.stats exp/convnet/frames_$x
