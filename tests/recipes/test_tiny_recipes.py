@@ -81,12 +81,16 @@ def test_timit_recipe_narrowband_with_the_real_test(tmp_path):
     if not (Path(SOUNDS_DIR).is_dir() and Path(TRANSCRIPTS).is_file()) and os.geteuid() != 0:
         pytest.skip("the Asterisk prompts' Debian packages are missing and cannot be installed (not root)")
     recipe = recipe_dir(tmp_path, "timit")
-    # the fast preset's net, and no CTC recogniser (stages 21-22): the real test decodes the other systems
-    run(recipe, "--sample-rate", "8000", "--nnet-config", "conf/fast/convnet.yaml", "--stop-stage", "16")
+    # the fast preset's net, its input normalised per speaker first, and no CTC recogniser (stages 21-22): the
+    # real test decodes the other systems
+    run(recipe, "--sample-rate", "8000", "--nnet-config", "conf/fast/convnet.yaml",
+        "--nnet-cmvn-opts", "--norm-means=true", "--stop-stage", "16")
     run(recipe, "--sample-rate", "8000", "--real-test", "asterisk", "--real-test-prompts", "5", "--stage", "23")
     assert "-r 8000" in (recipe / "data/train/wav.scp").read_text().splitlines()[0]
     assert len((recipe / "data/asterisk/text").read_text().splitlines()) == 5
     exp = recipe / "exp"
+    opts = "--norm-means=true --norm-vars=false\n"       # the net's per-speaker CMVN, applied to the real test too
+    assert (exp / "convnet/cmvn_opts").read_text() == (exp / "convnet/frames_asterisk/cmvn_opts").read_text() == opts
     for system in ("mono", "tri1", "tri2", "tri3", "convnet"):
         assert 0.0 < best_per(exp / system / "decode_asterisk/scoring/best_per") <= 100.0
     silence = best_per(exp / "real_test/asterisk/silence_only/scoring/best_per")
