@@ -137,29 +137,35 @@ class DiagGmms:
         """Add the statistics of frames `feats` aligned to `pdfs` (one pdf per frame). With stats_feats
         (Kaldi's gmm-acc-stats-twofeats) the Gaussian posteriors come from `feats` and the sums from
         stats_feats, the same frames in other features."""
+        y_all = np.asarray(feats if stats_feats is None else stats_feats, dtype=np.float64)
+        for frames, g0, g1, post, loglik in self.posteriors_within_pdfs(feats, pdfs):
+            stats.loglik += loglik
+            stats.occupancy[g0:g1] += post.sum(0)
+            y = y_all[frames]
+            stats.sum_x[g0:g1] += post.T @ y
+            stats.sum_x2[g0:g1] += post.T @ (y * y)
+        stats.frames += len(pdfs)
+
+    def posteriors_within_pdfs(self, feats: np.ndarray, pdfs: np.ndarray):
+        """Each frame's Gaussian posteriors within its own pdf (one pdf per frame), pdf by pdf: (the frames'
+        indices, the pdf's Gaussians g0:g1, (frames, g1 - g0) posteriors in float64, the frames' summed
+        log-likelihood). Only the pdf's own Gaussians are scored: cost frames x Gaussians per pdf, not x all."""
         order = np.argsort(pdfs, kind="stable")
         pdf_sorted = pdfs[order]
         bounds = np.flatnonzero(np.r_[True, np.diff(pdf_sorted) != 0, True])
         first = np.searchsorted(self.owner, np.arange(self.num_pdfs + 1))
         x_all = np.asarray(feats, dtype=np.float64)[order]
-        y_all = x_all if stats_feats is None else np.asarray(stats_feats, dtype=np.float64)[order]
         for a, b in zip(bounds[:-1], bounds[1:]):
             pdf = pdf_sorted[a]
             g0, g1 = first[pdf], first[pdf + 1]
-            x = x_all[a:b]
             sub = DiagGmms(np.zeros(g1 - g0, dtype=int), self.weights[g0:g1], self.means[g0:g1],
                            self.variances[g0:g1])
-            comp = sub.component_loglik(x).astype(np.float64)
+            comp = sub.component_loglik(x_all[a:b]).astype(np.float64)
             top = comp.max(1, keepdims=True)
             post = np.exp(comp - top)
             norm = post.sum(1, keepdims=True)
-            stats.loglik += float((top + np.log(norm)).sum())
             post /= norm
-            stats.occupancy[g0:g1] += post.sum(0)
-            y = y_all[a:b]
-            stats.sum_x[g0:g1] += post.T @ y
-            stats.sum_x2[g0:g1] += post.T @ (y * y)
-        stats.frames += len(pdfs)
+            yield order[a:b], g0, g1, post, float((top + np.log(norm)).sum())
 
     # -- re-estimation --------------------------------------------------------------------------------
     def updated(self, stats: "GmmStats", opts: MleOptions = MleOptions()) -> "DiagGmms":

@@ -95,3 +95,22 @@ def test_the_feature_pipeline_applies_each_speakers_transform_last(tmp_path):
         adapted.apply(feats, None, "spkB")
     with pytest.raises(AsrserError, match=f"{exp}: no fMLLR transforms"):
         FeaturePipeline.load(exp)
+
+
+def test_statistics_are_those_of_every_gaussians_posterior_masked_to_the_frames_pdf():
+    """The accumulation scores each frame's own pdf's Gaussians only; the statistics equal gmm-est-fmllr's
+    formula over all Gaussians with the posteriors of other pdfs' Gaussians zero, weights included."""
+    gmms, pdfs, y, _ = speaker_data(500, seed=3)
+    weights = np.random.default_rng(1).uniform(0.0, 1.0, len(y))
+    weights[::7] = 0.0
+    stats = FmllrStats(gmms.dim)
+    accumulate_fmllr(stats, gmms, y, pdfs, weights)
+    comp = np.where(gmms.owner[None, :] == pdfs[:, None], gmms.component_loglik(y).astype(np.float64), -np.inf)
+    post = np.exp(comp - comp.max(1, keepdims=True))
+    post *= (weights / post.sum(1))[:, None]
+    xplus = np.concatenate([y, np.ones((len(y), 1))], axis=1)
+    inv_var = 1.0 / gmms.variances
+    assert stats.beta == pytest.approx(weights.sum(), rel=1e-12)
+    np.testing.assert_allclose(stats.k, (post @ (gmms.means * inv_var)).T @ xplus, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(stats.g, np.einsum("ti,tj,tk->ijk", post @ inv_var, xplus, xplus),
+                               rtol=1e-9, atol=1e-9)
