@@ -253,7 +253,8 @@ def test_connected_speech_is_in_the_audio_events_and_the_labels(tmp_path):
     mini_timit._init_worker([spk.voice])
     (phonemes, covered), = mini_timit.connected_speech([job], [np.random.default_rng(7)])
     assert "t#" in phonemes and "t'Em" in phonemes.replace(",", "'"), phonemes
-    synthesis = mini_timit._synthesizer.synthesize(phonemes, voice=f"en-us+{spk.voice.name}")
+    synthesis = mini_timit._synthesizer.for_voice(spk.voice.name).synthesize(phonemes,
+                                                                            voice=f"en-us+{spk.voice.name}")
     events = [p for p, _ in synthesis.phones]
     assert "t#" in events and any(a == "m" and b == "b" for a, b in zip(events, events[1:]))
     mini_timit.synthesize_speaker([job])
