@@ -430,14 +430,15 @@ class SpeakerCmvn:
     def opts(self) -> str:
         return f"--norm-means={str(self.norm_means).lower()} --norm-vars={str(self.norm_vars).lower()}"
 
-    def speaker_stats(self, feats: dict[str, str], utt2spk: dict[str, str],
+    @staticmethod
+    def speaker_stats(utterance_stats: dict[str, np.ndarray], utt2spk: dict[str, str],
                       source: str | os.PathLike) -> dict[str, np.ndarray]:
-        """Per-speaker CMVN stats over the utterances of `feats` (utt -> rxspec, listed in `source`)."""
+        """Per-speaker CMVN stats: the sums of each speaker's utterances' stats (utt -> cmvn_stats, of the
+        utterances listed in `source`)."""
         stats: dict[str, np.ndarray] = {}
-        for utt, rxspec in feats.items():
+        for utt, s in utterance_stats.items():
             if utt not in utt2spk:
                 raise DataError(source, f"utterance {utt} has no speaker in utt2spk (per-speaker CMVN needs one)")
-            s = cmvn_stats(read_matrix(rxspec, source, utt))
             stats[utt2spk[utt]] = stats[utt2spk[utt]] + s if utt2spk[utt] in stats else s
         return stats
 
@@ -456,7 +457,8 @@ def global_cmvn_stats(feats_scp: str | os.PathLike, utts: Iterable[str] | None =
         raise DataError(feats_scp, "no features listed")
     if speaker_cmvn is not None:
         utt2spk = read_key_value(Path(feats_scp).with_name("utt2spk"))
-        per_speaker = speaker_cmvn.speaker_stats(feats, utt2spk, feats_scp)
+        per_speaker = speaker_cmvn.speaker_stats(
+            {utt: cmvn_stats(read_matrix(rx, feats_scp, utt)) for utt, rx in feats.items()}, utt2spk, feats_scp)
     total = None
     for utt, rxspec in feats.items():
         x = read_matrix(rxspec, feats_scp, utt)

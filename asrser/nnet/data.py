@@ -16,6 +16,7 @@ import numpy as np
 
 from ..data import check_data_dir
 from ..errors import AsrserError, DataError
+from ..features import SpeakerCmvn, cmvn_stats
 from ..fileio import Stamp, atomic_write, read_matrix, temp_name
 
 if TYPE_CHECKING:
@@ -42,24 +43,17 @@ def copy_unless_same(src: str | os.PathLike, dst: Path) -> None:
     os.replace(temp_name(dst), dst)
 
 
-def speaker_cmvn_of(global_cmvn: str | os.PathLike):
+def speaker_cmvn_of(global_cmvn: str | os.PathLike) -> SpeakerCmvn | None:
     """The per-speaker CMVN that goes with these global stats (the cmvn_opts file beside them), or None."""
-    from ..features import SpeakerCmvn
-
     opts = Path(global_cmvn).with_name(SPEAKER_CMVN_OPTS)
     return SpeakerCmvn.from_opts(opts.read_text(), opts) if opts.is_file() else None
-
-
-def normalisation_files(directory: str | os.PathLike) -> list[Path]:
-    """The files that say how a dir's frames were normalised (global stats, and cmvn_opts when there is one)."""
-    return [p for p in (Path(directory) / NORMALISATION_STATS, Path(directory) / SPEAKER_CMVN_OPTS) if p.exists()]
 
 
 def copy_or_remove(src: Path, dst: Path) -> None:
     """dst as a copy of src, or no dst when there is no src (a stale one would say what is no longer so)."""
     if src.exists():
         copy_unless_same(src, dst)
-    elif dst.exists() and dst.resolve() != src.resolve():
+    elif dst.exists():
         dst.unlink()
 
 
@@ -104,8 +98,12 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
         raise DataError(targets_scp, "file does not exist")
     targets = dict(kaldiio.load_scp(str(targets_scp))) if targets_scp else None
     lengths, names, untargeted = [], [], []
+    utterance_stats = {}        # for per-speaker CMVN: each utterance's stats, from the read that counts its frames
     for utt in feats_scp:
-        n = int(read_matrix(feats_scp[utt], Path(data_dir) / "feats.scp", utt).shape[0])
+        x = read_matrix(feats_scp[utt], Path(data_dir) / "feats.scp", utt)
+        n = int(x.shape[0])
+        if speaker_cmvn is not None:
+            utterance_stats[utt] = cmvn_stats(x)
         if targets is not None and utt not in targets:
             untargeted.append(utt)
         elif targets is not None:
@@ -121,7 +119,7 @@ def prepare_frames(data_dir: str | os.PathLike, targets_scp: str | os.PathLike |
                     "training and frame error rates, e.g. %s", data_dir, len(untargeted), len(names),
                     ", ".join(untargeted[:3]))
     if speaker_cmvn is not None:
-        speaker_stats = speaker_cmvn.speaker_stats(feats_scp, data.utt2spk, Path(data_dir) / "feats.scp")
+        speaker_stats = speaker_cmvn.speaker_stats(utterance_stats, data.utt2spk, Path(data_dir) / "feats.scp")
     total = int(sum(lengths))
     dim = int(mean.shape[0])
     out_dir.mkdir(parents=True, exist_ok=True)

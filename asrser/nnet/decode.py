@@ -122,6 +122,7 @@ def check_same_normalisation(net_dir: Path, frames_dir: str | os.PathLike) -> No
     the net's dir records its normalisation; nets of older releases kept none)."""
     if not (net_dir / NORMALISATION_STATS).exists():
         return
+
     def content(path: Path) -> bytes | None:
         return path.read_bytes() if path.exists() else None
 
