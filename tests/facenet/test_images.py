@@ -186,6 +186,22 @@ def test_a_second_run_rewrites_nothing_and_a_changed_config_renders_again(tmp_pa
     assert (tmp_path / "nj2/images.npy").read_bytes() == (out / "images.npy").read_bytes()
 
 
+def _kill_process_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a run's whole process group and wait until every member is gone: its image workers (forked, so
+    holding the output directory's lock with it) die after the main process, and under load the next run could
+    otherwise find the lock still held."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"process group {proc.pid} still alive 30 s after SIGKILL")
+
+
 def test_a_run_killed_while_writing_leaves_no_images_json_and_the_next_run_completes(tmp_path):
     data = _data_dir(tmp_path, last=f"sleep 60; cat {tmp_path}/audio/d_utt.wav |")
     config = tmp_path / "facenet.yaml"
@@ -203,8 +219,7 @@ def test_a_run_killed_while_writing_leaves_no_images_json_and_the_next_run_compl
             assert killed.poll() is None and time.monotonic() < deadline, "make_images.py ended or hung"
             time.sleep(0.05)
     finally:
-        os.killpg(killed.pid, signal.SIGKILL)
-        killed.wait()
+        _kill_process_group(killed)
     assert not (out / "images.json").exists() and not (out / "images.npy").exists()
     with pytest.raises(Exception, match="not a complete image set"):
         ImageSet.read(out)
