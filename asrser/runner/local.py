@@ -15,7 +15,7 @@ import socket
 import subprocess
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
 
@@ -184,6 +184,11 @@ class LocalBackend(Backend):
         try:
             with StopSignals():
                 futures = [pool.submit(run_one, job) for job in jobs]
+                # Wake up twice a second: Python runs a signal's handler in the main thread only when that thread
+                # runs bytecode, and a stop signal the kernel hands to a job's thread would otherwise wait for
+                # the main thread's blocking result() (seen under load: SIGTERM left the jobs running).
+                while wait(futures, timeout=0.5).not_done:
+                    pass
                 codes = [f.result() for f in futures]
         except BaseException:
             children.stop()

@@ -228,3 +228,31 @@ def test_a_thread_count_the_user_set_applies_to_every_library():
     assert (explicit["OMP_NUM_THREADS"], explicit["MKL_NUM_THREADS"], explicit["OPENBLAS_NUM_THREADS"]) == ("1", "4", "1")
     assert set(thread_environment({}, 2, override=False)[v] for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")) == {"2"}
     assert thread_environment({"OMP_NUM_THREADS": "1"}, 3, override=True)["MKL_NUM_THREADS"] == "3"
+
+
+def test_a_stop_signal_the_kernel_gives_a_job_thread_still_stops_the_runner(tmp_path):
+    """Python runs signal handlers in the main thread only; a SIGTERM delivered to one of the runner's job threads
+    (the kernel may pick any thread) must still stop the jobs at once, not when the main thread's wait ends."""
+    script = tmp_path / "stop.py"
+    script.write_text(f"""
+import signal, sys, threading, time
+from pathlib import Path
+from asrser.runner.base import Job
+from asrser.runner.local import LocalBackend
+
+def kill_a_job_thread():
+    log = Path({str(tmp_path)!r}) / "t.1.log"
+    while not (log.exists() and "started" in log.read_text()):
+        time.sleep(0.05)
+    job_thread = next(t for t in threading.enumerate() if t.name.startswith("asrser-job"))
+    signal.pthread_kill(job_thread.ident, signal.SIGTERM)
+
+threading.Thread(target=kill_a_job_thread, daemon=True).start()
+LocalBackend(max_jobs=1).run([Job(1, [sys.executable, "-c", "import time; print('started', flush=True); time.sleep(60)"],
+                                  Path({str(tmp_path)!r}) / "t.1.log")])
+""")
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=90)
+    assert time.monotonic() - start < 30, "the runner waited for its job to end by itself"
+    assert proc.returncode == 128 + 15
+    assert "# Ended (code -15)" in (tmp_path / "t.1.log").read_text()
