@@ -206,7 +206,8 @@ def test_stopping_the_runner_stops_its_jobs_and_starts_no_more(tmp_path, runner_
     proc = subprocess.Popen([*runner_cmd.split(), "--max-jobs", "2", "JOB=1:4", str(tmp_path / "s.JOB.log"),
                              sys.executable, "-c", "import time; print('started', flush=True); time.sleep(60)"])
     deadline = time.time() + 30
-    while not all((tmp_path / f"s.{j}.log").exists() and "started" in (tmp_path / f"s.{j}.log").read_text()
+    # the job's own output line: the log's header echoes the command, whose text holds the word too
+    while not all((tmp_path / f"s.{j}.log").exists() and "\nstarted\n" in (tmp_path / f"s.{j}.log").read_text()
                   for j in (1, 2)):
         assert time.time() < deadline and proc.poll() is None
         time.sleep(0.05)
@@ -242,7 +243,7 @@ from asrser.runner.local import LocalBackend
 
 def kill_a_job_thread():
     log = Path({str(tmp_path)!r}) / "t.1.log"
-    while not (log.exists() and "started" in log.read_text()):
+    while not (log.exists() and "\\nstarted\\n" in log.read_text()):     # the job's output, not the header
         time.sleep(0.05)
     job_thread = next(t for t in threading.enumerate() if t.name.startswith("asrser-job"))
     signal.pthread_kill(job_thread.ident, signal.SIGTERM)
