@@ -36,7 +36,7 @@ def plot_error_rates(rows: list[dict], out: str | os.PathLike, title: str, ylabe
     ax.set_xticks([i + width * (len(sets) - 1) / 2 for i in range(len(systems))], systems)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)   # outside: never over a bar's label
     _save(fig, out)
     plt.close(fig)
 
